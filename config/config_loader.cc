@@ -1,0 +1,803 @@
+// YAML -> Config. The shape of this file: one Loader per document, one
+// load*() method per section. Each method checks types and keys itself and
+// records errors instead of throwing, so a single run reports everything
+// that is wrong with a file. Cross-section rules (route -> pool names,
+// admin vs listen addresses, default routes) run after all sections.
+
+#include "config/config_loader.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <initializer_list>
+#include <limits>
+#include <map>
+#include <string_view>
+#include <system_error>
+#include <tuple>
+#include <utility>
+
+#include "config/duration.h"
+
+namespace ballast::config {
+
+std::string ConfigError::format() const {
+  std::string out = file;
+  if (line > 0) {
+    if (!out.empty()) out += ':';
+    out += std::to_string(line);
+    if (column > 0) out += ':' + std::to_string(column);
+  }
+  if (!out.empty()) out += ": ";
+  if (!path.empty()) out += path + ": ";
+  out += message;
+  return out;
+}
+
+namespace {
+
+constexpr std::string_view kDefaultListen = "127.0.0.1:8080";
+constexpr std::string_view kDefaultAdminListen = "127.0.0.1:9100";
+constexpr uint32_t kMinHeaderBytes = 1024;
+constexpr uint32_t kMaxHeaderBytes = 1024 * 1024;
+constexpr uint32_t kMaxWeight = 1000;
+
+std::string childPath(const std::string& parent, std::string_view key) {
+  if (parent.empty()) return std::string(key);
+  return parent + "." + std::string(key);
+}
+
+std::string indexPath(const std::string& parent, size_t i) {
+  return parent + "[" + std::to_string(i) + "]";
+}
+
+std::string quoted(std::string_view s) {
+  return "\"" + std::string(s) + "\"";
+}
+
+bool isDigit(char c) { return c >= '0' && c <= '9'; }
+bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+// Optimal string alignment distance: Levenshtein plus adjacent
+// transpositions, so "wieght" is one edit from "weight".
+size_t editDistance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+// Strict integer: optional '-', then digits, nothing else. nullopt on
+// syntax errors and on int64 overflow.
+std::optional<int64_t> parseInteger(std::string_view text) {
+  bool negative = false;
+  if (!text.empty() && text.front() == '-') {
+    negative = true;
+    text.remove_prefix(1);
+  }
+  if (text.empty()) return std::nullopt;
+  int64_t value = 0;
+  for (char c : text) {
+    if (!isDigit(c)) return std::nullopt;
+    if (__builtin_mul_overflow(value, 10, &value) ||
+        __builtin_add_overflow(value, c - '0', &value)) {
+      return std::nullopt;
+    }
+  }
+  return negative ? -value : value;
+}
+
+// Splits `text` ("host:port" or "[v6]:port") and resolves the host. Fills
+// `out` and returns an empty string on success, the error message
+// otherwise. Port 0 is accepted only with `allow_port_zero` (listeners bind
+// an ephemeral port; a backend on port 0 cannot be reached).
+std::string resolveAddress(std::string_view text, bool allow_port_zero, Address& out) {
+  std::string_view host;
+  std::string_view port;
+  bool bracketed = false;
+  if (!text.empty() && text.front() == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return "expected host:port";
+    }
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+    bracketed = true;
+  } else {
+    const size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return "expected host:port";
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      return "expected host:port (write IPv6 addresses in brackets, e.g. [::1]:8080)";
+    }
+  }
+  if (host.empty() || port.empty() || !std::all_of(port.begin(), port.end(), isDigit)) {
+    return "expected host:port";
+  }
+  // More than five digits cannot be a port; checking the length first keeps
+  // the conversion below from overflowing.
+  const std::optional<int64_t> port_number = port.size() <= 5 ? parseInteger(port) : std::nullopt;
+  if (!port_number || *port_number > 65535 || (*port_number == 0 && !allow_port_zero)) {
+    return "port out of range";
+  }
+
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  // A bracketed host is an IPv6 literal by definition: never ask DNS.
+  hints.ai_flags = AI_NUMERICSERV | (bracketed ? AI_NUMERICHOST : 0);
+  const std::string host_text(host);
+  const std::string port_text = std::to_string(*port_number);
+  addrinfo* results = nullptr;
+  const int rc = getaddrinfo(host_text.c_str(), port_text.c_str(), &hints, &results);
+  if (rc != 0 || results == nullptr) {
+    if (results != nullptr) freeaddrinfo(results);
+    if (bracketed) return "invalid IPv6 address " + quoted(host);
+    return "cannot resolve host " + quoted(host) + ": " + gai_strerror(rc);
+  }
+  const addrinfo& first = *results;
+  if (bracketed && first.ai_family != AF_INET6) {
+    freeaddrinfo(results);
+    return "invalid IPv6 address " + quoted(host);
+  }
+  out = Address{};
+  out.text = std::string(text);
+  out.host = host_text;
+  out.port = static_cast<uint16_t>(*port_number);
+  std::memcpy(&out.addr, first.ai_addr, first.ai_addrlen);
+  out.addr_len = first.ai_addrlen;
+  freeaddrinfo(results);
+  return {};
+}
+
+// Same family, address and port (and IPv6 scope). Used for the duplicate
+// checks, so "localhost:80" and "127.0.0.1:80" count as the same endpoint.
+bool sameEndpoint(const Address& a, const Address& b) {
+  if (a.addr.ss_family != b.addr.ss_family) return false;
+  if (a.addr.ss_family == AF_INET) {
+    const auto& x = reinterpret_cast<const sockaddr_in&>(a.addr);
+    const auto& y = reinterpret_cast<const sockaddr_in&>(b.addr);
+    return x.sin_port == y.sin_port && x.sin_addr.s_addr == y.sin_addr.s_addr;
+  }
+  if (a.addr.ss_family == AF_INET6) {
+    const auto& x = reinterpret_cast<const sockaddr_in6&>(a.addr);
+    const auto& y = reinterpret_cast<const sockaddr_in6&>(b.addr);
+    return x.sin6_port == y.sin6_port && x.sin6_scope_id == y.sin6_scope_id &&
+           std::memcmp(&x.sin6_addr, &y.sin6_addr, sizeof(x.sin6_addr)) == 0;
+  }
+  return false;
+}
+
+// Defaults are literals we control; a failure here is a programming error,
+// so it surfaces as an empty Address rather than a user-facing message.
+Address defaultAddress(std::string_view text) {
+  Address out;
+  resolveAddress(text, /*allow_port_zero=*/true, out);
+  return out;
+}
+
+// A node together with where it came from. `mark` is where errors about
+// this value point: for an empty mapping value that is the key, because
+// yaml-cpp marks an empty value at whatever token follows it.
+struct Value {
+  YAML::Node node;
+  std::string path;
+  YAML::Mark mark;
+};
+
+std::string describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+      return "an empty value";
+    case YAML::NodeType::Scalar: {
+      const std::string& s = node.Scalar();
+      return s.size() <= 40 ? quoted(s) : quoted(s.substr(0, 37) + "...");
+    }
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Undefined:
+      break;
+  }
+  return "nothing";
+}
+
+class Loader {
+ public:
+  explicit Loader(std::string file) : file_(std::move(file)) {}
+
+  // Fills `cfg` from the document root; every problem becomes an error.
+  void loadDocument(const YAML::Node& root, Config& cfg);
+
+  void addError(const YAML::Mark& mark, std::string path, std::string message) {
+    ConfigError e;
+    e.file = file_;
+    // yaml-cpp marks are 0-based and -1 when unknown; ours are 1-based, 0 when unknown.
+    e.line = mark.line >= 0 ? mark.line + 1 : 0;
+    e.column = mark.line >= 0 && mark.column >= 0 ? mark.column + 1 : 0;
+    e.path = std::move(path);
+    e.message = std::move(message);
+    errors_.push_back(std::move(e));
+  }
+
+  // Errors in document order. Sections are checked in schema order, so
+  // sort by position; stable so errors at one position keep their order.
+  std::vector<ConfigError> takeErrors() {
+    std::stable_sort(errors_.begin(), errors_.end(), [](const ConfigError& a, const ConfigError& b) {
+      return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+    });
+    return std::move(errors_);
+  }
+
+ private:
+  void error(const Value& v, std::string message) { addError(v.mark, v.path, std::move(message)); }
+
+  // Type checks: each returns false after recording "expected X, got Y".
+  bool expectMap(const Value& v) {
+    if (v.node.IsMap()) return true;
+    error(v, "expected a mapping, got " + describe(v.node));
+    return false;
+  }
+  bool expectSequence(const Value& v) {
+    if (v.node.IsSequence()) return true;
+    error(v, "expected a list, got " + describe(v.node));
+    return false;
+  }
+  // `what` names the expected value in the message, e.g. "host:port".
+  std::optional<std::string> scalar(const Value& v, std::string_view what) {
+    if (v.node.IsScalar()) return v.node.Scalar();
+    error(v, "expected " + std::string(what) + ", got " + describe(v.node));
+    return std::nullopt;
+  }
+
+  // The first value for `key` in mapping `map`, or nullopt. Duplicates are
+  // reported by checkKeys(), so taking the first one is enough here.
+  static std::optional<Value> field(const Value& map, std::string_view key) {
+    for (const auto& kv : map.node) {
+      if (kv.first.IsScalar() && kv.first.Scalar() == key) {
+        const YAML::Node& value = kv.second;
+        return Value{value, childPath(map.path, key), value.IsNull() ? kv.first.Mark() : value.Mark()};
+      }
+    }
+    return std::nullopt;
+  }
+
+  std::optional<Value> requiredField(const Value& map, std::string_view key) {
+    std::optional<Value> v = field(map, key);
+    if (!v) addError(map.mark, childPath(map.path, key), "missing required key");
+    return v;
+  }
+
+  static Value item(const Value& seq, size_t i, const YAML::Node& node) {
+    return Value{node, indexPath(seq.path, i), node.Mark()};
+  }
+
+  // Reports unknown keys (with a suggestion when one allowed key is close),
+  // duplicate keys and non-string keys of mapping `map`.
+  void checkKeys(const Value& map, std::initializer_list<std::string_view> allowed);
+
+  std::optional<Address> address(const Value& v, bool allow_port_zero);
+  std::optional<Duration> positiveDuration(const Value& v);
+  // A size in bytes (plain or with a unit) in [min, max].
+  std::optional<uint64_t> size(const Value& v, uint64_t min, uint64_t max);
+  std::optional<int64_t> integer(const Value& v, int64_t min, int64_t max);
+
+  void loadListen(const Value& v, Config& cfg);
+  void loadAdmin(const Value& v, Config& cfg);
+  void loadLog(const Value& v, Config& cfg);
+  void loadTimeouts(const Value& v, Config& cfg);
+  void loadLimits(const Value& v, Config& cfg);
+  void loadPools(const Value& v, Config& cfg);
+  void loadPool(const Value& v, PoolConfig& pool);
+  void loadRoutes(const Value& v, Config& cfg);
+  void loadRoute(const Value& v, RouteConfig& route);
+  void checkAdminAgainstListen(const Config& cfg);
+
+  std::string file_;
+  std::vector<ConfigError> errors_;
+  // Where each listen address and admin.listen were written, for the
+  // duplicate checks; parallel to Config::listen, nullopt for the default.
+  std::vector<std::optional<Value>> listen_values_;
+  std::optional<Value> admin_listen_value_;
+  // Pool name -> index into Config::pools. Holds every name that was
+  // written, even an invalid one, so routes don't get a second error for it.
+  std::map<std::string, size_t, std::less<>> pool_index_;
+  // False when `pools` is missing or unusable: route pool names are then
+  // not checked, because every one of them would be "unknown".
+  bool pools_usable_ = false;
+};
+
+void Loader::checkKeys(const Value& map, std::initializer_list<std::string_view> allowed) {
+  std::map<std::string, YAML::Mark, std::less<>> seen;
+  for (const auto& kv : map.node) {
+    const YAML::Node& key = kv.first;
+    if (!key.IsScalar()) {
+      addError(key.Mark(), map.path, "expected a string key, got " + describe(key));
+      continue;
+    }
+    const std::string& name = key.Scalar();
+    const std::string path = childPath(map.path, name);
+    if (auto [it, inserted] = seen.emplace(name, key.Mark()); !inserted) {
+      addError(key.Mark(), path, "duplicate key (first at line " + std::to_string(it->second.line + 1) + ")");
+      continue;
+    }
+    if (std::find(allowed.begin(), allowed.end(), name) != allowed.end()) continue;
+
+    std::string_view best;
+    size_t best_distance = 3;  // suggest only within two edits
+    for (std::string_view candidate : allowed) {
+      const size_t d = editDistance(name, candidate);
+      // `d < name.size()` keeps a one- or two-letter key from "matching" anything short.
+      if (d < best_distance && d < name.size()) {
+        best = candidate;
+        best_distance = d;
+      }
+    }
+    std::string message = "unknown key";
+    if (!best.empty()) message += " (did you mean " + quoted(best) + "?)";
+    addError(key.Mark(), path, std::move(message));
+  }
+}
+
+std::optional<Address> Loader::address(const Value& v, bool allow_port_zero) {
+  const std::optional<std::string> text = scalar(v, "host:port");
+  if (!text) return std::nullopt;
+  Address out;
+  std::string problem = resolveAddress(*text, allow_port_zero, out);
+  if (!problem.empty()) {
+    error(v, std::move(problem));
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::optional<Duration> Loader::positiveDuration(const Value& v) {
+  const std::optional<std::string> text = scalar(v, "a duration");
+  if (!text) return std::nullopt;
+  const std::optional<Duration> d = parseDuration(*text);
+  if (!d) {
+    error(v, "expected a duration like 250ms, 2s, 1m or 1h, got " + quoted(*text));
+    return std::nullopt;
+  }
+  if (d->count() <= 0) {
+    error(v, "must be greater than 0");
+    return std::nullopt;
+  }
+  return d;
+}
+
+std::optional<uint64_t> Loader::size(const Value& v, uint64_t min, uint64_t max) {
+  const std::optional<std::string> text = scalar(v, "a size");
+  if (!text) return std::nullopt;
+  const std::optional<uint64_t> n = parseSize(*text);
+  if (!n) {
+    error(v, "expected a size in bytes like 16384, 512KiB, 10MiB or 1GB, got " + quoted(*text));
+    return std::nullopt;
+  }
+  if (*n < min || *n > max) {
+    error(v, "must be between " + std::to_string(min) + " and " + std::to_string(max) + " bytes");
+    return std::nullopt;
+  }
+  return n;
+}
+
+std::optional<int64_t> Loader::integer(const Value& v, int64_t min, int64_t max) {
+  const std::optional<std::string> text = scalar(v, "an integer");
+  if (!text) return std::nullopt;
+  const std::optional<int64_t> n = parseInteger(*text);
+  if (!n) {
+    error(v, "expected an integer, got " + quoted(*text));
+    return std::nullopt;
+  }
+  if (*n < min || *n > max) {
+    error(v, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    return std::nullopt;
+  }
+  return n;
+}
+
+void Loader::loadDocument(const YAML::Node& root, Config& cfg) {
+  cfg.listen = {defaultAddress(kDefaultListen)};
+  cfg.admin.listen = defaultAddress(kDefaultAdminListen);
+  listen_values_ = {std::nullopt};
+
+  const Value top{root, "", root.Mark()};
+  if (root.IsNull()) {
+    // A default Mark is 1:1: point at the start of the file.
+    addError(YAML::Mark(), "", "config is empty");
+    return;
+  }
+  if (!root.IsMap()) {
+    error(top, "expected a mapping at the top level, got " + describe(root));
+    return;
+  }
+  checkKeys(top, {"listen", "admin", "log", "timeouts", "limits", "pools", "routes"});
+
+  if (auto v = field(top, "listen")) loadListen(*v, cfg);
+  if (auto v = field(top, "admin")) loadAdmin(*v, cfg);
+  if (auto v = field(top, "log")) loadLog(*v, cfg);
+  if (auto v = field(top, "timeouts")) loadTimeouts(*v, cfg);
+  if (auto v = field(top, "limits")) loadLimits(*v, cfg);
+  if (auto v = requiredField(top, "pools")) loadPools(*v, cfg);
+
+  if (auto v = field(top, "routes")) {
+    loadRoutes(*v, cfg);
+  } else if (cfg.pools.size() == 1) {
+    RouteConfig route;
+    route.pool = cfg.pools[0].name;
+    route.pool_index = 0;
+    cfg.routes.push_back(std::move(route));
+  } else if (cfg.pools.size() > 1) {
+    addError(top.mark, "routes", "required when there is more than one pool");
+  }
+
+  checkAdminAgainstListen(cfg);
+}
+
+void Loader::loadListen(const Value& v, Config& cfg) {
+  cfg.listen.clear();
+  listen_values_.clear();
+  std::vector<Value> items;
+  if (v.node.IsScalar()) {
+    items.push_back(v);
+  } else if (v.node.IsSequence()) {
+    if (v.node.size() == 0) error(v, "at least one address is required");
+    for (size_t i = 0; i < v.node.size(); ++i) items.push_back(item(v, i, v.node[i]));
+  } else {
+    error(v, "expected host:port or a list of them, got " + describe(v.node));
+    return;
+  }
+
+  for (const Value& it : items) {
+    std::optional<Address> addr = address(it, /*allow_port_zero=*/true);
+    if (!addr) continue;
+    // Two listeners on one ephemeral port are two different sockets.
+    if (addr->port != 0) {
+      for (size_t j = 0; j < cfg.listen.size(); ++j) {
+        if (sameEndpoint(cfg.listen[j], *addr)) {
+          error(it, "duplicate listen address (same as " + listen_values_[j]->path + ")");
+          break;
+        }
+      }
+    }
+    cfg.listen.push_back(std::move(*addr));
+    listen_values_.push_back(it);
+  }
+}
+
+void Loader::loadAdmin(const Value& v, Config& cfg) {
+  if (!expectMap(v)) return;
+  checkKeys(v, {"listen"});
+  if (auto listen = field(v, "listen")) {
+    if (std::optional<Address> addr = address(*listen, /*allow_port_zero=*/true)) {
+      cfg.admin.listen = std::move(*addr);
+      admin_listen_value_ = *listen;
+    }
+  }
+}
+
+void Loader::checkAdminAgainstListen(const Config& cfg) {
+  const Address& admin = cfg.admin.listen;
+  if (admin.port == 0) return;
+  for (size_t i = 0; i < cfg.listen.size(); ++i) {
+    if (!sameEndpoint(cfg.listen[i], admin)) continue;
+    if (admin_listen_value_) {
+      const std::string where = listen_values_[i] ? listen_values_[i]->path : "the default listen address";
+      error(*admin_listen_value_, "same address as " + where);
+    } else if (listen_values_[i]) {
+      error(*listen_values_[i], "same address as the default admin.listen (" +
+                                    std::string(kDefaultAdminListen) + ")");
+    }
+    return;
+  }
+}
+
+void Loader::loadLog(const Value& v, Config& cfg) {
+  if (!expectMap(v)) return;
+  checkKeys(v, {"level", "access", "events"});
+  if (auto level = field(v, "level")) {
+    static constexpr std::pair<std::string_view, LogLevel> kLevels[] = {
+        {"trace", LogLevel::Trace}, {"debug", LogLevel::Debug}, {"info", LogLevel::Info},
+        {"warn", LogLevel::Warn},   {"error", LogLevel::Error},
+    };
+    if (auto text = scalar(*level, "a log level")) {
+      const auto* found = std::find_if(std::begin(kLevels), std::end(kLevels),
+                                       [&](const auto& l) { return l.first == *text; });
+      if (found != std::end(kLevels)) {
+        cfg.log.level = found->second;
+      } else {
+        error(*level, "unknown log level " + quoted(*text) +
+                          " (allowed: trace, debug, info, warn, error)");
+      }
+    }
+  }
+  for (auto [key, target] : {std::pair{"access", &cfg.log.access}, std::pair{"events", &cfg.log.events}}) {
+    if (auto sink = field(v, key)) {
+      if (auto text = scalar(*sink, "stdout, stderr, off or a file path")) {
+        if (text->empty()) {
+          error(*sink, "must not be empty (use stdout, stderr, off or a file path)");
+        } else {
+          *target = *text;
+        }
+      }
+    }
+  }
+}
+
+void Loader::loadTimeouts(const Value& v, Config& cfg) {
+  if (!expectMap(v)) return;
+  static constexpr std::pair<std::string_view, Duration Timeouts::*> kFields[] = {
+      {"connect", &Timeouts::connect},
+      {"client_header", &Timeouts::client_header},
+      {"backend_response", &Timeouts::backend_response},
+      {"client_idle", &Timeouts::client_idle},
+      {"backend_idle", &Timeouts::backend_idle},
+  };
+  checkKeys(v, {"connect", "client_header", "backend_response", "client_idle", "backend_idle"});
+  for (const auto& [key, member] : kFields) {
+    if (auto field_value = field(v, key)) {
+      if (auto d = positiveDuration(*field_value)) cfg.timeouts.*member = *d;
+    }
+  }
+}
+
+void Loader::loadLimits(const Value& v, Config& cfg) {
+  if (!expectMap(v)) return;
+  checkKeys(v, {"max_connections", "max_header_bytes", "max_body_bytes"});
+  if (auto f = field(v, "max_connections")) {
+    if (auto n = integer(*f, 1, std::numeric_limits<uint32_t>::max())) {
+      cfg.limits.max_connections = static_cast<uint32_t>(*n);
+    }
+  }
+  if (auto f = field(v, "max_header_bytes")) {
+    if (auto n = size(*f, kMinHeaderBytes, kMaxHeaderBytes)) {
+      cfg.limits.max_header_bytes = static_cast<uint32_t>(*n);
+    }
+  }
+  if (auto f = field(v, "max_body_bytes")) {
+    if (auto n = size(*f, 0, std::numeric_limits<uint64_t>::max())) cfg.limits.max_body_bytes = *n;
+  }
+}
+
+void Loader::loadPools(const Value& v, Config& cfg) {
+  if (!expectSequence(v)) return;
+  if (v.node.size() == 0) {
+    error(v, "at least one pool is required");
+    return;
+  }
+  pools_usable_ = true;
+  for (size_t i = 0; i < v.node.size(); ++i) {
+    const Value pool_value = item(v, i, v.node[i]);
+    // Every entry gets a slot, even a broken one, so indices stay aligned
+    // with the document; the Config is discarded when there are errors anyway.
+    PoolConfig& pool = cfg.pools.emplace_back();
+    loadPool(pool_value, pool);
+    if (pool.name.empty()) continue;
+    if (auto [it, inserted] = pool_index_.emplace(pool.name, i); !inserted) {
+      // The name field exists: loadPool() only sets names it read from one.
+      const Value name_value = *field(pool_value, "name");
+      error(name_value, "duplicate pool name " + quoted(pool.name) + " (also at " +
+                            indexPath(v.path, it->second) + ")");
+    }
+  }
+}
+
+void Loader::loadPool(const Value& v, PoolConfig& pool) {
+  if (!expectMap(v)) return;
+  checkKeys(v, {"name", "balance", "backends"});
+
+  if (auto name = requiredField(v, "name")) {
+    if (auto text = scalar(*name, "a pool name")) {
+      const bool valid = !text->empty() && std::all_of(text->begin(), text->end(), [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || isDigit(c) || c == '_' || c == '.' ||
+               c == '-';
+      });
+      if (!valid) {
+        error(*name, "invalid pool name " + quoted(*text) + " (allowed characters: A-Z a-z 0-9 _ . -)");
+      }
+      pool.name = *text;
+    }
+  }
+
+  if (auto balance = field(v, "balance")) {
+    if (auto text = scalar(*balance, "a balance algorithm")) {
+      if (*text == "round_robin") {
+        pool.balance = Balance::RoundRobin;
+      } else {
+        error(*balance, "unknown balance " + quoted(*text) + " (allowed: round_robin)");
+      }
+    }
+  }
+
+  const std::optional<Value> backends = requiredField(v, "backends");
+  if (!backends || !expectSequence(*backends)) return;
+  std::vector<std::string> backend_paths;  // parallel to pool.backends
+  for (size_t i = 0; i < backends->node.size(); ++i) {
+    const Value b = item(*backends, i, backends->node[i]);
+    if (!expectMap(b)) continue;
+    checkKeys(b, {"address", "weight"});
+    BackendConfig backend;
+    bool ok = true;
+    if (auto addr_value = requiredField(b, "address")) {
+      if (auto addr = address(*addr_value, /*allow_port_zero=*/false)) {
+        for (size_t j = 0; j < pool.backends.size(); ++j) {
+          if (sameEndpoint(pool.backends[j].address, *addr)) {
+            error(*addr_value, "duplicate backend address (same as " + backend_paths[j] + ")");
+            break;
+          }
+        }
+        backend.address = std::move(*addr);
+      } else {
+        ok = false;
+      }
+    } else {
+      ok = false;
+    }
+    if (auto weight = field(b, "weight")) {
+      if (auto n = integer(*weight, 1, kMaxWeight)) backend.weight = static_cast<uint32_t>(*n);
+    }
+    if (!ok) continue;
+    pool.backends.push_back(std::move(backend));
+    backend_paths.push_back(b.path);
+  }
+}
+
+void Loader::loadRoutes(const Value& v, Config& cfg) {
+  if (!expectSequence(v)) return;
+  // An explicitly empty list is allowed: every request then gets a 404.
+  for (size_t i = 0; i < v.node.size(); ++i) {
+    RouteConfig route;
+    loadRoute(item(v, i, v.node[i]), route);
+    cfg.routes.push_back(std::move(route));
+  }
+}
+
+void Loader::loadRoute(const Value& v, RouteConfig& route) {
+  if (!expectMap(v)) return;
+  checkKeys(v, {"match", "pool"});
+
+  if (auto match = field(v, "match"); match && expectMap(*match)) {
+    checkKeys(*match, {"host", "path_prefix"});
+    if (auto host = field(*match, "host")) {
+      if (auto text = scalar(*host, "a host name")) {
+        std::string lower = *text;
+        std::transform(lower.begin(), lower.end(), lower.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        const size_t star = lower.find('*');
+        std::string problem;
+        if (lower.empty()) {
+          problem = "must not be empty (leave host out to match any host)";
+        } else if (lower.find("://") != std::string::npos) {
+          problem = "expected a host name, not a URL";
+        } else if (std::any_of(lower.begin(), lower.end(), isSpace)) {
+          problem = "must not contain spaces";
+        } else if (lower.find(':') != std::string::npos) {
+          problem = "must not contain a port";
+        } else if (lower.find('/') != std::string::npos) {
+          problem = "must not contain a path (use path_prefix)";
+        } else if (star != std::string::npos &&
+                   (star != 0 || lower.size() < 3 || lower[1] != '.' ||
+                    lower.find('*', 1) != std::string::npos)) {
+          problem = "a wildcard is only allowed as a leading \"*.\", e.g. *.example.com";
+        }
+        if (problem.empty()) {
+          route.host = std::move(lower);
+        } else {
+          error(*host, std::move(problem));
+        }
+      }
+    }
+    if (auto prefix = field(*match, "path_prefix")) {
+      if (auto text = scalar(*prefix, "a path prefix")) {
+        if (text->empty() || text->front() != '/') {
+          error(*prefix, "must start with \"/\"");
+        } else {
+          route.path_prefix = *text;
+        }
+      }
+    }
+  }
+
+  if (auto pool = requiredField(v, "pool")) {
+    if (auto name = scalar(*pool, "a pool name")) {
+      route.pool = *name;
+      if (auto it = pool_index_.find(*name); it != pool_index_.end()) {
+        route.pool_index = it->second;
+      } else if (pools_usable_) {
+        error(*pool, "unknown pool " + quoted(*name));
+      }
+    }
+  }
+}
+
+// Reads all of `path` into `out`. Returns 0 or an errno value.
+int readWholeFile(const std::string& path, std::string& out) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      return err;
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return 0;
+}
+
+LoadResult loadOrThrow(const std::string& yaml, const std::string& file_name) {
+  LoadResult result;
+  Loader loader(file_name);
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(yaml);
+  } catch (const YAML::Exception& e) {
+    // Syntax errors: yaml-cpp stops at the first one, so this is the only error.
+    loader.addError(e.mark, "", "invalid YAML: " + e.msg);
+    result.errors = loader.takeErrors();
+    return result;
+  }
+
+  Config cfg;
+  cfg.source_path = file_name;
+  if (docs.empty()) {
+    loader.addError(YAML::Mark(), "", "config is empty");
+  } else {
+    loader.loadDocument(docs[0], cfg);
+    // Later documents would be silently ignored; say so instead.
+    if (docs.size() > 1) loader.addError(docs[1].Mark(), "", "expected a single YAML document");
+  }
+  result.errors = loader.takeErrors();
+  if (result.errors.empty()) result.config = std::move(cfg);
+  return result;
+}
+
+}  // namespace
+
+LoadResult loadConfigString(const std::string& yaml, const std::string& file_name) {
+  try {
+    return loadOrThrow(yaml, file_name);
+  } catch (const std::exception& e) {
+    // Not expected: the loader checks node types before using them. Kept so
+    // that the "never throws" contract holds even for yaml-cpp surprises.
+    LoadResult result;
+    result.errors.push_back(ConfigError{file_name, 0, 0, "", std::string("internal error: ") + e.what()});
+    return result;
+  }
+}
+
+LoadResult loadConfigFile(const std::string& path) {
+  std::string text;
+  if (const int err = readWholeFile(path, text); err != 0) {
+    LoadResult result;
+    result.errors.push_back(
+        ConfigError{path, 0, 0, "", "cannot read file: " + std::generic_category().message(err)});
+    return result;
+  }
+  return loadConfigString(text, path);
+}
+
+}  // namespace ballast::config

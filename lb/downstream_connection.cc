@@ -1,0 +1,349 @@
+#include "lb/downstream_connection.h"
+
+#include <cstring>
+
+#include "lb/log.h"
+#include "lb/server.h"
+
+namespace ballast {
+
+namespace {
+// Hard cap on header count, independent of byte size (hash-flooding and
+// per-header work). Beyond it: 431.
+constexpr size_t kMaxHeaders = 256;
+}  // namespace
+
+const llhttp_settings_t* DownstreamConnection::settings() {
+  static const llhttp_settings_t s = [] {
+    llhttp_settings_t x;
+    llhttp_settings_init(&x);
+    x.on_message_begin = &DownstreamConnection::onMessageBegin;
+    x.on_url = &DownstreamConnection::onUrl;
+    x.on_header_field = &DownstreamConnection::onHeaderField;
+    x.on_header_value = &DownstreamConnection::onHeaderValue;
+    x.on_headers_complete = &DownstreamConnection::onHeadersComplete;
+    x.on_body = &DownstreamConnection::onBody;
+    x.on_message_complete = &DownstreamConnection::onMessageComplete;
+    return x;
+  }();
+  return &s;
+}
+
+DownstreamConnection::DownstreamConnection(Server& server)
+    : server_(server), writer_(this, &DownstreamConnection::onWriteDone), request_(*this) {
+  uv_tcp_init(server_.loop(), &tcp_);
+  uv_timer_init(server_.loop(), &timer_);
+  tcp_.data = this;
+  timer_.data = this;
+  llhttp_init(&parser_, HTTP_REQUEST, settings());
+  parser_.data = this;
+  // The whole head must fit, plus room so a small body read is not split.
+  cap_ = std::max<size_t>(16 * 1024, server_.config().limits.max_header_bytes + 1024);
+  server_.linkDownstream(this);
+}
+
+DownstreamConnection::~DownstreamConnection() { server_.unlinkDownstream(this); }
+
+DownstreamConnection* DownstreamConnection::accept(Server& server, uv_stream_t* listener) {
+  auto* c = new DownstreamConnection(server);
+  if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&c->tcp_)) != 0) {
+    c->close();
+    return nullptr;
+  }
+  uv_tcp_nodelay(&c->tcp_, 1);
+  sockaddr_storage peer{};
+  int len = sizeof peer;
+  if (uv_tcp_getpeername(&c->tcp_, reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
+    formatIp(reinterpret_cast<sockaddr*>(&peer), c->client_ip_);
+    c->client_addr_ = formatSockaddr(reinterpret_cast<sockaddr*>(&peer));
+  }
+  c->buf_.reset(new char[c->cap_]);
+  c->toIdle();
+  return c;
+}
+
+void DownstreamConnection::close() {
+  if (phase_ == Phase::Closing) return;
+  phase_ = Phase::Closing;
+  request_.abort();
+  uv_timer_stop(&timer_);
+  if (reading_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  reading_ = false;
+  pending_closes_ = 2;
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &DownstreamConnection::onClose);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &DownstreamConnection::onClose);
+}
+
+void DownstreamConnection::onClose(uv_handle_t* h) {
+  auto* self = static_cast<DownstreamConnection*>(h->data);
+  if (--self->pending_closes_ == 0) delete self;
+}
+
+void DownstreamConnection::armTimer(uint64_t ms) {
+  uv_timer_start(&timer_, &DownstreamConnection::onTimer, ms, 0);
+}
+
+void DownstreamConnection::toIdle() {
+  phase_ = Phase::Idle;
+  const auto& t = server_.config().timeouts;
+  // A new connection must send its first request within client_header; a
+  // kept-alive one may idle for client_idle.
+  armTimer(static_cast<uint64_t>(requests_ == 0 ? t.client_header.count() : t.client_idle.count()));
+  updateReading();
+}
+
+void DownstreamConnection::updateReading() {
+  bool want = (phase_ == Phase::Idle || phase_ == Phase::ReadingHead || phase_ == Phase::ReadingBody) &&
+              !request_.holdsClientBuffer() && end_ < cap_ && local_status_ == 0;
+  auto* s = reinterpret_cast<uv_stream_t*>(&tcp_);
+  if (want && !reading_) {
+    reading_ = uv_read_start(s, &DownstreamConnection::onAlloc, &DownstreamConnection::onRead) == 0;
+  } else if (!want && reading_) {
+    uv_read_stop(s);
+    reading_ = false;
+  }
+}
+
+void DownstreamConnection::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<DownstreamConnection*>(h->data);
+  buf->base = self->buf_.get() + self->end_;
+  buf->len = self->cap_ - self->end_;
+}
+
+void DownstreamConnection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
+  auto* self = static_cast<DownstreamConnection*>(s->data);
+  if (nread == 0 || self->phase_ == Phase::Closing) return;
+  if (nread < 0) {
+    // EOF or error. Between requests this is the normal end of a keep-alive
+    // connection; mid-request the client gave up: there is nobody to answer.
+    self->close();
+    return;
+  }
+  self->end_ += static_cast<size_t>(nread);
+  self->bytes_in_ += static_cast<uint64_t>(nread);
+  if (self->phase_ == Phase::ReadingBody) {
+    self->armTimer(static_cast<uint64_t>(self->server_.config().timeouts.client_idle.count()));
+  }
+  self->parse();
+}
+
+// Parses what is buffered, one llhttp_execute at a time, then lets the
+// request act on it. Parser callbacks only record; decisions happen here.
+void DownstreamConnection::parse() {
+  if (phase_ == Phase::Closing || phase_ == Phase::Waiting) return;
+  if (start_ == end_) {
+    updateReading();
+    return;
+  }
+  const char* data = buf_.get() + start_;
+  size_t len = end_ - start_;
+  llhttp_errno_t e = llhttp_execute(&parser_, data, len);
+  if (phase_ == Phase::Closing) return;
+  if (e == HPE_OK) {
+    start_ = end_;
+  } else if (e == HPE_PAUSED) {
+    // Paused at message complete: the rest is the next pipelined request.
+    start_ = static_cast<size_t>(llhttp_get_error_pos(&parser_) - buf_.get());
+    llhttp_resume(&parser_);
+  } else {
+    start_ = end_;
+    if (local_status_ == 0) local_status_ = 400;
+  }
+
+  if (phase_ == Phase::ReadingHead && local_status_ == 0 && end_ > server_.config().limits.max_header_bytes) {
+    local_status_ = 431;  // head incomplete and already over the limit
+  }
+
+  if (local_status_ != 0) {
+    int status = local_status_;
+    const char* why = "malformed request";
+    if (status == 431) why = "request head too large";
+    if (status == 413) why = "request body too large";
+    if (status == 400 && e != HPE_OK && e != HPE_PAUSED && e != HPE_USER) why = llhttp_get_error_reason(&parser_);
+    if (status == 400 && why == nullptr) why = "malformed request";
+    // The stream cannot be resynchronised after these: answer and close.
+    uv_timer_stop(&timer_);
+    phase_ = Phase::Waiting;
+    updateReading();
+    request_.localReplyAndClose(status, why);
+    return;
+  }
+
+  if (phase_ == Phase::ReadingHead) {
+    updateReading();
+    return;
+  }
+  request_.afterParse();
+  if (phase_ == Phase::Closing) return;
+  if (phase_ == Phase::ReadingBody && start_ == end_ && !request_.holdsClientBuffer()) start_ = end_ = 0;
+  updateReading();
+}
+
+void DownstreamConnection::requestBufferReleased() {
+  if (phase_ == Phase::Closing) return;
+  if (phase_ == Phase::ReadingBody && start_ == end_ && !request_.holdsClientBuffer()) {
+    start_ = end_ = 0;
+  }
+  updateReading();
+}
+
+int DownstreamConnection::write(WriteBatch& batch) {
+  if (phase_ == Phase::Closing) return UV_ECANCELED;
+  batch.finalize();
+  int r = writer_.write(reinterpret_cast<uv_stream_t*>(&tcp_), batch.bufs(), batch.count());
+  if (r == 1) {
+    // A client that stops reading for client_idle is cut off.
+    armTimer(static_cast<uint64_t>(server_.config().timeouts.client_idle.count()));
+  }
+  return r;
+}
+
+void DownstreamConnection::onWriteDone(void* owner, int status) {
+  auto* self = static_cast<DownstreamConnection*>(owner);
+  if (self->phase_ == Phase::Closing) return;
+  if (self->phase_ == Phase::Waiting) uv_timer_stop(&self->timer_);
+  self->request_.onClientWriteDone(status);
+}
+
+void DownstreamConnection::requestFinished(bool close_conn) {
+  if (phase_ == Phase::Closing) return;
+  if (close_conn || server_.stopping()) {
+    close();
+    return;
+  }
+  // Keep-alive: move the next pipelined request's bytes (if any) to the front.
+  if (start_ < end_) {
+    std::memmove(buf_.get(), buf_.get() + start_, end_ - start_);
+    end_ -= start_;
+  } else {
+    end_ = 0;
+  }
+  start_ = 0;
+  toIdle();
+  parse();
+}
+
+void DownstreamConnection::onTimer(uv_timer_t* t) {
+  auto* self = static_cast<DownstreamConnection*>(t->data);
+  switch (self->phase_) {
+    case Phase::Idle:
+      self->close();  // idle keep-alive, or nothing sent: close silently
+      break;
+    case Phase::ReadingHead:
+      self->phase_ = Phase::Waiting;
+      self->updateReading();
+      self->request_.localReplyAndClose(408, "request head not received in time");
+      break;
+    case Phase::ReadingBody:
+      if (self->request_.state() == ProxyRequest::State::Streaming) {
+        self->close();
+      } else {
+        self->phase_ = Phase::Waiting;
+        self->updateReading();
+        self->request_.localReplyAndClose(408, "request body not received in time");
+      }
+      break;
+    case Phase::Waiting:
+      // A pending write to the client made no progress for client_idle.
+      self->close();
+      break;
+    case Phase::Closing:
+      break;
+  }
+}
+
+// ---- llhttp callbacks: record only ----
+
+int DownstreamConnection::onMessageBegin(llhttp_t* p) {
+  auto* self = static_cast<DownstreamConnection*>(p->data);
+  self->head_.reset();
+  self->phase_ = Phase::ReadingHead;
+  ++self->requests_;
+  self->armTimer(static_cast<uint64_t>(self->server_.config().timeouts.client_header.count()));
+  return 0;
+}
+
+int DownstreamConnection::onUrl(llhttp_t* p, const char* at, size_t len) {
+  auto* self = static_cast<DownstreamConnection*>(p->data);
+  auto& u = self->head_.url;
+  if (!u.empty() && u.data() + u.size() == at) {
+    u = std::string_view(u.data(), u.size() + len);
+  } else {
+    u = std::string_view(at, len);
+  }
+  return 0;
+}
+
+int DownstreamConnection::onHeaderField(llhttp_t* p, const char* at, size_t len) {
+  auto* self = static_cast<DownstreamConnection*>(p->data);
+  self->head_.headers.onField(at, len);
+  if (self->head_.headers.headers().size() > kMaxHeaders) {
+    self->local_status_ = 431;
+    return HPE_USER;
+  }
+  return 0;
+}
+
+int DownstreamConnection::onHeaderValue(llhttp_t* p, const char* at, size_t len) {
+  static_cast<DownstreamConnection*>(p->data)->head_.headers.onValue(at, len);
+  return 0;
+}
+
+int DownstreamConnection::onHeadersComplete(llhttp_t* p) {
+  auto* self = static_cast<DownstreamConnection*>(p->data);
+  auto& h = self->head_;
+  // Head size: from the first byte of this message (always buf_[0], see the
+  // buffer discipline) to the end of the last header line, plus the final CRLF.
+  const char* last = h.headers.lastByte() ? h.headers.lastByte() : h.url.data() + h.url.size();
+  size_t head_len = static_cast<size_t>(last - self->buf_.get()) + 4;
+  if (head_len > self->server_.config().limits.max_header_bytes) {
+    self->local_status_ = 431;
+    return HPE_USER;
+  }
+  h.headers.finish();
+  h.hop.scan(h.headers.headers());
+  h.method = static_cast<llhttp_method_t>(p->method);
+  h.method_name = llhttp_method_name(h.method);
+  h.http_major = p->http_major;
+  h.http_minor = p->http_minor;
+  h.keep_alive = llhttp_should_keep_alive(p) != 0;
+  if (p->flags & F_CHUNKED) {
+    h.framing = BodyFraming::Chunked;
+  } else if ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0) {
+    h.framing = BodyFraming::ContentLength;
+    h.content_length = p->content_length;
+  } else {
+    h.framing = BodyFraming::None;
+  }
+  std::string_view expect;
+  if (h.headers.find("expect", &expect) && iequals(trimOws(expect), "100-continue")) h.expect_continue = true;
+
+  self->phase_ = Phase::ReadingBody;
+  self->armTimer(static_cast<uint64_t>(self->server_.config().timeouts.client_idle.count()));
+  int status = self->request_.onRequestHead(h);
+  if (status != 0) {
+    self->local_status_ = status;
+    return HPE_USER;
+  }
+  return 0;
+}
+
+int DownstreamConnection::onBody(llhttp_t* p, const char* at, size_t len) {
+  auto* self = static_cast<DownstreamConnection*>(p->data);
+  int status = self->request_.onRequestBody(at, len);
+  if (status != 0) {
+    self->local_status_ = status;
+    return HPE_USER;
+  }
+  return 0;
+}
+
+int DownstreamConnection::onMessageComplete(llhttp_t* p) {
+  auto* self = static_cast<DownstreamConnection*>(p->data);
+  self->request_.onRequestComplete();
+  self->phase_ = Phase::Waiting;
+  uv_timer_stop(&self->timer_);
+  return HPE_PAUSED;
+}
+
+}  // namespace ballast

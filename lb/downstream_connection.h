@@ -1,0 +1,122 @@
+// One client socket: reads and parses requests in place, drives one
+// ProxyRequest at a time (pipelined requests wait in the read buffer and are
+// answered in order), writes responses, keeps the connection alive.
+//
+// Read buffer discipline (what makes in-place parsing safe):
+//   - A request head is parsed from one contiguous, unmoved region starting
+//     at buf_[0]; header spans point into it until the forwarded head has
+//     been built (inside on_headers_complete).
+//   - Body bytes are forwarded as spans of buf_; reading stops until they
+//     have been written upstream, then the buffer is reused from 0.
+//   - After a message completes, the bytes of the next pipelined request stay
+//     in buf_ (reading stops) until the response is done; they are then moved
+//     to buf_[0] and parsed.
+//
+// Phases:
+//   Idle        - between requests; timer = client_idle (client_header for the first)
+//   ReadingHead - a head is arriving; timer = client_header since its first byte
+//   ReadingBody - body bytes stream upstream; timer = client_idle per read
+//   Waiting     - request parsed; the response is in progress; no reading
+//   Closing     - uv_close issued
+#pragma once
+
+#include <llhttp.h>
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "lb/proxy_request.h"
+#include "lb/uv_util.h"
+
+namespace ballast {
+
+class Server;
+
+class DownstreamConnection {
+ public:
+  // Accepts one pending connection from `listener`. Returns nullptr (and
+  // nothing to clean up) when accept fails.
+  static DownstreamConnection* accept(Server& server, uv_stream_t* listener);
+
+  // Idempotent; the object is deleted from its last close callback.
+  void close();
+  bool closing() const { return phase_ == Phase::Closing; }
+
+  Server& server() { return server_; }
+  const std::string& clientIp() const { return client_ip_; }
+  const std::string& clientAddr() const { return client_addr_; }
+  bool idle() const { return phase_ == Phase::Idle && end_ == 0; }
+
+  // ---- for ProxyRequest ----
+  // Writes to the client: 0 done synchronously, 1 pending (ProxyRequest's
+  // onClientWriteDone follows), <0 error (nothing pending).
+  int write(WriteBatch& batch);
+  // The request's queued body bytes were written upstream: reuse the buffer.
+  void requestBufferReleased();
+  // The response is complete and written. Closes, or moves to the next request.
+  void requestFinished(bool close);
+  // Bytes read from the client since the last call (access log accounting).
+  uint64_t takeBytesIn() {
+    uint64_t b = bytes_in_;
+    bytes_in_ = 0;
+    return b;
+  }
+  // Re-evaluates whether to read from the client.
+  void updateReading();
+
+ private:
+  enum class Phase : uint8_t { Idle, ReadingHead, ReadingBody, Waiting, Closing };
+
+  explicit DownstreamConnection(Server& server);
+  ~DownstreamConnection();
+
+  void parse();
+  void armTimer(uint64_t ms);
+  void toIdle();
+
+  static void onAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
+  static void onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
+  static void onTimer(uv_timer_t* t);
+  static void onClose(uv_handle_t* h);
+  static void onWriteDone(void* owner, int status);
+
+  static int onMessageBegin(llhttp_t* p);
+  static int onUrl(llhttp_t* p, const char* at, size_t len);
+  static int onHeaderField(llhttp_t* p, const char* at, size_t len);
+  static int onHeaderValue(llhttp_t* p, const char* at, size_t len);
+  static int onHeadersComplete(llhttp_t* p);
+  static int onBody(llhttp_t* p, const char* at, size_t len);
+  static int onMessageComplete(llhttp_t* p);
+  static const llhttp_settings_t* settings();
+
+  Server& server_;
+  Phase phase_ = Phase::Idle;
+  int pending_closes_ = 0;
+  bool reading_ = false;
+  uint64_t requests_ = 0;     // requests started on this connection
+  int local_status_ = 0;      // set by parser callbacks: answer locally with this status
+
+  uv_tcp_t tcp_;
+  uv_timer_t timer_;
+  StreamWriter writer_;
+  llhttp_t parser_;
+  RequestHead head_;
+  ProxyRequest request_;
+
+  std::unique_ptr<char[]> buf_;
+  size_t cap_ = 0;
+  size_t start_ = 0;  // first unparsed byte
+  size_t end_ = 0;    // end of bytes read
+  uint64_t bytes_in_ = 0;
+
+  std::string client_ip_;
+  std::string client_addr_;
+
+  friend class Server;
+  DownstreamConnection* next_ = nullptr;  // Server's list of live client connections
+  DownstreamConnection* prev_ = nullptr;
+};
+
+}  // namespace ballast

@@ -1,0 +1,55 @@
+// One listening socket. Accepting is driven by the server, which may leave a
+// connection pending (libuv then stops polling the socket) to pause accepting
+// at max_connections.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <string>
+
+#include "config/config.h"
+
+namespace ballast {
+
+class Listener {
+ public:
+  using OnPending = std::function<void(Listener&)>;
+
+  // `kind` names it in logs ("proxy", "admin").
+  Listener(uv_loop_t* loop, const config::Address& addr, std::string kind, OnPending on_pending);
+  ~Listener();
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+
+  // Binds and listens. Returns 0 or a libuv error; on success boundAddress()
+  // is the real address (port 0 resolved).
+  int bind();
+  const std::string& boundAddress() const { return bound_; }
+  const std::string& kind() const { return kind_; }
+  const config::Address& address() const { return addr_; }
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
+
+  // Connections are waiting but were not accepted (paused).
+  bool paused() const { return paused_; }
+  void setPaused(bool p) { paused_ = p; }
+
+  // Idempotent. Pending connections are dropped by the kernel when closed.
+  void close();
+  bool closed() const { return closing_; }
+
+ private:
+  static void onConnection(uv_stream_t* s, int status);
+  static void onClose(uv_handle_t* h);
+
+  uv_tcp_t tcp_;
+  config::Address addr_;
+  std::string kind_;
+  std::string bound_;
+  OnPending on_pending_;
+  bool paused_ = false;
+  bool closing_ = false;
+  bool close_done_ = false;
+};
+
+}  // namespace ballast

@@ -1,0 +1,469 @@
+#include "lb/proxy_request.h"
+
+#include "lb/backend.h"
+#include "lb/downstream_connection.h"
+#include "lb/log.h"
+#include "lb/pool.h"
+#include "lb/server.h"
+
+namespace ballast {
+
+namespace {
+
+std::string_view upstreamErrorDetail(UpstreamError err) {
+  switch (err) {
+    case UpstreamError::ConnectFailed: return "could not connect to the backend";
+    case UpstreamError::ConnectTimeout: return "backend connect timed out";
+    case UpstreamError::Reset: return "backend closed the connection before a complete response";
+    case UpstreamError::ResponseTimeout: return "backend did not respond in time";
+    case UpstreamError::InvalidResponse: return "backend sent an invalid response";
+    case UpstreamError::WriteFailed: return "could not send the request to the backend";
+  }
+  return "backend error";
+}
+
+int upstreamErrorStatus(UpstreamError err) {
+  switch (err) {
+    case UpstreamError::ConnectTimeout:
+    case UpstreamError::ResponseTimeout:
+      return 504;
+    default:
+      return 502;
+  }
+}
+
+// Status codes after which the client byte stream cannot be trusted or
+// resynchronised: the connection is closed once the reply is written.
+bool closesConnection(int status) { return status == 400 || status == 408 || status == 413 || status == 431; }
+
+JsonLine& accessLine() {
+  static JsonLine line;
+  return line;
+}
+
+}  // namespace
+
+ProxyRequest::ProxyRequest(DownstreamConnection& conn) : conn_(conn) {
+  req_head_.reserve(1024);
+  resp_head_.reserve(1024);
+  request_id_.reserve(40);
+  method_.reserve(16);
+  path_.reserve(256);
+}
+
+ProxyRequest::~ProxyRequest() { abort(); }
+
+void ProxyRequest::beginRequest() {
+  transitionTo(State::PickingBackend);
+  runtime_ = conn_.server().runtime();
+  pool_ = nullptr;
+  backend_ = nullptr;
+  upstream_ = nullptr;
+  tried_.clear();
+  retries_on_fresh_ = 0;
+  req_batch_.clear();
+  resp_batch_.clear();
+  req_framing_ = BodyFraming::None;
+  resp_framing_ = BodyFraming::None;
+  request_complete_ = false;
+  response_started_ = false;
+  response_complete_ = false;
+  response_timer_armed_ = false;
+  close_client_ = false;
+  head_request_ = false;
+  client_keep_alive_ = true;
+  client_http10_ = false;
+  expect_continue_ = false;
+  body_in_ = 0;
+  max_body_ = runtime_->config->limits.max_body_bytes;
+  status_ = 0;
+  local_status_ = 0;
+  local_detail_ = {};
+  request_id_.clear();
+  method_.clear();
+  path_.clear();
+  start_ns_ = nowNs();
+  bytes_out_ = 0;
+}
+
+int ProxyRequest::onRequestHead(RequestHead& h) {
+  beginRequest();
+  method_.assign(h.method_name);
+  path_.assign(h.url);
+  head_request_ = h.method == HTTP_HEAD;
+  client_http10_ = h.http_major == 1 && h.http_minor == 0;
+  client_keep_alive_ = h.keep_alive;
+  expect_continue_ = h.expect_continue;
+  req_framing_ = h.framing;
+
+  std::string_view rid;
+  bool has_rid = h.headers.find("x-request-id", &rid) && !rid.empty() && rid.size() <= 128;
+  if (has_rid) {
+    request_id_.assign(rid);
+  } else {
+    conn_.server().newRequestId(request_id_);
+  }
+
+  if (max_body_ != 0 && h.framing == BodyFraming::ContentLength && h.content_length > max_body_) return 413;
+
+  // Exactly one Host (RFC 9112 3.2): several, or none from an HTTP/1.1
+  // client, is a malformed request and a classic smuggling/poisoning vector.
+  std::string_view host;
+  int hosts = 0;
+  for (const auto& hd : h.headers.headers()) {
+    if (iequals(hd.name, "host")) {
+      if (++hosts == 1) host = hd.value;
+    }
+  }
+  if (hosts > 1 || (hosts == 0 && !client_http10_)) {
+    local_detail_ = hosts > 1 ? "more than one Host header" : "missing Host header";
+    return 400;
+  }
+  const Route* route = runtime_->router.match(host, h.url);
+  if (route == nullptr || route->pool == nullptr) {
+    local_status_ = 404;
+    local_detail_ = "no route matches this host and path";
+    transitionTo(State::LocalReply);
+    return 0;
+  }
+  pool_ = route->pool;
+  ForwardInfo info{conn_.clientIp(), "http", request_id_, !has_rid};
+  buildRequestHead(req_head_, h.method_name, h.url, h.headers.headers(), h.hop, info, h.framing,
+                   h.content_length);
+  req_batch_.addBorrowed(req_head_.data(), req_head_.size());
+  return 0;
+}
+
+int ProxyRequest::onRequestBody(const char* at, size_t len) {
+  body_in_ += len;
+  if (max_body_ != 0 && body_in_ > max_body_) return 413;
+  if (state_ == State::LocalReply) return 0;  // discarded
+  if (req_framing_ == BodyFraming::Chunked) {
+    req_batch_.addChunk(at, len);
+  } else {
+    req_batch_.addBorrowed(at, len);
+  }
+  return 0;
+}
+
+void ProxyRequest::onRequestComplete() {
+  request_complete_ = true;
+  if (state_ != State::LocalReply && req_framing_ == BodyFraming::Chunked) req_batch_.addLastChunk();
+}
+
+void ProxyRequest::afterParse() {
+  switch (state_) {
+    case State::LocalReply:
+      if (status_ == 0) reply(local_status_, local_detail_);
+      break;
+    case State::PickingBackend:
+      start();
+      break;
+    case State::Sending:
+    case State::AwaitingResponse:
+    case State::Streaming:
+      flushRequest();
+      break;
+    case State::Idle:
+    case State::Connecting:
+    case State::Done:
+      break;
+  }
+}
+
+void ProxyRequest::start() {
+  backend_ = pool_ ? pool_->pick(tried_) : nullptr;
+  if (backend_ == nullptr) {
+    reply(503, "no backend available");
+    return;
+  }
+  tried_.add(backend_);
+  backend_->requestStarted();
+  connectTo(backend_, false);
+}
+
+void ProxyRequest::connectTo(Backend* b, bool fresh_only) {
+  UpstreamConnection* c = fresh_only ? nullptr : b->idle().acquire();
+  if (c != nullptr) {
+    upstream_ = c;
+    c->attach(this);
+    transitionTo(State::Sending);
+    flushRequest();
+    return;
+  }
+  transitionTo(State::Connecting);
+  upstream_ = UpstreamConnection::connect(conn_.server(), b->shared_from_this(), this);
+}
+
+void ProxyRequest::onUpstreamConnected(UpstreamConnection&) {
+  transitionTo(State::Sending);
+  flushRequest();
+}
+
+void ProxyRequest::flushRequest() {
+  if (upstream_ == nullptr || upstream_->writePending()) return;
+  if (!req_batch_.empty()) {
+    req_batch_.finalize();
+    if (!upstream_->write(req_batch_)) {
+      // write() closed the connection without calling us back.
+      onUpstreamError(UpstreamError::WriteFailed, UV_EPIPE);
+      return;
+    }
+    if (upstream_->writePending()) return;  // onUpstreamWritten continues
+    req_batch_.clear();
+    conn_.requestBufferReleased();
+  }
+  if (request_complete_ && !response_timer_armed_ && upstream_ != nullptr) {
+    response_timer_armed_ = true;
+    if (state_ == State::Sending) transitionTo(State::AwaitingResponse);
+    upstream_->armResponseTimer();
+  }
+}
+
+void ProxyRequest::onUpstreamWritten() {
+  req_batch_.clear();
+  conn_.requestBufferReleased();
+  flushRequest();
+}
+
+void ProxyRequest::onUpstreamInterim(UpstreamConnection& c) {
+  // Relay 100 Continue to a client that asked for it; other 1xx are dropped.
+  if (c.status() == 100 && expect_continue_ && !client_http10_) {
+    resp_batch_.addCopy("HTTP/1.1 100 Continue\r\n\r\n");
+    expect_continue_ = false;
+  }
+}
+
+int ProxyRequest::onUpstreamHead(UpstreamConnection& c) {
+  status_ = c.status();
+  ResponseHeadInfo info;
+  info.status = status_;
+  info.reason = c.reason();
+  info.request_id = request_id_;
+  bool no_body = head_request_ || status_ == 204 || status_ == 304;
+  if (no_body) {
+    resp_framing_ = BodyFraming::None;
+    if (c.hasContentLength() && status_ != 204) {
+      info.keep_content_length = true;
+      info.content_length = c.contentLength();
+    }
+  } else if (c.chunked()) {
+    resp_framing_ = client_http10_ ? BodyFraming::UntilClose : BodyFraming::Chunked;
+  } else if (c.hasContentLength()) {
+    resp_framing_ = BodyFraming::ContentLength;
+    info.content_length = c.contentLength();
+  } else {
+    // Delimited by the backend closing: re-chunk for HTTP/1.1 clients so
+    // their connection survives.
+    resp_framing_ = client_http10_ ? BodyFraming::UntilClose : BodyFraming::Chunked;
+  }
+  info.framing = resp_framing_;
+  close_client_ = !client_keep_alive_ || resp_framing_ == BodyFraming::UntilClose || !request_complete_ ||
+                  conn_.server().stopping();
+  info.close = close_client_;
+  info.keep_alive_10 = client_http10_ && !close_client_;
+  buildResponseHead(resp_head_, c.headers(), c.hop(), info);
+  resp_batch_.addBorrowed(resp_head_.data(), resp_head_.size());
+  response_started_ = true;
+  transitionTo(State::Streaming);
+  return head_request_ ? 1 : 0;
+}
+
+void ProxyRequest::onUpstreamBody(const char* at, size_t len) {
+  if (resp_framing_ == BodyFraming::Chunked) {
+    resp_batch_.addChunk(at, len);
+  } else {
+    resp_batch_.addBorrowed(at, len);
+  }
+}
+
+void ProxyRequest::onUpstreamComplete() {
+  response_complete_ = true;
+  if (resp_framing_ == BodyFraming::Chunked) resp_batch_.addLastChunk();
+}
+
+void ProxyRequest::onUpstreamReadDone() { flushResponse(); }
+
+void ProxyRequest::flushResponse() {
+  if (client_write_pending_) return;
+  if (!resp_batch_.empty()) {
+    size_t n = resp_batch_.bytes();
+    int r = conn_.write(resp_batch_);
+    if (r < 0) {
+      conn_.close();  // client gone; close() aborts this request
+      return;
+    }
+    bytes_out_ += n;
+    if (r == 1) {
+      client_write_pending_ = true;
+      if (upstream_) upstream_->pauseReading();
+      return;
+    }
+    resp_batch_.clear();
+  }
+  if (response_complete_) finish();
+}
+
+void ProxyRequest::onClientWriteDone(int status) {
+  client_write_pending_ = false;
+  if (status < 0) {
+    conn_.close();
+    return;
+  }
+  resp_batch_.clear();
+  if (response_complete_) {
+    finish();
+    return;
+  }
+  if (upstream_) upstream_->resumeReading();
+}
+
+void ProxyRequest::onUpstreamError(UpstreamError err, int uv_status) {
+  UpstreamConnection* c = upstream_;
+  upstream_ = nullptr;  // already closed by UpstreamConnection::fail
+  bool reused = c != nullptr && c->reused();
+  bool got_bytes = c != nullptr && c->responseStarted();
+  if (response_started_) {
+    // Bytes of this response already went to the client: the only honest
+    // signal left is to close the client connection.
+    if (backend_) backend_->requestFinished();
+    backend_ = nullptr;
+    logAccess(status_);
+    transitionTo(State::Done);
+    conn_.close();
+    return;
+  }
+  // A keep-alive connection the backend closed just as we reused it: retry
+  // once on a fresh connection, if nothing of the body was consumed yet.
+  if (reused && !got_bytes && body_in_ == 0 && retries_on_fresh_ == 0 &&
+      (err == UpstreamError::Reset || err == UpstreamError::WriteFailed)) {
+    ++retries_on_fresh_;
+    req_batch_.clear();
+    req_batch_.addBorrowed(req_head_.data(), req_head_.size());
+    if (request_complete_ && req_framing_ == BodyFraming::Chunked) req_batch_.addLastChunk();
+    response_timer_armed_ = false;
+    connectTo(backend_, true);
+    return;
+  }
+  if (log().enabled(config::LogLevel::Warn)) {
+    auto& j = log().eventLine(config::LogLevel::Warn, "backend_error");
+    j.str("request_id", request_id_).str("pool", pool_ ? std::string_view(pool_->name()) : "");
+    j.str("backend", backend_ ? std::string_view(backend_->name()) : "").str("error", upstreamErrorName(err));
+    if (uv_status < 0) j.str("detail", uv_strerror(uv_status));
+    log().emit(config::LogLevel::Warn);
+  }
+  reply(upstreamErrorStatus(err), upstreamErrorDetail(err));
+}
+
+void ProxyRequest::localReplyAndClose(int status, std::string_view detail) {
+  if (state_ == State::Idle || state_ == State::Done) beginRequest();
+  if (!local_detail_.empty()) detail = local_detail_;
+  close_client_ = true;
+  if (response_started_) {
+    conn_.close();
+    return;
+  }
+  if (upstream_) {
+    upstream_->close();
+    upstream_ = nullptr;
+  }
+  reply(status, detail);
+}
+
+void ProxyRequest::reply(int status, std::string_view detail) {
+  transitionTo(State::LocalReply);
+  status_ = status;
+  req_batch_.clear();
+  if (request_id_.empty()) conn_.server().newRequestId(request_id_);
+  response_started_ = true;
+  response_complete_ = true;
+  close_client_ = close_client_ || !request_complete_ || !client_keep_alive_ || closesConnection(status);
+
+  std::string_view reason = reasonPhrase(status);
+  char num[8];
+  int nlen = snprintf(num, sizeof num, "%d", status);
+  // Body: "502 Bad Gateway: backend refused the connection\n"
+  size_t body_len = static_cast<size_t>(nlen) + 1 + reason.size() + 2 + detail.size() + 1;
+  char lenbuf[24];
+  int llen = snprintf(lenbuf, sizeof lenbuf, "%zu", body_len);
+  resp_head_.clear();
+  resp_head_.append("HTTP/1.1 ").append(num, static_cast<size_t>(nlen)).append(" ").append(reason);
+  resp_head_.append("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
+  resp_head_.append(lenbuf, static_cast<size_t>(llen));
+  resp_head_.append("\r\nX-Request-Id: ").append(request_id_);
+  if (status == 503) resp_head_.append("\r\nRetry-After: 1");
+  if (close_client_) {
+    resp_head_.append("\r\nConnection: close");
+  } else if (client_http10_) {
+    resp_head_.append("\r\nConnection: keep-alive");
+  }
+  resp_head_.append("\r\n\r\n");
+  resp_head_.append(num, static_cast<size_t>(nlen)).append(" ").append(reason).append(": ").append(detail).append("\n");
+  if (head_request_) resp_head_.resize(resp_head_.size() - body_len);
+  resp_batch_.clear();
+  resp_batch_.addBorrowed(resp_head_.data(), resp_head_.size());
+  flushResponse();
+}
+
+void ProxyRequest::finish() {
+  if (state_ == State::Done || state_ == State::Idle) return;
+  transitionTo(State::Done);
+  if (upstream_ != nullptr) {
+    UpstreamConnection* c = upstream_;
+    upstream_ = nullptr;
+    if (request_complete_ && req_batch_.empty() && response_complete_) {
+      c->release();
+    } else {
+      c->close();
+    }
+  }
+  if (backend_) backend_->requestFinished();
+  logAccess(status_);
+  bool close = close_client_ || !request_complete_;
+  backend_ = nullptr;
+  pool_ = nullptr;
+  runtime_.reset();
+  // May start the next pipelined request on this same object: touch nothing after.
+  conn_.requestFinished(close);
+}
+
+void ProxyRequest::abort() {
+  if (upstream_ != nullptr) {
+    upstream_->close();
+    upstream_ = nullptr;
+  }
+  if (state_ != State::Idle && state_ != State::Done) {
+    if (backend_) backend_->requestFinished();
+    // 499: the client closed the connection before the response was complete
+    // (nginx's convention, which operators already grep for).
+    logAccess(response_complete_ ? status_ : 499);
+    transitionTo(State::Done);
+  }
+  backend_ = nullptr;
+  pool_ = nullptr;
+  runtime_.reset();
+}
+
+void ProxyRequest::logAccess(int status) {
+  Log& l = log();
+  uint64_t in = conn_.takeBytesIn();
+  if (!l.accessEnabled()) return;
+  double ms = static_cast<double>(nowNs() - start_ns_) / 1e6;
+  JsonLine& j = accessLine();
+  j.begin()
+      .time("time")
+      .str("request_id", request_id_)
+      .str("client", conn_.clientAddr())
+      .str("method", method_)
+      .str("path", path_)
+      .num("status", status)
+      .str("pool", pool_ ? std::string_view(pool_->name()) : std::string_view())
+      .str("backend", backend_ ? std::string_view(backend_->name()) : std::string_view())
+      .dbl("duration_ms", ms)
+      .num("bytes_in", in)
+      .num("bytes_out", bytes_out_)
+      .end();
+  l.access(j.view());
+}
+
+}  // namespace ballast

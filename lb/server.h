@@ -1,0 +1,98 @@
+// The server owns the loop, signals, listeners, the runtime config (pools,
+// backends, router) and every live connection. It is the root of the
+// ownership tree:
+//   Server -> listeners, admin, Runtime (-> pools -> backends -> idle connections)
+//          -> client connections (-> their current ProxyRequest)
+//          -> upstream connections (self-owned, listed here for shutdown)
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "lb/pool.h"
+#include "lb/router.h"
+
+namespace ballast {
+
+class AdminServer;
+class DownstreamConnection;
+class Listener;
+class UpstreamConnection;
+
+// Everything derived from one config. Requests hold a shared_ptr to the
+// Runtime they started with, so a reload can swap in a new one while old
+// requests finish on the pools and backends they began with.
+struct Runtime {
+  std::shared_ptr<const config::Config> config;
+  std::vector<PoolPtr> pools;
+  Router router;
+
+  static std::shared_ptr<Runtime> build(const config::Config& cfg);
+};
+
+class Server {
+ public:
+  explicit Server(const config::Config& cfg);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds every listener, runs the loop until stop() and every handle has
+  // closed. Returns the process exit code (0 clean, 1 start-up failure).
+  int run();
+  // Stops accepting, closes all connections and handles; run() then returns.
+  void stop();
+  bool stopping() const { return stopping_; }
+
+  uv_loop_t* loop() { return &loop_; }
+  const config::Config& config() const { return *runtime_->config; }
+  const std::shared_ptr<Runtime>& runtime() const { return runtime_; }
+
+  // A listener has a connection waiting. Accepts it unless at
+  // max_connections, in which case the listener stays paused (libuv stops
+  // polling it until we accept) and is resumed when a connection closes.
+  void onConnectionPending(Listener& l);
+
+  void linkDownstream(DownstreamConnection* c);
+  void unlinkDownstream(DownstreamConnection* c);
+  void linkUpstream(UpstreamConnection* c);
+  void unlinkUpstream(UpstreamConnection* c);
+  size_t clientConnections() const { return n_downstream_; }
+
+  // A UUID v4 string for X-Request-Id, written into `out`.
+  void newRequestId(std::string& out);
+
+ private:
+  bool bindListeners();
+  void closeHandles();
+  void resumePausedListeners();
+
+  static void onSignal(uv_signal_t* h, int signum);
+  static void onPrepare(uv_prepare_t* h);
+
+  uv_loop_t loop_;
+  uv_signal_t sigint_;
+  uv_signal_t sigterm_;
+  uv_signal_t sigusr1_;
+  uv_prepare_t prepare_;
+  bool stopping_ = false;
+
+  std::shared_ptr<Runtime> runtime_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::unique_ptr<AdminServer> admin_;
+
+  DownstreamConnection* downstream_head_ = nullptr;
+  size_t n_downstream_ = 0;
+  UpstreamConnection* upstream_head_ = nullptr;
+  size_t n_upstream_ = 0;
+
+  std::mt19937_64 rng_;
+};
+
+}  // namespace ballast

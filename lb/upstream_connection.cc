@@ -1,0 +1,363 @@
+#include "lb/upstream_connection.h"
+
+#include <cstring>
+
+#include "lb/backend.h"
+#include "lb/server.h"
+
+namespace ballast {
+
+std::string_view upstreamErrorName(UpstreamError e) {
+  switch (e) {
+    case UpstreamError::ConnectFailed: return "connect_failure";
+    case UpstreamError::ConnectTimeout: return "connect_timeout";
+    case UpstreamError::Reset: return "reset";
+    case UpstreamError::ResponseTimeout: return "timeout";
+    case UpstreamError::InvalidResponse: return "invalid_response";
+    case UpstreamError::WriteFailed: return "write_failure";
+  }
+  return "unknown";
+}
+
+const llhttp_settings_t* UpstreamConnection::settings() {
+  static const llhttp_settings_t s = [] {
+    llhttp_settings_t x;
+    llhttp_settings_init(&x);
+    x.on_message_begin = &UpstreamConnection::onMessageBegin;
+    x.on_status = &UpstreamConnection::onStatus;
+    x.on_header_field = &UpstreamConnection::onHeaderField;
+    x.on_header_value = &UpstreamConnection::onHeaderValue;
+    x.on_headers_complete = &UpstreamConnection::onHeadersComplete;
+    x.on_body = &UpstreamConnection::onBody;
+    x.on_message_complete = &UpstreamConnection::onMessageComplete;
+    return x;
+  }();
+  return &s;
+}
+
+UpstreamConnection::UpstreamConnection(Server& server, std::shared_ptr<Backend> backend)
+    : server_(server), backend_(std::move(backend)), writer_(this, &UpstreamConnection::onWriteDone),
+      buf_(new char[kBufSize]) {
+  uv_tcp_init(server_.loop(), &tcp_);
+  uv_timer_init(server_.loop(), &timer_);
+  tcp_.data = this;
+  timer_.data = this;
+  connect_req_.data = this;
+  resetParser();
+  server_.linkUpstream(this);
+}
+
+UpstreamConnection::~UpstreamConnection() { server_.unlinkUpstream(this); }
+
+UpstreamConnection* UpstreamConnection::connect(Server& server, std::shared_ptr<Backend> backend,
+                                                UpstreamHandler* handler) {
+  auto* c = new UpstreamConnection(server, std::move(backend));
+  c->handler_ = handler;
+  c->state_ = State::Connecting;
+  uv_tcp_nodelay(&c->tcp_, 1);
+  int err = uv_tcp_connect(&c->connect_req_, &c->tcp_, c->backend_->sockAddr(), &UpstreamConnection::onConnect);
+  if (err < 0) {
+    // Report asynchronously-equivalent: the handler expects a callback, but
+    // calling it from inside connect() would re-enter the request's start().
+    // A zero timer fires on the next loop turn with the error.
+    c->timer_mode_ = TimerMode::Connect;
+    c->deferred_error_ = err;
+    uv_timer_start(&c->timer_, &UpstreamConnection::onTimer, 0, 0);
+    return c;
+  }
+  c->timer_mode_ = TimerMode::Connect;
+  uv_timer_start(&c->timer_, &UpstreamConnection::onTimer,
+                 static_cast<uint64_t>(server.config().timeouts.connect.count()), 0);
+  return c;
+}
+
+void UpstreamConnection::onConnect(uv_connect_t* req, int status) {
+  auto* self = static_cast<UpstreamConnection*>(req->handle->data);
+  if (status == UV_ECANCELED || self->state_ == State::Closing) return;
+  uv_timer_stop(&self->timer_);
+  self->timer_mode_ = TimerMode::None;
+  if (status < 0) {
+    self->fail(UpstreamError::ConnectFailed, status);
+    return;
+  }
+  self->state_ = State::Active;
+  self->startReading();
+  self->handler_->onUpstreamConnected(*self);
+}
+
+void UpstreamConnection::attach(UpstreamHandler* handler) {
+  handler_ = handler;
+  state_ = State::Active;
+  reused_ = true;
+  uv_timer_stop(&timer_);
+  timer_mode_ = TimerMode::None;
+  resetParser();
+  // Still reading (idle watch); nothing else to do.
+}
+
+void UpstreamConnection::resetParser() {
+  llhttp_init(&parser_, HTTP_RESPONSE, settings());
+  parser_.data = this;
+  headers_.reset();
+  reason_ = {};
+  head_done_ = false;
+  complete_ = false;
+  reusable_ = true;
+  response_bytes_ = 0;
+  end_ = 0;
+}
+
+void UpstreamConnection::release() {
+  if (state_ != State::Active) return;
+  handler_ = nullptr;
+  bool ok = complete_ && reusable_ && keepAlive() && !writer_.pending() && backend_->available() &&
+            !server_.stopping();
+  if (!ok || !backend_->idle().release(this)) {
+    close();
+    return;
+  }
+  state_ = State::Idle;
+  paused_ = false;
+  end_ = 0;
+  startReading();
+  timer_mode_ = TimerMode::Idle;
+  uv_timer_start(&timer_, &UpstreamConnection::onTimer,
+                 static_cast<uint64_t>(server_.config().timeouts.backend_idle.count()), 0);
+}
+
+void UpstreamConnection::close() {
+  if (state_ == State::Closing) return;
+  if (state_ == State::Idle) backend_->idle().remove(this);
+  state_ = State::Closing;
+  handler_ = nullptr;
+  uv_timer_stop(&timer_);
+  if (reading_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  reading_ = false;
+  pending_closes_ = 2;
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &UpstreamConnection::onClose);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &UpstreamConnection::onClose);
+}
+
+void UpstreamConnection::onClose(uv_handle_t* h) {
+  auto* self = static_cast<UpstreamConnection*>(h->data);
+  if (--self->pending_closes_ == 0) delete self;
+}
+
+void UpstreamConnection::fail(UpstreamError err, int uv_status) {
+  UpstreamHandler* h = handler_;
+  close();
+  if (h) h->onUpstreamError(err, uv_status);
+}
+
+bool UpstreamConnection::write(WriteBatch& batch) {
+  int r = writer_.write(reinterpret_cast<uv_stream_t*>(&tcp_), batch.bufs(), batch.count());
+  if (r < 0) {
+    close();
+    return false;
+  }
+  return true;
+}
+
+void UpstreamConnection::onWriteDone(void* owner, int status) {
+  auto* self = static_cast<UpstreamConnection*>(owner);
+  if (self->state_ == State::Closing) return;
+  if (status < 0) {
+    self->fail(UpstreamError::WriteFailed, status);
+    return;
+  }
+  if (self->handler_) self->handler_->onUpstreamWritten();
+}
+
+void UpstreamConnection::armResponseTimer() {
+  if (state_ != State::Active) return;
+  timer_mode_ = TimerMode::Response;
+  uv_timer_start(&timer_, &UpstreamConnection::onTimer,
+                 static_cast<uint64_t>(server_.config().timeouts.backend_response.count()), 0);
+}
+
+void UpstreamConnection::onTimer(uv_timer_t* t) {
+  auto* self = static_cast<UpstreamConnection*>(t->data);
+  switch (self->timer_mode_) {
+    case TimerMode::Connect: {
+      // Either a real connect timeout or the deferred report of a synchronous
+      // uv_tcp_connect failure (see connect()).
+      int err = self->deferred_error_ != 0 ? self->deferred_error_ : UV_ETIMEDOUT;
+      self->timer_mode_ = TimerMode::None;
+      self->fail(err == UV_ETIMEDOUT ? UpstreamError::ConnectTimeout : UpstreamError::ConnectFailed, err);
+      break;
+    }
+    case TimerMode::Response:
+      self->timer_mode_ = TimerMode::None;
+      self->fail(UpstreamError::ResponseTimeout, UV_ETIMEDOUT);
+      break;
+    case TimerMode::Idle:
+      self->close();
+      break;
+    case TimerMode::None:
+      break;
+  }
+}
+
+void UpstreamConnection::startReading() {
+  if (reading_ || state_ == State::Closing) return;
+  if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &UpstreamConnection::onAlloc,
+                    &UpstreamConnection::onRead) == 0) {
+    reading_ = true;
+  }
+}
+
+void UpstreamConnection::pauseReading() {
+  paused_ = true;
+  if (reading_) {
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+    reading_ = false;
+  }
+}
+
+void UpstreamConnection::resumeReading() {
+  if (!paused_ || state_ != State::Active) return;
+  paused_ = false;
+  // The client has consumed everything queued from buf_; body bytes need not
+  // be kept (a head in progress is never paused on).
+  if (head_done_) end_ = 0;
+  if (!complete_) startReading();
+}
+
+void UpstreamConnection::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<UpstreamConnection*>(h->data);
+  buf->base = self->buf_.get() + self->end_;
+  buf->len = kBufSize - self->end_;
+}
+
+void UpstreamConnection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+  auto* self = static_cast<UpstreamConnection*>(s->data);
+  if (nread == 0 || self->state_ == State::Closing) return;
+  if (self->state_ == State::Idle) {
+    // The backend closed an idle connection, or sent bytes nobody asked for.
+    self->close();
+    return;
+  }
+  if (nread < 0) {
+    if (nread == UV_EOF && self->head_done_ && !self->complete_) {
+      // Response delimited by close, or truncated: llhttp decides.
+      self->in_parse_ = true;
+      llhttp_errno_t e = llhttp_finish(&self->parser_);
+      self->in_parse_ = false;
+      self->reusable_ = false;
+      if ((e == HPE_OK || e == HPE_PAUSED) && self->complete_) {
+        if (self->handler_) self->handler_->onUpstreamReadDone();
+        return;
+      }
+    }
+    if (self->complete_) {
+      // Closed after a complete response: fine, just not reusable.
+      self->reusable_ = false;
+      if (self->reading_) uv_read_stop(s);
+      self->reading_ = false;
+      return;
+    }
+    self->fail(UpstreamError::Reset, static_cast<int>(nread));
+    return;
+  }
+  if (self->complete_) {
+    // Bytes after a complete response: protocol violation; never reuse.
+    self->reusable_ = false;
+    return;
+  }
+  self->response_bytes_ += static_cast<uint64_t>(nread);
+  if (self->timer_mode_ == TimerMode::Response) self->armResponseTimer();
+  self->parse(buf->base, static_cast<size_t>(nread));
+}
+
+void UpstreamConnection::parse(const char* data, size_t len) {
+  bool head_was_done = head_done_;
+  in_parse_ = true;
+  llhttp_errno_t e = llhttp_execute(&parser_, data, len);
+  in_parse_ = false;
+  if (state_ == State::Closing) return;
+  if (e == HPE_PAUSED) {
+    // Paused at message complete; anything after it is unexpected.
+    const char* pos = llhttp_get_error_pos(&parser_);
+    if (pos != data + len) reusable_ = false;
+  } else if (e != HPE_OK) {
+    fail(UpstreamError::InvalidResponse, 0);
+    return;
+  }
+  (void)head_was_done;
+  // While the head is incomplete its bytes stay contiguous from buf_[0]
+  // (header spans point into them); a head that fills the buffer is refused.
+  end_ += len;
+  if (!head_done_ && end_ >= kBufSize) {
+    fail(UpstreamError::InvalidResponse, UV_E2BIG);
+    return;
+  }
+  if (complete_) {
+    uv_timer_stop(&timer_);
+    timer_mode_ = TimerMode::None;
+  }
+  // Flush what the callbacks queued (also a lone 100 Continue).
+  if (handler_) handler_->onUpstreamReadDone();
+  // The handler may have closed, paused or released us. If still active and
+  // not paused, the client took the bytes synchronously: reuse buf_.
+  if (state_ == State::Active && !paused_ && head_done_) end_ = 0;
+}
+
+// ---- llhttp callbacks (compute only; never close) ----
+
+int UpstreamConnection::onMessageBegin(llhttp_t* p) {
+  auto* self = static_cast<UpstreamConnection*>(p->data);
+  self->headers_.reset();
+  self->reason_ = {};
+  return 0;
+}
+
+int UpstreamConnection::onStatus(llhttp_t* p, const char* at, size_t len) {
+  auto* self = static_cast<UpstreamConnection*>(p->data);
+  if (!self->reason_.empty() && self->reason_.data() + self->reason_.size() == at) {
+    self->reason_ = std::string_view(self->reason_.data(), self->reason_.size() + len);
+  } else {
+    self->reason_ = std::string_view(at, len);
+  }
+  return 0;
+}
+
+int UpstreamConnection::onHeaderField(llhttp_t* p, const char* at, size_t len) {
+  static_cast<UpstreamConnection*>(p->data)->headers_.onField(at, len);
+  return 0;
+}
+
+int UpstreamConnection::onHeaderValue(llhttp_t* p, const char* at, size_t len) {
+  static_cast<UpstreamConnection*>(p->data)->headers_.onValue(at, len);
+  return 0;
+}
+
+int UpstreamConnection::onHeadersComplete(llhttp_t* p) {
+  auto* self = static_cast<UpstreamConnection*>(p->data);
+  self->headers_.finish();
+  self->hop_.scan(self->headers_.headers());
+  if (!self->handler_) return -1;
+  int status = p->status_code;
+  if (status >= 100 && status < 200) {
+    if (status == 101) return -1;  // we never ask for an upgrade
+    self->handler_->onUpstreamInterim(*self);
+    return 0;
+  }
+  self->head_done_ = true;
+  return self->handler_->onUpstreamHead(*self);
+}
+
+int UpstreamConnection::onBody(llhttp_t* p, const char* at, size_t len) {
+  auto* self = static_cast<UpstreamConnection*>(p->data);
+  if (self->handler_) self->handler_->onUpstreamBody(at, len);
+  return 0;
+}
+
+int UpstreamConnection::onMessageComplete(llhttp_t* p) {
+  auto* self = static_cast<UpstreamConnection*>(p->data);
+  if (!self->head_done_) return 0;  // end of a 1xx interim response; the final one follows
+  self->complete_ = true;
+  if (self->handler_) self->handler_->onUpstreamComplete();
+  return HPE_PAUSED;
+}
+
+}  // namespace ballast

@@ -1,0 +1,790 @@
+// Config loader and the duration/size parsers. No I/O beyond temporary
+// files and name resolution of "localhost".
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "config/config_loader.h"
+#include "config/duration.h"
+
+using namespace std::chrono_literals;
+using ballast::config::Address;
+using ballast::config::Config;
+using ballast::config::ConfigError;
+using ballast::config::LoadResult;
+using ballast::config::loadConfigFile;
+using ballast::config::loadConfigString;
+using ballast::config::LogLevel;
+using ballast::config::parseDuration;
+using ballast::config::parseSize;
+
+namespace {
+
+std::vector<std::string> formatted(const LoadResult& r) {
+  std::vector<std::string> out;
+  for (const ConfigError& e : r.errors) out.push_back(e.format());
+  return out;
+}
+
+std::vector<std::string> errorsOf(const std::string& yaml) {
+  return formatted(loadConfigString(yaml));
+}
+
+// Loads a config that must be valid; the errors are printed if it is not.
+Config loadValid(const std::string& yaml) {
+  LoadResult r = loadConfigString(yaml);
+  INFO(Catch::Detail::stringify(formatted(r)));
+  REQUIRE(r.ok());
+  REQUIRE(r.config.has_value());
+  return *r.config;
+}
+
+uint16_t sockPort(const Address& a) {
+  if (a.addr.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(a.addr).sin_port);
+  if (a.addr.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(a.addr).sin6_port);
+  return 0;
+}
+
+std::string sockHost(const Address& a) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (a.addr.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(a.addr).sin_addr, buf, sizeof(buf));
+  } else if (a.addr.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(a.addr).sin6_addr, buf, sizeof(buf));
+  }
+  return buf;
+}
+
+void checkIpv4(const Address& a, const std::string& text, const std::string& host, uint16_t port) {
+  CHECK(a.text == text);
+  CHECK(a.host == host);
+  CHECK(a.port == port);
+  CHECK(a.addr.ss_family == AF_INET);
+  CHECK(a.addr_len == sizeof(sockaddr_in));
+  CHECK(sockHost(a) == host);
+  CHECK(sockPort(a) == port);
+}
+
+// A pool block used by tests that only care about other sections.
+const char* const kOnePool =
+    "pools:\n"
+    "  - name: web\n"
+    "    backends: [{ address: 127.0.0.1:9001 }]\n";
+
+struct ErrorCase {
+  const char* name;
+  std::string yaml;
+  std::string expected;  // the only error, formatted
+};
+
+void checkSingleErrors(const std::vector<ErrorCase>& cases) {
+  for (const ErrorCase& c : cases) {
+    DYNAMIC_SECTION(c.name) {
+      LoadResult r;
+      REQUIRE_NOTHROW(r = loadConfigString(c.yaml));
+      CHECK_FALSE(r.config.has_value());
+      CHECK(formatted(r) == std::vector<std::string>{c.expected});
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("config: a full config loads into the right values", "[config]") {
+  const Config cfg = loadValid(R"(
+listen:
+  - 127.0.0.1:8080
+  - "[::1]:8443"
+admin:
+  listen: 127.0.0.1:0
+log:
+  level: debug
+  access: /var/log/ballast/access.log
+  events: "off"
+timeouts:
+  connect: 250ms
+  client_header: 1.5s
+  backend_response: 1m
+  client_idle: 1h
+  backend_idle: 45s
+limits:
+  max_connections: 500
+  max_header_bytes: 32KiB
+  max_body_bytes: 10MiB
+pools:
+  - name: web
+    balance: round_robin
+    backends:
+      - { address: 127.0.0.1:9001, weight: 5 }
+      - { address: "[::1]:9002" }
+      - address: 10.0.0.7:80
+        weight: 1000
+  - name: api.v2-internal_x
+    backends: []
+routes:
+  - { match: { host: API.Example.COM, path_prefix: /v1 }, pool: api.v2-internal_x }
+  - match: { host: "*.example.com" }
+    pool: web
+  - { match: { path_prefix: /static/ }, pool: web }
+  - { match: {}, pool: web }
+  - { pool: api.v2-internal_x }
+)");
+
+  CHECK(cfg.source_path == "<string>");
+
+  REQUIRE(cfg.listen.size() == 2);
+  checkIpv4(cfg.listen[0], "127.0.0.1:8080", "127.0.0.1", 8080);
+  const Address& v6 = cfg.listen[1];
+  CHECK(v6.text == "[::1]:8443");
+  CHECK(v6.host == "::1");
+  CHECK(v6.port == 8443);
+  CHECK(v6.addr.ss_family == AF_INET6);
+  CHECK(v6.addr_len == sizeof(sockaddr_in6));
+  CHECK(sockHost(v6) == "::1");
+  CHECK(sockPort(v6) == 8443);
+
+  checkIpv4(cfg.admin.listen, "127.0.0.1:0", "127.0.0.1", 0);
+
+  CHECK(cfg.log.level == LogLevel::Debug);
+  CHECK(cfg.log.access == "/var/log/ballast/access.log");
+  CHECK(cfg.log.events == "off");
+
+  CHECK(cfg.timeouts.connect == 250ms);
+  CHECK(cfg.timeouts.client_header == 1500ms);
+  CHECK(cfg.timeouts.backend_response == 60s);
+  CHECK(cfg.timeouts.client_idle == 3600s);
+  CHECK(cfg.timeouts.backend_idle == 45s);
+
+  CHECK(cfg.limits.max_connections == 500);
+  CHECK(cfg.limits.max_header_bytes == 32 * 1024);
+  CHECK(cfg.limits.max_body_bytes == 10 * 1024 * 1024);
+
+  REQUIRE(cfg.pools.size() == 2);
+  const auto& web = cfg.pools[0];
+  CHECK(web.name == "web");
+  CHECK(web.balance == ballast::config::Balance::RoundRobin);
+  REQUIRE(web.backends.size() == 3);
+  checkIpv4(web.backends[0].address, "127.0.0.1:9001", "127.0.0.1", 9001);
+  CHECK(web.backends[0].weight == 5);
+  CHECK(web.backends[1].address.text == "[::1]:9002");
+  CHECK(web.backends[1].address.host == "::1");
+  CHECK(web.backends[1].address.addr.ss_family == AF_INET6);
+  CHECK(sockPort(web.backends[1].address) == 9002);
+  CHECK(web.backends[1].weight == 1);
+  checkIpv4(web.backends[2].address, "10.0.0.7:80", "10.0.0.7", 80);
+  CHECK(web.backends[2].weight == 1000);
+  CHECK(cfg.pools[1].name == "api.v2-internal_x");
+  CHECK(cfg.pools[1].backends.empty());
+
+  REQUIRE(cfg.routes.size() == 5);
+  CHECK(cfg.routes[0].host == "api.example.com");
+  CHECK(cfg.routes[0].path_prefix == "/v1");
+  CHECK(cfg.routes[0].pool == "api.v2-internal_x");
+  CHECK(cfg.routes[0].pool_index == 1);
+  CHECK(cfg.routes[1].host == "*.example.com");
+  CHECK(cfg.routes[1].path_prefix.empty());
+  CHECK(cfg.routes[1].pool_index == 0);
+  CHECK(cfg.routes[2].host.empty());
+  CHECK(cfg.routes[2].path_prefix == "/static/");
+  CHECK(cfg.routes[3].host.empty());
+  CHECK(cfg.routes[3].path_prefix.empty());
+  CHECK(cfg.routes[3].pool == "web");
+  CHECK(cfg.routes[4].host.empty());
+  CHECK(cfg.routes[4].path_prefix.empty());
+  CHECK(cfg.routes[4].pool_index == 1);
+}
+
+TEST_CASE("config: absent keys get their defaults", "[config]") {
+  const Config cfg = loadValid(kOnePool);
+
+  REQUIRE(cfg.listen.size() == 1);
+  checkIpv4(cfg.listen[0], "127.0.0.1:8080", "127.0.0.1", 8080);
+  checkIpv4(cfg.admin.listen, "127.0.0.1:9100", "127.0.0.1", 9100);
+  CHECK(cfg.log.level == LogLevel::Info);
+  CHECK(cfg.log.access == "stdout");
+  CHECK(cfg.log.events == "stderr");
+  CHECK(cfg.timeouts.connect == 2s);
+  CHECK(cfg.timeouts.client_header == 10s);
+  CHECK(cfg.timeouts.backend_response == 30s);
+  CHECK(cfg.timeouts.client_idle == 60s);
+  CHECK(cfg.timeouts.backend_idle == 60s);
+  CHECK(cfg.limits.max_connections == 10000);
+  CHECK(cfg.limits.max_header_bytes == 16384);
+  CHECK(cfg.limits.max_body_bytes == 0);
+  REQUIRE(cfg.pools.size() == 1);
+  CHECK(cfg.pools[0].balance == ballast::config::Balance::RoundRobin);
+  REQUIRE(cfg.pools[0].backends.size() == 1);
+  CHECK(cfg.pools[0].backends[0].weight == 1);
+}
+
+TEST_CASE("config: a single address for listen, sections partly filled", "[config]") {
+  const Config cfg = loadValid(std::string("listen: 0.0.0.0:0\n"
+                                           "timeouts: { connect: 3s }\n"
+                                           "limits: { max_body_bytes: 1048576 }\n"
+                                           "log: { level: warn }\n") +
+                               kOnePool);
+  REQUIRE(cfg.listen.size() == 1);
+  checkIpv4(cfg.listen[0], "0.0.0.0:0", "0.0.0.0", 0);
+  CHECK(cfg.timeouts.connect == 3s);
+  CHECK(cfg.timeouts.client_header == 10s);  // untouched siblings keep defaults
+  CHECK(cfg.limits.max_body_bytes == 1048576);
+  CHECK(cfg.limits.max_connections == 10000);
+  CHECK(cfg.log.level == LogLevel::Warn);
+  CHECK(cfg.log.access == "stdout");
+}
+
+TEST_CASE("config: every log level", "[config]") {
+  const std::pair<const char*, LogLevel> levels[] = {
+      {"trace", LogLevel::Trace}, {"debug", LogLevel::Debug}, {"info", LogLevel::Info},
+      {"warn", LogLevel::Warn},   {"error", LogLevel::Error},
+  };
+  for (const auto& [text, level] : levels) {
+    CAPTURE(text);
+    CHECK(loadValid(std::string("log: { level: ") + text + " }\n" + kOnePool).log.level == level);
+  }
+}
+
+TEST_CASE("config: routes", "[config]") {
+  SECTION("one pool and no routes: a single catch-all route to it") {
+    const Config cfg = loadValid(kOnePool);
+    REQUIRE(cfg.routes.size() == 1);
+    CHECK(cfg.routes[0].host.empty());
+    CHECK(cfg.routes[0].path_prefix.empty());
+    CHECK(cfg.routes[0].pool == "web");
+    CHECK(cfg.routes[0].pool_index == 0);
+  }
+  SECTION("an explicitly empty list stays empty") {
+    const Config cfg = loadValid(std::string(kOnePool) + "routes: []\n");
+    CHECK(cfg.routes.empty());
+  }
+  SECTION("several pools need routes") {
+    CHECK(errorsOf("pools:\n"
+                   "  - { name: a, backends: [] }\n"
+                   "  - { name: b, backends: [] }\n") ==
+          std::vector<std::string>{"<string>:1:1: routes: required when there is more than one pool"});
+  }
+  SECTION("several pools with routes: pool_index follows the pool order") {
+    const Config cfg = loadValid(
+        "pools:\n"
+        "  - { name: a, backends: [] }\n"
+        "  - { name: b, backends: [] }\n"
+        "  - { name: c, backends: [] }\n"
+        "routes:\n"
+        "  - { match: { host: c.test }, pool: c }\n"
+        "  - { pool: a }\n");
+    REQUIRE(cfg.routes.size() == 2);
+    CHECK(cfg.routes[0].pool_index == 2);
+    CHECK(cfg.routes[1].pool_index == 0);
+  }
+}
+
+TEST_CASE("config: the example error from the docs", "[config]") {
+  CHECK(errorsOf("listen: 127.0.0.1:8080\n"
+                 "pools:\n"
+                 "  - name: web\n"
+                 "    backends:\n"
+                 "      - address: no-port-here\n") ==
+        std::vector<std::string>{"<string>:5:18: pools[0].backends[0].address: expected host:port"});
+}
+
+TEST_CASE("config: address errors", "[config]") {
+  // The backend address value starts at line 4, column 20 in every case.
+  auto backend = [](const std::string& address) {
+    return "pools:\n"
+           "  - name: web\n"
+           "    backends:\n"
+           "      - { address: " + address + " }\n";
+  };
+  const std::string at = "<string>:4:20: pools[0].backends[0].address: ";
+  checkSingleErrors({
+      {"no port", backend("127.0.0.1"), at + "expected host:port"},
+      {"empty port", backend("\"127.0.0.1:\""), at + "expected host:port"},
+      {"empty host", backend("\":80\""), at + "expected host:port"},
+      {"port not a number", backend("127.0.0.1:http"), at + "expected host:port"},
+      {"signed port", backend("127.0.0.1:+80"), at + "expected host:port"},
+      {"unclosed bracket", backend("\"[::1:80\""), at + "expected host:port"},
+      {"bracket without port", backend("\"[::1]\""), at + "expected host:port"},
+      {"bare IPv6", backend("\"::1:80\""),
+       at + "expected host:port (write IPv6 addresses in brackets, e.g. [::1]:8080)"},
+      {"port 0 for a backend", backend("127.0.0.1:0"), at + "port out of range"},
+      {"port too large", backend("127.0.0.1:65536"), at + "port out of range"},
+      {"port far too large", backend("127.0.0.1:99999999999999999999"), at + "port out of range"},
+      {"IPv4 in brackets", backend("\"[127.0.0.1]:80\""), at + "invalid IPv6 address \"127.0.0.1\""},
+      {"garbage in brackets", backend("\"[nope]:80\""), at + "invalid IPv6 address \"nope\""},
+      {"a mapping", backend("{ host: a }"), at + "expected host:port, got a mapping"},
+      {"a list", backend("[a, b]"), at + "expected host:port, got a list"},
+      {"listen: a mapping", std::string("listen: { a: 1 }\n") + kOnePool,
+       "<string>:1:9: listen: expected host:port or a list of them, got a mapping"},
+      {"listen: an empty list", std::string("listen: []\n") + kOnePool,
+       "<string>:1:9: listen: at least one address is required"},
+      {"listen: too large", std::string("listen: [127.0.0.1:80, 127.0.0.1:70000]\n") + kOnePool,
+       "<string>:1:24: listen[1]: port out of range"},
+      {"admin.listen: no port", std::string("admin: { listen: localhost }\n") + kOnePool,
+       "<string>:1:18: admin.listen: expected host:port"},
+  });
+}
+
+TEST_CASE("config: unresolvable host names an error from getaddrinfo", "[config]") {
+  const LoadResult r = loadConfigString(
+      "pools:\n"
+      "  - name: web\n"
+      "    backends:\n"
+      "      - { address: no-such-host.invalid:80 }\n");
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0].line == 4);
+  CHECK(r.errors[0].column == 20);
+  CHECK(r.errors[0].path == "pools[0].backends[0].address");
+  CHECK_THAT(r.errors[0].message, Catch::StartsWith("cannot resolve host \"no-such-host.invalid\": "));
+  CHECK(r.errors[0].message.size() > std::strlen("cannot resolve host \"no-such-host.invalid\": "));
+}
+
+TEST_CASE("config: localhost resolves to a loopback address", "[config]") {
+  const Config cfg = loadValid(
+      "pools:\n"
+      "  - name: web\n"
+      "    backends: [{ address: localhost:80 }]\n");
+  const Address& a = cfg.pools[0].backends[0].address;
+  CHECK(a.text == "localhost:80");
+  CHECK(a.host == "localhost");
+  CHECK(a.port == 80);
+  CHECK(sockPort(a) == 80);
+  REQUIRE((a.addr.ss_family == AF_INET || a.addr.ss_family == AF_INET6));
+  if (a.addr.ss_family == AF_INET) {
+    CHECK(a.addr_len == sizeof(sockaddr_in));
+    CHECK(sockHost(a).rfind("127.", 0) == 0);
+  } else {
+    CHECK(a.addr_len == sizeof(sockaddr_in6));
+    CHECK(sockHost(a) == "::1");
+  }
+}
+
+TEST_CASE("config: duplicate and conflicting addresses", "[config]") {
+  checkSingleErrors({
+      {"duplicate listen",
+       std::string("listen: [127.0.0.1:8080, 127.0.0.1:8081, 127.0.0.1:8080]\n") + kOnePool,
+       "<string>:1:42: listen[2]: duplicate listen address (same as listen[0])"},
+      {"duplicate backend",
+       "pools:\n"
+       "  - name: web\n"
+       "    backends:\n"
+       "      - { address: 127.0.0.1:9001 }\n"
+       "      - { address: 127.0.0.1:9002 }\n"
+       "      - { address: 127.0.0.1:9001, weight: 3 }\n",
+       "<string>:6:20: pools[0].backends[2].address: duplicate backend address (same as pools[0].backends[0])"},
+      {"admin equals listen",
+       std::string("listen: [127.0.0.1:8080, 127.0.0.1:8081]\n"
+                   "admin:\n"
+                   "  listen: 127.0.0.1:8081\n") +
+           kOnePool,
+       "<string>:3:11: admin.listen: same address as listen[1]"},
+      {"admin equals the default listen",
+       std::string("admin: { listen: 127.0.0.1:8080 }\n") + kOnePool,
+       "<string>:1:18: admin.listen: same address as the default listen address"},
+      {"listen equals the default admin",
+       std::string("listen: 127.0.0.1:9100\n") + kOnePool,
+       "<string>:1:9: listen: same address as the default admin.listen (127.0.0.1:9100)"},
+  });
+
+  SECTION("port 0 is never a conflict: each bind gets its own port") {
+    const Config cfg = loadValid(std::string("listen: [127.0.0.1:0, 127.0.0.1:0]\n"
+                                             "admin: { listen: 127.0.0.1:0 }\n") +
+                                 kOnePool);
+    CHECK(cfg.listen.size() == 2);
+  }
+  SECTION("the same backend in two pools is fine") {
+    const Config cfg = loadValid(
+        "pools:\n"
+        "  - { name: a, backends: [{ address: 127.0.0.1:9001 }] }\n"
+        "  - { name: b, backends: [{ address: 127.0.0.1:9001 }] }\n"
+        "routes: [{ pool: a }]\n");
+    CHECK(cfg.pools.size() == 2);
+  }
+}
+
+TEST_CASE("config: value errors", "[config]") {
+  const std::string pool = kOnePool;
+  checkSingleErrors({
+      {"log level", "log: { level: verbose }\n" + pool,
+       "<string>:1:15: log.level: unknown log level \"verbose\" (allowed: trace, debug, info, warn, error)"},
+      {"log level case", "log: { level: INFO }\n" + pool,
+       "<string>:1:15: log.level: unknown log level \"INFO\" (allowed: trace, debug, info, warn, error)"},
+      {"empty access log", "log:\n  access: \"\"\n" + pool,
+       "<string>:2:11: log.access: must not be empty (use stdout, stderr, off or a file path)"},
+      {"events log a list", "log:\n  events: [a]\n" + pool,
+       "<string>:2:11: log.events: expected stdout, stderr, off or a file path, got a list"},
+      {"timeout zero", "timeouts:\n  connect: 0\n" + pool,
+       "<string>:2:12: timeouts.connect: must be greater than 0"},
+      {"timeout zero with unit", "timeouts:\n  backend_idle: 0ms\n" + pool,
+       "<string>:2:17: timeouts.backend_idle: must be greater than 0"},
+      {"timeout without unit", "timeouts:\n  client_header: 10\n" + pool,
+       "<string>:2:18: timeouts.client_header: expected a duration like 250ms, 2s, 1m or 1h, got \"10\""},
+      {"timeout negative", "timeouts:\n  client_idle: -1s\n" + pool,
+       "<string>:2:16: timeouts.client_idle: expected a duration like 250ms, 2s, 1m or 1h, got \"-1s\""},
+      {"timeout empty: points at the key", "timeouts:\n  backend_response:\n" + pool,
+       "<string>:2:3: timeouts.backend_response: expected a duration, got an empty value"},
+      {"max_connections zero", "limits:\n  max_connections: 0\n" + pool,
+       "<string>:2:20: limits.max_connections: must be between 1 and 4294967295"},
+      {"max_connections too large", "limits:\n  max_connections: 4294967296\n" + pool,
+       "<string>:2:20: limits.max_connections: must be between 1 and 4294967295"},
+      {"max_connections with a unit", "limits:\n  max_connections: 10k\n" + pool,
+       "<string>:2:20: limits.max_connections: expected an integer, got \"10k\""},
+      {"max_header_bytes too small", "limits:\n  max_header_bytes: 1023\n" + pool,
+       "<string>:2:21: limits.max_header_bytes: must be between 1024 and 1048576 bytes"},
+      {"max_header_bytes too large", "limits:\n  max_header_bytes: 1048577\n" + pool,
+       "<string>:2:21: limits.max_header_bytes: must be between 1024 and 1048576 bytes"},
+      {"max_header_bytes 2MiB", "limits:\n  max_header_bytes: 2MiB\n" + pool,
+       "<string>:2:21: limits.max_header_bytes: must be between 1024 and 1048576 bytes"},
+      {"max_body_bytes negative", "limits:\n  max_body_bytes: -1\n" + pool,
+       "<string>:2:19: limits.max_body_bytes: expected a size in bytes like 16384, 512KiB, 10MiB or 1GB, got \"-1\""},
+      {"max_body_bytes lower-case unit", "limits:\n  max_body_bytes: 10mib\n" + pool,
+       "<string>:2:19: limits.max_body_bytes: expected a size in bytes like 16384, 512KiB, 10MiB or 1GB, got \"10mib\""},
+      {"weight zero", "pools:\n  - name: web\n    backends: [{ address: 127.0.0.1:1, weight: 0 }]\n",
+       "<string>:3:48: pools[0].backends[0].weight: must be between 1 and 1000"},
+      {"weight too large", "pools:\n  - name: web\n    backends: [{ address: 127.0.0.1:1, weight: 1001 }]\n",
+       "<string>:3:48: pools[0].backends[0].weight: must be between 1 and 1000"},
+      {"weight not a number", "pools:\n  - name: web\n    backends: [{ address: 127.0.0.1:1, weight: heavy }]\n",
+       "<string>:3:48: pools[0].backends[0].weight: expected an integer, got \"heavy\""},
+      {"balance", "pools:\n  - name: web\n    balance: least_conn\n    backends: []\n",
+       "<string>:3:14: pools[0].balance: unknown balance \"least_conn\" (allowed: round_robin)"},
+      {"pool name characters", "pools:\n  - name: web/1\n    backends: []\n",
+       "<string>:2:11: pools[0].name: invalid pool name \"web/1\" (allowed characters: A-Z a-z 0-9 _ . -)"},
+      {"pool name empty", "pools:\n  - name: \"\"\n    backends: []\n",
+       "<string>:2:11: pools[0].name: invalid pool name \"\" (allowed characters: A-Z a-z 0-9 _ . -)"},
+      {"duplicate pool name",
+       "pools:\n  - { name: web, backends: [] }\n  - { name: web, backends: [] }\nroutes: []\n",
+       "<string>:3:13: pools[1].name: duplicate pool name \"web\" (also at pools[0])"},
+      {"pools empty", "pools: []\n", "<string>:1:8: pools: at least one pool is required"},
+      {"pools a mapping", "pools: { web: {} }\n", "<string>:1:8: pools: expected a list, got a mapping"},
+      {"backends empty value: points at the key", "pools:\n  - name: web\n    backends:\n",
+       "<string>:3:5: pools[0].backends: expected a list, got an empty value"},
+      {"backend a scalar", "pools:\n  - name: web\n    backends: [127.0.0.1:80]\n",
+       "<string>:3:16: pools[0].backends[0]: expected a mapping, got \"127.0.0.1:80\""},
+  });
+}
+
+TEST_CASE("config: missing required keys point at the parent mapping", "[config]") {
+  checkSingleErrors({
+      {"pools", "listen: 127.0.0.1:8080\n", "<string>:1:1: pools: missing required key"},
+      {"pool name", "pools:\n  - backends: []\n", "<string>:2:5: pools[0].name: missing required key"},
+      {"pool backends", "pools:\n  - name: web\n", "<string>:2:5: pools[0].backends: missing required key"},
+      {"backend address", "pools:\n  - name: web\n    backends:\n      - weight: 2\n",
+       "<string>:4:9: pools[0].backends[0].address: missing required key"},
+      {"route pool", std::string(kOnePool) + "routes:\n  - match: { host: a.test }\n",
+       "<string>:5:5: routes[0].pool: missing required key"},
+  });
+}
+
+TEST_CASE("config: route errors", "[config]") {
+  // The host value starts at line 5, column 22 in every case.
+  auto host = [](const std::string& h) {
+    return std::string(kOnePool) + "routes:\n  - { match: { host: " + h + " }, pool: web }\n";
+  };
+  const std::string at = "<string>:5:22: routes[0].match.host: ";
+  const std::string wildcard = "a wildcard is only allowed as a leading \"*.\", e.g. *.example.com";
+  checkSingleErrors({
+      {"host with port", host("example.com:8080"), at + "must not contain a port"},
+      {"host with spaces", host("\"exa mple.com\""), at + "must not contain spaces"},
+      {"host is a URL", host("\"http://example.com\""), at + "expected a host name, not a URL"},
+      {"host with a path", host("example.com/v1"), at + "must not contain a path (use path_prefix)"},
+      {"host empty", host("\"\""), at + "must not be empty (leave host out to match any host)"},
+      {"wildcard in the middle", host("\"a.*.com\""), at + wildcard},
+      {"wildcard without dot", host("\"*example.com\""), at + wildcard},
+      {"wildcard alone", host("\"*\""), at + wildcard},
+      {"wildcard and dot alone", host("\"*.\""), at + wildcard},
+      {"two wildcards", host("\"*.*.com\""), at + wildcard},
+      {"path_prefix without slash",
+       std::string(kOnePool) + "routes:\n  - { match: { path_prefix: v1 }, pool: web }\n",
+       "<string>:5:29: routes[0].match.path_prefix: must start with \"/\""},
+      {"unknown pool", std::string(kOnePool) + "routes:\n  - { pool: web }\n  - { pool: x }\n",
+       "<string>:6:13: routes[1].pool: unknown pool \"x\""},
+      {"pool names are case-sensitive", std::string(kOnePool) + "routes:\n  - { pool: WEB }\n",
+       "<string>:5:13: routes[0].pool: unknown pool \"WEB\""},
+      {"match empty: points at the key", std::string(kOnePool) + "routes:\n  - match:\n    pool: web\n",
+       "<string>:5:5: routes[0].match: expected a mapping, got an empty value"},
+      {"routes a mapping", std::string(kOnePool) + "routes: { pool: web }\n",
+       "<string>:4:9: routes: expected a list, got a mapping"},
+  });
+}
+
+TEST_CASE("config: unknown keys, with a suggestion when one is close", "[config]") {
+  checkSingleErrors({
+      {"transposed letters",
+       "pools:\n  - name: web\n    backends:\n      - { address: 127.0.0.1:9001, wieght: 2 }\n",
+       "<string>:4:36: pools[0].backends[0].wieght: unknown key (did you mean \"weight\"?)"},
+      {"top level", std::string(kOnePool) + "route: []\n",
+       "<string>:4:1: route: unknown key (did you mean \"routes\"?)"},
+      {"two edits", std::string("timeouts: { conect_ms: 1s }\n") + kOnePool,
+       "<string>:1:13: timeouts.conect_ms: unknown key"},
+      {"one deletion", std::string("timeouts: { conect: 1s }\n") + kOnePool,
+       "<string>:1:13: timeouts.conect: unknown key (did you mean \"connect\"?)"},
+      {"nothing close", std::string("admin: { port: 9100 }\n") + kOnePool,
+       "<string>:1:10: admin.port: unknown key"},
+      {"in a route match", std::string(kOnePool) + "routes:\n  - { match: { hots: a.test }, pool: web }\n",
+       "<string>:5:16: routes[0].match.hots: unknown key (did you mean \"host\"?)"},
+      {"duplicate key", std::string(kOnePool) + "listen: 127.0.0.1:1\nlisten: 127.0.0.1:2\n",
+       "<string>:5:1: listen: duplicate key (first at line 4)"},
+      {"non-string key", std::string(kOnePool) + "[a, b]: 1\n",
+       "<string>:4:1: expected a string key, got a list"},
+  });
+}
+
+TEST_CASE("config: wrong types are errors, not exceptions", "[config]") {
+  const std::string pool = kOnePool;
+  checkSingleErrors({
+      {"admin a scalar", "admin: 127.0.0.1:9100\n" + pool,
+       "<string>:1:8: admin: expected a mapping, got \"127.0.0.1:9100\""},
+      {"log a list", "log: [info]\n" + pool, "<string>:1:6: log: expected a mapping, got a list"},
+      {"timeouts empty", "timeouts:\n" + pool, "<string>:1:1: timeouts: expected a mapping, got an empty value"},
+      {"limits a scalar", "limits: 5\n" + pool, "<string>:1:9: limits: expected a mapping, got \"5\""},
+      {"pool a list", "pools: [[a]]\n", "<string>:1:9: pools[0]: expected a mapping, got a list"},
+      {"pool name a mapping", "pools:\n  - name: { a: 1 }\n    backends: []\n",
+       "<string>:2:11: pools[0].name: expected a pool name, got a mapping"},
+      {"route a scalar", pool + "routes: [web]\n", "<string>:4:10: routes[0]: expected a mapping, got \"web\""},
+      {"route pool a list", pool + "routes: [{ pool: [web] }]\n",
+       "<string>:4:18: routes[0].pool: expected a pool name, got a list"},
+      {"max_body_bytes a mapping", "limits: { max_body_bytes: {} }\n" + pool,
+       "<string>:1:27: limits.max_body_bytes: expected a size, got a mapping"},
+      {"weight a list", "pools: [{ name: a, backends: [{ address: 127.0.0.1:1, weight: [] }] }]\n",
+       "<string>:1:63: pools[0].backends[0].weight: expected an integer, got a list"},
+  });
+}
+
+TEST_CASE("config: document-level errors", "[config]") {
+  checkSingleErrors({
+      {"empty string", "", "<string>:1:1: config is empty"},
+      {"only comments", "# nothing here\n", "<string>:1:1: config is empty"},
+      {"explicit null", "~\n", "<string>:1:1: config is empty"},
+      {"a list at the top", "- a\n- b\n", "<string>:1:1: expected a mapping at the top level, got a list"},
+      {"a scalar at the top", "hello\n", "<string>:1:1: expected a mapping at the top level, got \"hello\""},
+      {"syntax error", std::string(kOnePool) + "routes: [ { pool: web }\n",
+       "<string>:5:1: invalid YAML: end of sequence flow not found"},
+      {"tab indentation", "pools:\n\t- name: web\n", "<string>:2:2: invalid YAML: illegal block entry"},
+      {"undefined alias", std::string(kOnePool) + "listen: *nope\n",
+       "<string>:4:9: invalid YAML: the referenced anchor is not defined"},
+      {"two documents", std::string(kOnePool) + "---\nlisten: 127.0.0.1:1\n",
+       "<string>:5:1: expected a single YAML document"},
+  });
+}
+
+TEST_CASE("config: all errors are reported, in document order", "[config]") {
+  const LoadResult r = loadConfigString(
+      "listen: 127.0.0.1\n"                                   // 1
+      "log:\n"                                                // 2
+      "  level: loud\n"                                       // 3
+      "timeouts:\n"                                           // 4
+      "  connect: 2\n"                                        // 5
+      "pools:\n"                                              // 6
+      "  - name: web\n"                                       // 7
+      "    backends:\n"                                       // 8
+      "      - { address: 127.0.0.1:9001, weight: 0 }\n"     // 9
+      "      - { address: \"[::1]:80\", wieght: 2 }\n"        // 10
+      "  - name: web\n"                                       // 11
+      "    backends: []\n"                                    // 12
+      "routes:\n"                                             // 13
+      "  - { match: { path_prefix: api }, pool: missing }\n"  // 14
+      "limits: { max_connections: -5 }\n");                   // 15
+  CHECK_FALSE(r.config.has_value());
+  CHECK_FALSE(r.ok());
+  CHECK(formatted(r) == std::vector<std::string>{
+                            "<string>:1:9: listen: expected host:port",
+                            "<string>:3:10: log.level: unknown log level \"loud\" (allowed: trace, debug, info, warn, error)",
+                            "<string>:5:12: timeouts.connect: expected a duration like 250ms, 2s, 1m or 1h, got \"2\"",
+                            "<string>:9:44: pools[0].backends[0].weight: must be between 1 and 1000",
+                            "<string>:10:32: pools[0].backends[1].wieght: unknown key (did you mean \"weight\"?)",
+                            "<string>:11:11: pools[1].name: duplicate pool name \"web\" (also at pools[0])",
+                            "<string>:14:29: routes[0].match.path_prefix: must start with \"/\"",
+                            "<string>:14:42: routes[0].pool: unknown pool \"missing\"",
+                            "<string>:15:28: limits.max_connections: must be between 1 and 4294967295",
+                        });
+  // The structured fields agree with the formatted text.
+  REQUIRE(r.errors.size() == 9);
+  CHECK(r.errors[3].file == "<string>");
+  CHECK(r.errors[3].line == 9);
+  CHECK(r.errors[3].column == 44);
+  CHECK(r.errors[3].path == "pools[0].backends[0].weight");
+  CHECK(r.errors[3].message == "must be between 1 and 1000");
+}
+
+TEST_CASE("config: an unusable pools section does not cascade into routes", "[config]") {
+  CHECK(errorsOf("pools: {}\n"
+                 "routes:\n"
+                 "  - { pool: web }\n") ==
+        std::vector<std::string>{"<string>:1:8: pools: expected a list, got a mapping"});
+  // A pool whose name is invalid still counts as defined for routes.
+  CHECK(errorsOf("pools:\n"
+                 "  - { name: \"w b\", backends: [] }\n"
+                 "routes: [{ pool: \"w b\" }]\n") ==
+        std::vector<std::string>{
+            "<string>:2:13: pools[0].name: invalid pool name \"w b\" (allowed characters: A-Z a-z 0-9 _ . -)"});
+}
+
+TEST_CASE("config: garbage never throws", "[config]") {
+  const char* inputs[] = {
+      "",
+      "\n\n\n",
+      "{",
+      "}",
+      "[[[[[[[[[[[[",
+      "pools: &a [*a]\n",
+      "pools: !!binary aGVsbG8=\n",
+      "? [a]\n: b\n",
+      "pools:\n  - !!map { name: a, backends: !!seq [] }\n",
+      "pools: [{ name: a, backends: [{ address: { address: {} } }] }]\n",
+      "listen: [[[]]]\npools: [{}]\nroutes: [[], {}, ~, 1]\n",
+      "\xff\xfe garbage",
+      "a: b: c",
+      "pools:\n- name: a\n  backends: []\n- name: a\n  backends:\n  - address: 1.2.3.4:5\n    address: 1.2.3.4:6\n",
+  };
+  for (const char* input : inputs) {
+    CAPTURE(input);
+    LoadResult r;
+    CHECK_NOTHROW(r = loadConfigString(input));
+    CHECK(r.ok() == r.config.has_value());
+    for (const ConfigError& e : r.errors) {
+      CHECK(e.file == "<string>");
+      CHECK_FALSE(e.message.empty());
+    }
+  }
+}
+
+TEST_CASE("config: loadConfigFile", "[config]") {
+  SECTION("a readable file") {
+    char path[] = "/tmp/ballast-config-test-XXXXXX";
+    const int fd = mkstemp(path);
+    REQUIRE(fd >= 0);
+    close(fd);
+    {
+      std::ofstream out(path);
+      out << "listen: 127.0.0.1:0\n" << kOnePool << "routes: [{ pool: nope }]\n";
+    }
+    const LoadResult bad = loadConfigFile(path);
+    CHECK(formatted(bad) == std::vector<std::string>{std::string(path) + ":5:18: routes[0].pool: unknown pool \"nope\""});
+
+    {
+      std::ofstream out(path);
+      out << kOnePool;
+    }
+    const LoadResult good = loadConfigFile(path);
+    std::remove(path);
+    REQUIRE(good.ok());
+    CHECK(good.config->source_path == path);
+    CHECK(good.config->pools.size() == 1);
+  }
+  SECTION("a missing file: line 0 and the errno text") {
+    const LoadResult r = loadConfigFile("/nonexistent/ballast.yaml");
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].line == 0);
+    CHECK(r.errors[0].column == 0);
+    CHECK(r.errors[0].path.empty());
+    CHECK(r.errors[0].format() == "/nonexistent/ballast.yaml: cannot read file: No such file or directory");
+    CHECK_FALSE(r.config.has_value());
+  }
+  SECTION("a directory") {
+    const LoadResult r = loadConfigFile("/tmp");
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].format() == "/tmp: cannot read file: Is a directory");
+  }
+}
+
+TEST_CASE("config: ConfigError::format leaves out unknown parts", "[config]") {
+  CHECK(ConfigError{"a.yaml", 3, 7, "pools[0].name", "bad"}.format() == "a.yaml:3:7: pools[0].name: bad");
+  CHECK(ConfigError{"a.yaml", 3, 0, "pools", "bad"}.format() == "a.yaml:3: pools: bad");
+  CHECK(ConfigError{"a.yaml", 0, 0, "", "cannot read"}.format() == "a.yaml: cannot read");
+  CHECK(ConfigError{"a.yaml", 1, 1, "", "config is empty"}.format() == "a.yaml:1:1: config is empty");
+  CHECK(ConfigError{"", 0, 0, "", "oops"}.format() == "oops");
+}
+
+TEST_CASE("parseDuration", "[config][duration]") {
+  const std::pair<const char*, std::chrono::milliseconds> valid[] = {
+      {"0", 0ms},          {"0ms", 0ms},        {"0s", 0ms},          {"1ms", 1ms},
+      {"250ms", 250ms},    {"2s", 2000ms},      {"1m", 60000ms},      {"1h", 3600000ms},
+      {"1.5s", 1500ms},    {"0.25s", 250ms},    {"1.5m", 90000ms},    {"0.5h", 1800000ms},
+      {"1.000s", 1000ms},  {"007s", 7000ms},    {"90m", 5400000ms},   {"100000h", 360000000000ms},
+      {"1.50000000000000000000000s", 1500ms},
+  };
+  for (const auto& [text, expected] : valid) {
+    CAPTURE(text);
+    const auto d = parseDuration(text);
+    REQUIRE(d.has_value());
+    CHECK(*d == expected);
+  }
+
+  const char* invalid[] = {
+      "",      "5",     "-1s",   "+1s",   "1",      "1.5",    "s",     "ms",     ".5s",   "1.s",
+      "1..5s", "1 s",   " 1s",   "1s ",   "1S",     "1MS",    "1sec",  "1d",     "1us",   "1ns",
+      "0.5ms", "1.0001s", "1e3ms", "1s2",  "abc",    "0x10s",  "1,5s",  "1h30m",  "00",    "-0",
+      "99999999999999999999ms", "9223372036854775808ms", "5124095576030432h",
+  };
+  for (const char* text : invalid) {
+    CAPTURE(text);
+    CHECK_FALSE(parseDuration(text).has_value());
+  }
+  // The largest representable value still parses.
+  CHECK(parseDuration("9223372036854775807ms") == std::chrono::milliseconds::max());
+}
+
+TEST_CASE("formatDuration", "[config][duration]") {
+  using ballast::config::formatDuration;
+  const std::pair<std::chrono::milliseconds, const char*> cases[] = {
+      {0ms, "0ms"},         {1ms, "1ms"},    {250ms, "250ms"}, {1500ms, "1500ms"}, {2000ms, "2s"},
+      {60000ms, "1m"},      {90000ms, "90s"}, {3600000ms, "1h"}, {7200000ms, "2h"}, {-2000ms, "-2s"},
+      {std::chrono::milliseconds::min(), "-9223372036854775808ms"},
+  };
+  for (const auto& [d, text] : cases) {
+    CAPTURE(d.count());
+    CHECK(formatDuration(d) == text);
+  }
+  for (auto d : {0ms, 1ms, 999ms, 1000ms, 61000ms, 3600000ms, 86400000ms}) {
+    CHECK(parseDuration(formatDuration(d)) == d);
+  }
+}
+
+TEST_CASE("parseSize", "[config][size]") {
+  const std::pair<const char*, uint64_t> valid[] = {
+      {"0", 0},
+      {"1", 1},
+      {"16384", 16384},
+      {"0B", 0},
+      {"10B", 10},
+      {"1KB", 1000},
+      {"1kB", 1000},
+      {"1MB", 1000000},
+      {"1GB", 1000000000},
+      {"2TB", 2000000000000},
+      {"1KiB", 1024},
+      {"512KiB", 512 * 1024},
+      {"10MiB", 10 * 1024 * 1024},
+      {"1GiB", 1024ULL * 1024 * 1024},
+      {"1TiB", 1ULL << 40},
+      {"1.5KiB", 1536},
+      {"0.5MB", 500000},
+      {"2.25GiB", 9ULL << 28},
+      {"18446744073709551615", 18446744073709551615ULL},
+      {"16777215TiB", 16777215ULL << 40},
+  };
+  for (const auto& [text, expected] : valid) {
+    CAPTURE(text);
+    const auto n = parseSize(text);
+    REQUIRE(n.has_value());
+    CHECK(*n == expected);
+  }
+
+  const char* invalid[] = {
+      "",       "-1",      "+1",   "1.5",      "0.5B",   "1.0001KiB", "10mib",   "10MIB", "10 MiB",
+      "10Mi",   "10M",     "10k",  "10K",      "1b",     "KiB",       ".5KiB",   "1.KiB", "1e6",
+      "0x100",  "1_000",   "abc",  "18446744073709551616", "16777216TiB", "1,000", " 1", "1 ",
+  };
+  for (const char* text : invalid) {
+    CAPTURE(text);
+    CHECK_FALSE(parseSize(text).has_value());
+  }
+}
