@@ -58,6 +58,73 @@ struct Limits {
 struct BackendConfig {
   Address address;
   uint32_t weight = 1;  // 1..1000
+  // A backup takes traffic only when no primary backend of its pool is usable.
+  bool backup = false;
+};
+
+// An inclusive range of HTTP status codes; a single code has lo == hi.
+// The loader guarantees 100 <= lo <= hi <= 599.
+struct StatusRange {
+  int lo;
+  int hi;
+};
+
+// Active health checking for one pool. Absent from PoolConfig = no probes.
+struct HealthCheckConfig {
+  enum class Type { Http, Tcp } type = Type::Http;  // Tcp: a successful connect passes
+  // The fields from `path` to `expect_status` are used by Http checks only;
+  // the loader rejects them with type tcp.
+  std::string path = "/healthz";  // starts with '/', no spaces or control characters
+  std::string host;               // Host header; empty = the backend address
+  enum class Method { Get, Head } method = Method::Get;
+  std::vector<StatusRange> expect_status{{200, 399}};  // never empty
+  Duration interval{2000};         // > 0, between probe starts
+  Duration timeout{1000};          // > 0, <= interval and <= unhealthy_interval
+  uint32_t rise = 2;               // 1..100 consecutive passes: Unhealthy -> Healthy
+  uint32_t fall = 3;               // 1..100 consecutive failures: Healthy -> Unhealthy
+  uint32_t jitter_percent = 10;    // 0..50; each wait is interval +/- this share
+  Duration unhealthy_interval{0};  // used while Unhealthy; 0 = same as interval
+  // Status before the first probe result. Unknown: the first result decides.
+  enum class Initial { Unknown, Healthy, Unhealthy } initial = Initial::Unknown;
+
+  // True when `status` falls in one of the expect_status ranges.
+  bool accepts(int status) const {
+    for (const StatusRange& r : expect_status) {
+      if (status >= r.lo && status <= r.hi) return true;
+    }
+    return false;
+  }
+};
+
+// Passive health: eject a backend after consecutive request failures.
+// Absent from PoolConfig = no ejection.
+struct OutlierDetectionConfig {
+  uint32_t consecutive_failures = 5;  // >= 1
+  Duration base_ejection{30000};      // > 0; how long an ejection lasts (at least)
+  Duration max_ejection{300000};      // >= base_ejection; upper bound for any ejection
+  uint32_t max_ejected_percent = 50;  // 0..100 of the pool's backends
+  // An ejected backend returns as soon as an active probe passes after the
+  // ejection (needs health_check on the pool; otherwise only time returns it).
+  bool uneject_on_probe_pass = true;
+};
+
+// What a failed attempt may be retried on. The Status* values are responses
+// from the backend with that code (only before any byte went downstream).
+enum class RetryOn : uint8_t { ConnectFailure, Reset, Timeout, Status502, Status503, Status504 };
+
+struct RetryConfig {
+  uint32_t attempts = 1;        // 0..10 extra attempts after the first
+  uint32_t budget_percent = 20; // 0..100: retries in flight as a share of active requests
+  uint32_t budget_min = 3;      // retries always allowed while fewer than this are in flight
+  std::vector<RetryOn> on{RetryOn::ConnectFailure, RetryOn::Reset};  // no duplicates; may be empty
+  uint64_t replay_buffer = 64 * 1024;  // bodies up to this many bytes are kept for a retry
+
+  bool retries(RetryOn r) const {
+    for (RetryOn x : on) {
+      if (x == r) return true;
+    }
+    return false;
+  }
 };
 
 enum class Balance { RoundRobin };
@@ -66,6 +133,10 @@ struct PoolConfig {
   std::string name;
   Balance balance = Balance::RoundRobin;
   std::vector<BackendConfig> backends;
+  std::optional<HealthCheckConfig> health_check;            // `health_check: {}` = all defaults, on
+  std::optional<OutlierDetectionConfig> outlier_detection;  // `outlier_detection: {}` likewise
+  RetryConfig retries;           // defaults apply when `retries` is absent
+  uint32_t panic_threshold = 0;  // percent 0..100; 0 = off
 };
 
 struct RouteConfig {

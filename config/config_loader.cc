@@ -48,6 +48,21 @@ constexpr std::string_view kDefaultAdminListen = "127.0.0.1:9100";
 constexpr uint32_t kMinHeaderBytes = 1024;
 constexpr uint32_t kMaxHeaderBytes = 1024 * 1024;
 constexpr uint32_t kMaxWeight = 1000;
+constexpr int64_t kMaxRiseFall = 100;
+constexpr int64_t kMaxJitterPercent = 50;
+constexpr int64_t kMaxRetryAttempts = 10;
+constexpr int kMinStatus = 100;
+constexpr int kMaxStatus = 599;
+
+constexpr std::string_view kRetryConditionsAllowed = "connect_failure, reset, timeout, 502, 503, 504";
+constexpr std::pair<std::string_view, RetryOn> kRetryConditions[] = {
+    {"connect_failure", RetryOn::ConnectFailure},
+    {"reset", RetryOn::Reset},
+    {"timeout", RetryOn::Timeout},
+    {"502", RetryOn::Status502},
+    {"503", RetryOn::Status503},
+    {"504", RetryOn::Status504},
+};
 
 std::string childPath(const std::string& parent, std::string_view key) {
   if (parent.empty()) return std::string(key);
@@ -63,6 +78,7 @@ std::string quoted(std::string_view s) {
 }
 
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
+bool isSpaceOrControl(unsigned char c) { return c <= ' ' || c == 0x7f; }
 bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
 // Optimal string alignment distance: Levenshtein plus adjacent
@@ -299,6 +315,13 @@ class Loader {
   // A size in bytes (plain or with a unit) in [min, max].
   std::optional<uint64_t> size(const Value& v, uint64_t min, uint64_t max);
   std::optional<int64_t> integer(const Value& v, int64_t min, int64_t max);
+  // Exactly `true` or `false`: YAML 1.1 spellings (yes, on, True) are
+  // rejected so that every file means the same to every YAML reader.
+  std::optional<bool> boolean(const Value& v);
+  // "<digits>%" in [0, max], the percent sign required.
+  std::optional<uint32_t> percentWithSign(const Value& v, int64_t max);
+  // One expect_status entry: "200" or "200-399". Appends to `out`.
+  bool statusRange(const Value& v, std::vector<StatusRange>& out);
 
   void loadListen(const Value& v, Config& cfg);
   void loadAdmin(const Value& v, Config& cfg);
@@ -307,6 +330,10 @@ class Loader {
   void loadLimits(const Value& v, Config& cfg);
   void loadPools(const Value& v, Config& cfg);
   void loadPool(const Value& v, PoolConfig& pool);
+  void loadHealthCheck(const Value& v, HealthCheckConfig& hc);
+  void loadExpectStatus(const Value& v, HealthCheckConfig& hc);
+  void loadOutlierDetection(const Value& v, OutlierDetectionConfig& od);
+  void loadRetries(const Value& v, RetryConfig& retries);
   void loadRoutes(const Value& v, Config& cfg);
   void loadRoute(const Value& v, RouteConfig& route);
   void checkAdminAgainstListen(const Config& cfg);
@@ -412,6 +439,65 @@ std::optional<int64_t> Loader::integer(const Value& v, int64_t min, int64_t max)
     return std::nullopt;
   }
   return n;
+}
+
+std::optional<bool> Loader::boolean(const Value& v) {
+  const std::optional<std::string> text = scalar(v, "true or false");
+  if (!text) return std::nullopt;
+  if (*text == "true") return true;
+  if (*text == "false") return false;
+  error(v, "expected true or false, got " + quoted(*text));
+  return std::nullopt;
+}
+
+std::optional<uint32_t> Loader::percentWithSign(const Value& v, int64_t max) {
+  const std::optional<std::string> text = scalar(v, "a percentage");
+  if (!text) return std::nullopt;
+  const std::string_view digits = std::string_view(*text).substr(0, text->empty() ? 0 : text->size() - 1);
+  const bool shaped = !text->empty() && text->back() == '%' && !digits.empty() &&
+                      std::all_of(digits.begin(), digits.end(), isDigit);
+  if (!shaped) {
+    error(v, "expected a percentage like 10%, got " + quoted(*text));
+    return std::nullopt;
+  }
+  // All digits: nullopt here can only mean overflow, which is out of range too.
+  const std::optional<int64_t> n = parseInteger(digits);
+  if (!n || *n > max) {
+    error(v, "must be between 0% and " + std::to_string(max) + "%");
+    return std::nullopt;
+  }
+  return static_cast<uint32_t>(*n);
+}
+
+bool Loader::statusRange(const Value& v, std::vector<StatusRange>& out) {
+  const std::optional<std::string> text = scalar(v, "a status code or range");
+  if (!text) return false;
+  const auto allDigits = [](std::string_view s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), isDigit);
+  };
+  const std::string_view t = *text;
+  const size_t dash = t.find('-');
+  const std::string_view lo_text = t.substr(0, dash);
+  const std::string_view hi_text = dash == std::string_view::npos ? lo_text : t.substr(dash + 1);
+  if (!allDigits(lo_text) || !allDigits(hi_text)) {
+    error(v, "expected a status code like 200 or a range like 200-399, got " + quoted(t));
+    return false;
+  }
+  // All digits: nullopt can only mean overflow, which is out of range too.
+  const std::optional<int64_t> lo = parseInteger(lo_text);
+  const std::optional<int64_t> hi = parseInteger(hi_text);
+  const auto inRange = [](const std::optional<int64_t>& n) { return n && *n >= kMinStatus && *n <= kMaxStatus; };
+  if (!inRange(lo) || !inRange(hi)) {
+    error(v, "status codes must be between " + std::to_string(kMinStatus) + " and " +
+                 std::to_string(kMaxStatus));
+    return false;
+  }
+  if (*lo > *hi) {
+    error(v, "range start " + std::string(lo_text) + " is greater than its end " + std::string(hi_text));
+    return false;
+  }
+  out.push_back(StatusRange{static_cast<int>(*lo), static_cast<int>(*hi)});
+  return true;
 }
 
 void Loader::loadDocument(const YAML::Node& root, Config& cfg) {
@@ -602,7 +688,8 @@ void Loader::loadPools(const Value& v, Config& cfg) {
 
 void Loader::loadPool(const Value& v, PoolConfig& pool) {
   if (!expectMap(v)) return;
-  checkKeys(v, {"name", "balance", "backends"});
+  checkKeys(v, {"name", "balance", "backends", "health_check", "outlier_detection", "retries",
+                "panic_threshold"});
 
   if (auto name = requiredField(v, "name")) {
     if (auto text = scalar(*name, "a pool name")) {
@@ -627,13 +714,20 @@ void Loader::loadPool(const Value& v, PoolConfig& pool) {
     }
   }
 
+  if (auto hc = field(v, "health_check")) loadHealthCheck(*hc, pool.health_check.emplace());
+  if (auto od = field(v, "outlier_detection")) loadOutlierDetection(*od, pool.outlier_detection.emplace());
+  if (auto retries = field(v, "retries")) loadRetries(*retries, pool.retries);
+  if (auto panic = field(v, "panic_threshold")) {
+    if (auto n = integer(*panic, 0, 100)) pool.panic_threshold = static_cast<uint32_t>(*n);
+  }
+
   const std::optional<Value> backends = requiredField(v, "backends");
   if (!backends || !expectSequence(*backends)) return;
   std::vector<std::string> backend_paths;  // parallel to pool.backends
   for (size_t i = 0; i < backends->node.size(); ++i) {
     const Value b = item(*backends, i, backends->node[i]);
     if (!expectMap(b)) continue;
-    checkKeys(b, {"address", "weight"});
+    checkKeys(b, {"address", "weight", "backup"});
     BackendConfig backend;
     bool ok = true;
     if (auto addr_value = requiredField(b, "address")) {
@@ -654,9 +748,229 @@ void Loader::loadPool(const Value& v, PoolConfig& pool) {
     if (auto weight = field(b, "weight")) {
       if (auto n = integer(*weight, 1, kMaxWeight)) backend.weight = static_cast<uint32_t>(*n);
     }
+    if (auto backup = field(b, "backup")) {
+      if (auto flag = boolean(*backup)) backend.backup = *flag;
+    }
     if (!ok) continue;
     pool.backends.push_back(std::move(backend));
     backend_paths.push_back(b.path);
+  }
+}
+
+void Loader::loadHealthCheck(const Value& v, HealthCheckConfig& hc) {
+  if (!expectMap(v)) return;
+  checkKeys(v, {"type", "path", "host", "method", "expect_status", "interval", "timeout", "rise", "fall",
+                "jitter", "unhealthy_interval", "initial"});
+
+  if (auto type = field(v, "type")) {
+    if (auto text = scalar(*type, "a health check type")) {
+      if (*text == "http") {
+        hc.type = HealthCheckConfig::Type::Http;
+      } else if (*text == "tcp") {
+        hc.type = HealthCheckConfig::Type::Tcp;
+      } else {
+        error(*type, "unknown health check type " + quoted(*text) + " (allowed: http, tcp)");
+      }
+    }
+  }
+  // A tcp check sends no request: these keys would be silently ignored.
+  if (hc.type == HealthCheckConfig::Type::Tcp) {
+    for (std::string_view key : {"path", "host", "method", "expect_status"}) {
+      if (auto f = field(v, key)) error(*f, "only allowed when type is http");
+    }
+  } else {
+    if (auto path = field(v, "path")) {
+      if (auto text = scalar(*path, "a path")) {
+        if (text->empty() || text->front() != '/') {
+          error(*path, "must start with \"/\"");
+        } else if (std::any_of(text->begin(), text->end(), isSpaceOrControl)) {
+          error(*path, "must not contain spaces or control characters");
+        } else {
+          hc.path = *text;
+        }
+      }
+    }
+    if (auto host = field(v, "host")) {
+      if (auto text = scalar(*host, "a host name")) {
+        if (text->empty()) {
+          error(*host, "must not be empty (leave host out to send the backend address)");
+        } else if (std::any_of(text->begin(), text->end(), isSpaceOrControl)) {
+          error(*host, "must not contain spaces or control characters");
+        } else {
+          hc.host = *text;
+        }
+      }
+    }
+    if (auto method = field(v, "method")) {
+      if (auto text = scalar(*method, "an HTTP method")) {
+        if (*text == "GET") {
+          hc.method = HealthCheckConfig::Method::Get;
+        } else if (*text == "HEAD") {
+          hc.method = HealthCheckConfig::Method::Head;
+        } else {
+          error(*method, "unknown method " + quoted(*text) + " (allowed: GET, HEAD)");
+        }
+      }
+    }
+    if (auto expect = field(v, "expect_status")) loadExpectStatus(*expect, hc);
+  }
+
+  // Reads a positive duration into `target`; false when written but invalid.
+  const auto readDuration = [this](const std::optional<Value>& value, Duration& target) {
+    if (!value) return true;
+    const std::optional<Duration> d = positiveDuration(*value);
+    if (d) target = *d;
+    return d.has_value();
+  };
+  const std::optional<Value> interval = field(v, "interval");
+  const std::optional<Value> timeout = field(v, "timeout");
+  const std::optional<Value> unhealthy_interval = field(v, "unhealthy_interval");
+  const bool interval_ok = readDuration(interval, hc.interval);
+  const bool timeout_ok = readDuration(timeout, hc.timeout);
+  const bool unhealthy_interval_ok = readDuration(unhealthy_interval, hc.unhealthy_interval);
+  // One probe at a time per backend: a timeout longer than the wait between
+  // probes would silently stretch the interval. Each check compares with the
+  // value in effect (written or default) and points at a key that was
+  // written; a value that failed to parse has its own error already.
+  if (interval_ok && timeout_ok && hc.timeout > hc.interval) {
+    if (timeout) {
+      error(*timeout, "must not exceed interval (" + formatDuration(hc.interval) + ")");
+    } else {
+      error(*interval, "must not be less than timeout (" + formatDuration(hc.timeout) + ", the default)");
+    }
+  }
+  if (unhealthy_interval && unhealthy_interval_ok && timeout_ok && hc.unhealthy_interval < hc.timeout) {
+    error(*unhealthy_interval, "must not be less than timeout (" + formatDuration(hc.timeout) + ")");
+  }
+
+  for (auto [key, target] : {std::pair{"rise", &hc.rise}, std::pair{"fall", &hc.fall}}) {
+    if (auto f = field(v, key)) {
+      if (auto n = integer(*f, 1, kMaxRiseFall)) *target = static_cast<uint32_t>(*n);
+    }
+  }
+  if (auto jitter = field(v, "jitter")) {
+    if (auto n = percentWithSign(*jitter, kMaxJitterPercent)) hc.jitter_percent = *n;
+  }
+  if (auto initial = field(v, "initial")) {
+    if (auto text = scalar(*initial, "an initial status")) {
+      if (*text == "unknown") {
+        hc.initial = HealthCheckConfig::Initial::Unknown;
+      } else if (*text == "healthy") {
+        hc.initial = HealthCheckConfig::Initial::Healthy;
+      } else if (*text == "unhealthy") {
+        hc.initial = HealthCheckConfig::Initial::Unhealthy;
+      } else {
+        error(*initial, "unknown initial status " + quoted(*text) + " (allowed: unknown, healthy, unhealthy)");
+      }
+    }
+  }
+}
+
+void Loader::loadExpectStatus(const Value& v, HealthCheckConfig& hc) {
+  std::vector<StatusRange> ranges;
+  if (v.node.IsSequence()) {
+    if (v.node.size() == 0) {
+      error(v, "at least one status code or range is required");
+      return;
+    }
+    bool ok = true;
+    for (size_t i = 0; i < v.node.size(); ++i) ok = statusRange(item(v, i, v.node[i]), ranges) && ok;
+    if (!ok) return;
+  } else if (v.node.IsScalar()) {
+    if (!statusRange(v, ranges)) return;
+  } else {
+    error(v, "expected a status code, a range like 200-399 or a list of them, got " + describe(v.node));
+    return;
+  }
+  hc.expect_status = std::move(ranges);
+}
+
+void Loader::loadOutlierDetection(const Value& v, OutlierDetectionConfig& od) {
+  if (!expectMap(v)) return;
+  checkKeys(v, {"consecutive_failures", "base_ejection", "max_ejection", "max_ejected_percent",
+                "uneject_on_probe_pass"});
+  if (auto f = field(v, "consecutive_failures")) {
+    if (auto n = integer(*f, 1, std::numeric_limits<uint32_t>::max())) {
+      od.consecutive_failures = static_cast<uint32_t>(*n);
+    }
+  }
+  bool base_ok = true;
+  if (auto base = field(v, "base_ejection")) {
+    if (auto d = positiveDuration(*base)) {
+      od.base_ejection = *d;
+    } else {
+      base_ok = false;
+    }
+  }
+  if (auto max = field(v, "max_ejection")) {
+    if (auto d = positiveDuration(*max)) {
+      od.max_ejection = *d;
+      // Compared with the base in effect (written or default), as for health check timeouts.
+      if (base_ok && od.max_ejection < od.base_ejection) {
+        error(*max, "must not be less than base_ejection (" + formatDuration(od.base_ejection) + ")");
+      }
+    }
+  } else if (base_ok && od.max_ejection < od.base_ejection) {
+    // Only base_ejection was written, and it is above the default maximum.
+    error(*field(v, "base_ejection"),
+          "must not exceed max_ejection (" + formatDuration(od.max_ejection) + ", the default)");
+  }
+  if (auto f = field(v, "max_ejected_percent")) {
+    if (auto n = integer(*f, 0, 100)) od.max_ejected_percent = static_cast<uint32_t>(*n);
+  }
+  if (auto f = field(v, "uneject_on_probe_pass")) {
+    if (auto flag = boolean(*f)) od.uneject_on_probe_pass = *flag;
+  }
+}
+
+void Loader::loadRetries(const Value& v, RetryConfig& retries) {
+  if (!expectMap(v)) return;
+  checkKeys(v, {"attempts", "budget_percent", "budget_min", "on", "replay_buffer"});
+  if (auto f = field(v, "attempts")) {
+    if (auto n = integer(*f, 0, kMaxRetryAttempts)) retries.attempts = static_cast<uint32_t>(*n);
+  }
+  if (auto f = field(v, "budget_percent")) {
+    if (auto n = integer(*f, 0, 100)) retries.budget_percent = static_cast<uint32_t>(*n);
+  }
+  if (auto f = field(v, "budget_min")) {
+    if (auto n = integer(*f, 0, std::numeric_limits<uint32_t>::max())) {
+      retries.budget_min = static_cast<uint32_t>(*n);
+    }
+  }
+  if (auto on = field(v, "on"); on && expectSequence(*on)) {
+    // An empty list is allowed: it turns retries off like attempts: 0.
+    std::vector<RetryOn> conditions;
+    std::vector<std::string> condition_paths;  // parallel to conditions
+    bool ok = true;
+    for (size_t i = 0; i < on->node.size(); ++i) {
+      const Value c = item(*on, i, on->node[i]);
+      const std::optional<std::string> text = scalar(c, "a retry condition");
+      if (!text) {
+        ok = false;
+        continue;
+      }
+      const auto* found = std::find_if(std::begin(kRetryConditions), std::end(kRetryConditions),
+                                       [&](const auto& rc) { return rc.first == *text; });
+      if (found == std::end(kRetryConditions)) {
+        error(c, "unknown retry condition " + quoted(*text) + " (allowed: " +
+                     std::string(kRetryConditionsAllowed) + ")");
+        ok = false;
+        continue;
+      }
+      const auto dup = std::find(conditions.begin(), conditions.end(), found->second);
+      if (dup != conditions.end()) {
+        error(c, "duplicate retry condition " + quoted(*text) + " (also at " +
+                     condition_paths[static_cast<size_t>(dup - conditions.begin())] + ")");
+        ok = false;
+        continue;
+      }
+      conditions.push_back(found->second);
+      condition_paths.push_back(c.path);
+    }
+    if (ok) retries.on = std::move(conditions);
+  }
+  if (auto f = field(v, "replay_buffer")) {
+    if (auto n = size(*f, 0, std::numeric_limits<uint64_t>::max())) retries.replay_buffer = *n;
   }
 }
 

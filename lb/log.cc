@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <charconv>
 #include <cstring>
 #include <ctime>
@@ -179,9 +180,17 @@ JsonLine& JsonLine::str(std::string_view k, std::string_view value) {
       ++i;
       continue;
     }
+    // Well-formed UTF-8 per RFC 3629 table 3-7: no overlongs, no surrogates, <= U+10FFFF.
     size_t n = (c >= 0xc2 && c <= 0xdf) ? 2 : (c >= 0xe0 && c <= 0xef) ? 3 : (c >= 0xf0 && c <= 0xf4) ? 4 : 0;
     bool ok = n != 0 && i + n <= value.size();
     for (size_t j = 1; ok && j < n; ++j) ok = (static_cast<unsigned char>(value[i + j]) & 0xc0) == 0x80;
+    if (ok && n >= 3) {
+      unsigned char c1 = static_cast<unsigned char>(value[i + 1]);
+      if (c == 0xe0 && c1 < 0xa0) ok = false;  // overlong
+      if (c == 0xed && c1 > 0x9f) ok = false;  // surrogate
+      if (c == 0xf0 && c1 < 0x90) ok = false;  // overlong
+      if (c == 0xf4 && c1 > 0x8f) ok = false;  // > U+10FFFF
+    }
     if (ok) {
       i += n;
       continue;
@@ -216,6 +225,10 @@ JsonLine& JsonLine::num(std::string_view k, uint64_t value) {
 
 JsonLine& JsonLine::dbl(std::string_view k, double value, int precision) {
   key(k);
+  if (!std::isfinite(value)) {
+    buf_.append("null");  // JSON has no NaN or infinity
+    return *this;
+  }
   char tmp[48];
   auto [p, ec] = std::to_chars(tmp, tmp + sizeof tmp, value, std::chars_format::fixed, precision);
   (void)ec;

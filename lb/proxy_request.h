@@ -160,7 +160,6 @@ class ProxyRequest final : public UpstreamHandler {
   std::string method_;
   std::string path_;
   uint64_t start_ns_ = 0;
-  uint64_t bytes_in_ = 0;
   uint64_t bytes_out_ = 0;
 };
 

@@ -788,3 +788,448 @@ TEST_CASE("parseSize", "[config][size]") {
     CHECK_FALSE(parseSize(text).has_value());
   }
 }
+
+// ---- health_check, outlier_detection, retries, panic_threshold, backup ----
+
+namespace {
+
+using ballast::config::HealthCheckConfig;
+using ballast::config::OutlierDetectionConfig;
+using ballast::config::RetryConfig;
+using ballast::config::RetryOn;
+using ballast::config::StatusRange;
+
+// kOnePool plus `section:` with `body` indented under it: the body's first
+// line is line 5 and its keys start at column 7.
+std::string poolWith(const std::string& section, const std::string& body) {
+  return std::string(kOnePool) + "    " + section + ":\n" + body;
+}
+
+}  // namespace
+
+// Found by argument-dependent lookup, so it has to live with the type.
+namespace ballast::config {
+bool operator==(const StatusRange& a, const StatusRange& b) { return a.lo == b.lo && a.hi == b.hi; }
+}  // namespace ballast::config
+
+namespace Catch {
+template <>
+struct StringMaker<StatusRange> {
+  static std::string convert(const StatusRange& r) {
+    return std::to_string(r.lo) + "-" + std::to_string(r.hi);
+  }
+};
+}  // namespace Catch
+
+TEST_CASE("config: health, outlier and retry defaults", "[config][health]") {
+  SECTION("absent: no health check, no outlier detection, default retries") {
+    const Config cfg = loadValid(kOnePool);
+    const auto& pool = cfg.pools[0];
+    CHECK_FALSE(pool.health_check.has_value());
+    CHECK_FALSE(pool.outlier_detection.has_value());
+    CHECK(pool.retries.attempts == 1);
+    CHECK(pool.retries.budget_percent == 20);
+    CHECK(pool.retries.budget_min == 3);
+    CHECK(pool.retries.on == std::vector<RetryOn>{RetryOn::ConnectFailure, RetryOn::Reset});
+    CHECK(pool.retries.replay_buffer == 64 * 1024);
+    CHECK(pool.panic_threshold == 0);
+    CHECK_FALSE(pool.backends[0].backup);
+  }
+  SECTION("empty mappings switch the features on with all defaults") {
+    const Config cfg = loadValid(std::string(kOnePool) +
+                                 "    health_check: {}\n"
+                                 "    outlier_detection: {}\n"
+                                 "    retries: {}\n");
+    const auto& pool = cfg.pools[0];
+    REQUIRE(pool.health_check.has_value());
+    const HealthCheckConfig& hc = *pool.health_check;
+    CHECK(hc.type == HealthCheckConfig::Type::Http);
+    CHECK(hc.path == "/healthz");
+    CHECK(hc.host.empty());
+    CHECK(hc.method == HealthCheckConfig::Method::Get);
+    CHECK(hc.expect_status == std::vector<StatusRange>{{200, 399}});
+    CHECK(hc.interval == 2s);
+    CHECK(hc.timeout == 1s);
+    CHECK(hc.rise == 2);
+    CHECK(hc.fall == 3);
+    CHECK(hc.jitter_percent == 10);
+    CHECK(hc.unhealthy_interval == 0ms);
+    CHECK(hc.initial == HealthCheckConfig::Initial::Unknown);
+
+    REQUIRE(pool.outlier_detection.has_value());
+    const OutlierDetectionConfig& od = *pool.outlier_detection;
+    CHECK(od.consecutive_failures == 5);
+    CHECK(od.base_ejection == 30s);
+    CHECK(od.max_ejection == 300s);
+    CHECK(od.max_ejected_percent == 50);
+    CHECK(od.uneject_on_probe_pass);
+
+    CHECK(pool.retries.attempts == 1);
+    CHECK(pool.retries.on == std::vector<RetryOn>{RetryOn::ConnectFailure, RetryOn::Reset});
+  }
+}
+
+TEST_CASE("config: health, outlier and retry keys load into the right values", "[config][health]") {
+  const Config cfg = loadValid(R"(
+pools:
+  - name: web
+    health_check:
+      type: http
+      path: /status?full=1
+      host: example.internal
+      method: HEAD
+      expect_status: [200, 204, 300-302]
+      interval: 5s
+      timeout: 1500ms
+      rise: 4
+      fall: 1
+      jitter: 0%
+      unhealthy_interval: 2s
+      initial: healthy
+    outlier_detection:
+      consecutive_failures: 7
+      base_ejection: 10s
+      max_ejection: 10s
+      max_ejected_percent: 100
+      uneject_on_probe_pass: false
+    retries:
+      attempts: 0
+      budget_percent: 100
+      budget_min: 0
+      on: [timeout, 502, "503", 504, connect_failure, reset]
+      replay_buffer: 1MiB
+    panic_threshold: 100
+    backends:
+      - { address: 127.0.0.1:9001, weight: 1, backup: true }
+      - { address: 127.0.0.1:9002, backup: false }
+      - { address: 127.0.0.1:9003 }
+  - name: tcp
+    health_check: { type: tcp, interval: 1s, timeout: 1s, jitter: 50%, rise: 100, fall: 100, initial: unhealthy }
+    panic_threshold: 0
+    backends: []
+routes: [{ pool: web }]
+)");
+  const auto& web = cfg.pools[0];
+  REQUIRE(web.health_check.has_value());
+  const HealthCheckConfig& hc = *web.health_check;
+  CHECK(hc.type == HealthCheckConfig::Type::Http);
+  CHECK(hc.path == "/status?full=1");
+  CHECK(hc.host == "example.internal");
+  CHECK(hc.method == HealthCheckConfig::Method::Head);
+  CHECK(hc.expect_status == std::vector<StatusRange>{{200, 200}, {204, 204}, {300, 302}});
+  CHECK(hc.interval == 5s);
+  CHECK(hc.timeout == 1500ms);
+  CHECK(hc.rise == 4);
+  CHECK(hc.fall == 1);
+  CHECK(hc.jitter_percent == 0);
+  CHECK(hc.unhealthy_interval == 2s);
+  CHECK(hc.initial == HealthCheckConfig::Initial::Healthy);
+
+  REQUIRE(web.outlier_detection.has_value());
+  const OutlierDetectionConfig& od = *web.outlier_detection;
+  CHECK(od.consecutive_failures == 7);
+  CHECK(od.base_ejection == 10s);
+  CHECK(od.max_ejection == 10s);
+  CHECK(od.max_ejected_percent == 100);
+  CHECK_FALSE(od.uneject_on_probe_pass);
+
+  const RetryConfig& r = web.retries;
+  CHECK(r.attempts == 0);
+  CHECK(r.budget_percent == 100);
+  CHECK(r.budget_min == 0);
+  CHECK(r.on == std::vector<RetryOn>{RetryOn::Timeout, RetryOn::Status502, RetryOn::Status503,
+                                     RetryOn::Status504, RetryOn::ConnectFailure, RetryOn::Reset});
+  CHECK(r.replay_buffer == 1024 * 1024);
+  CHECK(web.panic_threshold == 100);
+
+  REQUIRE(web.backends.size() == 3);
+  CHECK(web.backends[0].backup);
+  CHECK_FALSE(web.backends[1].backup);
+  CHECK_FALSE(web.backends[2].backup);
+
+  const auto& tcp = cfg.pools[1];
+  REQUIRE(tcp.health_check.has_value());
+  CHECK(tcp.health_check->type == HealthCheckConfig::Type::Tcp);
+  CHECK(tcp.health_check->path == "/healthz");  // unused by tcp checks, left at the default
+  CHECK(tcp.health_check->interval == 1s);
+  CHECK(tcp.health_check->timeout == 1s);  // equal to interval is allowed
+  CHECK(tcp.health_check->jitter_percent == 50);
+  CHECK(tcp.health_check->rise == 100);
+  CHECK(tcp.health_check->fall == 100);
+  CHECK(tcp.health_check->initial == HealthCheckConfig::Initial::Unhealthy);
+  CHECK_FALSE(tcp.outlier_detection.has_value());
+  CHECK(tcp.retries.attempts == 1);
+  CHECK(tcp.panic_threshold == 0);
+}
+
+TEST_CASE("config: expect_status spellings and accepts()", "[config][health]") {
+  auto load = [](const std::string& value) {
+    return *loadValid(poolWith("health_check", "      expect_status: " + value + "\n")).pools[0].health_check;
+  };
+  CHECK(load("200").expect_status == std::vector<StatusRange>{{200, 200}});
+  CHECK(load("\"204\"").expect_status == std::vector<StatusRange>{{204, 204}});
+  CHECK(load("200-299").expect_status == std::vector<StatusRange>{{200, 299}});
+  CHECK(load("100-599").expect_status == std::vector<StatusRange>{{100, 599}});
+  CHECK(load("404-404").expect_status == std::vector<StatusRange>{{404, 404}});
+  CHECK(load("[503]").expect_status == std::vector<StatusRange>{{503, 503}});
+  CHECK(load("[200-204, 301, 400-401]").expect_status ==
+        std::vector<StatusRange>{{200, 204}, {301, 301}, {400, 401}});
+
+  const HealthCheckConfig hc = load("[200-204, 301, 400-401]");
+  for (int status : {200, 202, 204, 301, 400, 401}) {
+    CAPTURE(status);
+    CHECK(hc.accepts(status));
+  }
+  for (int status : {0, 100, 199, 205, 300, 302, 399, 402, 500, 599, 600}) {
+    CAPTURE(status);
+    CHECK_FALSE(hc.accepts(status));
+  }
+  const HealthCheckConfig defaults;
+  CHECK(defaults.accepts(200));
+  CHECK(defaults.accepts(399));
+  CHECK_FALSE(defaults.accepts(199));
+  CHECK_FALSE(defaults.accepts(400));
+}
+
+TEST_CASE("config: RetryConfig::retries", "[config][retries]") {
+  const RetryConfig defaults;
+  CHECK(defaults.retries(RetryOn::ConnectFailure));
+  CHECK(defaults.retries(RetryOn::Reset));
+  CHECK_FALSE(defaults.retries(RetryOn::Timeout));
+  CHECK_FALSE(defaults.retries(RetryOn::Status502));
+  CHECK_FALSE(defaults.retries(RetryOn::Status503));
+  CHECK_FALSE(defaults.retries(RetryOn::Status504));
+
+  const Config cfg = loadValid(poolWith("retries", "      on: [503, timeout]\n"));
+  const RetryConfig& r = cfg.pools[0].retries;
+  CHECK(r.retries(RetryOn::Status503));
+  CHECK(r.retries(RetryOn::Timeout));
+  CHECK_FALSE(r.retries(RetryOn::ConnectFailure));
+  CHECK_FALSE(r.retries(RetryOn::Reset));
+  CHECK(r.attempts == 1);  // siblings keep their defaults
+
+  const Config none = loadValid(poolWith("retries", "      on: []\n"));
+  CHECK(none.pools[0].retries.on.empty());
+  CHECK_FALSE(none.pools[0].retries.retries(RetryOn::ConnectFailure));
+}
+
+TEST_CASE("config: health_check errors", "[config][health]") {
+  auto hc = [](const std::string& body) { return poolWith("health_check", body); };
+  checkSingleErrors({
+      {"not a mapping", std::string(kOnePool) + "    health_check: true\n",
+       "<string>:4:19: pools[0].health_check: expected a mapping, got \"true\""},
+      {"empty value: points at the key", std::string(kOnePool) + "    health_check:\n",
+       "<string>:4:5: pools[0].health_check: expected a mapping, got an empty value"},
+      {"unknown key with a suggestion", hc("      intervall: 2s\n"),
+       "<string>:5:7: pools[0].health_check.intervall: unknown key (did you mean \"interval\"?)"},
+      {"type", hc("      type: udp\n"),
+       "<string>:5:13: pools[0].health_check.type: unknown health check type \"udp\" (allowed: http, tcp)"},
+      {"type upper-case", hc("      type: HTTP\n"),
+       "<string>:5:13: pools[0].health_check.type: unknown health check type \"HTTP\" (allowed: http, tcp)"},
+      {"path with tcp", hc("      type: tcp\n      path: /healthz\n"),
+       "<string>:6:13: pools[0].health_check.path: only allowed when type is http"},
+      {"expect_status with tcp", hc("      expect_status: 200\n      type: tcp\n"),
+       "<string>:5:22: pools[0].health_check.expect_status: only allowed when type is http"},
+      {"path without slash", hc("      path: healthz\n"),
+       "<string>:5:13: pools[0].health_check.path: must start with \"/\""},
+      {"path empty", hc("      path: \"\"\n"),
+       "<string>:5:13: pools[0].health_check.path: must start with \"/\""},
+      {"path with a space", hc("      path: \"/a b\"\n"),
+       "<string>:5:13: pools[0].health_check.path: must not contain spaces or control characters"},
+      {"path a list", hc("      path: [/a]\n"),
+       "<string>:5:13: pools[0].health_check.path: expected a path, got a list"},
+      {"host empty", hc("      host: \"\"\n"),
+       "<string>:5:13: pools[0].health_check.host: must not be empty (leave host out to send the backend address)"},
+      {"host with a newline", hc("      host: \"a\\nb\"\n"),
+       "<string>:5:13: pools[0].health_check.host: must not contain spaces or control characters"},
+      {"method", hc("      method: POST\n"),
+       "<string>:5:15: pools[0].health_check.method: unknown method \"POST\" (allowed: GET, HEAD)"},
+      {"method lower-case", hc("      method: get\n"),
+       "<string>:5:15: pools[0].health_check.method: unknown method \"get\" (allowed: GET, HEAD)"},
+      {"interval zero", hc("      interval: 0s\n"),
+       "<string>:5:17: pools[0].health_check.interval: must be greater than 0"},
+      {"interval without unit", hc("      interval: 2\n"),
+       "<string>:5:17: pools[0].health_check.interval: expected a duration like 250ms, 2s, 1m or 1h, got \"2\""},
+      {"timeout zero", hc("      timeout: 0\n"),
+       "<string>:5:16: pools[0].health_check.timeout: must be greater than 0"},
+      {"timeout above interval", hc("      interval: 2s\n      timeout: 2001ms\n"),
+       "<string>:6:16: pools[0].health_check.timeout: must not exceed interval (2s)"},
+      {"timeout above the default interval", hc("      timeout: 3s\n"),
+       "<string>:5:16: pools[0].health_check.timeout: must not exceed interval (2s)"},
+      {"interval below the default timeout", hc("      interval: 500ms\n"),
+       "<string>:5:17: pools[0].health_check.interval: must not be less than timeout (1s, the default)"},
+      {"unhealthy_interval below timeout", hc("      timeout: 1s\n      unhealthy_interval: 999ms\n"),
+       "<string>:6:27: pools[0].health_check.unhealthy_interval: must not be less than timeout (1s)"},
+      {"unhealthy_interval zero", hc("      unhealthy_interval: 0ms\n"),
+       "<string>:5:27: pools[0].health_check.unhealthy_interval: must be greater than 0"},
+      {"rise zero", hc("      rise: 0\n"),
+       "<string>:5:13: pools[0].health_check.rise: must be between 1 and 100"},
+      {"fall too large", hc("      fall: 101\n"),
+       "<string>:5:13: pools[0].health_check.fall: must be between 1 and 100"},
+      {"fall not a number", hc("      fall: three\n"),
+       "<string>:5:13: pools[0].health_check.fall: expected an integer, got \"three\""},
+      {"jitter without percent sign", hc("      jitter: 10\n"),
+       "<string>:5:15: pools[0].health_check.jitter: expected a percentage like 10%, got \"10\""},
+      {"jitter with a fraction", hc("      jitter: 2.5%\n"),
+       "<string>:5:15: pools[0].health_check.jitter: expected a percentage like 10%, got \"2.5%\""},
+      {"jitter negative", hc("      jitter: -5%\n"),
+       "<string>:5:15: pools[0].health_check.jitter: expected a percentage like 10%, got \"-5%\""},
+      {"jitter only a sign", hc("      jitter: \"%\"\n"),
+       "<string>:5:15: pools[0].health_check.jitter: expected a percentage like 10%, got \"%\""},
+      {"jitter too large", hc("      jitter: 51%\n"),
+       "<string>:5:15: pools[0].health_check.jitter: must be between 0% and 50%"},
+      {"jitter huge", hc("      jitter: 99999999999999999999%\n"),
+       "<string>:5:15: pools[0].health_check.jitter: must be between 0% and 50%"},
+      {"jitter a mapping", hc("      jitter: {}\n"),
+       "<string>:5:15: pools[0].health_check.jitter: expected a percentage, got a mapping"},
+      {"initial", hc("      initial: up\n"),
+       "<string>:5:16: pools[0].health_check.initial: unknown initial status \"up\" (allowed: unknown, healthy, unhealthy)"},
+  });
+}
+
+TEST_CASE("config: expect_status errors", "[config][health]") {
+  auto expect = [](const std::string& value) {
+    return poolWith("health_check", "      expect_status: " + value + "\n");
+  };
+  // A scalar value starts at line 5, column 22.
+  const std::string at = "<string>:5:22: pools[0].health_check.expect_status";
+  const std::string shape = "expected a status code like 200 or a range like 200-399, got ";
+  checkSingleErrors({
+      {"a word", expect("ok"), at + ": " + shape + "\"ok\""},
+      {"range with spaces", expect("\"200 - 299\""), at + ": " + shape + "\"200 - 299\""},
+      {"open range", expect("200-"), at + ": " + shape + "\"200-\""},
+      {"two dashes", expect("200-300-400"), at + ": " + shape + "\"200-300-400\""},
+      {"class shorthand", expect("2xx"), at + ": " + shape + "\"2xx\""},
+      {"negative", expect("-200"), at + ": " + shape + "\"-200\""},
+      {"code too small", expect("99"), at + ": status codes must be between 100 and 599"},
+      {"code too large", expect("600"), at + ": status codes must be between 100 and 599"},
+      {"range end too large", expect("500-600"), at + ": status codes must be between 100 and 599"},
+      {"code overflows", expect("99999999999999999999"), at + ": status codes must be between 100 and 599"},
+      {"range backwards", expect("399-200"), at + ": range start 399 is greater than its end 200"},
+      {"empty list", expect("[]"), at + ": at least one status code or range is required"},
+      {"a mapping", expect("{ 200: ok }"),
+       at + ": expected a status code, a range like 200-399 or a list of them, got a mapping"},
+      {"empty value: points at the key", expect(""),
+       "<string>:5:7: pools[0].health_check.expect_status: expected a status code, a range like 200-399 or a "
+       "list of them, got an empty value"},
+      {"bad list item", expect("[200, 2000, 300-302]"),
+       "<string>:5:28: pools[0].health_check.expect_status[1]: status codes must be between 100 and 599"},
+      {"nested list item", expect("[200, [204]]"),
+       "<string>:5:28: pools[0].health_check.expect_status[1]: expected a status code or range, got a list"},
+  });
+  SECTION("every bad list item is reported") {
+    CHECK(errorsOf(expect("[1, 200, x]")) ==
+          std::vector<std::string>{
+              "<string>:5:23: pools[0].health_check.expect_status[0]: status codes must be between 100 and 599",
+              "<string>:5:31: pools[0].health_check.expect_status[2]: " + shape + "\"x\"",
+          });
+  }
+}
+
+TEST_CASE("config: outlier_detection errors", "[config][health]") {
+  auto od = [](const std::string& body) { return poolWith("outlier_detection", body); };
+  const std::string at = "<string>:5:";
+  checkSingleErrors({
+      {"not a mapping", std::string(kOnePool) + "    outlier_detection: [a]\n",
+       "<string>:4:24: pools[0].outlier_detection: expected a mapping, got a list"},
+      {"unknown key with a suggestion", od("      consecutive_failure: 3\n"),
+       at + "7: pools[0].outlier_detection.consecutive_failure: unknown key (did you mean \"consecutive_failures\"?)"},
+      {"consecutive_failures zero", od("      consecutive_failures: 0\n"),
+       at + "29: pools[0].outlier_detection.consecutive_failures: must be between 1 and 4294967295"},
+      {"base_ejection zero", od("      base_ejection: 0s\n"),
+       at + "22: pools[0].outlier_detection.base_ejection: must be greater than 0"},
+      {"max_ejection below base_ejection", od("      base_ejection: 1m\n      max_ejection: 59s\n"),
+       "<string>:6:21: pools[0].outlier_detection.max_ejection: must not be less than base_ejection (1m)"},
+      {"max_ejection below the default base_ejection", od("      max_ejection: 10s\n"),
+       at + "21: pools[0].outlier_detection.max_ejection: must not be less than base_ejection (30s)"},
+      {"base_ejection above the default max_ejection", od("      base_ejection: 301s\n"),
+       at + "22: pools[0].outlier_detection.base_ejection: must not exceed max_ejection (5m, the default)"},
+      {"max_ejection not a duration", od("      max_ejection: forever\n"),
+       at + "21: pools[0].outlier_detection.max_ejection: expected a duration like 250ms, 2s, 1m or 1h, got \"forever\""},
+      {"max_ejected_percent too large", od("      max_ejected_percent: 101\n"),
+       at + "28: pools[0].outlier_detection.max_ejected_percent: must be between 0 and 100"},
+      {"max_ejected_percent with a sign", od("      max_ejected_percent: 50%\n"),
+       at + "28: pools[0].outlier_detection.max_ejected_percent: expected an integer, got \"50%\""},
+      {"uneject_on_probe_pass yes", od("      uneject_on_probe_pass: yes\n"),
+       at + "30: pools[0].outlier_detection.uneject_on_probe_pass: expected true or false, got \"yes\""},
+      {"uneject_on_probe_pass a list", od("      uneject_on_probe_pass: [true]\n"),
+       at + "30: pools[0].outlier_detection.uneject_on_probe_pass: expected true or false, got a list"},
+  });
+}
+
+TEST_CASE("config: retries errors", "[config][retries]") {
+  auto retries = [](const std::string& body) { return poolWith("retries", body); };
+  const std::string at = "<string>:5:";
+  const std::string allowed = " (allowed: connect_failure, reset, timeout, 502, 503, 504)";
+  checkSingleErrors({
+      {"not a mapping", std::string(kOnePool) + "    retries: 2\n",
+       "<string>:4:14: pools[0].retries: expected a mapping, got \"2\""},
+      {"unknown key with a suggestion", retries("      attempt: 2\n"),
+       at + "7: pools[0].retries.attempt: unknown key (did you mean \"attempts\"?)"},
+      {"attempts too large", retries("      attempts: 11\n"),
+       at + "17: pools[0].retries.attempts: must be between 0 and 10"},
+      {"attempts negative", retries("      attempts: -1\n"),
+       at + "17: pools[0].retries.attempts: must be between 0 and 10"},
+      {"budget_percent too large", retries("      budget_percent: 101\n"),
+       at + "23: pools[0].retries.budget_percent: must be between 0 and 100"},
+      {"budget_min negative", retries("      budget_min: -3\n"),
+       at + "19: pools[0].retries.budget_min: must be between 0 and 4294967295"},
+      {"on: unknown condition", retries("      on: [connect_failure, reset, foo]\n"),
+       at + "36: pools[0].retries.on[2]: unknown retry condition \"foo\"" + allowed},
+      {"on: a status that is not allowed", retries("      on: [500]\n"),
+       at + "12: pools[0].retries.on[0]: unknown retry condition \"500\"" + allowed},
+      {"on: upper-case", retries("      on: [RESET]\n"),
+       at + "12: pools[0].retries.on[0]: unknown retry condition \"RESET\"" + allowed},
+      {"on: duplicate, also via a quoted status", retries("      on: [502, reset, \"502\"]\n"),
+       at + "24: pools[0].retries.on[2]: duplicate retry condition \"502\" (also at pools[0].retries.on[0])"},
+      {"on: a scalar", retries("      on: reset\n"),
+       at + "11: pools[0].retries.on: expected a list, got \"reset\""},
+      {"on: a nested list", retries("      on: [[reset]]\n"),
+       at + "12: pools[0].retries.on[0]: expected a retry condition, got a list"},
+      {"replay_buffer not a size", retries("      replay_buffer: 64k\n"),
+       at + "22: pools[0].retries.replay_buffer: expected a size in bytes like 16384, 512KiB, 10MiB or 1GB, got \"64k\""},
+  });
+  SECTION("replay_buffer 0 is allowed: bodies are then never kept") {
+    CHECK(loadValid(retries("      replay_buffer: 0\n")).pools[0].retries.replay_buffer == 0);
+  }
+}
+
+TEST_CASE("config: panic_threshold and backup errors", "[config]") {
+  checkSingleErrors({
+      {"panic_threshold too large", std::string(kOnePool) + "    panic_threshold: 101\n",
+       "<string>:4:22: pools[0].panic_threshold: must be between 0 and 100"},
+      {"panic_threshold with a sign", std::string(kOnePool) + "    panic_threshold: 50%\n",
+       "<string>:4:22: pools[0].panic_threshold: expected an integer, got \"50%\""},
+      {"panic_threshold misspelt", std::string(kOnePool) + "    panic_treshold: 10\n",
+       "<string>:4:5: pools[0].panic_treshold: unknown key (did you mean \"panic_threshold\"?)"},
+      {"backup not a bool", "pools:\n  - name: web\n    backends: [{ address: 127.0.0.1:1, backup: 1 }]\n",
+       "<string>:3:48: pools[0].backends[0].backup: expected true or false, got \"1\""},
+      {"backup misspelt", "pools:\n  - name: web\n    backends: [{ address: 127.0.0.1:1, backpu: true }]\n",
+       "<string>:3:40: pools[0].backends[0].backpu: unknown key (did you mean \"backup\"?)"},
+  });
+}
+
+TEST_CASE("config: errors in the new sections are all collected, in document order", "[config][health]") {
+  CHECK(errorsOf("pools:\n"                                          // 1
+                 "  - name: web\n"                                   // 2
+                 "    backends:\n"                                   // 3
+                 "      - { address: 127.0.0.1:9001, backup: no }\n"  // 4
+                 "    health_check:\n"                               // 5
+                 "      timeout: 5s\n"                               // 6
+                 "      rise: 0\n"                                   // 7
+                 "      expect_status: [200, 700]\n"                 // 8
+                 "    outlier_detection: { max_ejected_percent: 200 }\n"  // 9
+                 "    retries: { on: [reset, bogus], attempts: 99 }\n"    // 10
+                 "    panic_threshold: -1\n") ==                          // 11
+        std::vector<std::string>{
+            "<string>:4:44: pools[0].backends[0].backup: expected true or false, got \"no\"",
+            "<string>:6:16: pools[0].health_check.timeout: must not exceed interval (2s)",
+            "<string>:7:13: pools[0].health_check.rise: must be between 1 and 100",
+            "<string>:8:28: pools[0].health_check.expect_status[1]: status codes must be between 100 and 599",
+            "<string>:9:47: pools[0].outlier_detection.max_ejected_percent: must be between 0 and 100",
+            "<string>:10:28: pools[0].retries.on[1]: unknown retry condition \"bogus\" (allowed: connect_failure, "
+            "reset, timeout, 502, 503, 504)",
+            "<string>:10:46: pools[0].retries.attempts: must be between 0 and 10",
+            "<string>:11:22: pools[0].panic_threshold: must be between 0 and 100",
+        });
+}

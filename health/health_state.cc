@@ -1,0 +1,73 @@
+#include "health/health_state.h"
+
+#include <algorithm>
+
+namespace ballast::health {
+
+namespace {
+
+HealthStatus fromInitial(config::HealthCheckConfig::Initial initial) {
+  switch (initial) {
+    case config::HealthCheckConfig::Initial::Healthy:
+      return HealthStatus::Healthy;
+    case config::HealthCheckConfig::Initial::Unhealthy:
+      return HealthStatus::Unhealthy;
+    case config::HealthCheckConfig::Initial::Unknown:
+      break;
+  }
+  return HealthStatus::Unknown;
+}
+
+}  // namespace
+
+HealthState::HealthState(uint32_t rise, uint32_t fall, config::HealthCheckConfig::Initial initial)
+    : rise_(std::max<uint32_t>(rise, 1)), fall_(std::max<uint32_t>(fall, 1)), status_(fromInitial(initial)) {}
+
+HealthTransition HealthState::onResult(bool passed) {
+  // A result ends the opposite run; the counters saturate rather than wrap
+  // for a backend that has answered the same way for years.
+  if (passed) {
+    failures_ = 0;
+    if (passes_ < UINT32_MAX) ++passes_;
+  } else {
+    passes_ = 0;
+    if (failures_ < UINT32_MAX) ++failures_;
+  }
+
+  switch (status_) {
+    case HealthStatus::Unknown:
+      status_ = passed ? HealthStatus::Healthy : HealthStatus::Unhealthy;
+      return HealthTransition::Changed;
+    case HealthStatus::Healthy:
+      if (passed) return HealthTransition::Unchanged;
+      if (failures_ < fall_) return HealthTransition::ChangePending;
+      status_ = HealthStatus::Unhealthy;
+      return HealthTransition::Changed;
+    case HealthStatus::Unhealthy:
+      if (!passed) return HealthTransition::Unchanged;
+      if (passes_ < rise_) return HealthTransition::ChangePending;
+      status_ = HealthStatus::Healthy;
+      return HealthTransition::Changed;
+  }
+  return HealthTransition::Unchanged;
+}
+
+void HealthState::set(HealthStatus s) {
+  status_ = s;
+  passes_ = 0;
+  failures_ = 0;
+}
+
+const char* toString(HealthStatus s) {
+  switch (s) {
+    case HealthStatus::Unknown:
+      return "unknown";
+    case HealthStatus::Healthy:
+      return "healthy";
+    case HealthStatus::Unhealthy:
+      return "unhealthy";
+  }
+  return "unknown";
+}
+
+}  // namespace ballast::health

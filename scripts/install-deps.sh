@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Installs the Debian packages ballast needs to build and test, and nothing
+# else. Idempotent: packages already installed are left alone, and when all
+# of them are present it prints one line and does not touch apt at all.
+#
+# usage: scripts/install-deps.sh [--test]
+#   --test   also install the packages only the test suite needs
+set -euo pipefail
+
+# Build and run: compilers, build tools, libraries (llhttp comes as C sources
+# in node-llhttp), and the tools run.sh uses.
+BUILD_PACKAGES=(
+  build-essential
+  cmake
+  ninja-build
+  pkg-config
+  g++
+  clang-14
+  libclang-rt-14-dev
+  libuv1-dev
+  node-llhttp
+  libyaml-cpp-dev
+  prometheus-cpp-dev
+  libspdlog-dev
+  libfmt-dev
+  catch2
+  curl
+  procps
+)
+
+# Test-only packages (added with --test). Keep additions here, e.g.
+# varnish or prometheus once a test needs them.
+TEST_PACKAGES=()
+
+usage() {
+  echo "usage: $0 [--test]" >&2
+}
+
+want_test=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) want_test=1 ;;
+    -h | --help)
+      usage
+      exit 0
+      ;;
+    *)
+      echo "$0: unknown argument: $arg" >&2
+      usage
+      exit 2
+      ;;
+  esac
+done
+
+packages=("${BUILD_PACKAGES[@]}")
+if ((want_test)); then
+  packages+=("${TEST_PACKAGES[@]}")
+fi
+
+is_installed() {
+  local status
+  status=$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) || return 1
+  [[ "$status" == "install ok installed" ]]
+}
+
+missing=()
+for pkg in "${packages[@]}"; do
+  if ! is_installed "$pkg"; then
+    missing+=("$pkg")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+sudo_cmd=()
+if ((EUID != 0)); then
+  if ! command -v sudo >/dev/null 2>&1; then
+    echo "install-deps: missing packages (${missing[*]}) and not root, and sudo is not available" >&2
+    exit 1
+  fi
+  sudo_cmd=(sudo)
+fi
+
+echo "install-deps: installing ${missing[*]}"
+"${sudo_cmd[@]}" apt-get update
+"${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
