@@ -1,7 +1,12 @@
-// One backend server of a pool: its address, weight, availability and its
-// idle keep-alive connections. Shared-owned: the pool holds it, and every
-// upstream connection holds it too, so a backend removed by a reload stays
-// alive until its last connection is closed.
+// One backend server of a pool: its address, weight, role (primary/backup),
+// its health as decided by the active checker and the outlier detector, and
+// its idle keep-alive connections. Shared-owned: the pool holds it, and
+// every upstream connection holds it too, so a backend removed by a reload
+// stays alive until its last connection is closed.
+//
+// Who writes what: the health checker sets health (through Pool), the pool's
+// outlier detector sets the ejection, the admin API (later) the enabled flag.
+// The balancer only reads.
 #pragma once
 
 #include <sys/socket.h>
@@ -11,6 +16,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "health/health_state.h"
 #include "lb/upstream_pool.h"
 
 namespace ballast {
@@ -24,13 +30,28 @@ class Backend : public std::enable_shared_from_this<Backend> {
 
   const std::string& name() const { return address_.text; }  // "host:port" as configured
   const std::string& poolName() const { return pool_name_; }
+  const config::Address& address() const { return address_; }
   const sockaddr* sockAddr() const { return reinterpret_cast<const sockaddr*>(&address_.addr); }
   uint32_t weight() const { return weight_; }
+  bool backup() const { return backup_; }
 
-  // Whether the balancer may pick it. Health checking (health/) and runtime
-  // control will drive this; for now every configured backend is available.
-  bool available() const { return available_; }
-  void setAvailable(bool v) { available_ = v; }
+  // Healthy, not ejected, enabled: takes traffic in normal operation.
+  bool available() const { return enabled_ && health_ == health::HealthStatus::Healthy && !ejected_; }
+  // Administrative switch (disable/drain later; tests use it directly).
+  void setAvailable(bool v) { enabled_ = v; }
+  bool enabled() const { return enabled_; }
+
+  health::HealthStatus health() const { return health_; }
+  void setHealth(health::HealthStatus h) { health_ = h; }
+  bool ejected() const { return ejected_; }
+
+  // "healthy", "unhealthy", "unknown", "ejected", "disabled": one word for
+  // events, /status and the state metric.
+  const char* stateName() const;
+
+  // Loop time (ms) of the last state change, for "time since last change".
+  uint64_t lastChangeMs() const { return last_change_ms_; }
+  void markChanged(uint64_t now_ms) { last_change_ms_ = now_ms; }
 
   UpstreamPool& idle() { return idle_; }
 
@@ -39,11 +60,21 @@ class Backend : public std::enable_shared_from_this<Backend> {
   void requestStarted() { ++active_requests_; }
   void requestFinished() { --active_requests_; }
 
+  // ---- outlier detection state, managed by Pool ----
+  uint32_t consecutive_failures_ = 0;
+  uint32_t ejections_ = 0;       // times ejected so far (multiplies the ejection time)
+  uint64_t ejected_until_ms_ = 0;
+  uint64_t ejected_at_ms_ = 0;
+  bool ejected_ = false;
+
  private:
   std::string pool_name_;
   config::Address address_;
   uint32_t weight_;
-  bool available_ = true;
+  bool backup_;
+  bool enabled_ = true;
+  health::HealthStatus health_ = health::HealthStatus::Healthy;
+  uint64_t last_change_ms_ = 0;
   uint32_t active_requests_ = 0;
   UpstreamPool idle_;
 };

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -14,7 +15,7 @@ class Backend;
 // Small and fixed: retries are bounded far below kMax.
 class TriedSet {
  public:
-  static constexpr size_t kMax = 8;
+  static constexpr size_t kMax = 16;
   void clear() { n_ = 0; }
   bool contains(const Backend* b) const {
     for (size_t i = 0; i < n_; ++i)
@@ -31,12 +32,24 @@ class TriedSet {
   size_t n_ = 0;
 };
 
+// Which backends a pick may choose from; decided by the pool from the health
+// of the whole pool (see Pool::pick), applied by the balancer per backend.
+enum class PickMode : uint8_t {
+  Normal,   // available primaries
+  Backup,   // available backups (no primary available)
+  Unknown,  // every primary still awaits its first probe: enabled, not ejected primaries
+  Panic,    // healthy share under panic_threshold: every enabled primary
+};
+
+bool eligible(const Backend& b, PickMode mode);
+
 class Balancer {
  public:
   virtual ~Balancer() = default;
-  // Picks one of the pool's backends that is available and not in `tried`;
-  // nullptr when there is none. Borrowed pointer: the pool owns backends.
-  virtual Backend* pick(const TriedSet& tried) = 0;
+  // Picks an eligible backend not in `tried`; nullptr when there is none.
+  // Borrowed pointer: the pool owns backends.
+  virtual Backend* pick(const TriedSet& tried, PickMode mode) = 0;
+  Backend* pick(const TriedSet& tried) { return pick(tried, PickMode::Normal); }
 };
 
 using BalancerPtr = std::unique_ptr<Balancer>;

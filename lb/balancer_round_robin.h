@@ -13,7 +13,8 @@ class RoundRobinBalancer final : public Balancer {
  public:
   // `backends` borrowed from the pool, which outlives the balancer.
   explicit RoundRobinBalancer(const std::vector<Backend*>& backends);
-  Backend* pick(const TriedSet& tried) override;
+  using Balancer::pick;
+  Backend* pick(const TriedSet& tried, PickMode mode) override;
 
  private:
   struct Entry {

@@ -1,10 +1,17 @@
-// A named pool of backends with its balancer. Built from config; immutable
-// membership for its lifetime (a reload builds a new Pool and carries state
-// of unchanged backends over).
+// A named pool of backends with its balancer, its failover policy (backups,
+// panic threshold, all-unknown start-up), its outlier detector and its retry
+// budget. Built from config; membership is fixed for its lifetime (a reload
+// builds a new Pool and carries the state of unchanged backends over).
+//
+// The health checker computes (rise/fall) and calls onHealthChanged(); the
+// pool acts: updates the backend, logs one event line, closes idle
+// connections of a backend that left rotation.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.h"
@@ -15,18 +22,59 @@ namespace ballast {
 
 class Pool {
  public:
-  explicit Pool(const config::PoolConfig& cfg);
-  const std::string& name() const { return name_; }
+  // `now_ms`: loop time, the start of every backend's "since last change".
+  Pool(const config::PoolConfig& cfg, uint64_t now_ms = 0);
+  const std::string& name() const { return cfg_.name; }
+  const config::PoolConfig& config() const { return cfg_; }
   const std::vector<BackendPtr>& backends() const { return backends_; }
-  // Available backend not in `tried`, per the balancer; nullptr if none.
-  Backend* pick(const TriedSet& tried) { return balancer_->pick(tried); }
+
+  // Picks a backend not in `tried` according to the pool's current mode
+  // (see mode()); nullptr when nothing may take traffic.
+  Backend* pick(const TriedSet& tried);
+  // Normal while some primary is available (Panic if their share is under
+  // panic_threshold); else Backup if a backup is available; else Unknown
+  // while every primary awaits its first probe; else Panic if a threshold is
+  // set; else Normal (which finds nothing: 503).
+  PickMode mode() const;
+  size_t availableCount() const;
+
+  // ---- active health (from the checker) ----
+  void onHealthChanged(Backend& b, health::HealthStatus status, std::string_view reason, uint64_t now_ms);
+  // Every probe result; un-ejects on a pass that started after the ejection.
+  void onProbePassed(Backend& b, uint64_t probe_started_ms, uint64_t now_ms);
+
+  // ---- passive health (outlier detection) ----
+  void recordSuccess(Backend& b) { b.consecutive_failures_ = 0; }
+  // `reason` e.g. "connection refused", "status 503".
+  void recordFailure(Backend& b, std::string_view reason, uint64_t now_ms);
+  // Returns backends whose ejection time is over. Called periodically.
+  void sweepEjections(uint64_t now_ms);
+
+  // ---- retry budget ----
+  void requestStarted() { ++active_requests_; }
+  void requestFinished() { --active_requests_; }
+  // Retries in flight may be at most budget_percent of active requests, but
+  // budget_min are always allowed.
+  bool retryAllowed() const;
+  void retryStarted() { ++active_retries_; }
+  void retryFinished() { --active_retries_; }
+  uint64_t retryBudgetExhausted() const { return budget_exhausted_; }
+  void noteBudgetExhausted() { ++budget_exhausted_; }
 
  private:
-  std::string name_;
+  void logTransition(Backend& b, const char* old_state, std::string_view reason, uint64_t now_ms);
+  void uneject(Backend& b, std::string_view reason, uint64_t now_ms);
+
+  config::PoolConfig cfg_;
   std::vector<BackendPtr> backends_;
   BalancerPtr balancer_;
+  uint32_t active_requests_ = 0;
+  uint32_t active_retries_ = 0;
+  uint64_t budget_exhausted_ = 0;
 };
 
 using PoolPtr = std::shared_ptr<Pool>;
+
+std::string formatDurationMs(uint64_t ms);
 
 }  // namespace ballast

@@ -6,6 +6,8 @@
 #include "lb/pool.h"
 #include "lb/server.h"
 
+#include <algorithm>
+
 namespace ballast {
 
 namespace {
@@ -61,6 +63,14 @@ void ProxyRequest::beginRequest() {
   upstream_ = nullptr;
   tried_.clear();
   retries_on_fresh_ = 0;
+  attempts_ = 0;
+  pool_counted_ = false;
+  retry_counted_ = false;
+  written_ = false;
+  idempotent_ = false;
+  replayable_ = false;
+  retry_status_pending_ = false;
+  replay_.clear();
   req_batch_.clear();
   resp_batch_.clear();
   req_framing_ = BodyFraming::None;
@@ -127,6 +137,22 @@ int ProxyRequest::onRequestHead(RequestHead& h) {
     return 0;
   }
   pool_ = route->pool;
+  switch (h.method) {
+    case HTTP_GET: case HTTP_HEAD: case HTTP_OPTIONS: case HTTP_PUT: case HTTP_DELETE: case HTTP_TRACE:
+      idempotent_ = true;
+      break;
+    default:
+      idempotent_ = false;
+  }
+  if (idempotent_ && h.framing != BodyFraming::None) {
+    // Keep a copy of a small body so the request can be replayed on another
+    // backend after it was written. Reserved once: appends never move it,
+    // so a pending write may borrow it.
+    uint64_t limit = pool_->config().retries.replay_buffer;
+    uint64_t want = h.framing == BodyFraming::ContentLength ? std::min<uint64_t>(h.content_length, limit) : limit;
+    replayable_ = h.framing == BodyFraming::Chunked || h.content_length <= limit;
+    if (replayable_ && replay_.capacity() < want) replay_.reserve(want);
+  }
   ForwardInfo info{conn_.clientIp(), "http", request_id_, !has_rid};
   buildRequestHead(req_head_, h.method_name, h.url, h.headers.headers(), h.hop, info, h.framing,
                    h.content_length);
@@ -138,6 +164,13 @@ int ProxyRequest::onRequestBody(const char* at, size_t len) {
   body_in_ += len;
   if (max_body_ != 0 && body_in_ > max_body_) return 413;
   if (state_ == State::LocalReply) return 0;  // discarded
+  if (replayable_) {
+    if (replay_.size() + len <= replay_.capacity()) {
+      replay_.append(at, len);
+    } else {
+      replayable_ = false;  // too big to replay: a written attempt is final
+    }
+  }
   if (req_framing_ == BodyFraming::Chunked) {
     req_batch_.addChunk(at, len);
   } else {
@@ -172,6 +205,10 @@ void ProxyRequest::afterParse() {
 }
 
 void ProxyRequest::start() {
+  if (pool_ && !pool_counted_) {
+    pool_->requestStarted();
+    pool_counted_ = true;
+  }
   backend_ = pool_ ? pool_->pick(tried_) : nullptr;
   if (backend_ == nullptr) {
     reply(503, "no backend available");
@@ -209,6 +246,7 @@ void ProxyRequest::flushRequest() {
       onUpstreamError(UpstreamError::WriteFailed, UV_EPIPE);
       return;
     }
+    written_ = true;
     if (upstream_->writePending()) return;  // onUpstreamWritten continues
     req_batch_.clear();
     conn_.requestBufferReleased();
@@ -235,7 +273,26 @@ void ProxyRequest::onUpstreamInterim(UpstreamConnection& c) {
 }
 
 int ProxyRequest::onUpstreamHead(UpstreamConnection& c) {
-  status_ = c.status();
+  int code = c.status();
+  uint64_t now = uv_now(conn_.server().loop());
+  if (code >= 500) {
+    pool_->recordFailure(*backend_, "status " + std::to_string(code), now);
+  } else {
+    pool_->recordSuccess(*backend_);
+  }
+  if (code == 502 || code == 503 || code == 504) {
+    auto cause = code == 502 ? config::RetryOn::Status502
+                 : code == 503 ? config::RetryOn::Status503 : config::RetryOn::Status504;
+    if (canRetry(cause)) {
+      // Discard this response (no byte reaches the client); the retry starts
+      // in onUpstreamReadDone, outside the parser.
+      retry_status_pending_ = true;
+      retry_status_cause_ = cause;
+      status_ = code;
+      return 1;
+    }
+  }
+  status_ = code;
   ResponseHeadInfo info;
   info.status = status_;
   info.reason = c.reason();
@@ -270,6 +327,7 @@ int ProxyRequest::onUpstreamHead(UpstreamConnection& c) {
 }
 
 void ProxyRequest::onUpstreamBody(const char* at, size_t len) {
+  if (retry_status_pending_) return;
   if (resp_framing_ == BodyFraming::Chunked) {
     resp_batch_.addChunk(at, len);
   } else {
@@ -278,11 +336,27 @@ void ProxyRequest::onUpstreamBody(const char* at, size_t len) {
 }
 
 void ProxyRequest::onUpstreamComplete() {
+  if (retry_status_pending_) return;
   response_complete_ = true;
   if (resp_framing_ == BodyFraming::Chunked) resp_batch_.addLastChunk();
 }
 
-void ProxyRequest::onUpstreamReadDone() { flushResponse(); }
+void ProxyRequest::onUpstreamReadDone() {
+  if (retry_status_pending_) {
+    retry_status_pending_ = false;
+    int code = status_;
+    status_ = 0;
+    if (upstream_) {
+      upstream_->close();  // its response was not consumed: never reuse
+      upstream_ = nullptr;
+    }
+    if (!tryRetry(retry_status_cause_, "status " + std::to_string(code))) {
+      reply(code, "backend answered with this status and no retry was possible");
+    }
+    return;
+  }
+  flushResponse();
+}
 
 void ProxyRequest::flushResponse() {
   if (client_write_pending_) return;
@@ -326,15 +400,16 @@ void ProxyRequest::onUpstreamError(UpstreamError err, int uv_status) {
   if (response_started_) {
     // Bytes of this response already went to the client: the only honest
     // signal left is to close the client connection.
-    if (backend_) backend_->requestFinished();
-    backend_ = nullptr;
+    if (backend_ && pool_) pool_->recordFailure(*backend_, upstreamErrorName(err), uv_now(conn_.server().loop()));
     logAccess(status_);
+    releaseCounters();
     transitionTo(State::Done);
     conn_.close();
     return;
   }
   // A keep-alive connection the backend closed just as we reused it: retry
   // once on a fresh connection, if nothing of the body was consumed yet.
+  // This is not a backend failure (the race is normal keep-alive life).
   if (reused && !got_bytes && body_in_ == 0 && retries_on_fresh_ == 0 &&
       (err == UpstreamError::Reset || err == UpstreamError::WriteFailed)) {
     ++retries_on_fresh_;
@@ -342,17 +417,110 @@ void ProxyRequest::onUpstreamError(UpstreamError err, int uv_status) {
     req_batch_.addBorrowed(req_head_.data(), req_head_.size());
     if (request_complete_ && req_framing_ == BodyFraming::Chunked) req_batch_.addLastChunk();
     response_timer_armed_ = false;
+    written_ = false;
     connectTo(backend_, true);
     return;
   }
+  std::string why = uv_status < 0 && err != UpstreamError::ResponseTimeout ? std::string(uv_strerror(uv_status))
+                                                                          : std::string(upstreamErrorDetail(err));
+  if (err == UpstreamError::ResponseTimeout) {
+    why = "no response within " + formatDurationMs(static_cast<uint64_t>(runtime_->config->timeouts.backend_response.count()));
+  } else if (err == UpstreamError::ConnectTimeout) {
+    why = "connect timeout after " + formatDurationMs(static_cast<uint64_t>(runtime_->config->timeouts.connect.count()));
+  } else if (err == UpstreamError::InvalidResponse) {
+    why = "invalid response";
+  }
+  if (backend_ && pool_) pool_->recordFailure(*backend_, why, uv_now(conn_.server().loop()));
   if (log().enabled(config::LogLevel::Warn)) {
     auto& j = log().eventLine(config::LogLevel::Warn, "backend_error");
     j.str("request_id", request_id_).str("pool", pool_ ? std::string_view(pool_->name()) : "");
     j.str("backend", backend_ ? std::string_view(backend_->name()) : "").str("error", upstreamErrorName(err));
-    if (uv_status < 0) j.str("detail", uv_strerror(uv_status));
+    j.str("detail", why).num("attempt", static_cast<uint64_t>(attempts_ + 1));
     log().emit(config::LogLevel::Warn);
   }
+  config::RetryOn cause = config::RetryOn::Reset;
+  switch (err) {
+    case UpstreamError::ConnectFailed:
+    case UpstreamError::ConnectTimeout:
+      cause = config::RetryOn::ConnectFailure;
+      break;
+    case UpstreamError::ResponseTimeout:
+      cause = config::RetryOn::Timeout;
+      break;
+    default:
+      cause = config::RetryOn::Reset;
+  }
+  if (tryRetry(cause, why)) return;
   reply(upstreamErrorStatus(err), upstreamErrorDetail(err));
+}
+
+bool ProxyRequest::canRetry(config::RetryOn cause) const {
+  if (pool_ == nullptr || response_started_) return false;
+  const auto& rc = pool_->config().retries;
+  if (!rc.retries(cause) || attempts_ >= rc.attempts) return false;
+  // Written to a backend: it may have run there. Only idempotent methods,
+  // and only if the body we already consumed can be replayed.
+  if (written_ && (!idempotent_ || (body_in_ > 0 && !replayable_))) return false;
+  if (tried_.size() >= pool_->backends().size()) return false;
+  return true;
+}
+
+bool ProxyRequest::tryRetry(config::RetryOn cause, std::string_view why) {
+  if (!canRetry(cause)) return false;
+  if (!retry_counted_ && !pool_->retryAllowed()) {
+    pool_->noteBudgetExhausted();
+    auto& j = log().eventLine(config::LogLevel::Warn, "retry_budget_exhausted");
+    j.str("request_id", request_id_).str("pool", pool_->name());
+    log().emit(config::LogLevel::Warn);
+    return false;
+  }
+  Backend* next = pool_->pick(tried_);
+  if (next == nullptr) return false;
+  if (!retry_counted_) {
+    pool_->retryStarted();
+    retry_counted_ = true;
+  }
+  ++attempts_;
+  if (log().enabled(config::LogLevel::Info)) {
+    auto& j = log().eventLine(config::LogLevel::Info, "retry");
+    j.str("request_id", request_id_).str("pool", pool_->name()).str("from", backend_ ? backend_->name() : "");
+    j.str("to", next->name()).str("reason", why).num("attempt", static_cast<uint64_t>(attempts_ + 1));
+    log().emit(config::LogLevel::Info);
+  }
+  if (written_) {
+    // Rebuild from the kept head and the replay copy; the client buffer is
+    // no longer referenced.
+    req_batch_.clear();
+    req_batch_.addBorrowed(req_head_.data(), req_head_.size());
+    if (!replay_.empty()) {
+      if (req_framing_ == BodyFraming::Chunked) {
+        req_batch_.addChunk(replay_.data(), replay_.size());
+      } else {
+        req_batch_.addBorrowed(replay_.data(), replay_.size());
+      }
+    }
+    if (request_complete_ && req_framing_ == BodyFraming::Chunked) req_batch_.addLastChunk();
+    conn_.requestBufferReleased();
+  }
+  // Never written: req_batch_ still holds the head and the body spans.
+  if (backend_) backend_->requestFinished();
+  backend_ = next;
+  tried_.add(next);
+  next->requestStarted();
+  written_ = false;
+  response_timer_armed_ = false;
+  retries_on_fresh_ = 0;
+  connectTo(next, false);
+  return true;
+}
+
+void ProxyRequest::releaseCounters() {
+  if (backend_) backend_->requestFinished();
+  backend_ = nullptr;
+  if (pool_ && pool_counted_) pool_->requestFinished();
+  if (pool_ && retry_counted_) pool_->retryFinished();
+  pool_counted_ = false;
+  retry_counted_ = false;
 }
 
 void ProxyRequest::localReplyAndClose(int status, std::string_view detail) {
@@ -417,10 +585,9 @@ void ProxyRequest::finish() {
       c->close();
     }
   }
-  if (backend_) backend_->requestFinished();
   logAccess(status_);
+  releaseCounters();
   bool close = close_client_ || !request_complete_;
-  backend_ = nullptr;
   pool_ = nullptr;
   runtime_.reset();
   // May start the next pipelined request on this same object: touch nothing after.
@@ -433,13 +600,12 @@ void ProxyRequest::abort() {
     upstream_ = nullptr;
   }
   if (state_ != State::Idle && state_ != State::Done) {
-    if (backend_) backend_->requestFinished();
     // 499: the client closed the connection before the response was complete
     // (nginx's convention, which operators already grep for).
     logAccess(response_complete_ ? status_ : 499);
     transitionTo(State::Done);
   }
-  backend_ = nullptr;
+  releaseCounters();
   pool_ = nullptr;
   runtime_.reset();
 }

@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 
+#include "config/config.h"
 #include "lb/balancer.h"
 #include "lb/http_message.h"
 #include "lb/upstream_connection.h"
@@ -113,6 +114,13 @@ class ProxyRequest final : public UpstreamHandler {
   void transitionTo(State s) { state_ = s; }
   void beginRequest();
   void start();
+  // Whether a failed attempt may be retried (attempts, budget, method,
+  // replay); no side effects.
+  bool canRetry(config::RetryOn cause) const;
+  // Retries on another backend; false when not possible (nothing changed).
+  bool tryRetry(config::RetryOn cause, std::string_view why);
+  // Releases the pool's request/retry counters (once per request).
+  void releaseCounters();
   void connectTo(Backend* b, bool fresh_only);
   void flushRequest();
   void flushResponse();
@@ -131,6 +139,15 @@ class ProxyRequest final : public UpstreamHandler {
   UpstreamConnection* upstream_ = nullptr;  // borrowed while attached
   TriedSet tried_;
   int retries_on_fresh_ = 0;
+  uint32_t attempts_ = 0;          // retries on other backends so far
+  bool pool_counted_ = false;      // pool_->requestStarted() done
+  bool retry_counted_ = false;     // pool_->retryStarted() done
+  bool written_ = false;           // some request byte went to the current attempt's backend
+  bool idempotent_ = false;
+  bool replayable_ = false;        // replay_ holds the whole body received so far
+  bool retry_status_pending_ = false;  // a 502/503/504 response is being discarded for a retry
+  config::RetryOn retry_status_cause_ = config::RetryOn::Status502;
+  std::string replay_;             // body copy for retrying idempotent requests (reserved once)
 
   // Request side.
   std::string req_head_;   // forwarded head, kept for a retry

@@ -4,6 +4,7 @@
 
 #include <cassert>
 
+#include "health/health_checker.h"
 #include "lb/admin.h"
 #include "lb/downstream_connection.h"
 #include "lb/listener.h"
@@ -12,20 +13,21 @@
 
 namespace ballast {
 
-std::shared_ptr<Runtime> Runtime::build(const config::Config& cfg) {
+std::shared_ptr<Runtime> Runtime::build(const config::Config& cfg, uint64_t now_ms) {
   auto rt = std::make_shared<Runtime>();
   rt->config = std::make_shared<const config::Config>(cfg);
   std::vector<Pool*> raw;
   for (const auto& pc : rt->config->pools) {
-    rt->pools.push_back(std::make_shared<Pool>(pc));
+    rt->pools.push_back(std::make_shared<Pool>(pc, now_ms));
     raw.push_back(rt->pools.back().get());
   }
   rt->router.build(rt->config->routes, raw);
   return rt;
 }
 
-Server::Server(const config::Config& cfg) : runtime_(Runtime::build(cfg)) {
+Server::Server(const config::Config& cfg) {
   uv_loop_init(&loop_);
+  runtime_ = Runtime::build(cfg, uv_now(&loop_));
   std::random_device rd;
   rng_.seed((static_cast<uint64_t>(rd()) << 32) ^ rd() ^ uv_hrtime());
 }
@@ -79,12 +81,15 @@ int Server::run() {
   uv_prepare_init(&loop_, &prepare_);
   prepare_.data = this;
   uv_prepare_start(&prepare_, &Server::onPrepare);
+  uv_timer_init(&loop_, &sweep_);
+  sweep_.data = this;
 
   int exit_code = 0;
   if (!bindListeners()) {
     exit_code = 1;
     stop();
   } else {
+    startHealthChecks();
     auto& j = log().eventLine(config::LogLevel::Info, "started");
     j.str("version", BALLAST_VERSION).num("pid", static_cast<int64_t>(getpid()));
     j.num("pools", static_cast<uint64_t>(runtime_->pools.size()));
@@ -118,12 +123,15 @@ void Server::stop() {
   if (!listeners_.empty()) logEvent(config::LogLevel::Info, "stopping");
   for (auto& l : listeners_) l->close();
   if (admin_) admin_->close();
+  for (auto& c : checkers_) c->close();
+  checkers_.clear();
   // close() unlinks nothing synchronously (objects leave the lists from their
   // close callbacks), so walking the lists here is safe.
   for (DownstreamConnection* c = downstream_head_; c != nullptr; c = c->next_) c->close();
   for (UpstreamConnection* c = upstream_head_; c != nullptr; c = c->next_) c->close();
   for (auto* h : {reinterpret_cast<uv_handle_t*>(&sigint_), reinterpret_cast<uv_handle_t*>(&sigterm_),
-                  reinterpret_cast<uv_handle_t*>(&sigusr1_), reinterpret_cast<uv_handle_t*>(&prepare_)}) {
+                  reinterpret_cast<uv_handle_t*>(&sigusr1_), reinterpret_cast<uv_handle_t*>(&prepare_),
+                  reinterpret_cast<uv_handle_t*>(&sweep_)}) {
     if (!uv_is_closing(h)) uv_close(h, nullptr);
   }
 }
@@ -142,6 +150,24 @@ void Server::onSignal(uv_signal_t* h, int signum) {
 }
 
 void Server::onPrepare(uv_prepare_t*) { log().flush(); }
+
+void Server::startHealthChecks() {
+  bool outlier = false;
+  for (const auto& p : runtime_->pools) {
+    if (p->config().outlier_detection) outlier = true;
+    if (!p->config().health_check || p->backends().empty()) continue;
+    checkers_.push_back(std::make_unique<health::HealthChecker>(&loop_, p));
+    checkers_.back()->start();
+  }
+  // Ejections end on time: a coarse sweep is enough (ejections last seconds).
+  if (outlier) uv_timer_start(&sweep_, &Server::onSweep, 100, 100);
+}
+
+void Server::onSweep(uv_timer_t* h) {
+  auto* self = static_cast<Server*>(h->data);
+  uint64_t now = uv_now(&self->loop_);
+  for (const auto& p : self->runtime_->pools) p->sweepEjections(now);
+}
 
 void Server::onConnectionPending(Listener& l) {
   if (stopping_ || l.closed()) return;

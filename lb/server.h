@@ -20,6 +20,10 @@
 
 namespace ballast {
 
+namespace health {
+class HealthChecker;
+}
+
 class AdminServer;
 class DownstreamConnection;
 class Listener;
@@ -33,7 +37,7 @@ struct Runtime {
   std::vector<PoolPtr> pools;
   Router router;
 
-  static std::shared_ptr<Runtime> build(const config::Config& cfg);
+  static std::shared_ptr<Runtime> build(const config::Config& cfg, uint64_t now_ms);
 };
 
 class Server {
@@ -75,17 +79,21 @@ class Server {
 
   static void onSignal(uv_signal_t* h, int signum);
   static void onPrepare(uv_prepare_t* h);
+  static void onSweep(uv_timer_t* h);
+  void startHealthChecks();
 
   uv_loop_t loop_;
   uv_signal_t sigint_;
   uv_signal_t sigterm_;
   uv_signal_t sigusr1_;
   uv_prepare_t prepare_;
+  uv_timer_t sweep_;  // outlier ejection expiry
   bool stopping_ = false;
 
   std::shared_ptr<Runtime> runtime_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::unique_ptr<AdminServer> admin_;
+  std::vector<std::unique_ptr<health::HealthChecker>> checkers_;
 
   DownstreamConnection* downstream_head_ = nullptr;
   size_t n_downstream_ = 0;

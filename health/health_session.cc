@@ -1,0 +1,198 @@
+#include "health/health_session.h"
+
+#include <llhttp.h>
+
+#include <algorithm>
+
+#include "health/health_checker.h"
+#include "lb/backend.h"
+#include "lb/pool.h"
+
+namespace ballast::health {
+
+// One probe: its own connection, request write and response parser. Owned
+// by itself from start to its close callback; `session` is cut (set null)
+// when the session stops caring (result reported, or session closed).
+struct Probe {
+  HealthSession* session = nullptr;
+  uv_tcp_t tcp;
+  uv_connect_t connect_req;
+  uv_write_t write_req;
+  llhttp_t parser;
+  char buf[4096];
+  int http_status = 0;
+  bool closing = false;
+
+  void close() {
+    if (closing) return;
+    closing = true;
+    session = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp), [](uv_handle_t* h) { delete static_cast<Probe*>(h->data); });
+  }
+
+  // Reports once and detaches.
+  void done(bool passed, const std::string& reason) {
+    HealthSession* s = session;
+    close();
+    if (s) s->onProbeDone(passed, reason, http_status);
+  }
+
+  static int onHeadersComplete(llhttp_t* p) {
+    auto* self = static_cast<Probe*>(p->data);
+    if (p->status_code >= 100 && p->status_code < 200) return 0;  // interim; wait for the final one
+    self->http_status = p->status_code;
+    return HPE_PAUSED;
+  }
+
+  static const llhttp_settings_t* settings() {
+    static const llhttp_settings_t s = [] {
+      llhttp_settings_t x;
+      llhttp_settings_init(&x);
+      x.on_headers_complete = &Probe::onHeadersComplete;
+      return x;
+    }();
+    return &s;
+  }
+};
+
+namespace {
+
+std::string failureText(int uv_err) {
+  if (uv_err == UV_EOF) return "connection closed before a response";
+  return uv_strerror(uv_err);
+}
+
+}  // namespace
+
+HealthSession::HealthSession(HealthChecker& checker, std::shared_ptr<Backend> backend,
+                             const config::HealthCheckConfig& cfg, uv_loop_t* loop, uint64_t seed)
+    : checker_(checker), backend_(std::move(backend)), cfg_(cfg), loop_(loop),
+      state_(cfg.rise, cfg.fall, cfg.initial), rng_(seed) {
+  uv_timer_init(loop_, &timer_);
+  timer_.data = this;
+  if (cfg_.type == config::HealthCheckConfig::Type::Http) {
+    const std::string& host = cfg_.host.empty() ? backend_->name() : cfg_.host;
+    request_ = std::string(cfg_.method == config::HealthCheckConfig::Method::Head ? "HEAD " : "GET ") + cfg_.path +
+               " HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: ballast-health/" BALLAST_VERSION
+               "\r\nAccept: */*\r\nConnection: close\r\n\r\n";
+  }
+}
+
+void HealthSession::start() { probe(); }
+
+void HealthSession::close() {
+  if (closing_) return;
+  closing_ = true;
+  if (probe_) {
+    probe_->close();
+    probe_ = nullptr;
+  }
+  uv_timer_stop(&timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &HealthSession::onClose);
+}
+
+void HealthSession::onClose(uv_handle_t* h) { delete static_cast<HealthSession*>(h->data); }
+
+void HealthSession::scheduleNext() {
+  if (closing_) return;
+  uint64_t base = static_cast<uint64_t>(cfg_.interval.count());
+  if (state_.status() == HealthStatus::Unhealthy && cfg_.unhealthy_interval.count() > 0) {
+    base = static_cast<uint64_t>(cfg_.unhealthy_interval.count());
+  }
+  // +/- jitter_percent, so probes of many backends drift apart.
+  uint64_t spread = base * cfg_.jitter_percent / 100;
+  uint64_t delay = base;
+  if (spread > 0) delay = base - spread + rng_() % (2 * spread + 1);
+  uv_timer_start(&timer_, &HealthSession::onTimer, delay, 0);
+}
+
+void HealthSession::onTimer(uv_timer_t* t) {
+  auto* self = static_cast<HealthSession*>(t->data);
+  if (self->probe_ != nullptr) {
+    // The probe is still in flight: its timeout.
+    self->probe_->done(false, "timeout after " + formatDurationMs(static_cast<uint64_t>(self->cfg_.timeout.count())));
+    return;
+  }
+  self->probe();
+}
+
+void HealthSession::probe() {
+  if (closing_) return;
+  ++probes_;
+  probe_started_ms_ = uv_now(loop_);
+  probe_started_ns_ = uv_hrtime();
+  auto* p = new Probe();
+  p->session = this;
+  probe_ = p;
+  uv_tcp_init(loop_, &p->tcp);
+  p->tcp.data = p;
+  p->connect_req.data = p;
+  uv_timer_start(&timer_, &HealthSession::onTimer, static_cast<uint64_t>(cfg_.timeout.count()), 0);
+  int err = uv_tcp_connect(&p->connect_req, &p->tcp, backend_->sockAddr(), [](uv_connect_t* req, int status) {
+    auto* p = static_cast<Probe*>(req->data);
+    if (p->session == nullptr) return;  // timed out or closed meanwhile
+    if (status < 0) {
+      p->done(false, failureText(status));
+      return;
+    }
+    HealthSession* s = p->session;
+    if (s->cfg_.type == config::HealthCheckConfig::Type::Tcp) {
+      p->done(true, "connected");
+      return;
+    }
+    llhttp_init(&p->parser, HTTP_RESPONSE, Probe::settings());
+    p->parser.data = p;
+    if (s->cfg_.method == config::HealthCheckConfig::Method::Head) {
+      // A response to HEAD has no body whatever its headers say.
+      p->parser.method = HTTP_HEAD;
+    }
+    uv_buf_t b = uv_buf_init(s->request_.data(), static_cast<unsigned>(s->request_.size()));
+    p->write_req.data = p;
+    int werr = uv_write(&p->write_req, reinterpret_cast<uv_stream_t*>(&p->tcp), &b, 1, [](uv_write_t* w, int st) {
+      auto* p = static_cast<Probe*>(w->data);
+      if (st < 0 && p->session) p->done(false, failureText(st));
+    });
+    if (werr < 0) {
+      p->done(false, failureText(werr));
+      return;
+    }
+    uv_read_start(
+        reinterpret_cast<uv_stream_t*>(&p->tcp),
+        [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+          auto* p = static_cast<Probe*>(h->data);
+          buf->base = p->buf;
+          buf->len = sizeof p->buf;
+        },
+        [](uv_stream_t* st, ssize_t nread, const uv_buf_t* buf) {
+          auto* p = static_cast<Probe*>(st->data);
+          if (p->session == nullptr || nread == 0) return;
+          if (nread < 0) {
+            p->done(false, failureText(static_cast<int>(nread)));
+            return;
+          }
+          llhttp_errno_t e = llhttp_execute(&p->parser, buf->base, static_cast<size_t>(nread));
+          if (e == HPE_PAUSED) {
+            HealthSession* s = p->session;
+            int code = p->http_status;
+            bool ok = s->cfg_.accepts(code);
+            p->done(ok, "status " + std::to_string(code));
+          } else if (e != HPE_OK) {
+            p->done(false, "invalid response");
+          }
+        });
+  });
+  if (err < 0) p->done(false, failureText(err));
+}
+
+void HealthSession::onProbeDone(bool passed, const std::string& reason, int /*http_status*/) {
+  probe_ = nullptr;  // the probe closed itself
+  uv_timer_stop(&timer_);
+  last_passed_ = passed;
+  last_reason_ = reason;
+  last_latency_ms_ = static_cast<double>(uv_hrtime() - probe_started_ns_) / 1e6;
+  HealthTransition t = state_.onResult(passed);
+  checker_.report(*this, passed, t, reason, probe_started_ms_);
+  scheduleNext();
+}
+
+}  // namespace ballast::health
