@@ -130,7 +130,10 @@ void buildRequestHead(std::string& out, std::string_view method, std::string_vie
   bool saw_host = false;
   for (const auto& h : headers) {
     if (hop.isHopByHop(h.name)) continue;
-    if (!saw_host && iequals(h.name, "host")) saw_host = true;
+    if (iequals(h.name, "host")) {
+      if (!info.host_override.empty()) continue;
+      saw_host = true;
+    }
     if (iequals(h.name, "content-length")) continue;
     if (iequals(h.name, "x-forwarded-proto")) continue;
     if (iequals(h.name, "x-forwarded-for")) {
@@ -157,7 +160,11 @@ void buildRequestHead(std::string& out, std::string_view method, std::string_vie
   // An HTTP/1.0 request may lack Host; we speak HTTP/1.1 upstream, which
   // requires one: an empty Host is what RFC 9112 7.2 prescribes when the
   // target has no authority.
-  if (!saw_host) out.append("Host: \r\n", 8);
+  if (!info.host_override.empty()) {
+    appendHeader(out, "Host", info.host_override);
+  } else if (!saw_host) {
+    out.append("Host: \r\n", 8);
+  }
   appendHeader(out, "X-Forwarded-Proto", info.proto);
   if (info.add_request_id) appendHeader(out, "X-Request-Id", info.request_id);
   switch (framing) {
@@ -174,6 +181,31 @@ void buildRequestHead(std::string& out, std::string_view method, std::string_vie
       break;
   }
   out.append("\r\n", 2);
+}
+
+bool splitAbsoluteForm(std::string_view target, std::string_view* authority, std::string_view* path) {
+  size_t skip = 0;
+  if (target.size() >= 7 && iequals(target.substr(0, 7), "http://")) {
+    skip = 7;
+  } else if (target.size() >= 8 && iequals(target.substr(0, 8), "https://")) {
+    skip = 8;
+  } else {
+    return false;
+  }
+  std::string_view rest = target.substr(skip);
+  size_t slash = rest.find_first_of("/?");
+  *authority = rest.substr(0, slash);
+  if (slash == std::string_view::npos) {
+    *path = "/";
+  } else if (rest[slash] == '?') {
+    *path = rest.substr(slash);  // "?q" : caller prefixes "/" if it must
+  } else {
+    *path = rest.substr(slash);
+  }
+  // userinfo is not allowed in http(s) URIs sent to a server; drop it.
+  size_t at = authority->rfind('@');
+  if (at != std::string_view::npos) *authority = authority->substr(at + 1);
+  return !authority->empty();
 }
 
 void buildResponseHead(std::string& out, const std::vector<Header>& headers, const HopByHop& hop,

@@ -84,13 +84,21 @@ struct ForwardInfo {
   std::string_view proto;       // X-Forwarded-Proto value
   std::string_view request_id;  // X-Request-Id to add when the client sent none
   bool add_request_id = false;
+  // Non-empty for an absolute-form request target ("GET http://h/p"): the
+  // authority replaces any Host header (RFC 9112 3.2.2).
+  std::string_view host_override;
 };
+
+// Splits an absolute-form target "http://authority/path?q" into authority
+// and origin-form path ("/" when empty). Returns false for other forms.
+bool splitAbsoluteForm(std::string_view target, std::string_view* authority, std::string_view* path);
 
 // Builds the request head sent to a backend into `out` (cleared first).
 // Always HTTP/1.1 to the backend. Hop-by-hop headers are dropped,
 // X-Forwarded-For appended to (all client values are merged into one header),
 // X-Forwarded-Proto replaced, X-Request-Id added when absent. Host passes
-// unchanged; an HTTP/1.0 request without Host gets none (the backend decides).
+// unchanged (or is replaced by info.host_override); a request without Host
+// (HTTP/1.0) gets an empty one, since HTTP/1.1 requires the field.
 // Transfer-Encoding and Content-Length are re-emitted from `framing` so the
 // backend sees exactly the framing we write.
 void buildRequestHead(std::string& out, std::string_view method, std::string_view url,

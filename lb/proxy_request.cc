@@ -119,17 +119,26 @@ int ProxyRequest::onRequestHead(RequestHead& h) {
   // Exactly one Host (RFC 9112 3.2): several, or none from an HTTP/1.1
   // client, is a malformed request and a classic smuggling/poisoning vector.
   std::string_view host;
+  std::string_view url = h.url;
+  std::string_view authority;
+  std::string_view origin_path;
+  bool absolute = splitAbsoluteForm(h.url, &authority, &origin_path) && !origin_path.empty() && origin_path[0] == '/';
   int hosts = 0;
   for (const auto& hd : h.headers.headers()) {
     if (iequals(hd.name, "host")) {
       if (++hosts == 1) host = hd.value;
     }
   }
-  if (hosts > 1 || (hosts == 0 && !client_http10_)) {
+  if (absolute) {
+    // Absolute form: the authority in the target wins over Host.
+    host = authority;
+    url = origin_path;
+  }
+  if (hosts > 1 || (hosts == 0 && !client_http10_ && !absolute)) {
     local_detail_ = hosts > 1 ? "more than one Host header" : "missing Host header";
     return 400;
   }
-  const Route* route = runtime_->router.match(host, h.url);
+  const Route* route = runtime_->router.match(host, url);
   if (route == nullptr || route->pool == nullptr) {
     local_status_ = 404;
     local_detail_ = "no route matches this host and path";
@@ -153,8 +162,8 @@ int ProxyRequest::onRequestHead(RequestHead& h) {
     replayable_ = h.framing == BodyFraming::Chunked || h.content_length <= limit;
     if (replayable_ && replay_.capacity() < want) replay_.reserve(want);
   }
-  ForwardInfo info{conn_.clientIp(), "http", request_id_, !has_rid};
-  buildRequestHead(req_head_, h.method_name, h.url, h.headers.headers(), h.hop, info, h.framing,
+  ForwardInfo info{conn_.clientIp(), "http", request_id_, !has_rid, absolute ? authority : std::string_view()};
+  buildRequestHead(req_head_, h.method_name, url, h.headers.headers(), h.hop, info, h.framing,
                    h.content_length);
   req_batch_.addBorrowed(req_head_.data(), req_head_.size());
   return 0;

@@ -293,8 +293,8 @@ TEST_CASE("HopByHop::scan and isHopByHop", "[http]") {
 }
 
 TEST_CASE("buildRequestHead: exact bytes", "[http]") {
-  const ForwardInfo with_id{"127.0.0.1", "http", "rid-1", true};
-  const ForwardInfo without_id{"127.0.0.1", "https", "rid-1", false};
+  const ForwardInfo with_id{"127.0.0.1", "http", "rid-1", true, {}};
+  const ForwardInfo without_id{"127.0.0.1", "https", "rid-1", false, {}};
 
   SECTION("representative request: hop-by-hop dropped, XFF merged, XFP replaced, id added, CL re-emitted") {
     HeaderList h{
@@ -573,4 +573,44 @@ TEST_CASE("reasonPhrase for the common codes", "[http]") {
   // Unlisted codes still give a non-empty token, so the status line stays valid.
   CHECK_FALSE(reasonPhrase(299).empty());
   CHECK_FALSE(reasonPhrase(0).empty());
+}
+
+TEST_CASE("splitAbsoluteForm: authority and origin-form path", "[http_message]") {
+  struct Row {
+    const char* target;
+    bool ok;
+    const char* authority;
+    const char* path;
+  };
+  const Row rows[] = {
+      {"http://a.example/x?y=1", true, "a.example", "/x?y=1"},
+      {"HTTP://A.example:8080/", true, "A.example:8080", "/"},
+      {"https://h", true, "h", "/"},
+      {"http://user@h/p", true, "h", "/p"},
+      {"/plain", false, "", ""},
+      {"*", false, "", ""},
+      {"http:///nohost", false, "", ""},
+  };
+  for (const auto& r : rows) {
+    INFO(r.target);
+    std::string_view authority, path;
+    bool ok = ballast::splitAbsoluteForm(r.target, &authority, &path);
+    CHECK(ok == r.ok);
+    if (r.ok) {
+      CHECK(authority == r.authority);
+      CHECK(path == r.path);
+    }
+  }
+}
+
+TEST_CASE("buildRequestHead: host_override replaces every Host header", "[http_message]") {
+  std::vector<ballast::Header> headers = {{"Host", "ignored.example"}, {"Accept", "*/*"}};
+  ballast::HopByHop hop;
+  hop.scan(headers);
+  ballast::ForwardInfo info{"10.0.0.1", "http", "", false, "real.example"};
+  std::string out;
+  ballast::buildRequestHead(out, "GET", "/p", headers, hop, info, ballast::BodyFraming::None, 0);
+  CHECK(out ==
+        "GET /p HTTP/1.1\r\nAccept: */*\r\nX-Forwarded-For: 10.0.0.1\r\nHost: real.example\r\n"
+        "X-Forwarded-Proto: http\r\n\r\n");
 }

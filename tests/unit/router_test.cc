@@ -1,6 +1,7 @@
 // Router: (Host, path) -> pool, first match wins. The router only stores the
 // Pool pointers, so the tests pass distinct fake pointers and compare them.
 
+#include <cstdio>
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
@@ -19,7 +20,11 @@ config::RouteConfig route(std::string host, std::string path_prefix, size_t pool
   config::RouteConfig rc;
   rc.host = std::move(host);
   rc.path_prefix = std::move(path_prefix);
-  rc.pool = "p" + std::to_string(pool_index);
+  // Formatted into a char buffer: g++ 12 -O2 warns falsely (-Wrestrict,
+  // GCC PR105329) on short string literal assignment inlined here.
+  char name[32];
+  int n = std::snprintf(name, sizeof name, "p%zu", pool_index);
+  rc.pool.assign(name, static_cast<size_t>(n));
   rc.pool_index = pool_index;
   return rc;
 }
