@@ -103,6 +103,11 @@ void HealthSession::scheduleNext() {
   uint64_t spread = base * cfg_.jitter_percent / 100;
   uint64_t delay = base;
   if (spread > 0) delay = base - spread + rng_() % (2 * spread + 1);
+  // The interval runs from the start of the last probe, so a probe that
+  // times out does not stretch the period (detection stays within
+  // interval * fall + timeout).
+  uint64_t elapsed = uv_now(loop_) - probe_started_ms_;
+  delay = delay > elapsed ? delay - elapsed : 0;
   uv_timer_start(&timer_, &HealthSession::onTimer, delay, 0);
 }
 

@@ -55,8 +55,10 @@ PickMode Pool::mode() const {
     if (panic > 0 && available * 100 < panic * primaries) return PickMode::Panic;
     return PickMode::Normal;
   }
-  if (backups > 0) return PickMode::Backup;
+  // Primaries that all still await their first probe keep the traffic:
+  // start-up must not fail over to backups (and back) for nothing.
   if (primaries > 0 && unknown == primaries) return PickMode::Unknown;
+  if (backups > 0) return PickMode::Backup;
   if (panic > 0) return PickMode::Panic;
   return PickMode::Normal;
 }
@@ -139,10 +141,5 @@ void Pool::sweepEjections(uint64_t now_ms) {
   }
 }
 
-bool Pool::retryAllowed() const {
-  uint64_t cap = static_cast<uint64_t>(active_requests_) * cfg_.retries.budget_percent / 100;
-  cap = std::max<uint64_t>(cap, cfg_.retries.budget_min);
-  return active_retries_ < cap;
-}
 
 }  // namespace ballast

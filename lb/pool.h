@@ -8,6 +8,7 @@
 // connections of a backend that left rotation.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -32,9 +33,9 @@ class Pool {
   // (see mode()); nullptr when nothing may take traffic.
   Backend* pick(const TriedSet& tried);
   // Normal while some primary is available (Panic if their share is under
-  // panic_threshold); else Backup if a backup is available; else Unknown
-  // while every primary awaits its first probe; else Panic if a threshold is
-  // set; else Normal (which finds nothing: 503).
+  // panic_threshold); else Unknown while every primary awaits its first
+  // probe; else Backup if a backup is available; else Panic if a threshold
+  // is set; else Normal (which finds nothing: 503).
   PickMode mode() const;
   size_t availableCount() const;
 
@@ -51,12 +52,24 @@ class Pool {
   void sweepEjections(uint64_t now_ms);
 
   // ---- retry budget ----
-  void requestStarted() { ++active_requests_; }
+  // A token bucket (Finagle's RetryBudget): every new request deposits
+  // budget_percent/100 of a token, every budgeted retry withdraws one, so
+  // over time retries add at most budget_percent of the pool's requests.
+  // Up to budget_min retries in flight are always allowed. The bucket holds
+  // at most kBurstRequests * budget_percent/100 tokens, so a calm period
+  // cannot bank an unbounded storm.
+  static constexpr double kBurstRequests = 1000;
+  void requestStarted() {
+    ++active_requests_;
+    retry_tokens_ = std::min(retry_tokens_ + cfg_.retries.budget_percent / 100.0,
+                             kBurstRequests * cfg_.retries.budget_percent / 100.0);
+  }
   void requestFinished() { --active_requests_; }
-  // Retries in flight may be at most budget_percent of active requests, but
-  // budget_min are always allowed.
-  bool retryAllowed() const;
-  void retryStarted() { ++active_retries_; }
+  bool retryAllowed() const { return active_retries_ < cfg_.retries.budget_min || retry_tokens_ >= 1.0; }
+  void retryStarted() {
+    if (active_retries_ >= cfg_.retries.budget_min) retry_tokens_ -= 1.0;
+    ++active_retries_;
+  }
   void retryFinished() { --active_retries_; }
   uint64_t retryBudgetExhausted() const { return budget_exhausted_; }
   void noteBudgetExhausted() { ++budget_exhausted_; }
@@ -70,6 +83,7 @@ class Pool {
   BalancerPtr balancer_;
   uint32_t active_requests_ = 0;
   uint32_t active_retries_ = 0;
+  double retry_tokens_ = 0;
   uint64_t budget_exhausted_ = 0;
 };
 

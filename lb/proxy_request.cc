@@ -419,7 +419,9 @@ void ProxyRequest::onUpstreamError(UpstreamError err, int uv_status) {
   // A keep-alive connection the backend closed just as we reused it: retry
   // once on a fresh connection, if nothing of the body was consumed yet.
   // This is not a backend failure (the race is normal keep-alive life).
-  if (reused && !got_bytes && body_in_ == 0 && retries_on_fresh_ == 0 &&
+  // A non-idempotent request that was written is not replayed: the backend
+  // may have run it before dying (nginx and HAProxy draw the same line).
+  if (reused && !got_bytes && body_in_ == 0 && retries_on_fresh_ == 0 && (idempotent_ || !written_) &&
       (err == UpstreamError::Reset || err == UpstreamError::WriteFailed)) {
     ++retries_on_fresh_;
     req_batch_.clear();
@@ -476,7 +478,13 @@ bool ProxyRequest::canRetry(config::RetryOn cause) const {
 
 bool ProxyRequest::tryRetry(config::RetryOn cause, std::string_view why) {
   if (!canRetry(cause)) return false;
-  if (!retry_counted_ && !pool_->retryAllowed()) {
+  // The budget bounds the extra load retries put on backends. A request that
+  // never reached a backend (connect refused or timed out) adds none when
+  // retried, so only retries of written requests count against it; this is
+  // what keeps a dead backend from costing clients anything before the
+  // probes notice.
+  bool budgeted = written_;
+  if (budgeted && !retry_counted_ && !pool_->retryAllowed()) {
     pool_->noteBudgetExhausted();
     auto& j = log().eventLine(config::LogLevel::Warn, "retry_budget_exhausted");
     j.str("request_id", request_id_).str("pool", pool_->name());
@@ -485,7 +493,7 @@ bool ProxyRequest::tryRetry(config::RetryOn cause, std::string_view why) {
   }
   Backend* next = pool_->pick(tried_);
   if (next == nullptr) return false;
-  if (!retry_counted_) {
+  if (budgeted && !retry_counted_) {
     pool_->retryStarted();
     retry_counted_ = true;
   }

@@ -240,6 +240,7 @@ class Connection {
 
   // What the current request asked for (query string) plus what the head said.
   struct Request {
+    uint8_t method = 0;  // llhttp_method_t
     bool isHead = false;
     bool http10 = false;
     bool health = false;
@@ -270,8 +271,10 @@ class Connection {
     bool stable;
   };
 
+  // One queued write; req.data points back here. Freed in onWrite.
   struct WriteReq {
     uv_write_t req;
+    Connection* conn;  // borrowed: outlives the write (closes wait for it)
     std::string owned;
     uv_buf_t bufs[8];
     unsigned nbufs = 0;
@@ -858,6 +861,7 @@ void Connection::parseTarget() {
 void Connection::headersDone() {
   headersDone_ = true;
   ++requestsOnConn_;
+  req_.method = parser_.method;
   req_.isHead = parser_.method == HTTP_HEAD;
   req_.http10 = parser_.http_major == 1 && parser_.http_minor == 0;
   req_.hasBody = (parser_.flags & F_CHUNKED) != 0 || ((parser_.flags & F_CONTENT_LENGTH) != 0 && parser_.content_length > 0);
@@ -979,7 +983,7 @@ void Connection::startResponse() {
   if (opts.verbose) {
     std::fprintf(stderr, "%s conn=%llu req=%llu %s %s -> %d\n", opts.name.c_str(),
                  static_cast<unsigned long long>(id_), static_cast<unsigned long long>(requestsOnConn_),
-                 llhttp_method_name(static_cast<llhttp_method_t>(parser_.method)), url_.c_str(), status);
+                 llhttp_method_name(static_cast<llhttp_method_t>(req_.method)), url_.c_str(), status);
   }
 
   out_.clear();
@@ -1131,7 +1135,8 @@ bool Connection::send(const Piece* pieces, unsigned n, bool tryFirst) {
   // Queue the rest. Unstable bytes are copied into the request first (all of
   // them, so that the string does not reallocate under the buffers).
   auto* w = new WriteReq;
-  w->req.data = this;
+  w->req.data = w;
+  w->conn = this;
   size_t skip = written;
   size_t ownedSize = 0;
   for (unsigned i = 0; i < n; ++i) {
@@ -1165,8 +1170,9 @@ bool Connection::send(const Piece* pieces, unsigned n, bool tryFirst) {
 }
 
 void Connection::onWrite(uv_write_t* req, int status) {
-  auto* self = static_cast<Connection*>(req->data);
-  delete reinterpret_cast<WriteReq*>(req);  // req is WriteReq's first member
+  auto* w = static_cast<WriteReq*>(req->data);
+  Connection* self = w->conn;
+  delete w;
   if (self->phase_ == Phase::Closing) return;
   if (status < 0) {
     self->close();
@@ -1304,7 +1310,7 @@ void usage(FILE* out) {
                "  --idle-close MS      close keep-alive connections idle for MS (default 60000;\n"
                "                       0: never)\n"
                "  --quiet              log nothing per request (the default)\n"
-               "  --verbose            one line per request on stderr\n"
+               "  --verbose            one line per answered request on stderr\n"
                "  --help               this text\n"
                "\n"
                "query parameters (any path, combinable):\n"

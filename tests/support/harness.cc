@@ -1030,3 +1030,268 @@ Response fetch(uint16_t port, const std::string& raw_request, const ReadOptions&
 }
 
 }  // namespace ballast::test
+
+// ===========================================================================
+// Health checking and failover helpers (issue 3).
+
+namespace ballast::test {
+
+std::string failoverConfig(const std::vector<PoolBackend>& backends, const std::vector<std::string>& pool_keys,
+                           const std::string& extra) {
+  std::string y;
+  y += "listen: 127.0.0.1:0\n";
+  y += "admin: { listen: 127.0.0.1:0 }\n";
+  y += "log: { level: info, access: stdout, events: stderr }\n";
+  y += "pools:\n";
+  y += "  - name: web\n";
+  y += "    balance: round_robin\n";
+  y += "    backends:\n";
+  for (const auto& b : backends)
+    y += "      - { address: " + b.address + (b.backup ? ", backup: true" : "") + " }\n";
+  for (const auto& k : pool_keys) y += "    " + k + "\n";
+  if (!extra.empty()) {
+    y += extra;
+    if (y.back() != '\n') y += '\n';
+  }
+  return y;
+}
+
+std::unique_ptr<Process> startDemoBackendAt(const TempDir& dir, const std::string& name, const std::string& address,
+                                            std::vector<std::string> extra, Ms timeout) {
+  std::vector<std::string> argv = {DEMO_BACKEND_BIN, "--listen", address, "--name", name};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  const std::string want = "^listening " + std::regex_replace(address, std::regex(R"([.\[\]])"), R"(\$&)") + R"(\s*$)";
+  auto deadline = Clock::now() + timeout;
+  for (;;) {
+    auto p = std::make_unique<Process>(argv, dir.path(), "backend-" + name + "-" + std::to_string(counter()));
+    auto left = std::chrono::duration_cast<Ms>(deadline - Clock::now());
+    if (p->waitForLine(Stream::Stdout, want, std::max(left, Ms(1)))) return p;
+    // Exited (bind failed) or timed out.
+    if (Clock::now() >= deadline)
+      fail("demo-backend " + name + " did not come up on " + address + " in time\n" + p->tail());
+    std::this_thread::sleep_for(Ms(20));
+  }
+}
+
+void demoControl(uint16_t port, const std::string& query) {
+  Response r = fetch(port, request("POST", "/_control?" + query, {"Content-Length: 0"}));
+  if (r.status != 200) fail("demo-backend /_control?" + query + " answered " + std::to_string(r.status));
+}
+
+std::vector<JsonObject> eventObjects(const Ballast& lb, const std::string& event) {
+  std::vector<JsonObject> out;
+  for (const auto& line : lb.events()) {
+    if (line.empty() || line[0] != '{') continue;
+    JsonObject o;
+    try {
+      o = parseFlatJson(line);
+    } catch (const std::exception&) {
+      continue;
+    }
+    if (!event.empty()) {
+      auto it = o.find("event");
+      if (it == o.end() || it->second.text != event) continue;
+    }
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+std::string jsonText(const JsonObject& o, const std::string& key) {
+  auto it = o.find(key);
+  return it == o.end() ? std::string() : it->second.text;
+}
+
+size_t countEvents(const Ballast& lb, const std::string& event, const EventPredicate& pred) {
+  size_t n = 0;
+  for (const auto& o : eventObjects(lb, event))
+    if (!pred || pred(o)) ++n;
+  return n;
+}
+
+JsonObject waitEvent(Ballast& lb, const std::string& event, const EventPredicate& pred, Ms timeout, size_t skip) {
+  auto deadline = Clock::now() + timeout;
+  for (;;) {
+    bool alive = lb.process().running();
+    size_t seen = 0;
+    for (auto& o : eventObjects(lb, event)) {
+      if (pred && !pred(o)) continue;
+      if (seen++ < skip) continue;
+      return o;
+    }
+    if (!alive || Clock::now() >= deadline) {
+      std::string tail;
+      auto ls = lb.events();
+      for (size_t i = ls.size() > 40 ? ls.size() - 40 : 0; i < ls.size(); ++i) tail += ls[i] + "\n";
+      fail("no \"" + event + "\" event" + (pred ? " matching the predicate" : "") + " (#" + std::to_string(skip + 1) +
+           ") within " + std::to_string(timeout.count()) + " ms" + (alive ? "" : " (ballast exited)") +
+           "; event log tail:\n" + tail);
+    }
+    std::this_thread::sleep_for(kPollInterval);
+  }
+}
+
+EventPredicate backendState(const std::string& backend, const std::string& new_state) {
+  return [backend, new_state](const JsonObject& o) {
+    return jsonText(o, "backend") == backend && (new_state.empty() || jsonText(o, "new") == new_state);
+  };
+}
+
+// ---------------------------------------------------------------------------
+// FakeServer
+
+FakeServer::FakeServer(FakeHandler handler) : handler_(std::move(handler)) {
+  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listen_fd_ < 0) fail(errnoText("socket"));
+  int one = 1;
+  ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = 0;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 || ::listen(listen_fd_, 128) < 0 ||
+      ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len) < 0) {
+    std::string e = errnoText("FakeServer bind/listen");
+    ::close(listen_fd_);
+    fail(e);
+  }
+  port_ = ntohs(a.sin_port);
+  acceptor_ = std::thread([this] { acceptLoop(); });
+}
+
+FakeServer::~FakeServer() { stop(); }
+
+std::string FakeServer::address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+void FakeServer::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  stopping_ = true;
+  if (acceptor_.joinable()) acceptor_.join();  // polls stopping_ every few ms
+  ::close(listen_fd_);
+  std::vector<std::thread> workers;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (int fd : conn_fds_) ::shutdown(fd, SHUT_RDWR);  // wakes blocked recv calls
+    workers.swap(workers_);
+  }
+  for (auto& t : workers) t.join();
+}
+
+void FakeServer::acceptLoop() {
+  uint64_t next_id = 0;
+  while (!stopping_) {
+    pollfd p{listen_fd_, POLLIN, 0};
+    int rc = ::poll(&p, 1, 10);
+    if (rc <= 0) continue;
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) {
+      ::close(fd);
+      break;
+    }
+    conn_fds_.push_back(fd);
+    uint64_t id = ++next_id;
+    workers_.emplace_back([this, fd, id] { serve(fd, id); });
+  }
+}
+
+void FakeServer::serve(int fd, uint64_t id) {
+  std::string buf;
+  char tmp[16 * 1024];
+  // Reads more into buf; false on EOF, error or stop.
+  auto more = [&]() -> bool {
+    for (;;) {
+      ssize_t n = ::recv(fd, tmp, sizeof tmp, 0);
+      if (n > 0) {
+        buf.append(tmp, static_cast<size_t>(n));
+        return true;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      return false;
+    }
+  };
+  auto sendAllFd = [&](const std::string& s) -> bool {
+    size_t off = 0;
+    while (off < s.size()) {
+      ssize_t n = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      off += static_cast<size_t>(n);
+    }
+    return true;
+  };
+  // Reads and answers one request: Keep (go on), End (close) or Reset.
+  enum class Next { Keep, End, Reset };
+  auto one = [&]() -> Next {
+    size_t head_end;
+    while ((head_end = buf.find("\r\n\r\n")) == std::string::npos) {
+      if (stopping_ || !more()) return Next::End;
+    }
+    FakeRequest req;
+    req.conn_id = id;
+    req.head = buf.substr(0, head_end + 4);
+    buf.erase(0, head_end + 4);
+    auto lines = splitCrlf(std::string_view(req.head).substr(0, head_end));
+    if (lines.empty()) return Next::End;
+    size_t sp1 = lines[0].find(' ');
+    size_t sp2 = sp1 == std::string::npos ? sp1 : lines[0].find(' ', sp1 + 1);
+    req.method = lines[0].substr(0, sp1);
+    if (sp1 != std::string::npos)
+      req.target = lines[0].substr(sp1 + 1, sp2 == std::string::npos ? sp2 : sp2 - sp1 - 1);
+    auto headers = parseHeaderLines(lines, false);
+    auto conn = findHeader(headers, "Connection");
+    bool close_after = conn && toLower(*conn).find("close") != std::string::npos;
+    auto te = findHeader(headers, "Transfer-Encoding");
+    auto cl = findHeader(headers, "Content-Length");
+    if (te && toLower(*te).find("chunked") != std::string::npos) {
+      size_t end;
+      while ((end = buf.find("0\r\n\r\n")) == std::string::npos) {
+        if (stopping_ || !more()) return Next::End;
+      }
+      req.body = buf.substr(0, end + 5);
+      buf.erase(0, end + 5);
+    } else if (cl) {
+      size_t n = static_cast<size_t>(std::stoull(*cl));
+      while (buf.size() < n) {
+        if (stopping_ || !more()) return Next::End;
+      }
+      req.body = buf.substr(0, n);
+      buf.erase(0, n);
+    }
+    ++requests_;
+    FakeReply rep = handler_(req);
+    switch (rep.action) {
+      case FakeReply::Action::Reset: return Next::Reset;
+      case FakeReply::Action::Close: return Next::End;
+      case FakeReply::Action::Hang:
+        while (!stopping_ && more()) {
+        }
+        return Next::End;
+      case FakeReply::Action::Respond: break;
+    }
+    std::string out = "HTTP/1.1 " + std::to_string(rep.status) + " Fake\r\n";
+    for (const auto& h : rep.headers) out += h + "\r\n";
+    out += "Content-Length: " + std::to_string(rep.body.size()) + "\r\n";
+    if (close_after) out += "Connection: close\r\n";
+    out += "\r\n" + rep.body;
+    if (!sendAllFd(out) || close_after) return Next::End;
+    return Next::Keep;
+  };
+  Next next;
+  while ((next = one()) == Next::Keep) {
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (next == Next::Reset) {
+    linger l{1, 0};  // close() then sends a RST
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  }
+  ::close(fd);
+  conn_fds_.erase(std::remove(conn_fds_.begin(), conn_fds_.end(), fd), conn_fds_.end());
+}
+
+}  // namespace ballast::test

@@ -406,3 +406,133 @@ bool iequals(std::string_view a, std::string_view b);
 std::string toLower(std::string_view s);
 
 }  // namespace ballast::test
+
+// ===========================================================================
+// Health checking and failover helpers (issue 3). Appended as a block of its
+// own; the includes below are the extra ones it needs.
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+namespace ballast::test {
+
+// A backend entry of failoverConfig().
+struct PoolBackend {
+  std::string address;  // "127.0.0.1:PORT"
+  bool backup = false;
+};
+
+// The standard test config (as configYaml) with one pool "web" whose
+// backends are `backends` and whose further keys are `pool_keys`, one YAML
+// line each without indentation (e.g. "health_check: { interval: 200ms }",
+// "panic_threshold: 50"); `extra` is appended at top level.
+std::string failoverConfig(const std::vector<PoolBackend>& backends, const std::vector<std::string>& pool_keys,
+                           const std::string& extra = "");
+
+// `demo-backend --listen ADDRESS --name NAME [extra...]` on a given address,
+// e.g. to bring a killed backend back on its old port. A bind that fails
+// (the port is briefly in use) is retried until `timeout`; throws if the
+// backend does not come up by then.
+std::unique_ptr<Process> startDemoBackendAt(const TempDir& dir, const std::string& name, const std::string& address,
+                                            std::vector<std::string> extra = {}, Ms timeout = kStartTimeout);
+
+// Sends POST /_control?QUERY straight to a demo-backend (not through
+// ballast) and requires its 200, e.g. demoControl(port, "health_status=500").
+void demoControl(uint16_t port, const std::string& query);
+
+// The event log (stderr) of `lb` as parsed objects, in order; lines that are
+// not flat JSON objects are skipped. `event` non-empty keeps only lines whose
+// "event" field equals it.
+std::vector<JsonObject> eventObjects(const Ballast& lb, const std::string& event = "");
+// The text of `key` in `o` (string or literal), or "" when absent.
+std::string jsonText(const JsonObject& o, const std::string& key);
+// Polls the event log until the (skip+1)-th line with "event" == `event`
+// for which `pred` holds (no predicate: any) appears, and returns it; throws
+// with the event log tail when `timeout` passes or ballast exits.
+using EventPredicate = std::function<bool(const JsonObject&)>;
+JsonObject waitEvent(Ballast& lb, const std::string& event, const EventPredicate& pred = {}, Ms timeout = Ms(5000),
+                     size_t skip = 0);
+// How many lines with "event" == `event` satisfy `pred` so far.
+size_t countEvents(const Ballast& lb, const std::string& event, const EventPredicate& pred = {});
+// A predicate for backend_state events of `backend` ("127.0.0.1:PORT"),
+// optionally requiring the "new" state.
+EventPredicate backendState(const std::string& backend, const std::string& new_state = "");
+
+// ---------------------------------------------------------------------------
+// FakeServer: a tiny blocking-socket HTTP/1.1 server on 127.0.0.1:0 for
+// behaviour demo-backend does not script (alternating health answers, a
+// reset after reading the request...). One thread accepts; one thread per
+// connection reads requests (Content-Length bodies; chunked bodies are read
+// up to their last chunk, undecoded) and asks the handler what to do. The
+// handler runs on those threads: it must be thread-safe. The destructor
+// stops everything and joins every thread.
+
+struct FakeRequest {
+  std::string method;
+  std::string target;  // as sent, e.g. "/healthz"
+  std::string head;    // the raw head, request line to blank line
+  std::string body;
+  uint64_t conn_id = 0;  // per accepted connection, from 1
+};
+
+struct FakeReply {
+  enum class Action {
+    Respond,  // send the response below (keep-alive unless the request asked to close)
+    Reset,    // abort the connection with a RST, no response
+    Close,    // close the connection (FIN), no response
+    Hang,     // never answer; the connection stays open until the server stops
+  };
+  Action action = Action::Respond;
+  int status = 200;
+  std::string body;
+  std::vector<std::string> headers;  // "Name: value"; Content-Length is added
+
+  static FakeReply respond(int status, std::string body, std::vector<std::string> headers = {}) {
+    FakeReply r;
+    r.status = status;
+    r.body = std::move(body);
+    r.headers = std::move(headers);
+    return r;
+  }
+  static FakeReply reset() {
+    FakeReply r;
+    r.action = Action::Reset;
+    return r;
+  }
+};
+
+using FakeHandler = std::function<FakeReply(const FakeRequest&)>;
+
+class FakeServer {
+ public:
+  explicit FakeServer(FakeHandler handler);
+  ~FakeServer();
+  FakeServer(const FakeServer&) = delete;
+  FakeServer& operator=(const FakeServer&) = delete;
+
+  uint16_t port() const { return port_; }
+  std::string address() const;
+  // Requests read so far (whatever the handler did with them).
+  size_t requests() const { return requests_.load(); }
+  // Stops accepting, shuts every connection down and joins the threads.
+  // Idempotent; the destructor calls it.
+  void stop();
+
+ private:
+  void acceptLoop();
+  void serve(int fd, uint64_t id);
+
+  FakeHandler handler_;
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<size_t> requests_{0};
+  std::mutex mu_;                // guards conn_fds_ and workers_
+  std::vector<int> conn_fds_;    // open connections (shut down by stop())
+  std::vector<std::thread> workers_;
+  std::thread acceptor_;
+  bool stopped_ = false;
+};
+
+}  // namespace ballast::test
