@@ -4,6 +4,7 @@
 
 #include "health/health_session.h"
 #include "lb/log.h"
+#include "lb/backend.h"
 #include "lb/pool.h"
 
 namespace ballast::health {
@@ -19,6 +20,13 @@ HealthChecker::HealthChecker(uv_loop_t* loop, std::shared_ptr<Pool> pool) : loop
 
 HealthChecker::~HealthChecker() { close(); }
 
+bool HealthChecker::firstRoundDone() const {
+  for (const auto* s : sessions_) {
+    if (s->results() == 0) return false;
+  }
+  return true;
+}
+
 void HealthChecker::start() {
   for (auto* s : sessions_) s->start();
 }
@@ -32,6 +40,12 @@ void HealthChecker::report(HealthSession& s, bool passed, HealthTransition t, co
                            uint64_t probe_started_ms) {
   uint64_t now = uv_now(loop_);
   Backend& b = s.backend();
+  if (passed) {
+    ++b.stats().health_pass;
+  } else {
+    ++b.stats().health_fail;
+  }
+  pool_->stats().health_check_duration.observe(s.lastLatencyMs() / 1000.0);
   if (log().enabled(config::LogLevel::Debug)) {
     auto& j = log().eventLine(config::LogLevel::Debug, "probe");
     j.str("pool", pool_->name()).str("backend", b.name()).boolean("passed", passed).str("reason", reason);

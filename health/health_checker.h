@@ -34,6 +34,9 @@ class HealthChecker {
   void close();
 
   Pool& pool() { return *pool_; }
+  const Pool& pool() const { return *pool_; }
+  // Every session has at least one probe result.
+  bool firstRoundDone() const;
   const std::vector<HealthSession*>& sessions() const { return sessions_; }
 
   // From a session after each probe.

@@ -189,8 +189,11 @@ void HealthSession::probe() {
   if (err < 0) p->done(false, failureText(err));
 }
 
-void HealthSession::onProbeDone(bool passed, const std::string& reason, int /*http_status*/) {
+void HealthSession::onProbeDone(bool passed, const std::string& reason, int http_status) {
   probe_ = nullptr;  // the probe closed itself
+  ++results_;
+  last_result_ms_ = uv_now(loop_);
+  last_http_status_ = http_status;
   uv_timer_stop(&timer_);
   last_passed_ = passed;
   last_reason_ = reason;

@@ -43,6 +43,10 @@ class HealthSession {
   const std::string& lastReason() const { return last_reason_; }
   double lastLatencyMs() const { return last_latency_ms_; }
   uint64_t probes() const { return probes_; }
+  uint64_t results() const { return results_; }
+  // Loop time (ms) of the last result; 0 before the first.
+  uint64_t lastResultMs() const { return last_result_ms_; }
+  int lastHttpStatus() const { return last_http_status_; }
 
   // Called by the probe (internal).
   void onProbeDone(bool passed, const std::string& reason, int http_status);
@@ -71,6 +75,9 @@ class HealthSession {
   uint64_t probe_started_ms_ = 0;
   uint64_t probe_started_ns_ = 0;
   uint64_t probes_ = 0;
+  uint64_t results_ = 0;
+  uint64_t last_result_ms_ = 0;
+  int last_http_status_ = 0;
 };
 
 }  // namespace ballast::health

@@ -8,7 +8,8 @@ Backend::Backend(std::string pool_name, const config::BackendConfig& cfg)
 Backend::~Backend() = default;
 
 const char* Backend::stateName() const {
-  if (!enabled_) return "disabled";
+  if (admin_ == AdminState::Disabled) return "disabled";
+  if (admin_ == AdminState::Draining) return active_requests_ > 0 ? "draining" : "drained";
   if (ejected_) return "ejected";
   return health::toString(health_);
 }

@@ -17,9 +17,14 @@
 
 #include "config/config.h"
 #include "health/health_state.h"
+#include "lb/metrics.h"
 #include "lb/upstream_pool.h"
 
 namespace ballast {
+
+// Operator's runtime control (admin API): Draining takes no new requests
+// and lets in-flight ones finish; Disabled takes none at all.
+enum class AdminState : uint8_t { Enabled, Draining, Disabled };
 
 class Backend : public std::enable_shared_from_this<Backend> {
  public:
@@ -36,17 +41,20 @@ class Backend : public std::enable_shared_from_this<Backend> {
   bool backup() const { return backup_; }
 
   // Healthy, not ejected, enabled: takes traffic in normal operation.
-  bool available() const { return enabled_ && health_ == health::HealthStatus::Healthy && !ejected_; }
-  // Administrative switch (disable/drain later; tests use it directly).
-  void setAvailable(bool v) { enabled_ = v; }
-  bool enabled() const { return enabled_; }
+  bool available() const { return enabled() && health_ == health::HealthStatus::Healthy && !ejected_; }
+  // Shorthand for tests: Enabled or Disabled.
+  void setAvailable(bool v) { admin_ = v ? AdminState::Enabled : AdminState::Disabled; }
+  // May take new requests as far as the operator is concerned.
+  bool enabled() const { return admin_ == AdminState::Enabled; }
+  AdminState adminState() const { return admin_; }
+  void setAdminState(AdminState s) { admin_ = s; }
 
   health::HealthStatus health() const { return health_; }
   void setHealth(health::HealthStatus h) { health_ = h; }
   bool ejected() const { return ejected_; }
 
-  // "healthy", "unhealthy", "unknown", "ejected", "disabled": one word for
-  // events, /status and the state metric.
+  // "healthy", "unhealthy", "unknown", "ejected", "draining", "drained",
+  // "disabled": one word for events, /status and the state metric.
   const char* stateName() const;
 
   // Loop time (ms) of the last state change, for "time since last change".
@@ -54,6 +62,8 @@ class Backend : public std::enable_shared_from_this<Backend> {
   void markChanged(uint64_t now_ms) { last_change_ms_ = now_ms; }
 
   UpstreamPool& idle() { return idle_; }
+  const UpstreamPool& idle() const { return idle_; }
+  BackendStats& stats() { return stats_; }
 
   // Requests currently using this backend (for least-request and metrics).
   uint32_t activeRequests() const { return active_requests_; }
@@ -72,11 +82,12 @@ class Backend : public std::enable_shared_from_this<Backend> {
   config::Address address_;
   uint32_t weight_;
   bool backup_;
-  bool enabled_ = true;
+  AdminState admin_ = AdminState::Enabled;
   health::HealthStatus health_ = health::HealthStatus::Healthy;
   uint64_t last_change_ms_ = 0;
   uint32_t active_requests_ = 0;
   UpstreamPool idle_;
+  BackendStats stats_;
 };
 
 using BackendPtr = std::shared_ptr<Backend>;

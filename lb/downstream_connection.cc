@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "lb/log.h"
+#include "lb/metrics.h"
 #include "lb/server.h"
 
 namespace ballast {
@@ -58,13 +59,25 @@ DownstreamConnection* DownstreamConnection::accept(Server& server, uv_stream_t* 
     c->client_addr_ = formatSockaddr(reinterpret_cast<sockaddr*>(&peer));
   }
   c->buf_.reset(new char[c->cap_]);
+  ++processStats().accepted;
   c->toIdle();
   return c;
+}
+
+void DownstreamConnection::setGauge(Gauge g) {
+  if (g == gauge_) return;
+  auto& ps = processStats();
+  if (gauge_ == Gauge::Idle) --ps.clients_idle;
+  if (gauge_ == Gauge::Active) --ps.clients_active;
+  if (g == Gauge::Idle) ++ps.clients_idle;
+  if (g == Gauge::Active) ++ps.clients_active;
+  gauge_ = g;
 }
 
 void DownstreamConnection::close() {
   if (phase_ == Phase::Closing) return;
   phase_ = Phase::Closing;
+  setGauge(Gauge::None);
   request_.abort();
   uv_timer_stop(&timer_);
   if (reading_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
@@ -85,6 +98,7 @@ void DownstreamConnection::armTimer(uint64_t ms) {
 
 void DownstreamConnection::toIdle() {
   phase_ = Phase::Idle;
+  setGauge(Gauge::Idle);
   const auto& t = server_.config().timeouts;
   // A new connection must send its first request within client_header; a
   // kept-alive one may idle for client_idle.
@@ -121,6 +135,7 @@ void DownstreamConnection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t*
   }
   self->end_ += static_cast<size_t>(nread);
   self->bytes_in_ += static_cast<uint64_t>(nread);
+  processStats().bytes_in += static_cast<uint64_t>(nread);
   if (self->phase_ == Phase::ReadingBody) {
     self->armTimer(static_cast<uint64_t>(self->server_.config().timeouts.client_idle.count()));
   }
@@ -258,6 +273,7 @@ int DownstreamConnection::onMessageBegin(llhttp_t* p) {
   auto* self = static_cast<DownstreamConnection*>(p->data);
   self->head_.reset();
   self->phase_ = Phase::ReadingHead;
+  self->setGauge(Gauge::Active);
   ++self->requests_;
   self->armTimer(static_cast<uint64_t>(self->server_.config().timeouts.client_header.count()));
   return 0;

@@ -73,6 +73,9 @@ class DownstreamConnection {
   ~DownstreamConnection();
 
   void parse();
+  enum class Gauge : uint8_t { None, Idle, Active };
+  void setGauge(Gauge g);
+  Gauge gauge_ = Gauge::None;
   void armTimer(uint64_t ms);
   void toIdle();
 

@@ -63,6 +63,16 @@ PickMode Pool::mode() const {
   return PickMode::Normal;
 }
 
+const char* Pool::modeName(PickMode m) {
+  switch (m) {
+    case PickMode::Normal: return "normal";
+    case PickMode::Backup: return "backup";
+    case PickMode::Unknown: return "unknown";
+    case PickMode::Panic: return "panic";
+  }
+  return "normal";
+}
+
 size_t Pool::availableCount() const {
   size_t n = 0;
   for (const auto& b : backends_) n += b->available() ? 1 : 0;
@@ -115,6 +125,7 @@ void Pool::recordFailure(Backend& b, std::string_view reason, uint64_t now_ms) {
   }
   const char* old = b.stateName();
   ++b.ejections_;
+  ++b.stats().ejections;
   uint64_t base = static_cast<uint64_t>(od.base_ejection.count());
   uint64_t dur = std::min<uint64_t>(base * b.ejections_, static_cast<uint64_t>(od.max_ejection.count()));
   b.ejected_ = true;

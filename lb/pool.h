@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "lb/backend.h"
 #include "lb/balancer.h"
+#include "lb/metrics.h"
 
 namespace ballast {
 
@@ -38,6 +39,7 @@ class Pool {
   // is set; else Normal (which finds nothing: 503).
   PickMode mode() const;
   size_t availableCount() const;
+  static const char* modeName(PickMode m);
 
   // ---- active health (from the checker) ----
   void onHealthChanged(Backend& b, health::HealthStatus status, std::string_view reason, uint64_t now_ms);
@@ -71,6 +73,7 @@ class Pool {
     ++active_retries_;
   }
   void retryFinished() { --active_retries_; }
+  PoolStats& stats() { return stats_; }
   uint64_t retryBudgetExhausted() const { return budget_exhausted_; }
   void noteBudgetExhausted() { ++budget_exhausted_; }
 
@@ -84,6 +87,7 @@ class Pool {
   uint32_t active_requests_ = 0;
   uint32_t active_retries_ = 0;
   double retry_tokens_ = 0;
+  PoolStats stats_;
   uint64_t budget_exhausted_ = 0;
 };
 

@@ -196,7 +196,7 @@ void ProxyRequest::onRequestComplete() {
 void ProxyRequest::afterParse() {
   switch (state_) {
     case State::LocalReply:
-      if (status_ == 0) reply(local_status_, local_detail_);
+      if (status_ == 0) reply(local_status_, local_detail_, ErrorKind::NoRoute);
       break;
     case State::PickingBackend:
       start();
@@ -220,7 +220,7 @@ void ProxyRequest::start() {
   }
   backend_ = pool_ ? pool_->pick(tried_) : nullptr;
   if (backend_ == nullptr) {
-    reply(503, "no backend available");
+    reply(503, "no backend available", ErrorKind::NoBackend);
     return;
   }
   tried_.add(backend_);
@@ -229,6 +229,7 @@ void ProxyRequest::start() {
 }
 
 void ProxyRequest::connectTo(Backend* b, bool fresh_only) {
+  attempt_start_ns_ = nowNs();
   UpstreamConnection* c = fresh_only ? nullptr : b->idle().acquire();
   if (c != nullptr) {
     upstream_ = c;
@@ -284,6 +285,7 @@ void ProxyRequest::onUpstreamInterim(UpstreamConnection& c) {
 int ProxyRequest::onUpstreamHead(UpstreamConnection& c) {
   int code = c.status();
   uint64_t now = uv_now(conn_.server().loop());
+  backend_->stats().response_duration.observe(static_cast<double>(nowNs() - attempt_start_ns_) / 1e9);
   if (code >= 500) {
     pool_->recordFailure(*backend_, "status " + std::to_string(code), now);
   } else {
@@ -377,6 +379,7 @@ void ProxyRequest::flushResponse() {
       return;
     }
     bytes_out_ += n;
+    processStats().bytes_out += n;
     if (r == 1) {
       client_write_pending_ = true;
       if (upstream_) upstream_->pauseReading();
@@ -424,6 +427,7 @@ void ProxyRequest::onUpstreamError(UpstreamError err, int uv_status) {
   if (reused && !got_bytes && body_in_ == 0 && retries_on_fresh_ == 0 && (idempotent_ || !written_) &&
       (err == UpstreamError::Reset || err == UpstreamError::WriteFailed)) {
     ++retries_on_fresh_;
+    ++pool_->stats().retries[static_cast<size_t>(RetryReason::StaleConnection)];
     req_batch_.clear();
     req_batch_.addBorrowed(req_head_.data(), req_head_.size());
     if (request_complete_ && req_framing_ == BodyFraming::Chunked) req_batch_.addLastChunk();
@@ -441,7 +445,12 @@ void ProxyRequest::onUpstreamError(UpstreamError err, int uv_status) {
   } else if (err == UpstreamError::InvalidResponse) {
     why = "invalid response";
   }
-  if (backend_ && pool_) pool_->recordFailure(*backend_, why, uv_now(conn_.server().loop()));
+  if (backend_ && pool_) {
+    uint64_t now = uv_now(conn_.server().loop());
+    pool_->recordFailure(*backend_, why, now);
+    backend_->stats().errors_1m.add(now);
+    if (err == UpstreamError::ConnectFailed || err == UpstreamError::ConnectTimeout) ++backend_->stats().connect_failures;
+  }
   if (log().enabled(config::LogLevel::Warn)) {
     auto& j = log().eventLine(config::LogLevel::Warn, "backend_error");
     j.str("request_id", request_id_).str("pool", pool_ ? std::string_view(pool_->name()) : "");
@@ -462,7 +471,16 @@ void ProxyRequest::onUpstreamError(UpstreamError err, int uv_status) {
       cause = config::RetryOn::Reset;
   }
   if (tryRetry(cause, why)) return;
-  reply(upstreamErrorStatus(err), upstreamErrorDetail(err));
+  ErrorKind kind = ErrorKind::Reset;
+  switch (err) {
+    case UpstreamError::ConnectFailed: kind = ErrorKind::ConnectFailure; break;
+    case UpstreamError::ConnectTimeout: kind = ErrorKind::ConnectTimeout; break;
+    case UpstreamError::ResponseTimeout: kind = ErrorKind::ResponseTimeout; break;
+    case UpstreamError::InvalidResponse: kind = ErrorKind::InvalidResponse; break;
+    case UpstreamError::Reset:
+    case UpstreamError::WriteFailed: kind = ErrorKind::Reset; break;
+  }
+  reply(upstreamErrorStatus(err), upstreamErrorDetail(err), kind);
 }
 
 bool ProxyRequest::canRetry(config::RetryOn cause) const {
@@ -498,6 +516,18 @@ bool ProxyRequest::tryRetry(config::RetryOn cause, std::string_view why) {
     retry_counted_ = true;
   }
   ++attempts_;
+  {
+    RetryReason rr = RetryReason::Reset;
+    switch (cause) {
+      case config::RetryOn::ConnectFailure: rr = RetryReason::ConnectFailure; break;
+      case config::RetryOn::Reset: rr = RetryReason::Reset; break;
+      case config::RetryOn::Timeout: rr = RetryReason::Timeout; break;
+      case config::RetryOn::Status502: rr = RetryReason::Status502; break;
+      case config::RetryOn::Status503: rr = RetryReason::Status503; break;
+      case config::RetryOn::Status504: rr = RetryReason::Status504; break;
+    }
+    ++pool_->stats().retries[static_cast<size_t>(rr)];
+  }
   if (log().enabled(config::LogLevel::Info)) {
     auto& j = log().eventLine(config::LogLevel::Info, "retry");
     j.str("request_id", request_id_).str("pool", pool_->name()).str("from", backend_ ? backend_->name() : "");
@@ -552,12 +582,17 @@ void ProxyRequest::localReplyAndClose(int status, std::string_view detail) {
     upstream_->close();
     upstream_ = nullptr;
   }
-  reply(status, detail);
+  ErrorKind kind = ErrorKind::BadRequest;
+  if (status == 408) kind = ErrorKind::RequestTimeout;
+  if (status == 413) kind = ErrorKind::BodyTooLarge;
+  if (status == 431) kind = ErrorKind::HeadTooLarge;
+  reply(status, detail, kind);
 }
 
-void ProxyRequest::reply(int status, std::string_view detail) {
+void ProxyRequest::reply(int status, std::string_view detail, ErrorKind kind) {
   transitionTo(State::LocalReply);
   status_ = status;
+  if (kind != ErrorKind::kCount) ++processStats().errors[static_cast<size_t>(kind)];
   req_batch_.clear();
   if (request_id_.empty()) conn_.server().newRequestId(request_id_);
   response_started_ = true;
@@ -630,8 +665,22 @@ void ProxyRequest::abort() {
 void ProxyRequest::logAccess(int status) {
   Log& l = log();
   uint64_t in = conn_.takeBytesIn();
-  if (!l.accessEnabled()) return;
   double ms = static_cast<double>(nowNs() - start_ns_) / 1e6;
+  // Metrics first: they do not depend on the access log being on.
+  size_t code = status >= 0 && status < 600 ? static_cast<size_t>(status) : 0;
+  if (backend_ != nullptr) {
+    BackendStats& bs = backend_->stats();
+    ++bs.responses[code];
+    uint64_t now = uv_now(conn_.server().loop());
+    bs.requests_1m.add(now);
+    if (status >= 500) bs.errors_1m.add(now);
+  } else if (pool_ != nullptr) {
+    ++pool_->stats().local_responses[code];
+  } else {
+    ++processStats().unrouted_responses[code];
+  }
+  if (pool_ != nullptr) pool_->stats().request_duration.observe(ms / 1000.0);
+  if (!l.accessEnabled()) return;
   JsonLine& j = accessLine();
   j.begin()
       .time("time")

@@ -28,6 +28,7 @@
 #include "config/config.h"
 #include "lb/balancer.h"
 #include "lb/http_message.h"
+#include "lb/metrics.h"
 #include "lb/upstream_connection.h"
 #include "lb/uv_util.h"
 
@@ -126,7 +127,7 @@ class ProxyRequest final : public UpstreamHandler {
   void flushResponse();
   void finish();
   // Answers the client with an error page (status + plain-text body).
-  void reply(int status, std::string_view detail);
+  void reply(int status, std::string_view detail, ErrorKind kind = ErrorKind::kCount);
   std::string_view local_detail_;  // pending local reply's reason (static strings only)
   int local_status_ = 0;           // pending local reply (404/503) decided at head time
   void logAccess(int status);
@@ -177,6 +178,7 @@ class ProxyRequest final : public UpstreamHandler {
   std::string method_;
   std::string path_;
   uint64_t start_ns_ = 0;
+  uint64_t attempt_start_ns_ = 0;
   uint64_t bytes_out_ = 0;
 };
 

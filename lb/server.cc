@@ -27,6 +27,10 @@ std::shared_ptr<Runtime> Runtime::build(const config::Config& cfg, uint64_t now_
 
 Server::Server(const config::Config& cfg) {
   uv_loop_init(&loop_);
+  started_ms_ = uv_now(&loop_);
+  uv_timeval64_t tv;
+  uv_gettimeofday(&tv);
+  start_time_ = static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
   runtime_ = Runtime::build(cfg, uv_now(&loop_));
   std::random_device rd;
   rng_.seed((static_cast<uint64_t>(rd()) << 32) ^ rd() ^ uv_hrtime());
@@ -89,6 +93,7 @@ int Server::run() {
     exit_code = 1;
     stop();
   } else {
+    bound_ = true;
     startHealthChecks();
     auto& j = log().eventLine(config::LogLevel::Info, "started");
     j.str("version", BALLAST_VERSION).num("pid", static_cast<int64_t>(getpid()));
@@ -150,6 +155,14 @@ void Server::onSignal(uv_signal_t* h, int signum) {
 }
 
 void Server::onPrepare(uv_prepare_t*) { log().flush(); }
+
+bool Server::ready() const {
+  if (!bound_ || stopping_) return false;
+  for (const auto& c : checkers_) {
+    if (!c->firstRoundDone()) return false;
+  }
+  return true;
+}
 
 void Server::startHealthChecks() {
   bool outlier = false;

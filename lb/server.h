@@ -69,6 +69,15 @@ class Server {
   void unlinkUpstream(UpstreamConnection* c);
   size_t clientConnections() const { return n_downstream_; }
 
+  // Listeners bound and every health checker finished its first round
+  // (each backend has a probe result); false while stopping/draining.
+  bool ready() const;
+  const std::vector<std::unique_ptr<health::HealthChecker>>& checkers() const { return checkers_; }
+  const std::vector<std::unique_ptr<Listener>>& listeners() const { return listeners_; }
+  // Loop time at start-up, and wall-clock start (process_start_time_seconds).
+  uint64_t startedMs() const { return started_ms_; }
+  double startTime() const { return start_time_; }
+
   // A UUID v4 string for X-Request-Id, written into `out`.
   void newRequestId(std::string& out);
 
@@ -89,6 +98,9 @@ class Server {
   uv_prepare_t prepare_;
   uv_timer_t sweep_;  // outlier ejection expiry
   bool stopping_ = false;
+  bool bound_ = false;
+  uint64_t started_ms_ = 0;
+  double start_time_ = 0;
 
   std::shared_ptr<Runtime> runtime_;
   std::vector<std::unique_ptr<Listener>> listeners_;

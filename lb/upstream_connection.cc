@@ -53,6 +53,7 @@ UpstreamConnection* UpstreamConnection::connect(Server& server, std::shared_ptr<
                                                 UpstreamHandler* handler) {
   auto* c = new UpstreamConnection(server, std::move(backend));
   c->handler_ = handler;
+  c->setCountedActive(true);
   c->state_ = State::Connecting;
   uv_tcp_nodelay(&c->tcp_, 1);
   int err = uv_tcp_connect(&c->connect_req_, &c->tcp_, c->backend_->sockAddr(), &UpstreamConnection::onConnect);
@@ -85,8 +86,19 @@ void UpstreamConnection::onConnect(uv_connect_t* req, int status) {
   self->handler_->onUpstreamConnected(*self);
 }
 
+void UpstreamConnection::setCountedActive(bool v) {
+  if (v == counted_active_) return;
+  counted_active_ = v;
+  if (v) {
+    ++backend_->stats().connections_active;
+  } else {
+    --backend_->stats().connections_active;
+  }
+}
+
 void UpstreamConnection::attach(UpstreamHandler* handler) {
   handler_ = handler;
+  setCountedActive(true);
   state_ = State::Active;
   reused_ = true;
   uv_timer_stop(&timer_);
@@ -110,6 +122,7 @@ void UpstreamConnection::resetParser() {
 void UpstreamConnection::release() {
   if (state_ != State::Active) return;
   handler_ = nullptr;
+  setCountedActive(false);
   bool ok = complete_ && reusable_ && keepAlive() && !writer_.pending() && backend_->available() &&
             !server_.stopping();
   if (!ok || !backend_->idle().release(this)) {
@@ -128,6 +141,7 @@ void UpstreamConnection::release() {
 void UpstreamConnection::close() {
   if (state_ == State::Closing) return;
   if (state_ == State::Idle) backend_->idle().remove(this);
+  setCountedActive(false);
   state_ = State::Closing;
   handler_ = nullptr;
   uv_timer_stop(&timer_);

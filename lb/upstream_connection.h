@@ -148,7 +148,9 @@ class UpstreamConnection {
   bool reusable_ = true;       // no protocol reason to close after the response
   bool in_parse_ = false;
   uint64_t response_bytes_ = 0;
-  int deferred_error_ = 0;  // synchronous uv_tcp_connect failure, reported from the timer
+  int deferred_error_ = 0;
+  bool counted_active_ = false;  // counted in BackendStats::connections_active
+  void setCountedActive(bool v);  // synchronous uv_tcp_connect failure, reported from the timer
 
   uv_tcp_t tcp_;
   uv_timer_t timer_;
