@@ -9,6 +9,7 @@
 #include <string>
 
 #include "config/config_loader.h"
+#include "lb/crash.h"
 #include "lb/log.h"
 #include "lb/metrics.h"
 #include "lb/server.h"
@@ -98,6 +99,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::signal(SIGPIPE, SIG_IGN);
+  ballast::installCrashHandler();
   ballast::processStats().config_hash = configHash(config_path);
   ballast::processStats().last_reload_success = static_cast<double>(std::time(nullptr));
   ballast::Server server(*result.config);
