@@ -65,6 +65,10 @@ DownstreamConnection* DownstreamConnection::accept(Server& server, uv_stream_t* 
 }
 
 void DownstreamConnection::setGauge(Gauge g) {
+#ifdef BALLAST_NO_METRICS
+  gauge_ = g;
+  return;
+#endif
   if (g == gauge_) return;
   auto& ps = processStats();
   if (gauge_ == Gauge::Idle) --ps.clients_idle;
@@ -135,7 +139,7 @@ void DownstreamConnection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t*
   }
   self->end_ += static_cast<size_t>(nread);
   self->bytes_in_ += static_cast<uint64_t>(nread);
-  processStats().bytes_in += static_cast<uint64_t>(nread);
+  BALLAST_METRIC(processStats().bytes_in += static_cast<uint64_t>(nread));
   if (self->phase_ == Phase::ReadingBody) {
     self->armTimer(static_cast<uint64_t>(self->server_.config().timeouts.client_idle.count()));
   }

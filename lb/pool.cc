@@ -59,6 +59,9 @@ PickMode Pool::mode() const {
   // start-up must not fail over to backups (and back) for nothing.
   if (primaries > 0 && unknown == primaries) return PickMode::Unknown;
   if (backups > 0) return PickMode::Backup;
+  // Nothing proven healthy, but some primaries are still awaiting their
+  // first probe: trying them beats a certain 503.
+  if (unknown > 0) return PickMode::Unknown;
   if (panic > 0) return PickMode::Panic;
   return PickMode::Normal;
 }

@@ -35,8 +35,9 @@ class Pool {
   Backend* pick(const TriedSet& tried);
   // Normal while some primary is available (Panic if their share is under
   // panic_threshold); else Unknown while every primary awaits its first
-  // probe; else Backup if a backup is available; else Panic if a threshold
-  // is set; else Normal (which finds nothing: 503).
+  // probe; else Backup if a backup is available; else Unknown if some
+  // primary still awaits its first probe (better than a certain 503); else
+  // Panic if a threshold is set; else Normal (which finds nothing: 503).
   PickMode mode() const;
   size_t availableCount() const;
   static const char* modeName(PickMode m);

@@ -285,7 +285,7 @@ void ProxyRequest::onUpstreamInterim(UpstreamConnection& c) {
 int ProxyRequest::onUpstreamHead(UpstreamConnection& c) {
   int code = c.status();
   uint64_t now = uv_now(conn_.server().loop());
-  backend_->stats().response_duration.observe(static_cast<double>(nowNs() - attempt_start_ns_) / 1e9);
+  BALLAST_METRIC(backend_->stats().response_duration.observe(static_cast<double>(nowNs() - attempt_start_ns_) / 1e9));
   if (code >= 500) {
     pool_->recordFailure(*backend_, "status " + std::to_string(code), now);
   } else {
@@ -379,7 +379,7 @@ void ProxyRequest::flushResponse() {
       return;
     }
     bytes_out_ += n;
-    processStats().bytes_out += n;
+    BALLAST_METRIC(processStats().bytes_out += n);
     if (r == 1) {
       client_write_pending_ = true;
       if (upstream_) upstream_->pauseReading();
@@ -667,6 +667,7 @@ void ProxyRequest::logAccess(int status) {
   uint64_t in = conn_.takeBytesIn();
   double ms = static_cast<double>(nowNs() - start_ns_) / 1e6;
   // Metrics first: they do not depend on the access log being on.
+#ifndef BALLAST_NO_METRICS
   size_t code = status >= 0 && status < 600 ? static_cast<size_t>(status) : 0;
   if (backend_ != nullptr) {
     BackendStats& bs = backend_->stats();
@@ -680,6 +681,7 @@ void ProxyRequest::logAccess(int status) {
     ++processStats().unrouted_responses[code];
   }
   if (pool_ != nullptr) pool_->stats().request_duration.observe(ms / 1000.0);
+#endif
   if (!l.accessEnabled()) return;
   JsonLine& j = accessLine();
   j.begin()

@@ -87,6 +87,10 @@ void UpstreamConnection::onConnect(uv_connect_t* req, int status) {
 }
 
 void UpstreamConnection::setCountedActive(bool v) {
+#ifdef BALLAST_NO_METRICS
+  counted_active_ = v;
+  return;
+#endif
   if (v == counted_active_) return;
   counted_active_ = v;
   if (v) {
