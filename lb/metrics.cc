@@ -259,6 +259,9 @@ std::string renderMetrics(const Server& server) {
   auto last_reload = family("ballast_config_last_reload_success_timestamp_seconds",
                             "Unix time of the last successful configuration load.", MetricType::Gauge);
   addValue(last_reload, {}, ps.last_reload_success);
+  auto last_fail = family("ballast_config_last_reload_failure_timestamp_seconds",
+                          "Unix time of the last failed configuration reload (0 = none).", MetricType::Gauge);
+  addValue(last_fail, {}, ps.last_reload_failure);
   auto hash = family("ballast_config_hash", "Hash of the loaded configuration file (label); value is always 1.",
                      MetricType::Gauge);
   addValue(hash, {label("hash", ps.config_hash)}, 1);
@@ -276,7 +279,7 @@ std::string renderMetrics(const Server& server) {
 
   for (auto* f : {&requests, &req_dur, &be_dur, &up, &state, &checks, &check_dur, &active, &conns, &cfail, &retries,
                   &budget, &ejections, &healthy, &total, &clients, &accepted, &bytes, &errors, &reloads,
-                  &last_reload, &hash, &rss, &cpu, &fds, &start}) {
+                  &last_reload, &last_fail, &hash, &rss, &cpu, &fds, &start}) {
     fams.push_back(std::move(*f));
   }
   prometheus::TextSerializer ser;

@@ -142,6 +142,7 @@ struct ProcessStats {
   uint64_t reloads_success = 0;
   uint64_t reloads_failure = 0;
   double last_reload_success = 0;  // unix time
+  double last_reload_failure = 0;  // unix time; 0 = never failed
   std::string config_hash;
 };
 

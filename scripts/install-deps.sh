@@ -30,7 +30,9 @@ BUILD_PACKAGES=(
 
 # Test-only packages (added with --test). Keep additions here, e.g.
 # varnish or prometheus once a test needs them.
-TEST_PACKAGES=()
+TEST_PACKAGES=(
+  prometheus # promtool: tests/observability (alert rule tests, /metrics lint)
+)
 
 usage() {
   echo "usage: $0 [--test]" >&2
