@@ -29,6 +29,15 @@ struct Address {
 struct AdminConfig {
   // Default 127.0.0.1:9100 (filled in by the loader when absent).
   Address listen;
+  // Bearer token for the admin API: from `token`, or read (and trimmed of
+  // surrounding whitespace) from `token_file` at load time. Empty = none.
+  // Required by the loader when `listen` is not a loopback address. When
+  // set, every POST needs `Authorization: Bearer <token>`.
+  std::string token;
+  std::string token_file;  // as written (for messages); empty when `token` was used
+  // Reads (GET /status, /metrics) need the token too. /healthz, /readyz and
+  // the status page shell (GET /) stay open.
+  bool protect_reads = false;
 };
 
 enum class LogLevel { Trace, Debug, Info, Warn, Error };

@@ -201,6 +201,24 @@ bool sameEndpoint(const Address& a, const Address& b) {
   return false;
 }
 
+// 127.0.0.0/8, ::1 and IPv4-mapped 127.0.0.0/8: reachable from this host only.
+bool isLoopback(const Address& a) {
+  if (a.addr.ss_family == AF_INET) {
+    const auto& x = reinterpret_cast<const sockaddr_in&>(a.addr);
+    return (ntohl(x.sin_addr.s_addr) >> 24) == 127;
+  }
+  if (a.addr.ss_family == AF_INET6) {
+    const in6_addr& x = reinterpret_cast<const sockaddr_in6&>(a.addr).sin6_addr;
+    if (IN6_IS_ADDR_LOOPBACK(&x)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&x) && x.s6_addr[12] == 127;
+  }
+  return false;
+}
+
+// Reads all of `path` into `out`. Returns 0 or an errno value. (Defined
+// further down, next to loadConfigFile.)
+int readWholeFile(const std::string& path, std::string& out);
+
 // Defaults are literals we control; a failure here is a programming error,
 // so it surfaces as an empty Address rather than a user-facing message.
 Address defaultAddress(std::string_view text) {
@@ -571,12 +589,78 @@ void Loader::loadListen(const Value& v, Config& cfg) {
 
 void Loader::loadAdmin(const Value& v, Config& cfg) {
   if (!expectMap(v)) return;
-  checkKeys(v, {"listen"});
+  checkKeys(v, {"listen", "token", "token_file", "protect_reads"});
   if (auto listen = field(v, "listen")) {
     if (std::optional<Address> addr = address(*listen, /*allow_port_zero=*/true)) {
       cfg.admin.listen = std::move(*addr);
       admin_listen_value_ = *listen;
     }
+  }
+
+  // A token goes into an Authorization header: visible ASCII, no spaces.
+  const auto tokenProblem = [](std::string_view t) -> std::string {
+    if (t.empty()) return "must not be empty";
+    for (unsigned char c : t) {
+      if (c <= ' ' || c >= 0x7f) return "must be visible ASCII characters without spaces";
+    }
+    return {};
+  };
+  // Whether a token was written at all, valid or not: a broken token_file
+  // gets its own error, not a second one about the missing token.
+  bool token_written = false;
+  const std::optional<Value> token = field(v, "token");
+  const std::optional<Value> token_file = field(v, "token_file");
+  if (token) {
+    token_written = true;
+    if (auto text = scalar(*token, "a string")) {
+      if (std::string problem = tokenProblem(*text); !problem.empty()) {
+        error(*token, std::move(problem));
+      } else {
+        cfg.admin.token = *text;
+      }
+    }
+  }
+  if (token_file) {
+    token_written = true;
+    if (token) {
+      error(*token_file, "set admin.token or admin.token_file, not both");
+    } else if (auto path = scalar(*token_file, "a file path")) {
+      // A relative path is relative to the config file's directory.
+      std::string full = *path;
+      const size_t slash = file_.rfind('/');
+      if (!full.empty() && full.front() != '/' && slash != std::string::npos) {
+        full = file_.substr(0, slash + 1) + full;
+      }
+      std::string text;
+      if (path->empty()) {
+        error(*token_file, "expected a file path, got an empty string");
+      } else if (const int err = readWholeFile(full, text); err != 0) {
+        error(*token_file, "cannot read token file " + quoted(full) + ": " + std::generic_category().message(err));
+      } else {
+        size_t b = 0, e = text.size();
+        while (b < e && isSpace(text[b])) ++b;
+        while (e > b && isSpace(text[e - 1])) --e;
+        const std::string_view trimmed = std::string_view(text).substr(b, e - b);
+        if (trimmed.empty()) {
+          error(*token_file, "token file " + quoted(full) + " is empty");
+        } else if (std::string problem = tokenProblem(trimmed); !problem.empty()) {
+          error(*token_file, "token in " + quoted(full) + " " + problem);
+        } else {
+          cfg.admin.token = std::string(trimmed);
+          cfg.admin.token_file = *path;
+        }
+      }
+    }
+  }
+  if (auto protect = field(v, "protect_reads")) {
+    if (std::optional<bool> b = boolean(*protect)) {
+      cfg.admin.protect_reads = *b;
+      if (*b && !token_written) error(*protect, "needs admin.token or admin.token_file");
+    }
+  }
+  // Anyone who can reach a non-loopback listener could drain the pools.
+  if (admin_listen_value_ && !token_written && !isLoopback(cfg.admin.listen)) {
+    error(*admin_listen_value_, "a non-loopback admin listener needs admin.token or admin.token_file");
   }
 }
 

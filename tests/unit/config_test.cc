@@ -1233,3 +1233,103 @@ TEST_CASE("config: errors in the new sections are all collected, in document ord
             "<string>:11:22: pools[0].panic_threshold: must be between 0 and 100",
         });
 }
+
+// ---------------------------------------------------------------------------
+// admin.token, admin.token_file, admin.protect_reads (issue "Observability")
+
+namespace {
+
+// A temporary file holding `text`, removed by the destructor.
+struct TempTokenFile {
+  explicit TempTokenFile(const std::string& text, const char* tmpl = "/tmp/ballast-token-test-XXXXXX") {
+    std::vector<char> p(tmpl, tmpl + std::strlen(tmpl) + 1);
+    const int fd = mkstemp(p.data());
+    REQUIRE(fd >= 0);
+    close(fd);
+    path = p.data();
+    std::ofstream(path) << text;
+  }
+  ~TempTokenFile() { std::remove(path.c_str()); }
+  std::string path;
+};
+
+}  // namespace
+
+TEST_CASE("config: admin token keys load into the right values", "[config][admin]") {
+  SECTION("defaults: no token, reads open") {
+    const Config cfg = loadValid(kOnePool);
+    CHECK(cfg.admin.token.empty());
+    CHECK(cfg.admin.token_file.empty());
+    CHECK_FALSE(cfg.admin.protect_reads);
+  }
+  SECTION("an inline token and protect_reads") {
+    const Config cfg = loadValid(std::string("admin: { token: s3cr3t-T0ken, protect_reads: true }\n") + kOnePool);
+    CHECK(cfg.admin.token == "s3cr3t-T0ken");
+    CHECK(cfg.admin.protect_reads);
+  }
+  SECTION("a token file is read at load and trimmed") {
+    TempTokenFile f("  \n abc.DEF_123~+/= \r\n\n");
+    const Config cfg = loadValid("admin: { token_file: " + f.path + " }\n" + kOnePool);
+    CHECK(cfg.admin.token == "abc.DEF_123~+/=");
+    CHECK(cfg.admin.token_file == f.path);
+  }
+  SECTION("a relative token file is relative to the config file's directory") {
+    TempTokenFile tok("from-file\n");
+    const std::string name = tok.path.substr(tok.path.rfind('/') + 1);
+    TempTokenFile conf("admin: { token_file: " + name + " }\n" + kOnePool, "/tmp/ballast-config-test-XXXXXX");
+    const LoadResult r = loadConfigFile(conf.path);
+    INFO(Catch::Detail::stringify(formatted(r)));
+    REQUIRE(r.ok());
+    CHECK(r.config->admin.token == "from-file");
+  }
+  SECTION("a non-loopback listener with a token") {
+    const Config cfg = loadValid(std::string("admin: { listen: 0.0.0.0:9100, token: t }\n") + kOnePool);
+    CHECK(cfg.admin.token == "t");
+  }
+  SECTION("loopback listeners need no token: 127.0.0.0/8, ::1, localhost") {
+    for (const char* listen : {"127.0.0.1:9100", "127.1.2.3:9100", "\"[::1]:9100\"", "localhost:9100"}) {
+      INFO(listen);
+      const Config cfg = loadValid(std::string("admin: { listen: ") + listen + " }\n" + kOnePool);
+      CHECK(cfg.admin.token.empty());
+    }
+  }
+}
+
+TEST_CASE("config: admin token errors", "[config][admin]") {
+  checkSingleErrors({
+      {"non-loopback IPv4 without a token", std::string("admin: { listen: 0.0.0.0:9100 }\n") + kOnePool,
+       "<string>:1:18: admin.listen: a non-loopback admin listener needs admin.token or admin.token_file"},
+      {"non-loopback IPv6 without a token", std::string("admin:\n  listen: \"[::]:9100\"\n") + kOnePool,
+       "<string>:2:11: admin.listen: a non-loopback admin listener needs admin.token or admin.token_file"},
+      {"empty token", std::string("admin: { token: \"\" }\n") + kOnePool,
+       "<string>:1:17: admin.token: must not be empty"},
+      {"token with a space", std::string("admin: { token: \"a b\" }\n") + kOnePool,
+       "<string>:1:17: admin.token: must be visible ASCII characters without spaces"},
+      {"token not a string", std::string("admin: { token: [a] }\n") + kOnePool,
+       "<string>:1:17: admin.token: expected a string, got a list"},
+      {"both token and token_file", std::string("admin:\n  token: abc\n  token_file: /etc/ballast/token\n") + kOnePool,
+       "<string>:3:15: admin.token_file: set admin.token or admin.token_file, not both"},
+      {"unreadable token file",
+       std::string("admin:\n  listen: 0.0.0.0:9100\n  token_file: /nonexistent/ballast-token\n") + kOnePool,
+       "<string>:3:15: admin.token_file: cannot read token file \"/nonexistent/ballast-token\": No such file or "
+       "directory"},
+      {"token file is a directory", std::string("admin: { token_file: /tmp }\n") + kOnePool,
+       "<string>:1:22: admin.token_file: cannot read token file \"/tmp\": Is a directory"},
+      {"protect_reads without a token", std::string("admin: { protect_reads: true }\n") + kOnePool,
+       "<string>:1:25: admin.protect_reads: needs admin.token or admin.token_file"},
+      {"protect_reads not a boolean", std::string("admin: { token: t, protect_reads: yes }\n") + kOnePool,
+       "<string>:1:35: admin.protect_reads: expected true or false, got \"yes\""},
+      {"a typo in token_file", std::string("admin: { token_flie: x }\n") + kOnePool,
+       "<string>:1:10: admin.token_flie: unknown key (did you mean \"token_file\"?)"},
+  });
+}
+
+TEST_CASE("config: an empty token file names the file", "[config][admin]") {
+  TempTokenFile f(" \n\t\n");
+  CHECK(errorsOf("admin:\n  token_file: " + f.path + "\n" + kOnePool) ==
+        std::vector<std::string>{"<string>:2:15: admin.token_file: token file \"" + f.path + "\" is empty"});
+  TempTokenFile g("two words\n");
+  CHECK(errorsOf("admin:\n  token_file: " + g.path + "\n" + kOnePool) ==
+        std::vector<std::string>{"<string>:2:15: admin.token_file: token in \"" + g.path +
+                                 "\" must be visible ASCII characters without spaces"});
+}
