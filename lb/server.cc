@@ -37,7 +37,9 @@ Server::Server(const config::Config& cfg) {
 }
 
 Server::~Server() {
-  // run() closed every handle; listeners are plain members of the tree.
+  // run() closed every handle and the loop; a Server that never ran (tests,
+  // start-up failure before run) still owns the loop's internal resources.
+  if (!loop_closed_) uv_loop_close(&loop_);
   listeners_.clear();
   admin_.reset();
   runtime_.reset();
@@ -105,6 +107,7 @@ int Server::run() {
   uv_run(&loop_, UV_RUN_DEFAULT);
 
   int rc = uv_loop_close(&loop_);
+  loop_closed_ = rc == 0;
   if (rc != 0) {
     // A handle was left open: a lifetime bug. Say so loudly (tests look for it).
     auto& j = log().eventLine(config::LogLevel::Error, "loop_not_closed");

@@ -99,6 +99,7 @@ class Server {
   uv_timer_t sweep_;  // outlier ejection expiry
   bool stopping_ = false;
   bool bound_ = false;
+  bool loop_closed_ = false;
   uint64_t started_ms_ = 0;
   double start_time_ = 0;
 
