@@ -58,6 +58,12 @@ struct Timeouts {
   Duration backend_idle{60000};     // idle pooled backend connection
 };
 
+// Graceful shutdown (SIGTERM/SIGINT).
+struct DrainConfig {
+  Duration delay{0};        // keep accepting this long after /readyz turns 503 (outer LB notices)
+  Duration timeout{30000};  // then wait at most this long for in-flight requests
+};
+
 struct Limits {
   uint32_t max_connections = 10000;  // accepting pauses above this
   uint32_t max_header_bytes = 16384; // request head larger -> 431
@@ -165,6 +171,7 @@ struct Config {
   LogConfig log;
   Timeouts timeouts;
   Limits limits;
+  DrainConfig drain;
   std::vector<PoolConfig> pools; // at least one, unique names
   // When the YAML has no `routes` and exactly one pool, the loader adds one
   // catch-all route to it, so the runtime always routes through this list.

@@ -345,6 +345,7 @@ class Loader {
   void loadAdmin(const Value& v, Config& cfg);
   void loadLog(const Value& v, Config& cfg);
   void loadTimeouts(const Value& v, Config& cfg);
+  void loadDrain(const Value& v, Config& cfg);
   void loadLimits(const Value& v, Config& cfg);
   void loadPools(const Value& v, Config& cfg);
   void loadPool(const Value& v, PoolConfig& pool);
@@ -533,13 +534,14 @@ void Loader::loadDocument(const YAML::Node& root, Config& cfg) {
     error(top, "expected a mapping at the top level, got " + describe(root));
     return;
   }
-  checkKeys(top, {"listen", "admin", "log", "timeouts", "limits", "pools", "routes"});
+  checkKeys(top, {"listen", "admin", "log", "timeouts", "limits", "drain", "pools", "routes"});
 
   if (auto v = field(top, "listen")) loadListen(*v, cfg);
   if (auto v = field(top, "admin")) loadAdmin(*v, cfg);
   if (auto v = field(top, "log")) loadLog(*v, cfg);
   if (auto v = field(top, "timeouts")) loadTimeouts(*v, cfg);
   if (auto v = field(top, "limits")) loadLimits(*v, cfg);
+  if (auto v = field(top, "drain")) loadDrain(*v, cfg);
   if (auto v = requiredField(top, "pools")) loadPools(*v, cfg);
 
   if (auto v = field(top, "routes")) {
@@ -726,6 +728,24 @@ void Loader::loadTimeouts(const Value& v, Config& cfg) {
     if (auto field_value = field(v, key)) {
       if (auto d = positiveDuration(*field_value)) cfg.timeouts.*member = *d;
     }
+  }
+}
+
+void Loader::loadDrain(const Value& v, Config& cfg) {
+  if (!expectMap(v)) return;
+  checkKeys(v, {"delay", "timeout"});
+  if (auto f = field(v, "delay")) {
+    // 0 is allowed (the default): stop accepting at once.
+    if (auto text = scalar(*f, "a duration")) {
+      if (auto d = parseDuration(*text)) {
+        cfg.drain.delay = *d;
+      } else {
+        error(*f, "expected a duration like 250ms, 2s, 1m or 1h, got " + quoted(*text));
+      }
+    }
+  }
+  if (auto f = field(v, "timeout")) {
+    if (auto d = positiveDuration(*f)) cfg.drain.timeout = *d;
   }
 }
 

@@ -15,6 +15,9 @@ HealthChecker::HealthChecker(uv_loop_t* loop, std::shared_ptr<Pool> pool) : loop
   for (const auto& b : pool_->backends()) {
     uint64_t seed = (static_cast<uint64_t>(rd()) << 32) ^ rd();
     sessions_.push_back(new HealthSession(*this, b, cfg, loop_, seed));
+    // A backend carried over by a reload keeps its status; rise/fall start
+    // over from it.
+    if (b->health() != HealthStatus::Unknown) sessions_.back()->seed(b->health());
   }
 }
 

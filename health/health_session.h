@@ -31,6 +31,8 @@ class HealthSession {
  public:
   HealthSession(HealthChecker& checker, std::shared_ptr<Backend> backend, const config::HealthCheckConfig& cfg,
                 uv_loop_t* loop, uint64_t seed);
+  // Starts from a known status (carried over by a reload).
+  void seed(HealthStatus s) { state_.set(s); }
   // Runs the first probe now (not after one interval).
   void start();
   // Idempotent; deletes the session later (see the lifetime note).

@@ -609,6 +609,26 @@ void AdminServer::handle(const AdminRequest& req, AdminReply& out) {
     return;
   }
 
+  if (path == "/reload") {
+    if (req.method != "POST") return methodNotAllowed(out, "POST");
+    if (!sameSite(req, out) || !authorize(req, out)) return;
+    Server::ReloadResult r = server_.reload("admin");
+    std::string body = "{\"success\":";
+    body += r.ok ? "true" : "false";
+    body += ",\"errors\":[";
+    for (size_t i = 0; i < r.errors.size(); ++i) {
+      if (i) body += ",";
+      body += "\"";
+      JsonLine::escape(body, r.errors[i]);
+      body += "\"";
+    }
+    body += "]}\n";
+    out.status = r.ok ? 200 : 422;
+    out.content_type = std::string(kJsonType);
+    out.body = std::move(body);
+    return;
+  }
+
   // /pools/{pool}/backends/{address}/{action}
   constexpr std::string_view kPools = "/pools/";
   if (path.substr(0, kPools.size()) == kPools) {

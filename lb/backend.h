@@ -38,6 +38,11 @@ class Backend : public std::enable_shared_from_this<Backend> {
   const config::Address& address() const { return address_; }
   const sockaddr* sockAddr() const { return reinterpret_cast<const sockaddr*>(&address_.addr); }
   uint32_t weight() const { return weight_; }
+  // A reload kept this backend: take the new weight and role.
+  void reconfigure(const config::BackendConfig& cfg) {
+    weight_ = cfg.weight;
+    backup_ = cfg.backup;
+  }
   bool backup() const { return backup_; }
 
   // Healthy, not ejected, enabled: takes traffic in normal operation.

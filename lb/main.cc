@@ -31,21 +31,6 @@ constexpr const char* kUsage =
     "\n"
     "Signals: SIGINT/SIGTERM stop, SIGUSR1 reopens log files.\n";
 
-// FNV-1a 64 of the config file's bytes, for ballast_config_hash: lets
-// operators see at a glance which config each instance runs.
-std::string configHash(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : data) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
-
 int usageError(const std::string& what) {
   std::fprintf(stderr, "ballast: %s (try 'ballast --help')\n", what.c_str());
   return 2;
@@ -100,8 +85,9 @@ int main(int argc, char** argv) {
   }
   std::signal(SIGPIPE, SIG_IGN);
   ballast::installCrashHandler();
-  ballast::processStats().config_hash = configHash(config_path);
+  ballast::processStats().config_hash = ballast::hashFile(config_path);
   ballast::processStats().last_reload_success = static_cast<double>(std::time(nullptr));
   ballast::Server server(*result.config);
+  server.setConfigPath(config_path);
   return server.run();
 }

@@ -148,6 +148,10 @@ struct ProcessStats {
 
 ProcessStats& processStats();
 
+// FNV-1a 64 of a file's bytes as 16 hex digits (ballast_config_hash): lets
+// operators see at a glance which config each instance runs.
+std::string hashFile(const std::string& path);
+
 // The whole exposition for GET /metrics.
 std::string renderMetrics(const Server& server);
 

@@ -12,7 +12,7 @@ std::string formatDurationMs(uint64_t ms) {
   return std::to_string(ms) + "ms";
 }
 
-Pool::Pool(const config::PoolConfig& cfg, uint64_t now_ms) : cfg_(cfg) {
+Pool::Pool(const config::PoolConfig& cfg, uint64_t now_ms, const Pool* previous) : cfg_(cfg) {
   std::vector<Backend*> raw;
   backends_.reserve(cfg.backends.size());
   health::HealthStatus initial = health::HealthStatus::Healthy;
@@ -24,9 +24,23 @@ Pool::Pool(const config::PoolConfig& cfg, uint64_t now_ms) : cfg_(cfg) {
     }
   }
   for (const auto& bc : cfg.backends) {
-    backends_.push_back(std::make_shared<Backend>(cfg.name, bc));
-    backends_.back()->setHealth(initial);
-    backends_.back()->markChanged(now_ms);
+    BackendPtr kept;
+    if (previous) {
+      for (const auto& b : previous->backends()) {
+        if (b->name() == bc.address.text) kept = b;
+      }
+    }
+    if (kept) {
+      kept->reconfigure(bc);
+      // Without probes a backend is healthy by definition; with them it
+      // keeps the state it had (a down backend stays down).
+      if (!cfg.health_check) kept->setHealth(health::HealthStatus::Healthy);
+      backends_.push_back(std::move(kept));
+    } else {
+      backends_.push_back(std::make_shared<Backend>(cfg.name, bc));
+      backends_.back()->setHealth(initial);
+      backends_.back()->markChanged(now_ms);
+    }
     raw.push_back(backends_.back().get());
   }
   switch (cfg.balance) {

@@ -25,7 +25,10 @@ namespace ballast {
 class Pool {
  public:
   // `now_ms`: loop time, the start of every backend's "since last change".
-  Pool(const config::PoolConfig& cfg, uint64_t now_ms = 0);
+  // `previous`: the pool of the same name in the config being replaced (or
+  // null). Its backends with the same address are reused as they are
+  // (state, statistics, idle connections), with weight and role updated.
+  Pool(const config::PoolConfig& cfg, uint64_t now_ms = 0, const Pool* previous = nullptr);
   const std::string& name() const { return cfg_.name; }
   const config::PoolConfig& config() const { return cfg_; }
   const std::vector<BackendPtr>& backends() const { return backends_; }

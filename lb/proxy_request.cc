@@ -597,7 +597,8 @@ void ProxyRequest::reply(int status, std::string_view detail, ErrorKind kind) {
   if (request_id_.empty()) conn_.server().newRequestId(request_id_);
   response_started_ = true;
   response_complete_ = true;
-  close_client_ = close_client_ || !request_complete_ || !client_keep_alive_ || closesConnection(status);
+  close_client_ = close_client_ || !request_complete_ || !client_keep_alive_ || closesConnection(status) ||
+                  conn_.server().stopping();
 
   std::string_view reason = reasonPhrase(status);
   char num[8];

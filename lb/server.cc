@@ -8,17 +8,25 @@
 #include "lb/admin.h"
 #include "lb/downstream_connection.h"
 #include "lb/listener.h"
+#include "config/config_loader.h"
 #include "lb/log.h"
+#include "lb/metrics.h"
 #include "lb/upstream_connection.h"
 
 namespace ballast {
 
-std::shared_ptr<Runtime> Runtime::build(const config::Config& cfg, uint64_t now_ms) {
+std::shared_ptr<Runtime> Runtime::build(const config::Config& cfg, uint64_t now_ms, const Runtime* previous) {
   auto rt = std::make_shared<Runtime>();
   rt->config = std::make_shared<const config::Config>(cfg);
   std::vector<Pool*> raw;
   for (const auto& pc : rt->config->pools) {
-    rt->pools.push_back(std::make_shared<Pool>(pc, now_ms));
+    const Pool* old = nullptr;
+    if (previous) {
+      for (const auto& p : previous->pools) {
+        if (p->name() == pc.name) old = p.get();
+      }
+    }
+    rt->pools.push_back(std::make_shared<Pool>(pc, now_ms, old));
     raw.push_back(rt->pools.back().get());
   }
   rt->router.build(rt->config->routes, raw);
@@ -37,6 +45,8 @@ Server::Server(const config::Config& cfg) {
 }
 
 Server::~Server() {
+  retired_listeners_.clear();
+  retired_admins_.clear();
   // run() closed every handle and the loop; a Server that never ran (tests,
   // start-up failure before run) still owns the loop's internal resources.
   if (!loop_closed_) uv_loop_close(&loop_);
@@ -89,6 +99,11 @@ int Server::run() {
   uv_prepare_start(&prepare_, &Server::onPrepare);
   uv_timer_init(&loop_, &sweep_);
   sweep_.data = this;
+  uv_timer_init(&loop_, &drain_timer_);
+  drain_timer_.data = this;
+  uv_signal_init(&loop_, &sighup_);
+  sighup_.data = this;
+  uv_signal_start(&sighup_, &Server::onSignal, SIGHUP);
 
   int exit_code = 0;
   if (!bindListeners()) {
@@ -126,8 +141,10 @@ int Server::run() {
 }
 
 void Server::stop() {
-  if (stopping_) return;
+  if (stopped_) return;
+  stopped_ = true;
   stopping_ = true;
+  drain_phase_ = DrainPhase::None;
   if (!listeners_.empty()) logEvent(config::LogLevel::Info, "stopping");
   for (auto& l : listeners_) l->close();
   if (admin_) admin_->close();
@@ -139,8 +156,234 @@ void Server::stop() {
   for (UpstreamConnection* c = upstream_head_; c != nullptr; c = c->next_) c->close();
   for (auto* h : {reinterpret_cast<uv_handle_t*>(&sigint_), reinterpret_cast<uv_handle_t*>(&sigterm_),
                   reinterpret_cast<uv_handle_t*>(&sigusr1_), reinterpret_cast<uv_handle_t*>(&prepare_),
-                  reinterpret_cast<uv_handle_t*>(&sweep_)}) {
+                  reinterpret_cast<uv_handle_t*>(&sweep_), reinterpret_cast<uv_handle_t*>(&drain_timer_),
+                  reinterpret_cast<uv_handle_t*>(&sighup_)}) {
     if (!uv_is_closing(h)) uv_close(h, nullptr);
+  }
+}
+
+Server::ReloadResult Server::reload(std::string_view trigger) {
+  ReloadResult res;
+  uv_timeval64_t tv;
+  uv_gettimeofday(&tv);
+  const double now_unix = static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+  auto fail = [&]() {
+    ++processStats().reloads_failure;
+    processStats().last_reload_failure = now_unix;
+    std::string joined;
+    for (const auto& e : res.errors) {
+      if (!joined.empty()) joined += "; ";
+      joined += e;
+    }
+    auto& j = log().eventLine(config::LogLevel::Error, "config_reload_failed");
+    j.str("trigger", trigger).str("file", config_path_).num("error_count", static_cast<uint64_t>(res.errors.size()));
+    j.str("errors", joined).str("result", "the running configuration is unchanged");
+    log().emit(config::LogLevel::Error);
+    return res;
+  };
+  if (stopping_) {
+    res.errors.push_back("shutting down: reload refused");
+    return fail();
+  }
+  if (config_path_.empty()) {
+    res.errors.push_back("no configuration file to reload");
+    return fail();
+  }
+  auto loaded = config::loadConfigFile(config_path_);
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) res.errors.push_back(e.format());
+    return fail();
+  }
+  const config::Config& cfg = *loaded.config;
+
+  // 1. Listeners: same address keeps its socket (no refused connection, no
+  //    accept gap); new ones are bound now, and any bind failure fails the
+  //    whole reload before anything changed.
+  std::vector<std::unique_ptr<Listener>> next;
+  std::vector<bool> kept(listeners_.size(), false);
+  std::vector<Listener*> fresh;
+  for (const auto& addr : cfg.listen) {
+    bool found = false;
+    for (size_t i = 0; i < listeners_.size(); ++i) {
+      if (!kept[i] && listeners_[i] && listeners_[i]->address().text == addr.text && !listeners_[i]->closed()) {
+        kept[i] = true;
+        next.push_back(std::move(listeners_[i]));
+        found = true;
+        break;
+      }
+    }
+    if (found) continue;
+    auto l = std::make_unique<Listener>(&loop_, addr, "proxy", [this](Listener& x) { onConnectionPending(x); });
+    int err = l->bind();
+    if (err != 0) {
+      res.errors.push_back(config_path_ + ": listen " + addr.text + ": cannot bind: " + uv_strerror(err));
+      l->close();
+      retired_listeners_.push_back(std::move(l));
+      break;
+    }
+    fresh.push_back(l.get());
+    next.push_back(std::move(l));
+  }
+  std::unique_ptr<AdminServer> new_admin;
+  if (res.errors.empty() && cfg.admin.listen.text != config().admin.listen.text) {
+    new_admin = std::make_unique<AdminServer>(*this, cfg.admin.listen);
+    int err = new_admin->bind();
+    if (err != 0) {
+      res.errors.push_back(config_path_ + ": admin.listen " + cfg.admin.listen.text + ": cannot bind: " + uv_strerror(err));
+      new_admin->close();
+      retired_admins_.push_back(std::move(new_admin));
+    }
+  }
+  std::string log_err;
+  if (res.errors.empty() && !log().configure(cfg.log, &log_err)) {
+    res.errors.push_back(config_path_ + ": log: " + log_err);
+  }
+  if (!res.errors.empty()) {
+    // Roll back: give kept listeners back, close the fresh ones.
+    for (auto& l : next) {
+      if (!l) continue;
+      bool is_fresh = false;
+      for (Listener* f : fresh) is_fresh = is_fresh || f == l.get();
+      if (is_fresh) {
+        l->close();
+        retired_listeners_.push_back(std::move(l));
+        continue;
+      }
+      for (size_t i = 0; i < listeners_.size(); ++i) {
+        if (!listeners_[i] && kept[i]) {
+          listeners_[i] = std::move(l);
+          break;
+        }
+      }
+    }
+    if (new_admin) {
+      new_admin->close();
+      retired_admins_.push_back(std::move(new_admin));
+    }
+    return fail();
+  }
+
+  // 2. Commit. From here nothing can fail.
+  size_t listeners_added = fresh.size();
+  size_t listeners_removed = 0;
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    if (listeners_[i]) {
+      // Removed address: stop accepting; its connections finish on their own.
+      listeners_[i]->close();
+      retired_listeners_.push_back(std::move(listeners_[i]));
+      ++listeners_removed;
+    }
+  }
+  listeners_ = std::move(next);
+  for (Listener* l : fresh) {
+    auto& j = log().eventLine(config::LogLevel::Info, "listening");
+    j.str("kind", "proxy").str("address", l->boundAddress());
+    log().emit(config::LogLevel::Info);
+  }
+  if (new_admin) {
+    admin_->close();
+    retired_admins_.push_back(std::move(admin_));
+    admin_ = std::move(new_admin);
+    auto& j = log().eventLine(config::LogLevel::Info, "listening");
+    j.str("kind", "admin").str("address", admin_->boundAddress());
+    log().emit(config::LogLevel::Info);
+  }
+
+  std::shared_ptr<Runtime> old = runtime_;
+  runtime_ = Runtime::build(cfg, uv_now(&loop_), old.get());
+  size_t added = 0, removed = 0, kept_backends = 0;
+  for (const auto& p : runtime_->pools) {
+    for (const auto& b : p->backends()) {
+      bool was = false;
+      for (const auto& op : old->pools) {
+        for (const auto& ob : op->backends()) was = was || ob == b;
+      }
+      (was ? kept_backends : added) += 1;
+    }
+  }
+  for (const auto& op : old->pools) {
+    for (const auto& ob : op->backends()) {
+      bool still = false;
+      for (const auto& p : runtime_->pools) {
+        for (const auto& b : p->backends()) still = still || ob == b;
+      }
+      if (!still) {
+        // Removed: no new requests (not in the new runtime); in-flight ones
+        // finish on the old runtime they hold; pooled connections close.
+        ++removed;
+        ob->idle().closeAll();
+      }
+    }
+  }
+  for (auto& c : checkers_) c->close();
+  checkers_.clear();
+  uv_timer_stop(&sweep_);
+  startHealthChecks();
+
+  ++processStats().reloads_success;
+  processStats().last_reload_success = now_unix;
+  processStats().config_hash = hashFile(config_path_);
+  auto& j = log().eventLine(config::LogLevel::Info, "config_reloaded");
+  j.str("trigger", trigger).str("file", config_path_).str("hash", processStats().config_hash);
+  j.num("pools", static_cast<uint64_t>(runtime_->pools.size()));
+  j.num("backends_added", static_cast<uint64_t>(added)).num("backends_removed", static_cast<uint64_t>(removed));
+  j.num("backends_kept", static_cast<uint64_t>(kept_backends));
+  j.num("listeners_added", static_cast<uint64_t>(listeners_added));
+  j.num("listeners_removed", static_cast<uint64_t>(listeners_removed));
+  log().emit(config::LogLevel::Info);
+  res.ok = true;
+  return res;
+}
+
+void Server::beginShutdown() {
+  if (stopping_) {
+    // Second signal: now.
+    logEvent(config::LogLevel::Warn, "shutdown_now", "second signal: closing every connection");
+    stop();
+    return;
+  }
+  stopping_ = true;  // /readyz: 503 from now on
+  const auto& d = config().drain;
+  auto& j = log().eventLine(config::LogLevel::Info, "draining");
+  j.num("delay_ms", static_cast<int64_t>(d.delay.count())).num("timeout_ms", static_cast<int64_t>(d.timeout.count()));
+  j.num("client_connections", static_cast<uint64_t>(n_downstream_));
+  log().emit(config::LogLevel::Info);
+  drain_phase_ = DrainPhase::Delay;
+  uv_timer_start(&drain_timer_, &Server::onDrainTimer, static_cast<uint64_t>(d.delay.count()), 0);
+}
+
+void Server::onDrainTimer(uv_timer_t* h) {
+  auto* self = static_cast<Server*>(h->data);
+  if (self->drain_phase_ == DrainPhase::Delay) {
+    // Stop accepting; close what is idle; let in-flight requests finish.
+    self->drain_phase_ = DrainPhase::Waiting;
+    for (auto& l : self->listeners_) l->close();
+    for (auto& c : self->checkers_) c->close();
+    self->checkers_.clear();
+    for (DownstreamConnection* c = self->downstream_head_; c != nullptr; c = c->next_) {
+      if (c->idle()) c->close();
+    }
+    for (const auto& p : self->runtime_->pools) {
+      for (const auto& b : p->backends()) b->idle().closeAll();
+    }
+    uv_timer_start(&self->drain_timer_, &Server::onDrainTimer,
+                   static_cast<uint64_t>(self->config().drain.timeout.count()), 0);
+    self->checkDrained();
+    return;
+  }
+  // drain.timeout: cut what is left.
+  auto& j = log().eventLine(config::LogLevel::Warn, "drain_timeout");
+  j.num("connections_cut", static_cast<uint64_t>(self->n_downstream_));
+  log().emit(config::LogLevel::Warn);
+  self->stop();
+}
+
+void Server::checkDrained() {
+  // Every client connection is gone (closing ones count until their close
+  // callback ran): nothing left to wait for.
+  if (drain_phase_ == DrainPhase::Waiting && n_downstream_ == 0) {
+    logEvent(config::LogLevel::Info, "drained");
+    stop();
   }
 }
 
@@ -151,10 +394,14 @@ void Server::onSignal(uv_signal_t* h, int signum) {
     logEvent(config::LogLevel::Info, "logs_reopened");
     return;
   }
+  if (signum == SIGHUP) {
+    self->reload("SIGHUP");
+    return;
+  }
   auto& j = log().eventLine(config::LogLevel::Info, "signal");
   j.str("signal", signum == SIGINT ? "SIGINT" : "SIGTERM");
   log().emit(config::LogLevel::Info);
-  self->stop();
+  self->beginShutdown();
 }
 
 void Server::onPrepare(uv_prepare_t*) { log().flush(); }
@@ -186,7 +433,8 @@ void Server::onSweep(uv_timer_t* h) {
 }
 
 void Server::onConnectionPending(Listener& l) {
-  if (stopping_ || l.closed()) return;
+  // Still accepting during drain.delay; stopped_ means the listener is closing.
+  if (stopped_ || l.closed()) return;
   if (n_downstream_ >= config().limits.max_connections) {
     // Leave it in the kernel's queue; libuv stops polling this listener
     // until we accept (resumePausedListeners).
@@ -223,7 +471,11 @@ void Server::unlinkDownstream(DownstreamConnection* c) {
   if (c->prev_) c->prev_->next_ = c->next_; else downstream_head_ = c->next_;
   if (c->next_) c->next_->prev_ = c->prev_;
   --n_downstream_;
-  if (!stopping_) resumePausedListeners();
+  if (!stopping_) {
+    resumePausedListeners();
+  } else if (drain_phase_ == DrainPhase::Waiting) {
+    checkDrained();
+  }
 }
 
 void Server::linkUpstream(UpstreamConnection* c) {

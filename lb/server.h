@@ -12,6 +12,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.h"
@@ -37,7 +38,10 @@ struct Runtime {
   std::vector<PoolPtr> pools;
   Router router;
 
-  static std::shared_ptr<Runtime> build(const config::Config& cfg, uint64_t now_ms);
+  // `previous` (may be null): backends with the same pool name and address
+  // are carried over as the same objects, with their health, ejection,
+  // admin state, statistics and idle connections.
+  static std::shared_ptr<Runtime> build(const config::Config& cfg, uint64_t now_ms, const Runtime* previous = nullptr);
 };
 
 class Server {
@@ -50,9 +54,25 @@ class Server {
   // Binds every listener, runs the loop until stop() and every handle has
   // closed. Returns the process exit code (0 clean, 1 start-up failure).
   int run();
-  // Stops accepting, closes all connections and handles; run() then returns.
+  // Closes everything at once (second signal, start-up failure, end of a
+  // drain); run() then returns.
   void stop();
+  // Graceful shutdown: /readyz turns 503 at once; after drain.delay the
+  // listeners close and idle clients are closed; in-flight requests finish
+  // (their connections close after the response); then stop(), or stop()
+  // after drain.timeout cutting what is left.
+  void beginShutdown();
   bool stopping() const { return stopping_; }
+
+  // Re-reads the config file, validates it completely and applies it only if
+  // everything (including binding new listeners) succeeds; otherwise the
+  // running config is untouched. `trigger` names the cause in the event log.
+  struct ReloadResult {
+    bool ok = false;
+    std::vector<std::string> errors;
+  };
+  ReloadResult reload(std::string_view trigger);
+  void setConfigPath(std::string path) { config_path_ = std::move(path); }
 
   uv_loop_t* loop() { return &loop_; }
   const config::Config& config() const { return *runtime_->config; }
@@ -89,15 +109,26 @@ class Server {
   static void onSignal(uv_signal_t* h, int signum);
   static void onPrepare(uv_prepare_t* h);
   static void onSweep(uv_timer_t* h);
+  static void onDrainTimer(uv_timer_t* h);
+  void checkDrained();
   void startHealthChecks();
 
   uv_loop_t loop_;
   uv_signal_t sigint_;
   uv_signal_t sigterm_;
   uv_signal_t sigusr1_;
+  uv_signal_t sighup_;
   uv_prepare_t prepare_;
   uv_timer_t sweep_;  // outlier ejection expiry
-  bool stopping_ = false;
+  uv_timer_t drain_timer_;
+  enum class DrainPhase : uint8_t { None, Delay, Waiting } drain_phase_ = DrainPhase::None;
+  std::string config_path_;
+  // Listeners and admin servers replaced by a reload: closed, kept until
+  // their close callbacks ran (destroyed with the server).
+  std::vector<std::unique_ptr<Listener>> retired_listeners_;
+  std::vector<std::unique_ptr<AdminServer>> retired_admins_;
+  bool stopping_ = false;  // draining or stopped: not ready, no keep-alive
+  bool stopped_ = false;   // stop() ran: every handle is closing
   bool bound_ = false;
   bool loop_closed_ = false;
   uint64_t started_ms_ = 0;

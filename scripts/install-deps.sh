@@ -32,6 +32,11 @@ BUILD_PACKAGES=(
 # varnish or prometheus once a test needs them.
 TEST_PACKAGES=(
   prometheus # promtool: tests/observability (alert rule tests, /metrics lint)
+  chromium   # headless browser: tests/observability/status_page_chromium.sh
+  python3    # helpers inside the observability test scripts and bench/
+  wrk        # bench/ load generator
+  haproxy    # bench/ peer
+  nginx      # bench/ peer
 )
 
 usage() {
