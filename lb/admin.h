@@ -61,6 +61,8 @@ class AdminServer {
   AdminServer& operator=(const AdminServer&) = delete;
 
   int bind() { return listener_.bind(); }
+  int adopt(int fd) { return listener_.adopt(fd, true); }
+  int fd() const { return listener_.fd(); }
   const std::string& boundAddress() const { return listener_.boundAddress(); }
   // Stops accepting and closes every admin connection. Idempotent.
   void close();

@@ -63,6 +63,11 @@ class DownstreamConnection {
     bytes_in_ = 0;
     return b;
   }
+  // Drain: an idle connection is closed after `grace_ms` unless a request
+  // arrives first (that one is answered with Connection: close).
+  void drainIdle(uint64_t grace_ms) {
+    if (phase_ == Phase::Idle) armTimer(grace_ms);
+  }
   // Re-evaluates whether to read from the client.
   void updateReading();
 

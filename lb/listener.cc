@@ -29,6 +29,24 @@ int Listener::bind() {
   return 0;
 }
 
+int Listener::adopt(int fd, bool listen_now) {
+  int err = uv_tcp_open(&tcp_, fd);
+  if (err != 0) return err;
+  sockaddr_storage ss{};
+  int len = sizeof ss;
+  uv_tcp_getsockname(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len);
+  bound_ = formatSockaddr(reinterpret_cast<sockaddr*>(&ss));
+  return listen_now ? startListening() : 0;
+}
+
+int Listener::startListening() { return uv_listen(stream(), 1024, &Listener::onConnection); }
+
+int Listener::fd() const {
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&tcp_), &fd) != 0) return -1;
+  return fd;
+}
+
 void Listener::onConnection(uv_stream_t* s, int status) {
   auto* self = static_cast<Listener*>(s->data);
   if (status < 0) {

@@ -25,6 +25,13 @@ class Listener {
   // Binds and listens. Returns 0 or a libuv error; on success boundAddress()
   // is the real address (port 0 resolved).
   int bind();
+  // Hot upgrade: takes over an inherited listening socket (no bind). With
+  // `listen_now` false, accepting starts only with startListening() (the new
+  // process waits until it is ready; the old one keeps accepting meanwhile).
+  int adopt(int fd, bool listen_now);
+  int startListening();
+  // The socket's descriptor (to hand to a new process), or -1.
+  int fd() const;
   const std::string& boundAddress() const { return bound_; }
   const std::string& kind() const { return kind_; }
   const config::Address& address() const { return addr_; }

@@ -89,5 +89,6 @@ int main(int argc, char** argv) {
   ballast::processStats().last_reload_success = static_cast<double>(std::time(nullptr));
   ballast::Server server(*result.config);
   server.setConfigPath(config_path);
+  server.setCommandLine(argc, argv);
   return server.run();
 }

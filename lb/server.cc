@@ -1,6 +1,11 @@
 #include "lb/server.h"
 
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include <cassert>
 
@@ -56,9 +61,28 @@ Server::~Server() {
 }
 
 bool Server::bindListeners() {
+  auto takeInherited = [this](const std::string& key) {
+    for (auto& [k, fd] : inherited_) {
+      if (k == key && fd >= 0) {
+        int out = fd;
+        fd = -1;
+        return out;
+      }
+    }
+    return -1;
+  };
   for (const auto& addr : config().listen) {
     auto l = std::make_unique<Listener>(&loop_, addr, "proxy", [this](Listener& x) { onConnectionPending(x); });
-    int err = l->bind();
+    int inherited = takeInherited(addr.text);
+    int err = 0;
+    if (inherited >= 0) {
+      // Hot upgrade: the old process keeps accepting on this same socket
+      // until we are ready (see onHandoverTimer).
+      err = l->adopt(inherited, false);
+      if (err == 0) deferred_.push_back(l.get());
+    } else {
+      err = l->bind();
+    }
     if (err != 0) {
       auto& j = log().eventLine(config::LogLevel::Error, "bind_failed");
       j.str("kind", "proxy").str("address", addr.text).str("error", uv_strerror(err));
@@ -73,7 +97,13 @@ bool Server::bindListeners() {
     listeners_.push_back(std::move(l));
   }
   admin_ = std::make_unique<AdminServer>(*this, config().admin.listen);
-  int err = admin_->bind();
+  int admin_fd = takeInherited("admin@" + config().admin.listen.text);
+  int err = admin_fd >= 0 ? admin_->adopt(admin_fd) : admin_->bind();
+  // Inherited sockets the new config does not use.
+  for (auto& [k, fd] : inherited_) {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
   if (err != 0) {
     auto& j = log().eventLine(config::LogLevel::Error, "bind_failed");
     j.str("kind", "admin").str("address", config().admin.listen.text).str("error", uv_strerror(err));
@@ -104,6 +134,11 @@ int Server::run() {
   uv_signal_init(&loop_, &sighup_);
   sighup_.data = this;
   uv_signal_start(&sighup_, &Server::onSignal, SIGHUP);
+  uv_signal_init(&loop_, &sigusr2_);
+  sigusr2_.data = this;
+  uv_signal_start(&sigusr2_, &Server::onSignal, SIGUSR2);
+  uv_timer_init(&loop_, &handover_timer_);
+  handover_timer_.data = this;
 
   int exit_code = 0;
   if (!bindListeners()) {
@@ -112,6 +147,7 @@ int Server::run() {
   } else {
     bound_ = true;
     startHealthChecks();
+    if (!deferred_.empty() || ready_fd_ >= 0) uv_timer_start(&handover_timer_, &Server::onHandoverTimer, 0, 20);
     auto& j = log().eventLine(config::LogLevel::Info, "started");
     j.str("version", BALLAST_VERSION).num("pid", static_cast<int64_t>(getpid()));
     j.num("pools", static_cast<uint64_t>(runtime_->pools.size()));
@@ -154,10 +190,12 @@ void Server::stop() {
   // close callbacks), so walking the lists here is safe.
   for (DownstreamConnection* c = downstream_head_; c != nullptr; c = c->next_) c->close();
   for (UpstreamConnection* c = upstream_head_; c != nullptr; c = c->next_) c->close();
+  closeUpgradeHandles();
   for (auto* h : {reinterpret_cast<uv_handle_t*>(&sigint_), reinterpret_cast<uv_handle_t*>(&sigterm_),
                   reinterpret_cast<uv_handle_t*>(&sigusr1_), reinterpret_cast<uv_handle_t*>(&prepare_),
                   reinterpret_cast<uv_handle_t*>(&sweep_), reinterpret_cast<uv_handle_t*>(&drain_timer_),
-                  reinterpret_cast<uv_handle_t*>(&sighup_)}) {
+                  reinterpret_cast<uv_handle_t*>(&sighup_), reinterpret_cast<uv_handle_t*>(&sigusr2_),
+                  reinterpret_cast<uv_handle_t*>(&handover_timer_)}) {
     if (!uv_is_closing(h)) uv_close(h, nullptr);
   }
 }
@@ -335,6 +373,180 @@ Server::ReloadResult Server::reload(std::string_view trigger) {
   return res;
 }
 
+void Server::setCommandLine(int argc, char** argv) {
+  args_.assign(argv, argv + argc);
+  // The path, not /proc/self/exe: after `cp new-ballast /usr/bin/ballast`
+  // the path names the new binary, /proc/self/exe the old (deleted) one.
+  char resolved[PATH_MAX];
+  if (argc > 0 && std::strchr(argv[0], '/') != nullptr && ::realpath(argv[0], resolved) != nullptr) {
+    exe_path_ = resolved;
+  } else {
+    size_t n = sizeof resolved;
+    if (uv_exepath(resolved, &n) == 0) exe_path_.assign(resolved, n);
+  }
+  // New side of a hot upgrade: sockets and readiness pipe from the old process.
+  if (const char* inh = std::getenv("BALLAST_INHERIT")) {
+    std::string_view rest = inh;
+    while (!rest.empty()) {
+      size_t semi = rest.find(';');
+      std::string_view item = rest.substr(0, semi);
+      rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
+      size_t eq = item.rfind('=');
+      if (eq == std::string_view::npos) continue;
+      inherited_.emplace_back(std::string(item.substr(0, eq)), std::atoi(std::string(item.substr(eq + 1)).c_str()));
+    }
+    ::unsetenv("BALLAST_INHERIT");
+  }
+  if (const char* r = std::getenv("BALLAST_READY_FD")) {
+    ready_fd_ = std::atoi(r);
+    ::unsetenv("BALLAST_READY_FD");
+  }
+}
+
+void Server::onHandoverTimer(uv_timer_t* h) {
+  auto* self = static_cast<Server*>(h->data);
+  if (self->stopping_) {
+    uv_timer_stop(h);
+    return;
+  }
+  if (!self->ready()) return;  // first health round not done yet
+  uv_timer_stop(h);
+  for (Listener* l : self->deferred_) {
+    int err = l->startListening();
+    auto& j = log().eventLine(err == 0 ? config::LogLevel::Info : config::LogLevel::Error, "listening");
+    j.str("kind", "proxy").str("address", l->boundAddress()).boolean("inherited", true);
+    if (err != 0) j.str("error", uv_strerror(err));
+    log().emit(err == 0 ? config::LogLevel::Info : config::LogLevel::Error);
+  }
+  self->deferred_.clear();
+  if (self->ready_fd_ >= 0) {
+    ssize_t w = ::write(self->ready_fd_, "ready\n", 6);
+    (void)w;
+    ::close(self->ready_fd_);
+    self->ready_fd_ = -1;
+  }
+  logEvent(config::LogLevel::Info, "upgrade_ready", "accepting on the inherited sockets; the old process drains");
+}
+
+void Server::closeUpgradeHandles() {
+  if (upgrade_pipe_ != nullptr) {
+    uv_close(reinterpret_cast<uv_handle_t*>(upgrade_pipe_), [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
+    upgrade_pipe_ = nullptr;
+  }
+  if (upgrade_proc_ != nullptr) {
+    // The new process is detached: closing our handle does not stop it.
+    uv_close(reinterpret_cast<uv_handle_t*>(upgrade_proc_), [](uv_handle_t* h) { delete reinterpret_cast<uv_process_t*>(h); });
+    upgrade_proc_ = nullptr;
+  }
+}
+
+void Server::hotUpgrade() {
+  if (stopping_ || upgrade_proc_ != nullptr) {
+    logEvent(config::LogLevel::Warn, "upgrade_refused", stopping_ ? "shutting down" : "an upgrade is already running");
+    return;
+  }
+  std::vector<uv_stdio_container_t> stdio(3);
+  for (int i = 0; i < 3; ++i) {
+    stdio[i].flags = UV_INHERIT_FD;
+    stdio[i].data.fd = i;
+  }
+  std::string inherit;
+  auto hand = [&](const std::string& key, int fd) {
+    if (fd < 0) return;
+    uv_stdio_container_t c;
+    c.flags = UV_INHERIT_FD;
+    c.data.fd = fd;
+    if (!inherit.empty()) inherit += ';';
+    inherit += key + "=" + std::to_string(stdio.size());
+    stdio.push_back(c);
+  };
+  for (auto& l : listeners_) hand(l->address().text, l->fd());
+  if (admin_) hand("admin@" + config().admin.listen.text, admin_->fd());
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) {
+    logEvent(config::LogLevel::Error, "upgrade_failed", std::strerror(errno));
+    return;
+  }
+  size_t ready_child_fd = stdio.size();
+  uv_stdio_container_t rc;
+  rc.flags = UV_INHERIT_FD;
+  rc.data.fd = pipefd[1];
+  stdio.push_back(rc);
+
+  std::vector<std::string> env_store;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::strncmp(*e, "BALLAST_INHERIT=", 16) == 0 || std::strncmp(*e, "BALLAST_READY_FD=", 17) == 0) continue;
+    env_store.emplace_back(*e);
+  }
+  env_store.push_back("BALLAST_INHERIT=" + inherit);
+  env_store.push_back("BALLAST_READY_FD=" + std::to_string(ready_child_fd));
+  std::vector<char*> envp;
+  for (auto& e : env_store) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::vector<char*> argv;
+  for (auto& a : args_) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  uv_process_options_t opts{};
+  opts.file = exe_path_.c_str();
+  opts.args = argv.data();
+  opts.env = envp.data();
+  opts.stdio = stdio.data();
+  opts.stdio_count = static_cast<int>(stdio.size());
+  opts.flags = UV_PROCESS_DETACHED;
+  opts.exit_cb = [](uv_process_t* p, int64_t status, int sig) {
+    auto* self = static_cast<Server*>(p->data);
+    if (!self->upgrade_ready_) {
+      auto& j = log().eventLine(config::LogLevel::Error, "upgrade_failed");
+      j.str("reason", "the new process exited before it was ready").num("exit_status", status).num("signal", sig);
+      log().emit(config::LogLevel::Error);
+      self->closeUpgradeHandles();
+    }
+  };
+  upgrade_proc_ = new uv_process_t();
+  upgrade_proc_->data = this;
+  int err = uv_spawn(&loop_, upgrade_proc_, &opts);
+  ::close(pipefd[1]);
+  if (err != 0) {
+    ::close(pipefd[0]);
+    auto& j = log().eventLine(config::LogLevel::Error, "upgrade_failed");
+    j.str("exe", exe_path_).str("error", uv_strerror(err));
+    log().emit(config::LogLevel::Error);
+    uv_close(reinterpret_cast<uv_handle_t*>(upgrade_proc_), [](uv_handle_t* h) { delete reinterpret_cast<uv_process_t*>(h); });
+    upgrade_proc_ = nullptr;
+    return;
+  }
+  upgrade_ready_ = false;
+  upgrade_pipe_ = new uv_pipe_t();
+  uv_pipe_init(&loop_, upgrade_pipe_, 0);
+  upgrade_pipe_->data = this;
+  uv_pipe_open(upgrade_pipe_, pipefd[0]);
+  uv_read_start(
+      reinterpret_cast<uv_stream_t*>(upgrade_pipe_),
+      [](uv_handle_t*, size_t, uv_buf_t* buf) {
+        static char b[64];
+        buf->base = b;
+        buf->len = sizeof b;
+      },
+      [](uv_stream_t* st, ssize_t n, const uv_buf_t* buf) {
+        auto* self = static_cast<Server*>(st->data);
+        if (n > 0 && std::string_view(buf->base, static_cast<size_t>(n)).find("ready") != std::string_view::npos) {
+          self->upgrade_ready_ = true;
+          auto& j = log().eventLine(config::LogLevel::Info, "upgrade_handover");
+          j.num("new_pid", static_cast<int64_t>(self->upgrade_proc_ ? self->upgrade_proc_->pid : 0));
+          log().emit(config::LogLevel::Info);
+          self->beginShutdown();
+        } else if (n < 0 && !self->upgrade_ready_) {
+          // The new process closed the pipe without being ready: it died
+          // or failed to start (its exit callback says more).
+          uv_read_stop(st);
+        }
+      });
+  auto& j = log().eventLine(config::LogLevel::Info, "upgrade_started");
+  j.str("exe", exe_path_).num("new_pid", static_cast<int64_t>(upgrade_proc_->pid));
+  log().emit(config::LogLevel::Info);
+}
+
 void Server::beginShutdown() {
   if (stopping_) {
     // Second signal: now.
@@ -360,9 +572,10 @@ void Server::onDrainTimer(uv_timer_t* h) {
     for (auto& l : self->listeners_) l->close();
     for (auto& c : self->checkers_) c->close();
     self->checkers_.clear();
-    for (DownstreamConnection* c = self->downstream_head_; c != nullptr; c = c->next_) {
-      if (c->idle()) c->close();
-    }
+    // Idle keep-alive clients: closed after a short grace rather than at
+    // once, so a request already on its way (sent just before our close
+    // would reach the client) is still served, with Connection: close.
+    for (DownstreamConnection* c = self->downstream_head_; c != nullptr; c = c->next_) c->drainIdle(kIdleDrainGraceMs);
     for (const auto& p : self->runtime_->pools) {
       for (const auto& b : p->backends()) b->idle().closeAll();
     }
@@ -377,6 +590,8 @@ void Server::onDrainTimer(uv_timer_t* h) {
   log().emit(config::LogLevel::Warn);
   self->stop();
 }
+
+constexpr uint64_t Server::kIdleDrainGraceMs;
 
 void Server::checkDrained() {
   // Every client connection is gone (closing ones count until their close
@@ -396,6 +611,10 @@ void Server::onSignal(uv_signal_t* h, int signum) {
   }
   if (signum == SIGHUP) {
     self->reload("SIGHUP");
+    return;
+  }
+  if (signum == SIGUSR2) {
+    self->hotUpgrade();
     return;
   }
   auto& j = log().eventLine(config::LogLevel::Info, "signal");

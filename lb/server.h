@@ -62,6 +62,9 @@ class Server {
   // (their connections close after the response); then stop(), or stop()
   // after drain.timeout cutting what is left.
   void beginShutdown();
+  // How long an idle keep-alive client may still send one last request once
+  // the drain has begun.
+  static constexpr uint64_t kIdleDrainGraceMs = 500;
   bool stopping() const { return stopping_; }
 
   // Re-reads the config file, validates it completely and applies it only if
@@ -73,6 +76,16 @@ class Server {
   };
   ReloadResult reload(std::string_view trigger);
   void setConfigPath(std::string path) { config_path_ = std::move(path); }
+
+  // Hot binary upgrade. SIGUSR2 (or hotUpgrade()) starts the binary found at
+  // the path this one was started from, with the same arguments, handing it
+  // the listening sockets (inherited descriptors, named in BALLAST_INHERIT).
+  // The new process probes its backends, starts accepting on the shared
+  // sockets once ready and says so on a pipe (BALLAST_READY_FD); the old one
+  // then drains and exits. Both accept from the same sockets meanwhile, so
+  // no connection is refused or lost.
+  void setCommandLine(int argc, char** argv);
+  void hotUpgrade();
 
   uv_loop_t* loop() { return &loop_; }
   const config::Config& config() const { return *runtime_->config; }
@@ -111,6 +124,8 @@ class Server {
   static void onSweep(uv_timer_t* h);
   static void onDrainTimer(uv_timer_t* h);
   void checkDrained();
+  static void onHandoverTimer(uv_timer_t* h);
+  void closeUpgradeHandles();
   void startHealthChecks();
 
   uv_loop_t loop_;
@@ -118,11 +133,24 @@ class Server {
   uv_signal_t sigterm_;
   uv_signal_t sigusr1_;
   uv_signal_t sighup_;
+  uv_signal_t sigusr2_;
   uv_prepare_t prepare_;
   uv_timer_t sweep_;  // outlier ejection expiry
   uv_timer_t drain_timer_;
   enum class DrainPhase : uint8_t { None, Delay, Waiting } drain_phase_ = DrainPhase::None;
   std::string config_path_;
+  // Hot upgrade, old side: the new process and the pipe it reports on.
+  std::string exe_path_;
+  std::vector<std::string> args_;
+  uv_process_t* upgrade_proc_ = nullptr;
+  uv_pipe_t* upgrade_pipe_ = nullptr;
+  bool upgrade_ready_ = false;
+  // Hot upgrade, new side: inherited sockets by address, and the pipe to
+  // report readiness on.
+  std::vector<std::pair<std::string, int>> inherited_;
+  int ready_fd_ = -1;
+  std::vector<Listener*> deferred_;  // adopted, accepting once ready
+  uv_timer_t handover_timer_;
   // Listeners and admin servers replaced by a reload: closed, kept until
   // their close callbacks ran (destroyed with the server).
   std::vector<std::unique_ptr<Listener>> retired_listeners_;
