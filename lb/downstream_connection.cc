@@ -169,7 +169,11 @@ void DownstreamConnection::parse() {
     if (local_status_ == 0) local_status_ = 400;
   }
 
-  if (phase_ == Phase::ReadingHead && local_status_ == 0 && end_ > server_.config().limits.max_header_bytes) {
+  // Head incomplete and over the limit, or filling the whole buffer (the
+  // buffer was sized for the limit in force when the connection opened; a
+  // reload may have raised it since).
+  if (phase_ == Phase::ReadingHead && local_status_ == 0 &&
+      (end_ > server_.config().limits.max_header_bytes || end_ == cap_)) {
     local_status_ = 431;  // head incomplete and already over the limit
   }
 
