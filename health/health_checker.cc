@@ -25,7 +25,9 @@ HealthChecker::~HealthChecker() { close(); }
 
 bool HealthChecker::firstRoundDone() const {
   for (const auto* s : sessions_) {
-    if (s->results() == 0) return false;
+    // A backend carried over by a reload already has its status: a reload
+    // must not make the instance unready.
+    if (!s->hasStatus()) return false;
   }
   return true;
 }

@@ -32,7 +32,12 @@ class HealthSession {
   HealthSession(HealthChecker& checker, std::shared_ptr<Backend> backend, const config::HealthCheckConfig& cfg,
                 uv_loop_t* loop, uint64_t seed);
   // Starts from a known status (carried over by a reload).
-  void seed(HealthStatus s) { state_.set(s); }
+  void seed(HealthStatus s) {
+    state_.set(s);
+    seeded_ = true;
+  }
+  // Has a status to report: a probe result, or one carried over by a reload.
+  bool hasStatus() const { return results_ > 0 || seeded_; }
   // Runs the first probe now (not after one interval).
   void start();
   // Idempotent; deletes the session later (see the lifetime note).
@@ -78,6 +83,7 @@ class HealthSession {
   uint64_t probe_started_ns_ = 0;
   uint64_t probes_ = 0;
   uint64_t results_ = 0;
+  bool seeded_ = false;
   uint64_t last_result_ms_ = 0;
   int last_http_status_ = 0;
 };

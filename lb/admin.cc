@@ -503,7 +503,7 @@ std::string AdminServer::readinessReason() const {
   for (const auto& c : server_.checkers()) {
     if (c->firstRoundDone()) continue;
     size_t probed = 0;
-    for (const health::HealthSession* s : c->sessions()) probed += s->results() > 0 ? 1 : 0;
+    for (const health::HealthSession* s : c->sessions()) probed += s->hasStatus() ? 1 : 0;
     if (!waiting.empty()) waiting += ", ";
     waiting += "pool " + c->pool().name() + " (" + std::to_string(probed) + " of " +
                std::to_string(c->sessions().size()) + " backends probed)";

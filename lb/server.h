@@ -103,7 +103,8 @@ class Server {
   size_t clientConnections() const { return n_downstream_; }
 
   // Listeners bound and every health checker finished its first round
-  // (each backend has a probe result); false while stopping/draining.
+  // (each backend has a probe result, or a status kept across a reload);
+  // false while stopping/draining.
   bool ready() const;
   const std::vector<std::unique_ptr<health::HealthChecker>>& checkers() const { return checkers_; }
   const std::vector<std::unique_ptr<Listener>>& listeners() const { return listeners_; }

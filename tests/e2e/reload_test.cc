@@ -1,0 +1,613 @@
+// Zero-downtime reload end to end: SIGHUP and POST /reload under load lose no
+// request, a failed reload leaves the running config untouched (and says
+// why), kept backends keep their health and admin state, kept listeners keep
+// their socket, new ones answer, removed ones refuse, and a removed
+// backend's metric series go away.
+//
+// Every reload is synchronised on its config_reloaded (or
+// config_reload_failed) event: the test waits for the N-th one before the
+// next step, so every reload counted really happened.
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "tests/support/harness.h"
+
+using namespace ballast::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// Replaces the config file atomically (temp file + rename), so ballast never
+// reads a half-written file.
+void replaceConfig(const Ballast& lb, const std::string& yaml) {
+  const std::string tmp = lb.configPath() + ".tmp";
+  writeFile(tmp, yaml);
+  if (std::rename(tmp.c_str(), lb.configPath().c_str()) != 0) throw std::runtime_error("rename failed");
+}
+
+// Rewrites the config, sends SIGHUP and waits for the next config_reloaded
+// event (the (done+1)-th); returns it. Throws (failing the test) when it does
+// not come.
+JsonObject reloadOk(Ballast& lb, const std::string& yaml) {
+  const size_t done = countEvents(lb, "config_reloaded");
+  replaceConfig(lb, yaml);
+  lb.process().signal(SIGHUP);
+  return waitEvent(lb, "config_reloaded", {}, Ms(5000), done);
+}
+
+// Same, but the reload must fail: waits for the next config_reload_failed.
+JsonObject reloadFails(Ballast& lb, const std::string& yaml) {
+  const size_t done = countEvents(lb, "config_reload_failed");
+  replaceConfig(lb, yaml);
+  lb.process().signal(SIGHUP);
+  return waitEvent(lb, "config_reload_failed", {}, Ms(5000), done);
+}
+
+// One admin request on a fresh connection.
+Response admin(const Ballast& lb, const std::string& method, const std::string& path) {
+  ReadOptions opts;
+  opts.method = method;
+  return fetch(lb.adminPort(), request(method, path, {}, "", "127.0.0.1:" + std::to_string(lb.adminPort())), opts);
+}
+
+std::string metrics(const Ballast& lb) {
+  Response r = admin(lb, "GET", "/metrics");
+  REQUIRE(r.status == 200);
+  return r.body;
+}
+
+// The value of the sample line starting with `series` (name and labels
+// exactly as printed), or -1 when absent.
+double sample(const std::string& text, const std::string& series) {
+  for (const auto& line : splitLines(text, true)) {
+    if (line.compare(0, series.size(), series) == 0 && line.size() > series.size() && line[series.size()] == ' ')
+      return std::stod(line.substr(series.size() + 1));
+  }
+  return -1;
+}
+
+// Lines of /metrics of family `family` that carry backend="ADDR".
+std::vector<std::string> backendSeries(const std::string& text, const std::string& family,
+                                       const std::string& address) {
+  std::vector<std::string> out;
+  for (const auto& line : splitLines(text, true)) {
+    if (line.compare(0, family.size() + 1, family + "{") == 0 && contains(line, "backend=\"" + address + "\""))
+      out.push_back(line);
+  }
+  return out;
+}
+
+// The backend object of /status with this address, as text (from its
+// "address" key to the next one), or "" when absent.
+std::string statusBackend(const std::string& status_json, const std::string& address) {
+  const std::string key = "\"address\":\"" + address + "\"";
+  size_t at = status_json.find(key);
+  if (at == std::string::npos) return "";
+  size_t next = status_json.find("\"address\":", at + key.size());
+  return status_json.substr(at, next == std::string::npos ? std::string::npos : next - at);
+}
+
+// X-Backend of `n` GETs over one keep-alive connection; every answer must be 200.
+std::vector<std::string> backendsOf(uint16_t port, int n, const std::string& tag) {
+  Client c(port);
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i) {
+    Response r = c.roundTrip(get("/" + tag + "-" + std::to_string(i)));
+    INFO(tag << " request " << i << "\n" << r.describe());
+    REQUIRE(r.status == 200);
+    out.push_back(r.headerOr("X-Backend"));
+  }
+  return out;
+}
+
+size_t countOf(const std::vector<std::string>& v, const std::string& x) {
+  return static_cast<size_t>(std::count(v.begin(), v.end(), x));
+}
+
+// A port that was free a moment ago on 127.0.0.1.
+uint16_t freePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sa.sin_port = 0;
+  socklen_t len = sizeof sa;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+    ::close(fd);
+    throw std::runtime_error("freePort: bind failed");
+  }
+  ::close(fd);
+  return ntohs(sa.sin_port);
+}
+
+// A socket listening on 127.0.0.1:0, so nobody else can bind its port (even
+// with SO_REUSEADDR).
+class BusyPort {
+ public:
+  BusyPort() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd_, 8) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len) != 0)
+      throw std::runtime_error("BusyPort: bind/listen failed");
+    port_ = ntohs(sa.sin_port);
+  }
+  ~BusyPort() { ::close(fd_); }
+  BusyPort(const BusyPort&) = delete;
+  BusyPort& operator=(const BusyPort&) = delete;
+  uint16_t port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
+
+// A plain connect() to 127.0.0.1:port: 0 on success, else the errno.
+int tryConnect(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sa.sin_port = htons(port);
+  int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  int err = rc == 0 ? 0 : errno;
+  ::close(fd);
+  return err;
+}
+
+// Client load for the reload tests: `keepalive` threads sending GETs over
+// one keep-alive connection each, and `fresh` threads opening a new
+// connection per request. Every answer must be 200; anything else
+// (another status, a refused connect, an EOF, a timeout) is a failure.
+// `after_mark`: X-Backends of requests whose bytes were sent after mark()
+// (i.e. after the test saw some event), to check a removed backend gets
+// nothing new. Each thread owns its Client and touches nothing else of the
+// harness.
+class Load {
+ public:
+  Load(uint16_t port, int keepalive, int fresh) {
+    for (int i = 0; i < keepalive; ++i) threads_.emplace_back([this, port, i] { run(port, i, true); });
+    for (int i = 0; i < fresh; ++i) threads_.emplace_back([this, port, i] { run(port, 100 + i, false); });
+  }
+  ~Load() { stop(); }
+
+  void stop() {
+    stop_ = true;
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+  }
+  void mark() { marked_ = true; }
+  uint64_t total() const { return total_.load(); }
+  std::vector<std::string> failures() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return failures_;
+  }
+  std::map<std::string, uint64_t> byBackend() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return by_backend_;
+  }
+  std::map<std::string, uint64_t> byBackendAfterMark() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return after_mark_;
+  }
+
+ private:
+  void record(bool after_mark, const Response& r) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++total_;
+    if (r.status == 200) {
+      ++by_backend_[r.headerOr("X-Backend")];
+      if (after_mark) ++after_mark_[r.headerOr("X-Backend")];
+    } else {
+      failures_.push_back(r.describe());
+    }
+  }
+  void recordError(const std::string& what) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++total_;
+    failures_.push_back("client error: " + what);
+  }
+
+  void run(uint16_t port, int id, bool keepalive) {
+    uint64_t n = 0;
+    while (!stop_) {
+      try {
+        if (keepalive) {
+          Client c(port, 5000ms);
+          while (!stop_) {
+            bool after = marked_.load();
+            record(after, c.roundTrip(get("/ka-" + std::to_string(id) + "-" + std::to_string(n++))));
+          }
+        } else {
+          Client c(port, 5000ms);
+          bool after = marked_.load();
+          record(after, c.roundTrip(get("/new-" + std::to_string(id) + "-" + std::to_string(n++))));
+        }
+      } catch (const std::exception& e) {
+        recordError(e.what());
+      }
+    }
+  }
+
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> marked_{false};
+  std::atomic<uint64_t> total_{0};
+  mutable std::mutex mu_;
+  std::vector<std::string> failures_;
+  std::map<std::string, uint64_t> by_backend_;
+  std::map<std::string, uint64_t> after_mark_;
+  std::vector<std::thread> threads_;
+};
+
+// Polls `cond` every 5 ms until it holds; false if `timeout` passes first.
+bool pollUntil(const std::function<bool()>& cond, Ms timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (!cond()) {
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+std::string firstFailures(const std::vector<std::string>& f) {
+  std::string s;
+  for (size_t i = 0; i < f.size() && i < 5; ++i) s += f[i] + "\n---\n";
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("100 SIGHUP reloads adding and removing a backend under load fail no request", "[reload]") {
+  TempDir dir;
+  DemoBackend a(dir, "a");
+  DemoBackend b(dir, "b");
+  DemoBackend c(dir, "c");
+  const std::string ab = webConfig({a.address(), b.address()});
+  const std::string abc = webConfig({a.address(), b.address(), c.address()});
+  Ballast lb(dir, ab);
+
+  Load load(lb.port(), 2, 2);
+  REQUIRE(pollUntil([&] { return load.total() >= 50; }, 5000ms));
+
+  constexpr int kReloads = 100;
+  for (int i = 1; i <= kReloads; ++i) {
+    const bool with_c = i % 2 == 1;
+    JsonObject ev = reloadOk(lb, with_c ? abc : ab);
+    INFO("reload " << i);
+    CHECK(jsonText(ev, "trigger") == "SIGHUP");
+    CHECK(jsonText(ev, "backends_added") == (with_c ? "1" : "0"));
+    CHECK(jsonText(ev, "backends_removed") == (with_c ? "0" : "1"));
+    CHECK(jsonText(ev, "backends_kept") == "2");
+    // Give c a moment of traffic while it is in (without a fixed sleep: a
+    // few more requests through the load).
+    const uint64_t t = load.total();
+    REQUIRE(pollUntil([&] { return load.total() >= t + 4; }, 5000ms));
+  }
+  // The last reload (the 100th) removed c: requests sent from now on must
+  // never reach it.
+  load.mark();
+  const uint64_t at_mark = load.total();
+  REQUIRE(pollUntil([&] { return load.total() >= at_mark + 200; }, 10000ms));
+  load.stop();
+
+  CHECK(countEvents(lb, "config_reloaded") == kReloads);
+  CHECK(countEvents(lb, "config_reload_failed") == 0);
+  const auto failures = load.failures();
+  const auto by = load.byBackend();
+  const auto after = load.byBackendAfterMark();
+  auto n = [](const std::map<std::string, uint64_t>& m, const std::string& k) { return m.count(k) ? m.at(k) : 0; };
+  INFO("requests: " << load.total() << ", reloads: " << kReloads << ", answered by a/b/c: " << n(by, "a") << "/"
+                    << n(by, "b") << "/" << n(by, "c") << "; after the last reload a/b/c: " << n(after, "a") << "/"
+                    << n(after, "b") << "/" << n(after, "c"));
+  INFO("first failures:\n" << firstFailures(failures));
+  WARN("reload under load: " << load.total() << " requests, " << kReloads << " reloads, " << failures.size()
+                             << " failed");
+  CHECK(failures.empty());
+  CHECK(by.count("c") == 1);  // c took traffic while it was in
+  CHECK(after.count("c") == 0);
+  CHECK(after.count("a") == 1);
+  CHECK(after.count("b") == 1);
+
+  // And from a fresh client, after the last reload: only a and b.
+  auto seen = backendsOf(lb.port(), 20, "after");
+  CHECK(countOf(seen, "c") == 0);
+  CHECK(countOf(seen, "a") == 10);
+  CHECK(countOf(seen, "b") == 10);
+}
+
+TEST_CASE("a failed reload (syntax, unknown key, bad address, busy port) changes nothing and fails no request",
+          "[reload]") {
+  TempDir dir;
+  DemoBackend a(dir, "a");
+  DemoBackend b(dir, "b");
+  const std::string good = webConfig({a.address(), b.address()});
+  Ballast lb(dir, good);
+  const std::string failure_series = "ballast_config_reloads_total{result=\"failure\"}";
+  const std::string success_series = "ballast_config_reloads_total{result=\"success\"}";
+  const double failures_before = sample(metrics(lb), failure_series);
+  const double successes_before = sample(metrics(lb), success_series);
+  REQUIRE(failures_before == 0);
+
+  BusyPort busy;
+  struct Bad {
+    std::string what;
+    std::string yaml;
+    std::string expect;  // part of the error text
+  };
+  std::string unknown_key = good;
+  unknown_key.replace(unknown_key.find(", weight: 1"), 11, ", wieght: 1");
+  std::string bad_address = good;
+  bad_address.replace(bad_address.find(a.address()), a.address().size(), "127.0.0.1:notaport");
+  const std::vector<Bad> bads = {
+      {"YAML syntax error", good + "limits: { max_connections: [1, \n", lb.configPath()},
+      {"unknown key", unknown_key, "pools[0].backends[0].wieght"},
+      {"bad address", bad_address, "pools[0].backends[0].address"},
+      {"listen port in use",
+       configYaml({PoolSpec{"web", {{a.address(), 1}, {b.address(), 1}}}}, "",
+                  "[127.0.0.1:0, 127.0.0.1:" + std::to_string(busy.port()) + "]"),
+       "cannot bind"},
+  };
+
+  Load load(lb.port(), 2, 2);
+  REQUIRE(pollUntil([&] { return load.total() >= 50; }, 5000ms));
+
+  int failed_reloads = 0;
+  for (const auto& bad : bads) {
+    INFO(bad.what);
+    JsonObject ev = reloadFails(lb, bad.yaml);
+    ++failed_reloads;
+    INFO("event errors: " << jsonText(ev, "errors"));
+    CHECK(jsonText(ev, "trigger") == "SIGHUP");
+    CHECK(jsonText(ev, "file") == lb.configPath());
+    CHECK(std::stoi(jsonText(ev, "error_count")) >= 1);
+    CHECK(contains(jsonText(ev, "errors"), bad.expect));
+    CHECK(contains(jsonText(ev, "result"), "unchanged"));
+    const uint64_t t = load.total();
+    REQUIRE(pollUntil([&] { return load.total() >= t + 20; }, 5000ms));
+  }
+  // The busy port is still ours, not half-taken by ballast.
+  CHECK(tryConnect(busy.port()) == 0);
+
+  // POST /reload with a bad file: 422 and the errors as JSON.
+  replaceConfig(lb, unknown_key);
+  Response r = admin(lb, "POST", "/reload");
+  ++failed_reloads;
+  INFO(r.describe());
+  CHECK(r.status == 422);
+  CHECK(contains(r.headerOr("Content-Type"), "application/json"));
+  CHECK(contains(r.body, "\"success\":false"));
+  CHECK(contains(r.body, "\"errors\":[\""));
+  CHECK(contains(r.body, "pools[0].backends[0].wieght"));
+  JsonObject ev = waitEvent(lb, "config_reload_failed", {}, Ms(5000), failed_reloads - 1);
+  CHECK(jsonText(ev, "trigger") == "admin");
+
+  const uint64_t t = load.total();
+  REQUIRE(pollUntil([&] { return load.total() >= t + 50; }, 5000ms));
+  load.stop();
+
+  const auto failures = load.failures();
+  INFO("requests: " << load.total() << "; first failures:\n" << firstFailures(failures));
+  CHECK(failures.empty());
+  CHECK(countEvents(lb, "config_reloaded") == 0);
+  const std::string m = metrics(lb);
+  CHECK(sample(m, failure_series) == failures_before + failed_reloads);
+  CHECK(sample(m, success_series) == successes_before);
+
+  // Old behaviour unchanged: a and b in turn.
+  auto seen = backendsOf(lb.port(), 10, "after");
+  CHECK(countOf(seen, "a") == 5);
+  CHECK(countOf(seen, "b") == 5);
+
+  // POST /reload with a good file: 200, success, no errors.
+  replaceConfig(lb, good);
+  Response ok = admin(lb, "POST", "/reload");
+  INFO(ok.describe());
+  CHECK(ok.status == 200);
+  CHECK(contains(ok.body, "{\"success\":true,\"errors\":[]}"));
+  JsonObject done = waitEvent(lb, "config_reloaded");
+  CHECK(jsonText(done, "trigger") == "admin");
+  CHECK(sample(metrics(lb), success_series) == successes_before + 1);
+}
+
+TEST_CASE("a backend unhealthy before a reload stays out of rotation after it", "[reload][health]") {
+  TempDir dir;
+  DemoBackend a(dir, "a");
+  DemoBackend b(dir, "b");
+  DemoBackend c(dir, "c");
+  // initial: healthy, so that a backend rebuilt from scratch by the reload
+  // would take traffic at once (and fail this test) until fall probes fail.
+  const std::string hc = "health_check: { interval: 500ms, timeout: 200ms, rise: 2, fall: 2, initial: healthy }";
+  demoControl(b.port(), "health_status=500");
+  Ballast lb(dir, failoverConfig({{a.address()}, {b.address()}}, {hc}));
+  waitEvent(lb, "backend_state", backendState(b.address(), "unhealthy"), Ms(5000));
+  REQUIRE(countOf(backendsOf(lb.port(), 10, "before"), "b") == 0);
+
+  JsonObject ev = reloadOk(lb, failoverConfig({{a.address()}, {b.address()}, {c.address()}}, {hc}));
+  CHECK(jsonText(ev, "backends_kept") == "2");
+  CHECK(jsonText(ev, "backends_added") == "1");
+  auto seen = backendsOf(lb.port(), 50, "after");
+  CHECK(countOf(seen, "b") == 0);
+  CHECK(countOf(seen, "a") == 25);
+  CHECK(countOf(seen, "c") == 25);
+
+  Response st = admin(lb, "GET", "/status");
+  REQUIRE(st.status == 200);
+  std::string sb = statusBackend(st.body, b.address());
+  INFO(sb);
+  CHECK(contains(sb, "\"state\":\"unhealthy\""));
+  // No event put b back to healthy or unknown.
+  CHECK(countEvents(lb, "backend_state", backendState(b.address(), "healthy")) == 0);
+  CHECK(countEvents(lb, "backend_state", backendState(b.address(), "unknown")) == 0);
+}
+
+TEST_CASE("a backend drained through the admin API stays drained across a reload", "[reload][admin]") {
+  TempDir dir;
+  DemoBackend a(dir, "a");
+  DemoBackend b(dir, "b");
+  DemoBackend c(dir, "c");
+  Ballast lb(dir, webConfig({a.address(), b.address()}));
+  Response d = admin(lb, "POST", "/pools/web/backends/" + b.address() + "/drain");
+  INFO(d.describe());
+  REQUIRE(d.status == 200);
+  REQUIRE(pollUntil(
+      [&] { return contains(statusBackend(admin(lb, "GET", "/status").body, b.address()), "\"state\":\"drained\""); },
+      5000ms));
+  REQUIRE(countOf(backendsOf(lb.port(), 10, "before"), "b") == 0);
+
+  JsonObject ev = reloadOk(lb, webConfig({a.address(), b.address(), c.address()}));
+  CHECK(jsonText(ev, "backends_kept") == "2");
+  auto seen = backendsOf(lb.port(), 30, "after");
+  CHECK(countOf(seen, "b") == 0);
+  CHECK(countOf(seen, "a") == 15);
+  CHECK(countOf(seen, "c") == 15);
+  std::string sb = statusBackend(admin(lb, "GET", "/status").body, b.address());
+  INFO(sb);
+  CHECK(contains(sb, "\"state\":\"drained\""));
+}
+
+TEST_CASE("listeners across reloads: kept ones never refuse, new ones answer, removed ones refuse",
+          "[reload][listeners]") {
+  TempDir dir;
+  DemoBackend a(dir, "a");
+  const uint16_t p1 = freePort();
+  uint16_t p2 = freePort();
+  while (p2 == p1) p2 = freePort();
+  const std::string one = configYaml({PoolSpec{"web", {{a.address(), 1}}}}, "", "127.0.0.1:" + std::to_string(p1));
+  const std::string two = configYaml({PoolSpec{"web", {{a.address(), 1}}}}, "",
+                                     "[127.0.0.1:" + std::to_string(p1) + ", 127.0.0.1:" + std::to_string(p2) + "]");
+  Ballast lb(dir, one);
+  REQUIRE(lb.port() == p1);
+  REQUIRE(tryConnect(p2) == ECONNREFUSED);
+
+  // A thread connecting to the kept address in a loop, one request each.
+  // Joined by its destructor, so a failed REQUIRE below unwinds cleanly.
+  struct Prober {
+    std::atomic<bool> stop{false};
+    std::atomic<uint64_t> ok{0};
+    std::mutex mu;
+    std::vector<std::string> failures;
+    std::thread thread;
+    explicit Prober(uint16_t port) {
+      thread = std::thread([this, port] {
+        while (!stop) {
+          try {
+            Response r = fetch(port, get("/probe"));
+            if (r.status == 200) {
+              ++ok;
+            } else {
+              std::lock_guard<std::mutex> lock(mu);
+              failures.push_back(r.describe());
+            }
+          } catch (const std::exception& e) {
+            std::lock_guard<std::mutex> lock(mu);
+            failures.push_back(std::string("client error: ") + e.what());
+          }
+        }
+      });
+    }
+    ~Prober() { join(); }
+    void join() {
+      stop = true;
+      if (thread.joinable()) thread.join();
+    }
+  } prober(p1);
+
+  constexpr int kReloads = 20;
+  for (int i = 1; i <= kReloads; ++i) {
+    const bool with_p2 = i % 2 == 1;
+    const size_t listening_before = countEvents(lb, "listening");
+    JsonObject ev = reloadOk(lb, with_p2 ? two : one);
+    INFO("reload " << i);
+    CHECK(jsonText(ev, "listeners_added") == (with_p2 ? "1" : "0"));
+    CHECK(jsonText(ev, "listeners_removed") == (with_p2 ? "0" : "1"));
+    if (with_p2) {
+      CHECK(countEvents(lb, "listening", [&](const JsonObject& o) {
+              return jsonText(o, "address") == "127.0.0.1:" + std::to_string(p2);
+            }) == static_cast<size_t>((i + 1) / 2));
+      CHECK(countEvents(lb, "listening") == listening_before + 1);
+      Response r = fetch(p2, get("/new-listener"));
+      INFO(r.describe());
+      CHECK(r.status == 200);
+    } else {
+      CHECK(tryConnect(p2) == ECONNREFUSED);
+    }
+    const uint64_t t = prober.ok.load();
+    REQUIRE(pollUntil([&] { return prober.ok.load() >= t + 3; }, 5000ms));
+  }
+  prober.join();
+  INFO("requests on the kept listener: " << prober.ok.load() << "; first failures:\n"
+                                          << firstFailures(prober.failures));
+  CHECK(prober.ok.load() >= 60);
+  CHECK(prober.failures.empty());
+  CHECK(tryConnect(p2) == ECONNREFUSED);
+  CHECK(fetch(p1, get("/still")).status == 200);
+}
+
+TEST_CASE("a removed backend's series disappear from /metrics after the reload", "[reload][metrics]") {
+  TempDir dir;
+  DemoBackend a(dir, "a");
+  DemoBackend b(dir, "b");
+  DemoBackend c(dir, "c");
+  Ballast lb(dir, webConfig({a.address(), b.address(), c.address()}));
+  // Some traffic so that every per-backend family has c's series.
+  auto seen = backendsOf(lb.port(), 6, "before");
+  REQUIRE(countOf(seen, "c") == 2);
+  std::string m = metrics(lb);
+  REQUIRE(backendSeries(m, "ballast_backend_up", c.address()).size() == 1);
+  REQUIRE(!backendSeries(m, "ballast_requests_total", c.address()).empty());
+
+  reloadOk(lb, webConfig({a.address(), b.address()}));
+  m = metrics(lb);
+  for (const char* family : {"ballast_backend_up", "ballast_backend_state", "ballast_requests_total",
+                             "ballast_backend_active_requests", "ballast_backend_connections",
+                             "ballast_backend_response_duration_seconds_count"}) {
+    auto left = backendSeries(m, family, c.address());
+    INFO(family << ": " << (left.empty() ? "" : left.front()));
+    CHECK(left.empty());
+  }
+  CHECK(backendSeries(m, "ballast_backend_up", a.address()).size() == 1);
+  CHECK(backendSeries(m, "ballast_backend_up", b.address()).size() == 1);
+}
+
+TEST_CASE("/readyz stays 200 across a reload that keeps every backend", "[reload][readyz]") {
+  TempDir dir;
+  DemoBackend a(dir, "a");
+  DemoBackend b(dir, "b");
+  // b's health endpoint hangs: each of its probes takes the whole timeout,
+  // which makes a readiness gap after the reload (if any) wide enough to see.
+  demoControl(b.port(), "health_hang=1");
+  const std::string cfg =
+      failoverConfig({{a.address()}, {b.address()}}, {"health_check: { interval: 500ms, timeout: 400ms, rise: 1, fall: 1 }"});
+  Ballast lb(dir, cfg);
+  waitEvent(lb, "backend_state", backendState(a.address(), "healthy"), Ms(5000));
+  waitEvent(lb, "backend_state", backendState(b.address(), "unhealthy"), Ms(5000));
+  // Every backend has a probe result: ready.
+  REQUIRE(pollUntil([&] { return admin(lb, "GET", "/readyz").status == 200; }, 5000ms));
+
+  // Same backends, same listeners: nothing for readiness to wait for.
+  JsonObject ev = reloadOk(lb, cfg);
+  REQUIRE(jsonText(ev, "backends_kept") == "2");
+  Response r = admin(lb, "GET", "/readyz");
+  INFO(r.describe());
+  CHECK(r.status == 200);
+}
