@@ -17,7 +17,7 @@
 namespace {
 
 constexpr const char* kUsage =
-    "Usage: ballast --config FILE [--check]\n"
+    "Usage: ballast --config FILE [--check | --watch]\n"
     "       ballast --version | --help\n"
     "\n"
     "A Layer-7 HTTP load balancer.\n"
@@ -26,10 +26,14 @@ constexpr const char* kUsage =
     "  -c, --config FILE   YAML configuration file (required to run or check)\n"
     "      --check         validate the configuration, print every error, and exit\n"
     "                      (0 = valid, 1 = invalid)\n"
+    "      --watch         reload when the configuration file changes (debounced;\n"
+    "                      handles atomic renames and Kubernetes ConfigMap updates)\n"
     "  -v, --version       print the version and exit\n"
     "  -h, --help          print this help and exit\n"
     "\n"
-    "Signals: SIGINT/SIGTERM stop, SIGUSR1 reopens log files.\n";
+    "Signals: SIGTERM/SIGINT drain and stop (a second one stops at once),\n"
+    "SIGHUP reloads the configuration, SIGUSR1 reopens log files,\n"
+    "SIGUSR2 starts a hot binary upgrade.\n";
 
 int usageError(const std::string& what) {
   std::fprintf(stderr, "ballast: %s (try 'ballast --help')\n", what.c_str());
@@ -41,6 +45,7 @@ int usageError(const std::string& what) {
 int main(int argc, char** argv) {
   std::string config_path;
   bool check = false;
+  bool watch = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--help" || a == "-h") {
@@ -53,6 +58,8 @@ int main(int argc, char** argv) {
     }
     if (a == "--check") {
       check = true;
+    } else if (a == "--watch") {
+      watch = true;
     } else if (a == "--config" || a == "-c") {
       if (i + 1 >= argc) return usageError("option '" + a + "' needs a file argument");
       config_path = argv[++i];
@@ -90,5 +97,6 @@ int main(int argc, char** argv) {
   ballast::Server server(*result.config);
   server.setConfigPath(config_path);
   server.setCommandLine(argc, argv);
+  server.setWatch(watch);
   return server.run();
 }

@@ -139,6 +139,10 @@ int Server::run() {
   uv_signal_start(&sigusr2_, &Server::onSignal, SIGUSR2);
   uv_timer_init(&loop_, &handover_timer_);
   handover_timer_.data = this;
+  uv_fs_event_init(&loop_, &watch_handle_);
+  watch_handle_.data = this;
+  uv_timer_init(&loop_, &watch_debounce_);
+  watch_debounce_.data = this;
 
   int exit_code = 0;
   if (!bindListeners()) {
@@ -148,6 +152,7 @@ int Server::run() {
     bound_ = true;
     startHealthChecks();
     if (!deferred_.empty() || ready_fd_ >= 0) uv_timer_start(&handover_timer_, &Server::onHandoverTimer, 0, 20);
+    if (watch_) startWatch();
     auto& j = log().eventLine(config::LogLevel::Info, "started");
     j.str("version", BALLAST_VERSION).num("pid", static_cast<int64_t>(getpid()));
     j.num("pools", static_cast<uint64_t>(runtime_->pools.size()));
@@ -195,7 +200,8 @@ void Server::stop() {
                   reinterpret_cast<uv_handle_t*>(&sigusr1_), reinterpret_cast<uv_handle_t*>(&prepare_),
                   reinterpret_cast<uv_handle_t*>(&sweep_), reinterpret_cast<uv_handle_t*>(&drain_timer_),
                   reinterpret_cast<uv_handle_t*>(&sighup_), reinterpret_cast<uv_handle_t*>(&sigusr2_),
-                  reinterpret_cast<uv_handle_t*>(&handover_timer_)}) {
+                  reinterpret_cast<uv_handle_t*>(&handover_timer_), reinterpret_cast<uv_handle_t*>(&watch_handle_),
+                  reinterpret_cast<uv_handle_t*>(&watch_debounce_)}) {
     if (!uv_is_closing(h)) uv_close(h, nullptr);
   }
 }
@@ -371,6 +377,40 @@ Server::ReloadResult Server::reload(std::string_view trigger) {
   log().emit(config::LogLevel::Info);
   res.ok = true;
   return res;
+}
+
+void Server::startWatch() {
+  watched_hash_ = hashFile(config_path_);
+  std::string dir = config_path_;
+  size_t slash = dir.rfind('/');
+  dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : dir.substr(0, slash));
+  int err = uv_fs_event_start(&watch_handle_, &Server::onWatchEvent, dir.c_str(), 0);
+  auto level = err == 0 ? config::LogLevel::Info : config::LogLevel::Error;
+  auto& j = log().eventLine(level, err == 0 ? "watching" : "watch_failed");
+  j.str("file", config_path_).str("directory", dir);
+  if (err != 0) j.str("error", uv_strerror(err));
+  log().emit(level);
+}
+
+void Server::onWatchEvent(uv_fs_event_t* h, const char* filename, int, int status) {
+  auto* self = static_cast<Server*>(h->data);
+  if (status < 0 || self->stopping_) return;
+  std::string_view name = filename ? filename : "";
+  std::string_view base = self->config_path_;
+  size_t slash = base.rfind('/');
+  if (slash != std::string_view::npos) base.remove_prefix(slash + 1);
+  // The file itself, or Kubernetes' ..data symlink swap (ConfigMap volumes),
+  // or an unnamed event (some file systems): debounce, then compare bytes.
+  if (!name.empty() && name != base && name.substr(0, 2) != "..") return;
+  uv_timer_start(&self->watch_debounce_, &Server::onWatchDebounce, 200, 0);
+}
+
+void Server::onWatchDebounce(uv_timer_t* h) {
+  auto* self = static_cast<Server*>(h->data);
+  std::string hash = hashFile(self->config_path_);
+  if (hash == self->watched_hash_) return;  // touched, not changed
+  self->watched_hash_ = hash;
+  self->reload("watch");
 }
 
 void Server::setCommandLine(int argc, char** argv) {

@@ -85,6 +85,10 @@ class Server {
   // then drains and exits. Both accept from the same sockets meanwhile, so
   // no connection is refused or lost.
   void setCommandLine(int argc, char** argv);
+  // --watch: reload when the config file changes. Watches the file's
+  // directory, so an editor's or Kubernetes' atomic rename/symlink swap is
+  // seen; events are debounced and a reload happens only if the bytes changed.
+  void setWatch(bool on) { watch_ = on; }
   void hotUpgrade();
 
   uv_loop_t* loop() { return &loop_; }
@@ -152,6 +156,13 @@ class Server {
   int ready_fd_ = -1;
   std::vector<Listener*> deferred_;  // adopted, accepting once ready
   uv_timer_t handover_timer_;
+  bool watch_ = false;
+  uv_fs_event_t watch_handle_;
+  uv_timer_t watch_debounce_;
+  std::string watched_hash_;
+  void startWatch();
+  static void onWatchEvent(uv_fs_event_t* h, const char* filename, int events, int status);
+  static void onWatchDebounce(uv_timer_t* h);
   // Listeners and admin servers replaced by a reload: closed, kept until
   // their close callbacks ran (destroyed with the server).
   std::vector<std::unique_ptr<Listener>> retired_listeners_;
