@@ -169,38 +169,47 @@ void JsonLine::key(std::string_view k) {
 JsonLine& JsonLine::str(std::string_view k, std::string_view value) {
   key(k);
   buf_.push_back('"');
-  // Validate UTF-8 cheaply: replace any byte >= 0x80 that is not part of a
-  // well-formed sequence with U+FFFD.
+  // One pass: runs of plain printable ASCII are appended in bulk; control
+  // characters, quotes and backslashes are escaped; multi-byte sequences are
+  // kept when well-formed UTF-8 (RFC 3629 table 3-7: no overlongs, no
+  // surrogates, <= U+10FFFF) and replaced by U+FFFD otherwise, so the line
+  // is always valid JSON whatever bytes a request carried.
+  const char* p = value.data();
+  const size_t n = value.size();
   size_t i = 0;
-  size_t start = 0;
-  auto flush = [&](size_t upto) { escape(buf_, value.substr(start, upto - start)); };
-  while (i < value.size()) {
-    unsigned char c = static_cast<unsigned char>(value[i]);
-    if (c < 0x80) {
+  size_t run = 0;
+  while (i < n) {
+    unsigned char c = static_cast<unsigned char>(p[i]);
+    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
       ++i;
       continue;
     }
-    // Well-formed UTF-8 per RFC 3629 table 3-7: no overlongs, no surrogates, <= U+10FFFF.
-    size_t n = (c >= 0xc2 && c <= 0xdf) ? 2 : (c >= 0xe0 && c <= 0xef) ? 3 : (c >= 0xf0 && c <= 0xf4) ? 4 : 0;
-    bool ok = n != 0 && i + n <= value.size();
-    for (size_t j = 1; ok && j < n; ++j) ok = (static_cast<unsigned char>(value[i + j]) & 0xc0) == 0x80;
-    if (ok && n >= 3) {
-      unsigned char c1 = static_cast<unsigned char>(value[i + 1]);
-      if (c == 0xe0 && c1 < 0xa0) ok = false;  // overlong
-      if (c == 0xed && c1 > 0x9f) ok = false;  // surrogate
-      if (c == 0xf0 && c1 < 0x90) ok = false;  // overlong
-      if (c == 0xf4 && c1 > 0x8f) ok = false;  // > U+10FFFF
+    buf_.append(p + run, i - run);
+    if (c < 0x80) {
+      escape(buf_, std::string_view(p + i, 1));
+      ++i;
+    } else {
+      size_t len = (c >= 0xc2 && c <= 0xdf) ? 2 : (c >= 0xe0 && c <= 0xef) ? 3 : (c >= 0xf0 && c <= 0xf4) ? 4 : 0;
+      bool ok = len != 0 && i + len <= n;
+      for (size_t j = 1; ok && j < len; ++j) ok = (static_cast<unsigned char>(p[i + j]) & 0xc0) == 0x80;
+      if (ok && len >= 3) {
+        unsigned char c1 = static_cast<unsigned char>(p[i + 1]);
+        if (c == 0xe0 && c1 < 0xa0) ok = false;  // overlong
+        if (c == 0xed && c1 > 0x9f) ok = false;  // surrogate
+        if (c == 0xf0 && c1 < 0x90) ok = false;  // overlong
+        if (c == 0xf4 && c1 > 0x8f) ok = false;  // > U+10FFFF
+      }
+      if (ok) {
+        buf_.append(p + i, len);
+        i += len;
+      } else {
+        buf_.append("\xef\xbf\xbd");
+        ++i;
+      }
     }
-    if (ok) {
-      i += n;
-      continue;
-    }
-    flush(i);
-    buf_.append("\xef\xbf\xbd");
-    ++i;
-    start = i;
+    run = i;
   }
-  flush(value.size());
+  buf_.append(p + run, n - run);
   buf_.push_back('"');
   return *this;
 }
