@@ -36,7 +36,7 @@ std::string backendOf(uint16_t port) { return fetch(port, get("/")).headerOr("X-
 
 }  // namespace
 
-TEST_CASE("--watch reloads on an atomic rename, not on a touch", "[reload]") {
+TEST_CASE("watch mode reloads on an atomic rename, not on a touch", "[reload]") {
   TempDir dir;
   DemoBackend a(dir, "a");
   DemoBackend b(dir, "b");
@@ -61,7 +61,7 @@ TEST_CASE("--watch reloads on an atomic rename, not on a touch", "[reload]") {
   CHECK(reloads == 1);
 }
 
-TEST_CASE("--watch follows a Kubernetes ConfigMap symlink swap", "[reload]") {
+TEST_CASE("watch mode follows a Kubernetes ConfigMap symlink swap", "[reload]") {
   TempDir dir;
   DemoBackend a(dir, "a");
   DemoBackend b(dir, "b");
