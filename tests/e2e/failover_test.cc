@@ -94,7 +94,7 @@ EventPredicate requestId(const std::string& id) {
 // ---------------------------------------------------------------------------
 // Retries
 
-TEST_CASE("a GET reset by a backend is retried on another; a POST already sent is not", "[failover][retry]") {
+TEST_CASE("a GET reset by a backend is retried on another, a POST already sent is not", "[failover][retry]") {
   TempDir dir;
   // r resets every connection once it has read a whole request.
   FakeServer r([](const FakeRequest&) { return FakeReply::reset(); });
