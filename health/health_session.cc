@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "config/duration.h"
 #include "health/health_checker.h"
 #include "lb/backend.h"
 #include "lb/pool.h"
@@ -115,7 +116,7 @@ void HealthSession::onTimer(uv_timer_t* t) {
   auto* self = static_cast<HealthSession*>(t->data);
   if (self->probe_ != nullptr) {
     // The probe is still in flight: its timeout.
-    self->probe_->done(false, "timeout after " + formatDurationMs(static_cast<uint64_t>(self->cfg_.timeout.count())));
+    self->probe_->done(false, "timeout after " + config::formatDuration(self->cfg_.timeout));
     return;
   }
   self->probe();

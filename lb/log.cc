@@ -302,7 +302,6 @@ bool Log::configure(const config::LogConfig& cfg, std::string* err) {
   access_ = std::move(access);
   events_ = std::move(events);
   level_ = cfg.level;
-  (void)toSpd;
   return true;
 }
 

@@ -216,8 +216,6 @@ std::string renderMetrics(const Server& server) {
   auto healthy = family("ballast_pool_healthy_backends", "Backends of the pool that take traffic.", MetricType::Gauge);
   auto total = family("ballast_pool_backends", "Backends configured in the pool.", MetricType::Gauge);
 
-  uint64_t now = uv_now(const_cast<Server&>(server).loop());
-  (void)now;
   for (const auto& pool : rt.pools) {
     const std::string& pn = pool->name();
     PoolStats& pst = pool->stats();

@@ -2,15 +2,11 @@
 
 #include <algorithm>
 
+#include "config/duration.h"
 #include "lb/balancer_round_robin.h"
 #include "lb/log.h"
 
 namespace ballast {
-
-std::string formatDurationMs(uint64_t ms) {
-  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
-  return std::to_string(ms) + "ms";
-}
 
 Pool::Pool(const config::PoolConfig& cfg, uint64_t now_ms, const Pool* previous) : cfg_(cfg) {
   std::vector<Backend*> raw;
@@ -149,7 +145,7 @@ void Pool::recordFailure(Backend& b, std::string_view reason, uint64_t now_ms) {
   b.ejected_at_ms_ = now_ms;
   b.ejected_until_ms_ = now_ms + dur;
   std::string why = std::to_string(failures) + " consecutive failures: " + std::string(reason) + "; ejected for " +
-                    formatDurationMs(dur);
+                    config::formatDuration(config::Duration(dur));
   logTransition(b, old, why, now_ms);
   b.idle().closeAll();
 }
@@ -164,7 +160,7 @@ void Pool::uneject(Backend& b, std::string_view reason, uint64_t now_ms) {
 void Pool::sweepEjections(uint64_t now_ms) {
   for (const auto& b : backends_) {
     if (b->ejected_ && now_ms >= b->ejected_until_ms_) {
-      uneject(*b, "ejection of " + formatDurationMs(b->ejected_until_ms_ - b->ejected_at_ms_) + " ended", now_ms);
+      uneject(*b, "ejection of " + config::formatDuration(config::Duration(b->ejected_until_ms_ - b->ejected_at_ms_)) + " ended", now_ms);
     }
   }
 }

@@ -97,6 +97,5 @@ class Pool {
 
 using PoolPtr = std::shared_ptr<Pool>;
 
-std::string formatDurationMs(uint64_t ms);
 
 }  // namespace ballast

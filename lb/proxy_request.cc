@@ -1,5 +1,6 @@
 #include "lb/proxy_request.h"
 
+#include "config/duration.h"
 #include "lb/backend.h"
 #include "lb/downstream_connection.h"
 #include "lb/log.h"
@@ -439,9 +440,9 @@ void ProxyRequest::onUpstreamError(UpstreamError err, int uv_status) {
   std::string why = uv_status < 0 && err != UpstreamError::ResponseTimeout ? std::string(uv_strerror(uv_status))
                                                                           : std::string(upstreamErrorDetail(err));
   if (err == UpstreamError::ResponseTimeout) {
-    why = "no response within " + formatDurationMs(static_cast<uint64_t>(runtime_->config->timeouts.backend_response.count()));
+    why = "no response within " + config::formatDuration(runtime_->config->timeouts.backend_response);
   } else if (err == UpstreamError::ConnectTimeout) {
-    why = "connect timeout after " + formatDurationMs(static_cast<uint64_t>(runtime_->config->timeouts.connect.count()));
+    why = "connect timeout after " + config::formatDuration(runtime_->config->timeouts.connect);
   } else if (err == UpstreamError::InvalidResponse) {
     why = "invalid response";
   }

@@ -742,13 +742,11 @@ void Server::linkUpstream(UpstreamConnection* c) {
   c->prev_ = nullptr;
   if (upstream_head_) upstream_head_->prev_ = c;
   upstream_head_ = c;
-  ++n_upstream_;
 }
 
 void Server::unlinkUpstream(UpstreamConnection* c) {
   if (c->prev_) c->prev_->next_ = c->next_; else upstream_head_ = c->next_;
   if (c->next_) c->next_->prev_ = c->prev_;
-  --n_upstream_;
 }
 
 void Server::newRequestId(std::string& out) {

@@ -182,7 +182,6 @@ class Server {
   DownstreamConnection* downstream_head_ = nullptr;
   size_t n_downstream_ = 0;
   UpstreamConnection* upstream_head_ = nullptr;
-  size_t n_upstream_ = 0;
 
   std::mt19937_64 rng_;
 };

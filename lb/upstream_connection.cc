@@ -258,9 +258,7 @@ void UpstreamConnection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* b
   if (nread < 0) {
     if (nread == UV_EOF && self->head_done_ && !self->complete_) {
       // Response delimited by close, or truncated: llhttp decides.
-      self->in_parse_ = true;
       llhttp_errno_t e = llhttp_finish(&self->parser_);
-      self->in_parse_ = false;
       self->reusable_ = false;
       if ((e == HPE_OK || e == HPE_PAUSED) && self->complete_) {
         if (self->handler_) self->handler_->onUpstreamReadDone();
@@ -288,10 +286,7 @@ void UpstreamConnection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* b
 }
 
 void UpstreamConnection::parse(const char* data, size_t len) {
-  bool head_was_done = head_done_;
-  in_parse_ = true;
   llhttp_errno_t e = llhttp_execute(&parser_, data, len);
-  in_parse_ = false;
   if (state_ == State::Closing) return;
   if (e == HPE_PAUSED) {
     // Paused at message complete; anything after it is unexpected.
@@ -301,7 +296,6 @@ void UpstreamConnection::parse(const char* data, size_t len) {
     fail(UpstreamError::InvalidResponse, 0);
     return;
   }
-  (void)head_was_done;
   // While the head is incomplete its bytes stay contiguous from buf_[0]
   // (header spans point into them); a head that fills the buffer is refused.
   end_ += len;

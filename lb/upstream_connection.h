@@ -146,7 +146,6 @@ class UpstreamConnection {
   bool head_done_ = false;     // final response head parsed
   bool complete_ = false;      // final response complete
   bool reusable_ = true;       // no protocol reason to close after the response
-  bool in_parse_ = false;
   uint64_t response_bytes_ = 0;
   int deferred_error_ = 0;
   bool counted_active_ = false;  // counted in BackendStats::connections_active
