@@ -18,6 +18,7 @@
 #include "lb/log.h"
 #include "lb/metrics.h"
 #include "lb/pool.h"
+#include "lb/router.h"
 #include "lb/server.h"
 #include "lb/status_page.h"
 #include "lb/uv_util.h"
@@ -34,17 +35,6 @@ constexpr uint64_t kLingerMs = 1000;           // draining unread input after th
 constexpr std::string_view kMetricsType = "text/plain; version=0.0.4; charset=utf-8";
 constexpr std::string_view kJsonType = "application/json";
 constexpr std::string_view kHtmlType = "text/html; charset=utf-8";
-
-bool iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 // Compares in time that depends on the lengths only, never on where the
 // first difference is, so the token cannot be guessed byte by byte.
@@ -364,7 +354,7 @@ class AdminConnection {
     if (!self->countHead(4)) return -1;  // ": " and CRLF
     // The first occurrence of each header the admin looks at.
     for (Captured& c : self->captured_) {
-      if (!c.seen && iequal(self->field_, c.name)) {
+      if (!c.seen && iequals(self->field_, c.name)) {
         c.value = self->value_;
         c.seen = true;
       }
@@ -520,7 +510,7 @@ bool AdminServer::authorize(const AdminRequest& req, AdminReply& out) {
   if (!auth.empty()) {
     problem = "wrong token";
     constexpr std::string_view kScheme = "bearer";
-    if (auth.size() > kScheme.size() && iequal(auth.substr(0, kScheme.size()), kScheme) &&
+    if (auth.size() > kScheme.size() && iequals(auth.substr(0, kScheme.size()), kScheme) &&
         (auth[kScheme.size()] == ' ' || auth[kScheme.size()] == '\t')) {
       std::string_view t = auth.substr(kScheme.size());
       while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
@@ -544,13 +534,7 @@ bool AdminServer::authorize(const AdminRequest& req, AdminReply& out) {
 
 bool AdminServer::sameSite(const AdminRequest& req, AdminReply& out) {
   // Host without its port: "127.0.0.1:9100" -> "127.0.0.1", "[::1]:9100" -> "::1".
-  std::string_view host = req.host;
-  if (!host.empty() && host.front() == '[') {
-    const size_t close = host.find(']');
-    host = close == std::string_view::npos ? std::string_view() : host.substr(1, close - 1);
-  } else if (const size_t colon = host.find(':'); colon != std::string_view::npos) {
-    host = host.substr(0, colon);
-  }
+  std::string_view host = Router::stripPort(req.host);
   const char* problem = nullptr;
   if (!req.fetch_site.empty() && req.fetch_site != "same-origin" && req.fetch_site != "none") {
     problem = "cross-site request (Sec-Fetch-Site)";
@@ -559,7 +543,7 @@ bool AdminServer::sameSite(const AdminRequest& req, AdminReply& out) {
     std::string_view o = req.origin;
     const size_t scheme = o.find("://");
     if (scheme != std::string_view::npos) o.remove_prefix(scheme + 3);
-    if (!iequal(o, req.host)) problem = "cross-site request (Origin does not match Host)";
+    if (!iequals(o, req.host)) problem = "cross-site request (Origin does not match Host)";
   }
   if (problem == nullptr && server_.config().admin.token.empty()) {
     // Without a token a page on a name that resolves to 127.0.0.1 (DNS
@@ -568,7 +552,7 @@ bool AdminServer::sameSite(const AdminRequest& req, AdminReply& out) {
     in6_addr a6;
     in_addr a4;
     const bool literal = inet_pton(AF_INET, h.c_str(), &a4) == 1 || inet_pton(AF_INET6, h.c_str(), &a6) == 1;
-    if (!literal && !iequal(host, "localhost")) problem = "Host is not an IP address or localhost";
+    if (!literal && !iequals(host, "localhost")) problem = "Host is not an IP address or localhost";
   }
   if (problem == nullptr) return true;
   auto& j = log().eventLine(config::LogLevel::Warn, "admin_request_refused");
