@@ -327,8 +327,7 @@ int ProxyRequest::onUpstreamHead(UpstreamConnection& c) {
     resp_framing_ = client_http10_ ? BodyFraming::UntilClose : BodyFraming::Chunked;
   }
   info.framing = resp_framing_;
-  close_client_ = !client_keep_alive_ || resp_framing_ == BodyFraming::UntilClose || !request_complete_ ||
-                  conn_.server().stopping();
+  close_client_ = clientMustClose() || resp_framing_ == BodyFraming::UntilClose;
   info.close = close_client_;
   info.keep_alive_10 = client_http10_ && !close_client_;
   buildResponseHead(resp_head_, c.headers(), c.hop(), info);
@@ -598,8 +597,7 @@ void ProxyRequest::reply(int status, std::string_view detail, ErrorKind kind) {
   if (request_id_.empty()) conn_.server().newRequestId(request_id_);
   response_started_ = true;
   response_complete_ = true;
-  close_client_ = close_client_ || !request_complete_ || !client_keep_alive_ || closesConnection(status) ||
-                  conn_.server().stopping();
+  close_client_ = close_client_ || clientMustClose() || closesConnection(status);
 
   std::string_view reason = reasonPhrase(status);
   char num[8];
@@ -627,6 +625,13 @@ void ProxyRequest::reply(int status, std::string_view detail, ErrorKind kind) {
   flushResponse();
 }
 
+bool ProxyRequest::clientMustClose() const {
+  // The one keep-alive rule for every response, proxied or local: the client
+  // did not ask for keep-alive, its body was not read to the end (the byte
+  // stream cannot be resynchronised), or the server is draining.
+  return !client_keep_alive_ || !request_complete_ || conn_.server().stopping();
+}
+
 void ProxyRequest::finish() {
   if (state_ == State::Done || state_ == State::Idle) return;
   transitionTo(State::Done);
@@ -641,7 +646,7 @@ void ProxyRequest::finish() {
   }
   logAccess(status_);
   releaseCounters();
-  bool close = close_client_ || !request_complete_;
+  bool close = close_client_ || clientMustClose();
   pool_ = nullptr;
   runtime_.reset();
   // May start the next pipelined request on this same object: touch nothing after.

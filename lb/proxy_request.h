@@ -126,6 +126,7 @@ class ProxyRequest final : public UpstreamHandler {
   void flushRequest();
   void flushResponse();
   void finish();
+  bool clientMustClose() const;
   // Answers the client with an error page (status + plain-text body).
   void reply(int status, std::string_view detail, ErrorKind kind = ErrorKind::kCount);
   std::string_view local_detail_;  // pending local reply's reason (static strings only)
