@@ -243,9 +243,7 @@ class AdminConnection {
     settings_.on_message_complete = &AdminConnection::onComplete;
     llhttp_init(&parser_, HTTP_REQUEST, &settings_);
     parser_.data = this;
-    next_ = admin_.conns_;
-    if (next_) next_->prev_ = this;
-    admin_.conns_ = this;
+    admin_.conns_.push(this);
   }
 
   bool start(uv_stream_t* listener) {
@@ -277,8 +275,7 @@ class AdminConnection {
   enum class State { Reading, Writing, Lingering, Closing };
 
   ~AdminConnection() {
-    if (prev_) prev_->next_ = next_; else admin_.conns_ = next_;
-    if (next_) next_->prev_ = prev_;
+    admin_.conns_.erase(this);
   }
 
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
@@ -483,7 +480,7 @@ AdminServer::~AdminServer() = default;
 
 void AdminServer::close() {
   listener_.close();
-  for (AdminConnection* c = conns_; c != nullptr; c = c->next_) c->close();
+  conns_.forEach([](AdminConnection* c) { c->close(); });
 }
 
 std::string AdminServer::readinessReason() const {

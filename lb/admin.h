@@ -27,6 +27,7 @@
 
 #include "config/config.h"
 #include "lb/listener.h"
+#include "lb/uv_util.h"
 
 namespace ballast {
 
@@ -89,7 +90,7 @@ class AdminServer {
 
   Server& server_;
   Listener listener_;
-  AdminConnection* conns_ = nullptr;  // intrusive list of live connections
+  IntrusiveList<AdminConnection> conns_;  // live connections (they close themselves)
 };
 
 }  // namespace ballast

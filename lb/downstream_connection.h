@@ -123,6 +123,8 @@ class DownstreamConnection {
   std::string client_addr_;
 
   friend class Server;
+  template <class>
+  friend class IntrusiveList;
   DownstreamConnection* next_ = nullptr;  // Server's list of live client connections
   DownstreamConnection* prev_ = nullptr;
 };

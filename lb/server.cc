@@ -193,8 +193,8 @@ void Server::stop() {
   checkers_.clear();
   // close() unlinks nothing synchronously (objects leave the lists from their
   // close callbacks), so walking the lists here is safe.
-  for (DownstreamConnection* c = downstream_head_; c != nullptr; c = c->next_) c->close();
-  for (UpstreamConnection* c = upstream_head_; c != nullptr; c = c->next_) c->close();
+  downstream_.forEach([](DownstreamConnection* c) { c->close(); });
+  upstream_.forEach([](UpstreamConnection* c) { c->close(); });
   closeUpgradeHandles();
   for (auto* h : {reinterpret_cast<uv_handle_t*>(&sigint_), reinterpret_cast<uv_handle_t*>(&sigterm_),
                   reinterpret_cast<uv_handle_t*>(&sigusr1_), reinterpret_cast<uv_handle_t*>(&prepare_),
@@ -598,7 +598,7 @@ void Server::beginShutdown() {
   const auto& d = config().drain;
   auto& j = log().eventLine(config::LogLevel::Info, "draining");
   j.num("delay_ms", static_cast<int64_t>(d.delay.count())).num("timeout_ms", static_cast<int64_t>(d.timeout.count()));
-  j.num("client_connections", static_cast<uint64_t>(n_downstream_));
+  j.num("client_connections", static_cast<uint64_t>(downstream_.size()));
   log().emit(config::LogLevel::Info);
   drain_phase_ = DrainPhase::Delay;
   uv_timer_start(&drain_timer_, &Server::onDrainTimer, static_cast<uint64_t>(d.delay.count()), 0);
@@ -615,7 +615,7 @@ void Server::onDrainTimer(uv_timer_t* h) {
     // Idle keep-alive clients: closed after a short grace rather than at
     // once, so a request already on its way (sent just before our close
     // would reach the client) is still served, with Connection: close.
-    for (DownstreamConnection* c = self->downstream_head_; c != nullptr; c = c->next_) c->drainIdle(kIdleDrainGraceMs);
+    self->downstream_.forEach([](DownstreamConnection* c) { c->drainIdle(kIdleDrainGraceMs); });
     for (const auto& p : self->runtime_->pools) {
       for (const auto& b : p->backends()) b->idle().closeAll();
     }
@@ -626,7 +626,7 @@ void Server::onDrainTimer(uv_timer_t* h) {
   }
   // drain.timeout: cut what is left.
   auto& j = log().eventLine(config::LogLevel::Warn, "drain_timeout");
-  j.num("connections_cut", static_cast<uint64_t>(self->n_downstream_));
+  j.num("connections_cut", static_cast<uint64_t>(self->downstream_.size()));
   log().emit(config::LogLevel::Warn);
   self->stop();
 }
@@ -636,7 +636,7 @@ constexpr uint64_t Server::kIdleDrainGraceMs;
 void Server::checkDrained() {
   // Every client connection is gone (closing ones count until their close
   // callback ran): nothing left to wait for.
-  if (drain_phase_ == DrainPhase::Waiting && n_downstream_ == 0) {
+  if (drain_phase_ == DrainPhase::Waiting && downstream_.size() == 0) {
     logEvent(config::LogLevel::Info, "drained");
     stop();
   }
@@ -694,7 +694,7 @@ void Server::onSweep(uv_timer_t* h) {
 void Server::onConnectionPending(Listener& l) {
   // Still accepting during drain.delay; stopped_ means the listener is closing.
   if (stopped_ || l.closed()) return;
-  if (n_downstream_ >= config().limits.max_connections) {
+  if (downstream_.size() >= config().limits.max_connections) {
     // Leave it in the kernel's queue; libuv stops polling this listener
     // until we accept (resumePausedListeners).
     if (!l.paused()) {
@@ -711,25 +711,17 @@ void Server::onConnectionPending(Listener& l) {
 void Server::resumePausedListeners() {
   for (auto& l : listeners_) {
     if (!l->paused() || l->closed()) continue;
-    if (n_downstream_ >= config().limits.max_connections) return;
+    if (downstream_.size() >= config().limits.max_connections) return;
     l->setPaused(false);
     // Accepting the pending connection also re-arms polling of the listener.
     DownstreamConnection::accept(*this, l->stream());
   }
 }
 
-void Server::linkDownstream(DownstreamConnection* c) {
-  c->next_ = downstream_head_;
-  c->prev_ = nullptr;
-  if (downstream_head_) downstream_head_->prev_ = c;
-  downstream_head_ = c;
-  ++n_downstream_;
-}
+void Server::linkDownstream(DownstreamConnection* c) { downstream_.push(c); }
 
 void Server::unlinkDownstream(DownstreamConnection* c) {
-  if (c->prev_) c->prev_->next_ = c->next_; else downstream_head_ = c->next_;
-  if (c->next_) c->next_->prev_ = c->prev_;
-  --n_downstream_;
+  downstream_.erase(c);
   if (!stopping_) {
     resumePausedListeners();
   } else if (drain_phase_ == DrainPhase::Waiting) {
@@ -737,17 +729,9 @@ void Server::unlinkDownstream(DownstreamConnection* c) {
   }
 }
 
-void Server::linkUpstream(UpstreamConnection* c) {
-  c->next_ = upstream_head_;
-  c->prev_ = nullptr;
-  if (upstream_head_) upstream_head_->prev_ = c;
-  upstream_head_ = c;
-}
+void Server::linkUpstream(UpstreamConnection* c) { upstream_.push(c); }
 
-void Server::unlinkUpstream(UpstreamConnection* c) {
-  if (c->prev_) c->prev_->next_ = c->next_; else upstream_head_ = c->next_;
-  if (c->next_) c->next_->prev_ = c->prev_;
-}
+void Server::unlinkUpstream(UpstreamConnection* c) { upstream_.erase(c); }
 
 void Server::newRequestId(std::string& out) {
   static const char* hex = "0123456789abcdef";

@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "lb/pool.h"
 #include "lb/router.h"
+#include "lb/uv_util.h"
 
 namespace ballast {
 
@@ -104,7 +105,7 @@ class Server {
   void unlinkDownstream(DownstreamConnection* c);
   void linkUpstream(UpstreamConnection* c);
   void unlinkUpstream(UpstreamConnection* c);
-  size_t clientConnections() const { return n_downstream_; }
+  size_t clientConnections() const { return downstream_.size(); }
 
   // Listeners bound and every health checker finished its first round
   // (each backend has a probe result, or a status kept across a reload);
@@ -179,9 +180,8 @@ class Server {
   std::unique_ptr<AdminServer> admin_;
   std::vector<std::unique_ptr<health::HealthChecker>> checkers_;
 
-  DownstreamConnection* downstream_head_ = nullptr;
-  size_t n_downstream_ = 0;
-  UpstreamConnection* upstream_head_ = nullptr;
+  IntrusiveList<DownstreamConnection> downstream_;
+  IntrusiveList<UpstreamConnection> upstream_;
 
   std::mt19937_64 rng_;
 };

@@ -165,6 +165,8 @@ class UpstreamConnection {
   size_t end_ = 0;  // bytes in buf_ (response head in progress is kept from 0)
 
   friend class Server;
+  template <class>
+  friend class IntrusiveList;
   UpstreamConnection* next_ = nullptr;  // Server's list of live upstream connections
   UpstreamConnection* prev_ = nullptr;
 };
