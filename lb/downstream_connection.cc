@@ -339,8 +339,16 @@ int DownstreamConnection::onHeadersComplete(llhttp_t* p) {
   } else {
     h.framing = BodyFraming::None;
   }
-  std::string_view expect;
-  if (h.headers.find("expect", &expect) && iequals(trimOws(expect), "100-continue")) h.expect_continue = true;
+  // One pass for every header the request logic looks at.
+  for (const auto& hd : h.headers.headers()) {
+    if (iequals(hd.name, "host")) {
+      if (++h.host_count == 1) h.host = hd.value;
+    } else if (iequals(hd.name, "x-request-id")) {
+      if (h.request_id.empty()) h.request_id = hd.value;
+    } else if (iequals(hd.name, "expect")) {
+      if (iequals(hd.value, "100-continue")) h.expect_continue = true;
+    }
+  }
 
   self->phase_ = Phase::ReadingBody;
   self->armTimer(static_cast<uint64_t>(self->server_.config().timeouts.client_idle.count()));

@@ -107,10 +107,9 @@ int ProxyRequest::onRequestHead(RequestHead& h) {
   expect_continue_ = h.expect_continue;
   req_framing_ = h.framing;
 
-  std::string_view rid;
-  bool has_rid = h.headers.find("x-request-id", &rid) && !rid.empty() && rid.size() <= 128;
+  const bool has_rid = !h.request_id.empty() && h.request_id.size() <= 128;
   if (has_rid) {
-    request_id_.assign(rid);
+    request_id_.assign(h.request_id);
   } else {
     conn_.server().newRequestId(request_id_);
   }
@@ -119,17 +118,12 @@ int ProxyRequest::onRequestHead(RequestHead& h) {
 
   // Exactly one Host (RFC 9112 3.2): several, or none from an HTTP/1.1
   // client, is a malformed request and a classic smuggling/poisoning vector.
-  std::string_view host;
+  std::string_view host = h.host;
   std::string_view url = h.url;
   std::string_view authority;
   std::string_view origin_path;
   bool absolute = splitAbsoluteForm(h.url, &authority, &origin_path) && !origin_path.empty() && origin_path[0] == '/';
-  int hosts = 0;
-  for (const auto& hd : h.headers.headers()) {
-    if (iequals(hd.name, "host")) {
-      if (++hosts == 1) host = hd.value;
-    }
-  }
+  const int hosts = h.host_count;
   if (absolute) {
     // Absolute form: the authority in the target wins over Host.
     host = authority;

@@ -50,6 +50,10 @@ struct RequestHead {
   uint8_t http_minor = 1;
   bool keep_alive = true;
   bool expect_continue = false;
+  // From one pass over the headers (DownstreamConnection::onHeadersComplete).
+  std::string_view host;        // first Host value
+  int host_count = 0;
+  std::string_view request_id;  // client's X-Request-Id, or empty
   BodyFraming framing = BodyFraming::None;
   uint64_t content_length = 0;
 
@@ -62,6 +66,9 @@ struct RequestHead {
     http_minor = 1;
     keep_alive = true;
     expect_continue = false;
+    host = {};
+    host_count = 0;
+    request_id = {};
     framing = BodyFraming::None;
     content_length = 0;
   }
