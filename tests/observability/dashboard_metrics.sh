@@ -17,72 +17,15 @@
 # on any failure, naming each metric that is missing.
 set -euo pipefail
 
-cd "$(dirname "$0")/../.."
-ROOT=$PWD
-
-BUILD=${1:-build}
-[[ "$BUILD" == /* ]] || BUILD="$ROOT/$BUILD"
-BALLAST="$BUILD/bin/ballast"
-DEMO="$BUILD/bin/demo-backend"
+SCRIPT=dashboard_metrics
+# shellcheck source=tests/observability/lib.sh
+source "$(dirname "$0")/lib.sh"
 DASHBOARD=examples/grafana/ballast-dashboard.json
 ALERTS=examples/prometheus/alerts.yml
 
-fail() {
-  echo "dashboard_metrics: FAIL: $*" >&2
-  exit 1
-}
-
-[[ -x "$BALLAST" ]] || fail "$BALLAST not found (build first, or pass the build dir as \$1)"
-[[ -x "$DEMO" ]] || fail "$DEMO not found (build first, or pass the build dir as \$1)"
-command -v curl >/dev/null 2>&1 || fail "curl not found (scripts/install-deps.sh installs it)"
 command -v promtool >/dev/null 2>&1 ||
   fail "promtool not found. It comes with the Debian package 'prometheus':" \
     "run scripts/install-deps.sh --test (or apt-get install prometheus)."
-
-tmp=$(mktemp -d)
-pids=()
-
-# Stops what this script started: SIGTERM, up to 5 s to exit, then SIGKILL.
-cleanup() {
-  local pid i
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for ((i = 0; i < 100; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.05
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-now_us() { echo "${EPOCHREALTIME/./}"; }
-
-# Shows what ballast said, for a failure's context.
-ballast_tail() {
-  echo "--- ballast stderr (last 20 lines):" >&2
-  tail -n 20 "$tmp/ballast.err" >&2 || true
-}
-
-# wait_match FILE REGEX SECONDS PID: polls FILE until a line matches the
-# extended REGEX and leaves that line in MATCH; fails after SECONDS, or as
-# soon as process PID (the one writing FILE) has exited. (It runs in this
-# shell, not in a $(...) subshell, so a SIGTERM is handled within a poll.)
-MATCH=
-wait_match() {
-  local file=$1 re=$2 deadline=$(($(now_us) + $3 * 1000000)) pid=$4
-  while (($(now_us) < deadline)); do
-    if MATCH=$(grep -m1 -E "$re" "$file" 2>/dev/null); then
-      return 0
-    fi
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.02
-  done
-  return 1
-}
 
 scrape() { curl -fsS --max-time 5 "http://$ADMIN/metrics"; }
 
@@ -90,12 +33,8 @@ scrape() { curl -fsS --max-time 5 "http://$ADMIN/metrics"; }
 requests_sum() { awk '/^ballast_requests_total[{ ]/ { s += $NF } END { printf "%.0f\n", s }'; }
 
 # --- start a demo backend -------------------------------------------------
-"$DEMO" --listen 127.0.0.1:0 --name obs >"$tmp/demo.out" 2>"$tmp/demo.err" &
-pids+=($!)
-wait_match "$tmp/demo.out" '^listening 127\.0\.0\.1:[0-9]+' 10 $! ||
-  fail "demo-backend did not print 'listening 127.0.0.1:PORT' within 10 s: $(cat "$tmp/demo.err")"
-BACKEND=${MATCH#listening }
-BACKEND=${BACKEND%%[[:space:]]*}
+start_demo obs
+BACKEND=$DEMO_ADDR
 
 # --- start ballast in front of it -------------------------------------------
 cat >"$tmp/ballast.yaml" <<EOF
@@ -114,23 +53,12 @@ pools:
     backends:
       - { address: $BACKEND }
 EOF
-"$BALLAST" --config "$tmp/ballast.yaml" >"$tmp/ballast.out" 2>"$tmp/ballast.err" &
-pids+=($!)
-ballast_pid=$!
+start_ballast
 
-# Waits for ballast's {"event":"listening","kind":KIND,...} line and sets
-# ADDRESS to its address.
-address_of() {
-  wait_match "$tmp/ballast.err" "\"event\":\"listening\".*\"kind\":\"$1\"|\"kind\":\"$1\".*\"event\":\"listening\"" 10 "$ballast_pid" ||
-    { ballast_tail; fail "ballast logged no listening event for its $1 listener within 10 s (or exited)"; }
-  ADDRESS=$(sed -E 's/.*"address":"([^"]+)".*/\1/' <<<"$MATCH")
-}
 address_of admin
 ADMIN=$ADDRESS
 address_of proxy
 PROXY=$ADDRESS
-[[ "$ADMIN" == 127.0.0.1:* && "$PROXY" == 127.0.0.1:* ]] ||
-  fail "unexpected listening addresses: admin '$ADMIN', proxy '$PROXY'"
 echo "demo-backend $BACKEND, ballast proxy $PROXY, admin $ADMIN"
 
 # --- wait until /metrics answers and the backend passed its probes ----------

@@ -26,24 +26,12 @@
 # on any failure. CHROMIUM=/path/to/chromium overrides the browser.
 set -euo pipefail
 
-cd "$(dirname "$0")/../.."
-ROOT=$PWD
-
-BUILD=${1:-build}
-[[ "$BUILD" == /* ]] || BUILD="$ROOT/$BUILD"
-BALLAST="$BUILD/bin/ballast"
-DEMO="$BUILD/bin/demo-backend"
+SCRIPT=status_page_chromium
+# shellcheck source=tests/observability/lib.sh
+source "$(dirname "$0")/lib.sh"
 SHOT_OK="$BUILD/status-page-healthy.png"
 SHOT_DOWN="$BUILD/status-page-backend-down.png"
 
-fail() {
-  echo "status_page_chromium: FAIL: $*" >&2
-  exit 1
-}
-
-[[ -x "$BALLAST" ]] || fail "$BALLAST not found (build first, or pass the build dir as \$1)"
-[[ -x "$DEMO" ]] || fail "$DEMO not found (build first, or pass the build dir as \$1)"
-command -v curl >/dev/null 2>&1 || fail "curl not found (scripts/install-deps.sh installs it)"
 command -v python3 >/dev/null 2>&1 || fail "python3 not found (apt-get install python3)"
 
 find_chromium() {
@@ -59,59 +47,7 @@ if ! CHROME=$(find_chromium); then
   CHROME=$(find_chromium) || fail "chromium still not found after scripts/install-deps.sh --test"
 fi
 
-tmp=$(mktemp -d)
-pids=()
-
-# Stops what this script started: SIGTERM, up to 5 s to exit, then SIGKILL.
-cleanup() {
-  local pid i
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for ((i = 0; i < 100; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.05
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-now_us() { echo "${EPOCHREALTIME/./}"; }
-
-ballast_tail() {
-  echo "--- ballast stderr (last 20 lines):" >&2
-  tail -n 20 "$tmp/ballast.err" >&2 || true
-}
-
-# wait_match FILE REGEX SECONDS PID: polls FILE until a line matches the
-# extended REGEX and leaves that line in MATCH; fails after SECONDS, or as
-# soon as process PID (the one writing FILE) has exited.
-MATCH=
-wait_match() {
-  local file=$1 re=$2 deadline=$(($(now_us) + $3 * 1000000)) pid=$4
-  while (($(now_us) < deadline)); do
-    if MATCH=$(grep -m1 -E "$re" "$file" 2>/dev/null); then
-      return 0
-    fi
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.02
-  done
-  return 1
-}
-
 # --- two demo backends ------------------------------------------------------
-start_demo() { # NAME -> sets DEMO_ADDR and DEMO_PID
-  "$DEMO" --listen 127.0.0.1:0 --name "$1" >"$tmp/demo-$1.out" 2>"$tmp/demo-$1.err" &
-  DEMO_PID=$!
-  pids+=("$DEMO_PID")
-  wait_match "$tmp/demo-$1.out" '^listening 127\.0\.0\.1:[0-9]+' 10 "$DEMO_PID" ||
-    fail "demo-backend $1 did not print 'listening 127.0.0.1:PORT' within 10 s: $(cat "$tmp/demo-$1.err")"
-  DEMO_ADDR=${MATCH#listening }
-  DEMO_ADDR=${DEMO_ADDR%%[[:space:]]*}
-}
 start_demo a
 A=$DEMO_ADDR
 start_demo b
@@ -134,14 +70,9 @@ pools:
       - { address: $A }
       - { address: $B }
 EOF
-"$BALLAST" --config "$tmp/ballast.yaml" >"$tmp/ballast.out" 2>"$tmp/ballast.err" &
-ballast_pid=$!
-pids+=("$ballast_pid")
-
-wait_match "$tmp/ballast.err" '"event":"listening".*"kind":"admin"|"kind":"admin".*"event":"listening"' 10 "$ballast_pid" ||
-  { ballast_tail; fail "ballast logged no listening event for its admin listener within 10 s (or exited)"; }
-ADMIN=$(sed -E 's/.*"address":"([^"]+)".*/\1/' <<<"$MATCH")
-[[ "$ADMIN" == 127.0.0.1:* ]] || fail "unexpected admin address '$ADMIN'"
+start_ballast
+address_of admin
+ADMIN=$ADDRESS
 echo "backends a=$A b=$B, ballast admin $ADMIN"
 
 # Prints "ADDRESS STATE" for every backend in GET ADMIN/status.
