@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the observability test scripts. Source it after setting SCRIPT
 # (the name in failure messages); $1 of the script is the build directory.
 # Sets ROOT, BUILD, BALLAST, DEMO and a scratch dir $tmp; every process
@@ -5,7 +6,7 @@
 # 5 s, then SIGKILL) and $tmp is removed. Everything runs on 127.0.0.1 with
 # ports chosen by the kernel.
 
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
 ROOT=$PWD
 
 BUILD=${1:-build}
