@@ -16,8 +16,8 @@
 #   BACKENDS [3]  WRK_THREADS [1]  WRK_CONNS [16]  DURATION [12] (seconds)
 #   KILL_AT [3]  RESTART_AT [6] (seconds after wrk starts)
 #   SCENARIOS ["ballast ballast-budget100 haproxy"]; ballast-budget100 is
-#     ballast with retries.budget_percent 100 (the default 20% / min 3 budget
-#     is what lets some requests to the dead backend fail)  BENCH_KEEP [0] (1 = keep logs and configs)
+#     ballast with retries.budget_percent 100 (kept to show the default
+#     budget costs nothing here: both fail 0 requests)  BENCH_KEEP [0] (1 = keep logs and configs)
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

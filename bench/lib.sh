@@ -188,3 +188,45 @@ p50, p99 = pct(50), pct(99)
 print(requests, non2xx, sock, "%.0f" % float(rps), p50, p99)
 PY
 }
+
+# bench_nginx_conf DIR PROXY_PORT ACCESS_LOG ERROR_LOG BACKEND_PORT...:
+# prints a one-worker nginx reverse-proxy config listening on
+# 127.0.0.1:PROXY_PORT with upstream keepalive to the backends (ACCESS_LOG:
+# "off" or a file path; ERROR_LOG: "FILE LEVEL"). Shared by proxy.sh and reload.sh so both measure
+# the same nginx.
+bench_nginx_conf() {
+  local dir=$1 proxy_port=$2 access=$3 error_log=$4 p user=""
+  shift 4
+  ((EUID == 0)) && user="user root;"
+  if [[ "$access" == off ]]; then access="access_log off;"; else access="access_log $access;"; fi
+  cat <<EOF
+$user
+worker_processes 1;
+daemon off;
+pid $dir/nginx.pid;
+error_log $error_log;
+events { worker_connections 4096; }
+http {
+  $access
+  client_body_temp_path $dir/client_body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  upstream backend {
+EOF
+  for p in "$@"; do echo "    server 127.0.0.1:$p;"; done
+  cat <<EOF
+    keepalive 64;
+  }
+  server {
+    listen 127.0.0.1:$proxy_port;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+EOF
+}

@@ -128,39 +128,11 @@ EOF
 }
 
 start_nginx() {
-  local dir=$1 logs=$2 access="access_log off;"
-  [[ "$logs" == on ]] && access="access_log $dir/access.log;"
+  local dir=$1 logs=$2
   PROXY_PORT=$(bench_free_port)
-  local user=""
-  ((EUID == 0)) && user="user root;"
-  cat >"$dir/nginx.conf" <<EOF
-$user
-worker_processes 1;
-daemon off;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events { worker_connections 4096; }
-http {
-  $access
-  client_body_temp_path $dir/client_body;
-  proxy_temp_path $dir/proxy;
-  fastcgi_temp_path $dir/fastcgi;
-  uwsgi_temp_path $dir/uwsgi;
-  scgi_temp_path $dir/scgi;
-  upstream backend {
-    server 127.0.0.1:$BACKEND_PORT;
-    keepalive 64;
-  }
-  server {
-    listen 127.0.0.1:$PROXY_PORT;
-    location / {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-EOF
+  local access=off
+  [[ "$logs" == on ]] && access="$dir/access.log"
+  bench_nginx_conf "$dir" "$PROXY_PORT" "$access" "$dir/error.log warn" "$BACKEND_PORT" >"$dir/nginx.conf"
   "$NGINX" -t -q -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log"
   "${PIN_PROXY[@]}" "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/stdout.log" 2>&1 &
   PROXY_PID=$!

@@ -147,40 +147,9 @@ reload_haproxy() {
 }
 
 write_nginx_config() {
-  local dir=$1 variant=$2 p user=""
-  ((EUID == 0)) && user="user root;"
-  {
-    cat <<EOF
-$user
-worker_processes 1;
-daemon off;
-pid $dir/nginx.pid;
-error_log $dir/events.log notice;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $dir/client_body;
-  proxy_temp_path $dir/proxy;
-  fastcgi_temp_path $dir/fastcgi;
-  uwsgi_temp_path $dir/uwsgi;
-  scgi_temp_path $dir/scgi;
-  upstream backend {
-EOF
-    for p in $(ports_of "$variant"); do echo "    server 127.0.0.1:$p;"; done
-    cat <<EOF
-    keepalive 64;
-  }
-  server {
-    listen 127.0.0.1:$PROXY_PORT;
-    location / {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-EOF
-  } >"$dir/$variant.conf"
+  local dir=$1 variant=$2
+  # shellcheck disable=SC2046 # one port per word
+  bench_nginx_conf "$dir" "$PROXY_PORT" off "$dir/events.log notice" $(ports_of "$variant") >"$dir/$variant.conf"
   "$NGINX" -t -q -p "$dir" -c "$dir/$variant.conf" -e "$dir/check.log"
 }
 
