@@ -3,18 +3,17 @@
 #include <random>
 
 #include "health/health_session.h"
-#include "lb/log.h"
-#include "lb/backend.h"
-#include "lb/pool.h"
+#include "lb/base/log.h"
 
 namespace ballast::health {
 
-HealthChecker::HealthChecker(uv_loop_t* loop, std::shared_ptr<Pool> pool) : loop_(loop), pool_(std::move(pool)) {
+HealthChecker::HealthChecker(uv_loop_t* loop, std::string pool_name, const std::vector<BackendPtr>& backends,
+                             const config::HealthCheckConfig& cfg, Listener listener)
+    : loop_(loop), pool_name_(std::move(pool_name)), cfg_(cfg), listener_(std::move(listener)) {
   std::random_device rd;
-  const auto& cfg = *pool_->config().health_check;
-  for (const auto& b : pool_->backends()) {
+  for (const auto& b : backends) {
     uint64_t seed = (static_cast<uint64_t>(rd()) << 32) ^ rd();
-    sessions_.push_back(new HealthSession(*this, b, cfg, loop_, seed));
+    sessions_.push_back(new HealthSession(*this, b, cfg_, loop_, seed));
     // A backend carried over by a reload keeps its status; rise/fall start
     // over from it.
     if (b->health() != HealthStatus::Unknown) sessions_.back()->seed(b->health());
@@ -32,6 +31,13 @@ bool HealthChecker::firstRoundDone() const {
   return true;
 }
 
+const HealthSession* HealthChecker::sessionFor(const Backend& b) const {
+  for (const HealthSession* s : sessions_) {
+    if (&s->backend() == &b) return s;
+  }
+  return nullptr;
+}
+
 void HealthChecker::start() {
   for (auto* s : sessions_) s->start();
 }
@@ -43,33 +49,34 @@ void HealthChecker::close() {
 
 void HealthChecker::report(HealthSession& s, bool passed, HealthTransition t, const std::string& reason,
                            uint64_t probe_started_ms) {
-  uint64_t now = uv_now(loop_);
   Backend& b = s.backend();
-  if (passed) {
-    ++b.stats().health_pass;
-  } else {
-    ++b.stats().health_fail;
-  }
-  pool_->stats().health_check_duration.observe(s.lastLatencyMs() / 1000.0);
-  if (log().enabled(config::LogLevel::Debug)) {
-    auto& j = log().eventLine(config::LogLevel::Debug, "probe");
-    j.str("pool", pool_->name()).str("backend", b.name()).boolean("passed", passed).str("reason", reason);
+  if (log().enabled(LogLevel::Debug)) {
+    auto& j = log().eventLine(LogLevel::Debug, "probe");
+    j.str("pool", pool_name_).str("backend", b.name()).boolean("passed", passed).str("reason", reason);
     j.dbl("latency_ms", s.lastLatencyMs()).str("health", toString(s.state().status()));
-    log().emit(config::LogLevel::Debug);
+    log().emit(LogLevel::Debug);
   }
-  if (passed) pool_->onProbePassed(b, probe_started_ms, now);
-  if (t != HealthTransition::Changed) return;
-  const auto& cfg = *pool_->config().health_check;
-  HealthStatus st = s.state().status();
-  bool from_unknown = b.health() == HealthStatus::Unknown;
+  ProbeResult r;
+  r.passed = passed;
+  r.changed = t == HealthTransition::Changed;
+  r.status = s.state().status();
+  r.started_ms = probe_started_ms;
+  r.latency_ms = s.lastLatencyMs();
   std::string why;
-  if (st == HealthStatus::Healthy) {
-    why = from_unknown ? "first probe passed: " + reason : std::to_string(cfg.rise) + " consecutive passes: " + reason;
+  if (r.changed) {
+    const bool from_unknown = b.health() == HealthStatus::Unknown;
+    if (r.status == HealthStatus::Healthy) {
+      why = from_unknown ? "first probe passed: " + reason
+                         : std::to_string(cfg_.rise) + " consecutive passes: " + reason;
+    } else {
+      why = from_unknown ? "first probe failed: " + reason
+                         : std::to_string(cfg_.fall) + " consecutive failures: " + reason;
+    }
+    r.reason = why;
   } else {
-    why = from_unknown ? "first probe failed: " + reason
-                       : std::to_string(cfg.fall) + " consecutive failures: " + reason;
+    r.reason = reason;
   }
-  pool_->onHealthChanged(b, st, why, now);
+  if (listener_) listener_(b, r);
 }
 
 }  // namespace ballast::health

@@ -1,21 +1,21 @@
 // Active health checking for one pool: one HealthSession per backend. The
 // sessions compute (rise/fall in HealthState); the checker turns each
-// transition into a reason text and hands it to the pool, which acts
-// (rotation, idle connections, the event line).
+// result into a ProbeResult (with the reason text of a transition) and
+// publishes it through its listener. It never acts on rotation itself: the
+// server wires the listener to the pool, which does.
 #pragma once
 
 #include <uv.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "config/config.h"
 #include "health/health_state.h"
-
-namespace ballast {
-class Pool;
-}
+#include "lb/upstream/backend.h"
 
 namespace ballast::health {
 
@@ -23,7 +23,11 @@ class HealthSession;
 
 class HealthChecker {
  public:
-  HealthChecker(uv_loop_t* loop, std::shared_ptr<Pool> pool);
+  // Called after every probe result, with the backend it concerns.
+  using Listener = std::function<void(Backend& backend, const ProbeResult& result)>;
+
+  HealthChecker(uv_loop_t* loop, std::string pool_name, const std::vector<BackendPtr>& backends,
+                const config::HealthCheckConfig& cfg, Listener listener);
   ~HealthChecker();
   HealthChecker(const HealthChecker&) = delete;
   HealthChecker& operator=(const HealthChecker&) = delete;
@@ -31,13 +35,15 @@ class HealthChecker {
   // Starts every session; each runs its first probe at once.
   void start();
   // Stops probing; sessions free themselves once their handles are closed.
+  // Nothing is published after close().
   void close();
 
-  Pool& pool() { return *pool_; }
-  const Pool& pool() const { return *pool_; }
+  const std::string& poolName() const { return pool_name_; }
   // Every session has at least one probe result.
   bool firstRoundDone() const;
   const std::vector<HealthSession*>& sessions() const { return sessions_; }
+  // The session probing `b`, or nullptr.
+  const HealthSession* sessionFor(const Backend& b) const;
 
   // From a session after each probe.
   void report(HealthSession& s, bool passed, HealthTransition t, const std::string& reason,
@@ -45,7 +51,9 @@ class HealthChecker {
 
  private:
   uv_loop_t* loop_;
-  std::shared_ptr<Pool> pool_;
+  std::string pool_name_;
+  config::HealthCheckConfig cfg_;
+  Listener listener_;
   std::vector<HealthSession*> sessions_;  // owned until close()
 };
 

@@ -6,8 +6,7 @@
 
 #include "config/duration.h"
 #include "health/health_checker.h"
-#include "lb/backend.h"
-#include "lb/pool.h"
+#include "lb/http/parser.h"
 
 namespace ballast::health {
 
@@ -43,16 +42,6 @@ struct Probe {
     if (p->status_code >= 100 && p->status_code < 200) return 0;  // interim; wait for the final one
     self->http_status = p->status_code;
     return HPE_PAUSED;
-  }
-
-  static const llhttp_settings_t* settings() {
-    static const llhttp_settings_t s = [] {
-      llhttp_settings_t x;
-      llhttp_settings_init(&x);
-      x.on_headers_complete = &Probe::onHeadersComplete;
-      return x;
-    }();
-    return &s;
   }
 };
 
@@ -146,7 +135,7 @@ void HealthSession::probe() {
       p->done(true, "connected");
       return;
     }
-    llhttp_init(&p->parser, HTTP_RESPONSE, Probe::settings());
+    llhttp_init(&p->parser, HTTP_RESPONSE, parserSettings<Probe>());
     p->parser.data = p;
     if (s->cfg_.method == config::HealthCheckConfig::Method::Head) {
       // A response to HEAD has no body whatever its headers say.

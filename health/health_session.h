@@ -17,10 +17,7 @@
 
 #include "config/config.h"
 #include "health/health_state.h"
-
-namespace ballast {
-class Backend;
-}
+#include "lb/upstream/backend.h"
 
 namespace ballast::health {
 
@@ -44,6 +41,7 @@ class HealthSession {
   void close();
 
   Backend& backend() { return *backend_; }
+  const Backend& backend() const { return *backend_; }
   const HealthState& state() const { return state_; }
   // Last probe: passed?, reason text, latency, HTTP status (0 for none).
   bool lastPassed() const { return last_passed_; }
@@ -68,7 +66,7 @@ class HealthSession {
 
   HealthChecker& checker_;  // owner until close()
   std::shared_ptr<Backend> backend_;
-  const config::HealthCheckConfig& cfg_;  // borrowed from the pool's config, which outlives the checker
+  config::HealthCheckConfig cfg_;  // a copy: the session outlives its checker while closing
   uv_loop_t* loop_;
   uv_timer_t timer_;
   HealthState state_;

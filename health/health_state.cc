@@ -4,24 +4,8 @@
 
 namespace ballast::health {
 
-namespace {
-
-HealthStatus fromInitial(config::HealthCheckConfig::Initial initial) {
-  switch (initial) {
-    case config::HealthCheckConfig::Initial::Healthy:
-      return HealthStatus::Healthy;
-    case config::HealthCheckConfig::Initial::Unhealthy:
-      return HealthStatus::Unhealthy;
-    case config::HealthCheckConfig::Initial::Unknown:
-      break;
-  }
-  return HealthStatus::Unknown;
-}
-
-}  // namespace
-
 HealthState::HealthState(uint32_t rise, uint32_t fall, config::HealthCheckConfig::Initial initial)
-    : rise_(std::max<uint32_t>(rise, 1)), fall_(std::max<uint32_t>(fall, 1)), status_(fromInitial(initial)) {}
+    : rise_(std::max<uint32_t>(rise, 1)), fall_(std::max<uint32_t>(fall, 1)), status_(initialHealth(initial)) {}
 
 HealthTransition HealthState::onResult(bool passed) {
   // A result ends the opposite run; the counters saturate rather than wrap
@@ -56,18 +40,6 @@ void HealthState::set(HealthStatus s) {
   status_ = s;
   passes_ = 0;
   failures_ = 0;
-}
-
-const char* toString(HealthStatus s) {
-  switch (s) {
-    case HealthStatus::Unknown:
-      return "unknown";
-    case HealthStatus::Healthy:
-      return "healthy";
-    case HealthStatus::Unhealthy:
-      return "unhealthy";
-  }
-  return "unknown";
 }
 
 }  // namespace ballast::health

@@ -1,21 +1,19 @@
 // The rise/fall decision for one backend, HAProxy style: a backend changes
 // status only after `rise` consecutive passes or `fall` consecutive
 // failures, so a single lost probe does not flap it. Pure state, no I/O and
-// no clock: health_session feeds it probe results, health_checker acts on
-// the transitions it returns ("the check computes, the state machine acts").
+// no clock: health_session feeds it probe results, and the transitions it
+// returns are published by health_checker ("the check computes, the state
+// machine acts").
 #pragma once
 
 #include <cstdint>
 
 #include "config/config.h"
+#include "lb/upstream/health_status.h"
 
 namespace ballast::health {
 
-enum class HealthStatus : uint8_t {
-  Unknown,    // no probe result yet (initial: unknown); the first result decides
-  Healthy,    // takes traffic; `fall` consecutive failures make it Unhealthy
-  Unhealthy,  // takes no traffic; `rise` consecutive passes make it Healthy
-};
+using ballast::HealthStatus;
 
 // What one probe result did (Envoy's naming).
 enum class HealthTransition : uint8_t {
@@ -42,8 +40,8 @@ class HealthState {
   uint32_t consecutivePasses() const { return passes_; }
   uint32_t consecutiveFailures() const { return failures_; }
 
-  // Forces a status (admin override, carrying state across a reload) and
-  // resets both counters, so rise/fall start over from `s`.
+  // Forces a status (carrying state across a reload) and resets both
+  // counters, so rise/fall start over from `s`.
   void set(HealthStatus s);
 
  private:
@@ -53,7 +51,5 @@ class HealthState {
   uint32_t passes_ = 0;
   uint32_t failures_ = 0;
 };
-
-const char* toString(HealthStatus s);  // "unknown", "healthy", "unhealthy"
 
 }  // namespace ballast::health

@@ -11,16 +11,19 @@
 #include <vector>
 
 #include "config/config.h"
-#include "lb/backend.h"
-#include "lb/balancer.h"
-#include "lb/balancer_round_robin.h"
-#include "lb/pool.h"
+#include "lb/upstream/backend.h"
+#include "lb/upstream/balancer.h"
+#include "lb/upstream/balancer_round_robin.h"
+#include "lb/upstream/pool.h"
 
 using ballast::Backend;
 using ballast::BackendPtr;
 using ballast::Pool;
 using ballast::RoundRobinBalancer;
 using ballast::TriedSet;
+using ballast::PickMode;
+using ballast::AttemptOutcome;
+using ballast::AdminState;
 namespace config = ballast::config;
 
 namespace {
@@ -53,7 +56,7 @@ struct Fixture {
   std::string picks(size_t n, const TriedSet& tried = TriedSet()) {
     std::string out;
     for (size_t i = 0; i < n; ++i) {
-      Backend* b = balancer->pick(tried);
+      Backend* b = balancer->pick(tried, PickMode::Normal);
       out += b ? b->name() : std::string("-");
     }
     return out;
@@ -64,7 +67,7 @@ std::map<std::string, int> countPicks(Fixture& f, int n) {
   std::map<std::string, int> counts;
   TriedSet none;
   for (int i = 0; i < n; ++i) {
-    Backend* b = f.balancer->pick(none);
+    Backend* b = f.balancer->pick(none, PickMode::Normal);
     counts[b ? b->name() : "-"]++;
   }
   return counts;
@@ -173,19 +176,19 @@ TEST_CASE("smooth WRR: TriedSet excludes backends a request already tried", "[ba
     Fixture f({5, 1, 1});
     for (int i = 0; i < 50; ++i) {
       TriedSet tried;
-      Backend* first = f.balancer->pick(tried);
+      Backend* first = f.balancer->pick(tried, PickMode::Normal);
       REQUIRE(first != nullptr);
       tried.add(first);
-      Backend* second = f.balancer->pick(tried);
+      Backend* second = f.balancer->pick(tried, PickMode::Normal);
       REQUIRE(second != nullptr);
       CHECK(second != first);
       tried.add(second);
-      Backend* third = f.balancer->pick(tried);
+      Backend* third = f.balancer->pick(tried, PickMode::Normal);
       REQUIRE(third != nullptr);
       CHECK(third != first);
       CHECK(third != second);
       tried.add(third);
-      CHECK(f.balancer->pick(tried) == nullptr);
+      CHECK(f.balancer->pick(tried, PickMode::Normal) == nullptr);
     }
   }
   SECTION("excluding a gives b and c alternately") {
@@ -248,4 +251,33 @@ TEST_CASE("Pool: builds backends from config and picks through its balancer", "[
 
   for (const auto& b : pool.backends()) b->setAvailable(false);
   CHECK(pool.pick(none) == nullptr);
+}
+
+TEST_CASE("Pool: a pick counts a request on the backend until its release", "[balancer]") {
+  config::PoolConfig pc;
+  pc.name = "web";
+  pc.backends = {backendConfig("127.0.0.1:9001", 1), backendConfig("127.0.0.1:9002", 1)};
+  Pool pool(pc);
+  TriedSet none;
+  Backend* a = pool.pick(none);
+  Backend* b = pool.pick(none);
+  REQUIRE(a != nullptr);
+  REQUIRE(b != nullptr);
+  CHECK(a != b);
+  CHECK(a->activeRequests() == 1);
+  CHECK(b->activeRequests() == 1);
+  Backend* a2 = pool.pick(none);
+  CHECK(a2 == a);
+  CHECK(a->activeRequests() == 2);
+  pool.release(*a, AttemptOutcome::Success);
+  pool.release(*a, AttemptOutcome::Failure);
+  pool.release(*b, AttemptOutcome::Aborted);
+  CHECK(a->activeRequests() == 0);
+  CHECK(b->activeRequests() == 0);
+  // A draining backend with requests in flight shows as "draining", then "drained".
+  b->setAdminState(AdminState::Draining);
+  Backend* c = pool.pick(none);
+  CHECK(c == a);  // b takes no new requests
+  pool.release(*c, AttemptOutcome::Success);
+  CHECK(std::string(b->stateName()) == "drained");
 }

@@ -177,7 +177,7 @@ TEST_CASE("HealthState: rise or fall 0 behaves as 1", "[health]") {
 }
 
 TEST_CASE("HealthState: toString", "[health]") {
-  using ballast::health::toString;
+  using ballast::toString;
   CHECK(std::string(toString(HealthStatus::Unknown)) == "unknown");
   CHECK(std::string(toString(HealthStatus::Healthy)) == "healthy");
   CHECK(std::string(toString(HealthStatus::Unhealthy)) == "unhealthy");

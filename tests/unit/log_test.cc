@@ -1,4 +1,4 @@
-// JsonLine (the access/event log line builder) and the Log outputs. Every line
+// JsonWriter (the access/event log line builder) and the Log outputs. Every line
 // produced is checked with a strict JSON parser that also rejects text that is
 // not well-formed UTF-8 (RFC 8259 8.1), since jq and most log pipelines do.
 
@@ -22,10 +22,17 @@
 #include <string>
 #include <vector>
 
-#include "lb/log.h"
+#include "lb/base/log.h"
 
-using ballast::JsonLine;
-namespace config = ballast::config;
+using ballast::JsonWriter;
+
+namespace {
+// A fresh flat object, as the access log begins each line.
+JsonWriter& begin(JsonWriter& j) {
+  j.clear();
+  return j.beginObject();
+}
+}  // namespace
 
 namespace {
 
@@ -221,7 +228,7 @@ class JsonParser {
     if (c == 'f') return literal("false", out);
     if (c == 'n') return literal("null", out);
     if (c == '-' || (c >= '0' && c <= '9')) return number(out);
-    if (c == '{' || c == '[') {  // nested values are not produced by JsonLine; accept minimal forms
+    if (c == '{' || c == '[') {  // nested values are not produced by JsonWriter; accept minimal forms
       return false;
     }
     return false;
@@ -257,10 +264,10 @@ std::string printable(std::string_view s) {
   return out;
 }
 
-// The JSON text JsonLine::str produces for `value` (just the quoted string).
+// The JSON text JsonWriter::str produces for `value` (just the quoted string).
 std::string strValue(std::string_view value) {
-  JsonLine j;
-  j.begin().str("k", value).end();
+  JsonWriter j;
+  begin(j).str("k", value).endObject();
   std::string_view v = j.view();
   // {"k":"..."}
   REQUIRE(v.substr(0, 5) == "{\"k\":");
@@ -304,7 +311,7 @@ TEST_CASE("the test's JSON validator rejects what it must", "[log]") {
   }
 }
 
-TEST_CASE("JsonLine::str escapes per RFC 8259", "[log]") {
+TEST_CASE("JsonWriter::str escapes per RFC 8259", "[log]") {
   struct Row {
     std::string in;
     std::string expected;  // JSON text including the quotes
@@ -337,7 +344,7 @@ TEST_CASE("JsonLine::str escapes per RFC 8259", "[log]") {
   }
 }
 
-TEST_CASE("JsonLine::str keeps valid UTF-8 and replaces invalid bytes with U+FFFD", "[log]") {
+TEST_CASE("JsonWriter::str keeps valid UTF-8 and replaces invalid bytes with U+FFFD", "[log]") {
   struct Row {
     const char* name;
     std::string in;
@@ -376,7 +383,7 @@ TEST_CASE("JsonLine::str keeps valid UTF-8 and replaces invalid bytes with U+FFF
 // Table 3-7): UTF-16 surrogates, overlong 3- and 4-byte forms, and code
 // points above U+10FFFF. Strict JSON consumers (jq, Python's json on bytes)
 // reject such a line, so they must become U+FFFD.
-TEST_CASE("JsonLine::str replaces ill-formed sequences that pass a lead-byte check", "[log]") {
+TEST_CASE("JsonWriter::str replaces ill-formed sequences that pass a lead-byte check", "[log]") {
   struct Row {
     const char* name;
     std::string in;
@@ -400,9 +407,9 @@ TEST_CASE("JsonLine::str replaces ill-formed sequences that pass a lead-byte che
   }
 }
 
-TEST_CASE("JsonLine numbers, booleans, null and member order", "[log]") {
-  JsonLine j;
-  j.begin()
+TEST_CASE("JsonWriter numbers, booleans, null and member order", "[log]") {
+  JsonWriter j;
+  begin(j)
       .str("s", "x")
       .num("i", 42)
       .num("neg", -7)
@@ -417,7 +424,7 @@ TEST_CASE("JsonLine numbers, booleans, null and member order", "[log]") {
       .boolean("t", true)
       .boolean("f", false)
       .null("n")
-      .end();
+      .endObject();
   CHECK(j.view() ==
         "{\"s\":\"x\",\"i\":42,\"neg\":-7,\"i64min\":-9223372036854775808,\"i64max\":9223372036854775807,"
         "\"u64max\":18446744073709551615,\"zero\":0,\"ms\":1.500,\"ms0\":2,\"small\":0.000,\"negd\":-12.35,"
@@ -425,9 +432,9 @@ TEST_CASE("JsonLine numbers, booleans, null and member order", "[log]") {
   CHECK(jsonError(j.view()) == "");
 
   // begin() starts a fresh object: no leftover members, no leading comma.
-  j.begin().num("a", 1).end();
+  begin(j).num("a", 1).endObject();
   CHECK(j.view() == "{\"a\":1}");
-  j.begin().end();
+  begin(j).endObject();
   CHECK(j.view() == "{}");
   CHECK(isJson(j.view()));
 }
@@ -435,29 +442,29 @@ TEST_CASE("JsonLine numbers, booleans, null and member order", "[log]") {
 // Regression: std::to_chars writes "nan", "inf" and "-inf" for non-finite
 // values, which are not JSON; a duration from a bad clock or a division by
 // zero must not corrupt the access log line.
-TEST_CASE("JsonLine::dbl never produces invalid JSON for non-finite values", "[log]") {
+TEST_CASE("JsonWriter::dbl never produces invalid JSON for non-finite values", "[log]") {
   for (double v : {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
                    -std::numeric_limits<double>::infinity()}) {
     INFO(v);
-    JsonLine j;
-    j.begin().dbl("d", v).end();
+    JsonWriter j;
+    begin(j).dbl("d", v).endObject();
     INFO("produced " << j.view());
     CHECK(jsonError(j.view()) == "");
   }
 }
 
-TEST_CASE("JsonLine::time is current UTC, ISO 8601 with milliseconds", "[log]") {
+TEST_CASE("JsonWriter::time is current UTC, ISO 8601 with milliseconds", "[log]") {
   const std::regex re(R"(^\{"time":"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{3})Z"\}$)");
-  // gettimeofday, like JsonLine: time() may read a coarser clock that lags.
+  // gettimeofday, like JsonWriter: time() may read a coarser clock that lags.
   auto nowMs = [] {
     timeval tv{};
     gettimeofday(&tv, nullptr);
     return static_cast<int64_t>(tv.tv_sec) * 1000 + tv.tv_usec / 1000;
   };
-  JsonLine j;
+  JsonWriter j;
   for (int i = 0; i < 60; ++i) {
     int64_t before = nowMs();
-    j.begin().time("time").end();
+    begin(j).time("time").endObject();
     int64_t after = nowMs();
     std::string line(j.view());
     INFO(line);
@@ -481,13 +488,13 @@ TEST_CASE("JsonLine::time is current UTC, ISO 8601 with milliseconds", "[log]") 
   }
 }
 
-TEST_CASE("JsonLine: every produced line is JSON, whatever bytes the strings hold", "[log]") {
+TEST_CASE("JsonWriter: every produced line is JSON, whatever bytes the strings hold", "[log]") {
   // Random bytes biased towards UTF-8 lead/continuation bytes and controls;
   // the fixed seed makes a failure repeatable.
   std::mt19937 rng(12345);
   const unsigned char interesting[] = {'"', '\\', '\n', '\r', '\t', 0x00, 0x01, 0x1f, 0x7f, 0x80, 0xbf, 0xc0, 0xc2,
                                        0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff, 'a', 0xa0, 0x9f, 0x90, 0x8f};
-  JsonLine j;
+  JsonWriter j;
   int invalid = 0;
   std::string first_bad;
   for (int iter = 0; iter < 5000; ++iter) {
@@ -497,7 +504,7 @@ TEST_CASE("JsonLine: every produced line is JSON, whatever bytes the strings hol
       s.push_back(rng() % 2 ? static_cast<char>(interesting[rng() % sizeof interesting])
                             : static_cast<char>(rng() % 256));
     }
-    j.begin().time("time").str("path", s).num("status", 200).dbl("ms", 0.25).str("tail", s).end();
+    begin(j).time("time").str("path", s).num("status", 200).dbl("ms", 0.25).str("tail", s).endObject();
     std::string err = jsonError(j.view());
     if (!err.empty() && invalid++ == 0) first_bad = printable(s) + " -> " + printable(j.view()) + ": " + err;
   }
@@ -508,8 +515,8 @@ TEST_CASE("JsonLine: every produced line is JSON, whatever bytes the strings hol
 TEST_CASE("Log writes event and access lines as JSON to files, filtered by level", "[log]") {
   std::string access_path = tempPath("access");
   std::string events_path = tempPath("events");
-  config::LogConfig cfg;
-  cfg.level = config::LogLevel::Info;
+  ballast::LogOptions cfg;
+  cfg.level = ballast::LogLevel::Info;
   cfg.access = access_path;
   cfg.events = events_path;
   std::string err;
@@ -517,16 +524,16 @@ TEST_CASE("Log writes event and access lines as JSON to files, filtered by level
   REQUIRE(log.configure(cfg, &err));
   CHECK(err.empty());
   CHECK(log.accessEnabled());
-  CHECK(log.enabled(config::LogLevel::Info));
-  CHECK(log.enabled(config::LogLevel::Error));
-  CHECK_FALSE(log.enabled(config::LogLevel::Debug));
+  CHECK(log.enabled(ballast::LogLevel::Info));
+  CHECK(log.enabled(ballast::LogLevel::Error));
+  CHECK_FALSE(log.enabled(ballast::LogLevel::Debug));
 
-  ballast::logEvent(config::LogLevel::Info, "started", "hello \"world\"\n");
-  ballast::logEvent(config::LogLevel::Debug, "too_verbose");  // filtered out
-  ballast::log().eventLine(config::LogLevel::Warn, "custom").num("n", 3).str("bad", "\xff");
-  ballast::log().emit(config::LogLevel::Warn);
-  JsonLine a;
-  a.begin().str("method", "GET").num("status", 200).end();
+  ballast::logEvent(ballast::LogLevel::Info, "started", "hello \"world\"\n");
+  ballast::logEvent(ballast::LogLevel::Debug, "too_verbose");  // filtered out
+  ballast::log().eventLine(ballast::LogLevel::Warn, "custom").num("n", 3).str("bad", "\xff");
+  ballast::log().emit(ballast::LogLevel::Warn);
+  JsonWriter a;
+  begin(a).str("method", "GET").num("status", 200).endObject();
   log.access(a.view());
   log.flush();
 
@@ -553,7 +560,7 @@ TEST_CASE("Log writes event and access lines as JSON to files, filtered by level
   CHECK(access[0] == "{\"method\":\"GET\",\"status\":200}");
 
   // Unopenable path: configure fails, says why, and keeps the old outputs.
-  config::LogConfig bad = cfg;
+  ballast::LogOptions bad = cfg;
   bad.access = "/nonexistent-dir-for-ballast-test/access.log";
   err.clear();
   CHECK_FALSE(log.configure(bad, &err));
@@ -561,7 +568,7 @@ TEST_CASE("Log writes event and access lines as JSON to files, filtered by level
   CHECK(log.accessEnabled());
 
   // Leave the process-wide log quiet for the other tests.
-  config::LogConfig off;
+  ballast::LogOptions off;
   off.access = "off";
   off.events = "off";
   REQUIRE(log.configure(off, &err));
@@ -571,9 +578,9 @@ TEST_CASE("Log writes event and access lines as JSON to files, filtered by level
 }
 
 TEST_CASE("levelName", "[log]") {
-  CHECK(ballast::levelName(config::LogLevel::Trace) == "trace");
-  CHECK(ballast::levelName(config::LogLevel::Debug) == "debug");
-  CHECK(ballast::levelName(config::LogLevel::Info) == "info");
-  CHECK(ballast::levelName(config::LogLevel::Warn) == "warn");
-  CHECK(ballast::levelName(config::LogLevel::Error) == "error");
+  CHECK(ballast::levelName(ballast::LogLevel::Trace) == "trace");
+  CHECK(ballast::levelName(ballast::LogLevel::Debug) == "debug");
+  CHECK(ballast::levelName(ballast::LogLevel::Info) == "info");
+  CHECK(ballast::levelName(ballast::LogLevel::Warn) == "warn");
+  CHECK(ballast::levelName(ballast::LogLevel::Error) == "error");
 }

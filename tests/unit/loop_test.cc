@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "lb/uv_util.h"
+#include "lb/base/write_batch.h"
 
 using ballast::StreamWriter;
 using ballast::WriteBatch;

@@ -1,6 +1,6 @@
-// renderMetrics over a Server built from a config (no loop run): every
-// family is present with bounded labels, histograms are cumulative with a
-// +Inf bucket, and recorded stats show up with the right labels.
+// renderMetrics over a Runtime built from a config (no loop, no server):
+// every family is present with bounded labels, histograms are cumulative
+// with a +Inf bucket, and recorded stats show up with the right labels.
 #include <catch2/catch.hpp>
 
 #include <cstdio>
@@ -9,10 +9,12 @@
 #include <string>
 
 #include "config/config_loader.h"
-#include "lb/backend.h"
-#include "lb/metrics.h"
-#include "lb/pool.h"
-#include "lb/server.h"
+#include "lb/admin/metrics_render.h"
+#include "lb/proxy/access_log.h"
+#include "lb/proxy/runtime.h"
+#include "lb/stats/stats.h"
+#include "lb/upstream/backend.h"
+#include "lb/upstream/pool.h"
 
 using namespace ballast;
 
@@ -38,8 +40,8 @@ bool hasLine(const std::string& text, const std::string& line) {
 TEST_CASE("renderMetrics: every family, labels, histogram shape", "[metrics]") {
   auto r = config::loadConfigString(kConfig);
   REQUIRE(r.ok());
-  Server server(*r.config);
-  auto& pool = *server.runtime()->pools[0];
+  auto rt = Runtime::build(*r.config, 0);
+  auto& pool = *rt->pools[0];
   Backend& b = *pool.backends()[0];
   ++b.stats().responses[200];
   ++b.stats().responses[200];
@@ -48,15 +50,17 @@ TEST_CASE("renderMetrics: every family, labels, histogram shape", "[metrics]") {
   pool.stats().request_duration.observe(0.2);
   ++pool.stats().retries[static_cast<size_t>(RetryReason::ConnectFailure)];
   ++processStats().errors[static_cast<size_t>(ErrorKind::NoBackend)];
+  ++pool.stats().terminated[terminationSlot(Termination{'S', 'D'})];
 
-  std::string text = renderMetrics(server);
+  std::string text = renderMetrics(*rt, 1700000000.0);
   if (std::getenv("DUMP_METRICS")) std::fputs(text.c_str(), stdout);
   for (const char* name :
        {"ballast_requests_total", "ballast_request_duration_seconds", "ballast_backend_response_duration_seconds",
         "ballast_backend_up", "ballast_backend_state", "ballast_health_checks_total",
         "ballast_health_check_duration_seconds", "ballast_backend_active_requests", "ballast_backend_connections",
         "ballast_backend_connect_failures_total", "ballast_retries_total", "ballast_retry_budget_exhausted_total",
-        "ballast_outlier_ejections_total", "ballast_pool_healthy_backends", "ballast_client_connections",
+        "ballast_outlier_ejections_total", "ballast_pool_healthy_backends", "ballast_pool_backends",
+        "ballast_requests_terminated_total", "ballast_client_connections",
         "ballast_client_connections_accepted_total", "ballast_bytes_total", "ballast_errors_total",
         "ballast_config_reloads_total", "ballast_config_last_reload_success_timestamp_seconds", "ballast_config_hash",
         "ballast_build_info", "process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds",
@@ -68,6 +72,8 @@ TEST_CASE("renderMetrics: every family, labels, histogram shape", "[metrics]") {
   CHECK(hasLine(text, R"(ballast_requests_total{pool="web",backend="127.0.0.1:9001",code="502"} 1)"));
   CHECK(hasLine(text, R"(ballast_retries_total{pool="web",reason="connect_failure"} 1)"));
   CHECK(hasLine(text, R"(ballast_errors_total{kind="503_no_backend"} 1)"));
+  CHECK(hasLine(text, R"(ballast_requests_terminated_total{pool="web",termination="SD"} 1)"));
+  CHECK(hasLine(text, "process_start_time_seconds 1700000000"));
   // Before the first probe the backends are unknown and not up.
   CHECK(hasLine(text, R"(ballast_backend_state{pool="web",backend="127.0.0.1:9001",state="unknown"} 1)"));
   CHECK(hasLine(text, R"(ballast_backend_up{pool="web",backend="127.0.0.1:9001"} 0)"));

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "lb/router.h"
+#include "lb/proxy/router.h"
 
 using ballast::Pool;
 using ballast::Route;

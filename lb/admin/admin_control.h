@@ -1,0 +1,49 @@
+// The narrow interface through which the admin API reaches the process it
+// administers (the server implements it; a loop test implements a fake).
+// Everything the admin reads or changes goes through here, so nothing in
+// lb/admin knows the server.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "health/health_checker.h"
+#include "lb/proxy/runtime.h"
+
+namespace ballast {
+
+struct ReloadResult {
+  bool ok = false;
+  std::vector<std::string> errors;  // each "FILE:LINE:COL: PATH: MESSAGE" or a sentence
+};
+
+struct ListenerInfo {
+  std::string bound;       // "127.0.0.1:8080" (port 0 resolved)
+  std::string configured;  // as written in the config
+};
+
+class AdminControl {
+ public:
+  virtual ~AdminControl() = default;
+  virtual uv_loop_t* loop() = 0;
+  // The config in force (pools, backends, router, admin settings).
+  virtual std::shared_ptr<Runtime> runtime() const = 0;
+  virtual const std::vector<std::unique_ptr<health::HealthChecker>>& checkers() const = 0;
+  virtual std::vector<ListenerInfo> listeners() const = 0;
+  // Listeners bound and every pool's first probe round done; not draining.
+  virtual bool ready() const = 0;
+  virtual bool stopping() const = 0;
+  // Wall-clock start (Unix seconds) and the loop time then (ms).
+  virtual double startTime() const = 0;
+  virtual uint64_t startedMs() const = 0;
+  // Re-reads and applies the config file. May retire the admin listener
+  // this request arrived on: the request is still answered.
+  virtual ReloadResult reload(std::string_view trigger) = 0;
+};
+
+}  // namespace ballast

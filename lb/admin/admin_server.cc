@@ -1,0 +1,174 @@
+#include "lb/admin/admin_server.h"
+
+#include "lb/admin/admin_auth.h"
+#include "lb/admin/admin_connection.h"
+#include "lb/admin/backend_control.h"
+#include "lb/admin/metrics_render.h"
+#include "lb/admin/status_json.h"
+#include "lb/admin/status_page.h"
+#include "lb/base/json.h"
+#include "lb/base/log.h"
+
+namespace ballast {
+
+namespace {
+
+constexpr std::string_view kMetricsType = "text/plain; version=0.0.4; charset=utf-8";
+constexpr std::string_view kJsonType = "application/json";
+constexpr std::string_view kHtmlType = "text/html; charset=utf-8";
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// %XX decoding of one path segment; a malformed escape is kept literally.
+std::string percentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      const int hi = hexValue(s[i + 1]), lo = hexValue(s[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(s[i]);
+  }
+  return out;
+}
+
+// No endpoint takes a query parameter: refuse any (never ignore one).
+bool noQuery(const AdminRequest& req, AdminReply& out) {
+  if (req.query.empty()) return true;
+  std::string_view first = req.query.substr(0, req.query.find('&'));
+  first = first.substr(0, first.find('='));
+  const std::string message = "unknown query parameter \"" + percentDecode(first) + "\" for " +
+                              std::string(req.path) + " (this endpoint takes no parameters)";
+  if (req.method == "POST") {
+    jsonError(out, 400, message);
+  } else {
+    plainReply(out, 400, "400 Bad Request: " + message);
+  }
+  return false;
+}
+
+}  // namespace
+
+void plainReply(AdminReply& out, int status, std::string body) {
+  out.status = status;
+  out.content_type = "text/plain; charset=utf-8";
+  out.body = std::move(body);
+  out.body.push_back('\n');
+}
+
+void jsonError(AdminReply& out, int status, std::string_view message) {
+  out.status = status;
+  out.content_type = std::string(kJsonType);
+  JsonWriter w;
+  w.beginObject().str("error", message).endObject();
+  out.body = w.take();
+  out.body.push_back('\n');
+}
+
+void methodNotAllowed(AdminReply& out, std::string_view allow) {
+  plainReply(out, 405, "405 Method Not Allowed (allowed: " + std::string(allow) + ")");
+  out.headers.emplace_back("Allow", std::string(allow));
+}
+
+AdminServer::AdminServer(AdminControl& control, const config::Address& addr)
+    : control_(control), listener_(control.loop(), addr.addr, addr.text, "admin", [this](Listener& l) {
+        auto* c = new AdminConnection(*this, control_.loop());
+        if (!c->start(l.stream())) c->close();
+      }) {}
+
+AdminServer::~AdminServer() = default;
+
+void AdminServer::retire() {
+  listener_.close();
+  conns_.forEach([](AdminConnection* c) {
+    if (c->reading()) c->close();
+  });
+}
+
+void AdminServer::close() {
+  listener_.close();
+  conns_.forEach([](AdminConnection* c) { c->close(); });
+}
+
+void AdminServer::handle(const AdminRequest& req, AdminReply& out) {
+  const std::string_view path = req.path;
+  const bool get = req.method == "GET";  // HEAD arrives as GET
+  const auto rt = control_.runtime();
+  const config::AdminConfig& cfg = rt->config->admin;
+
+  if (path == "/" || path == "/healthz" || path == "/readyz" || path == "/metrics" || path == "/status") {
+    if (!get) return methodNotAllowed(out, "GET, HEAD");
+    if (!noQuery(req, out)) return;
+    if (path == "/") {
+      // The page shell holds no data: it stays open so that a browser can
+      // load it and then send the token with its own /status requests.
+      out.content_type = std::string(kHtmlType);
+      out.body = std::string(statusPageHtml());
+      out.headers.emplace_back("Content-Security-Policy",
+                               "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                               "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'");
+      out.headers.emplace_back("X-Content-Type-Options", "nosniff");
+      return;
+    }
+    if (path == "/healthz") return plainReply(out, 200, control_.stopping() ? "stopping" : "ok");
+    if (path == "/readyz") return plainReply(out, control_.ready() ? 200 : 503, readinessReason(control_));
+    if (cfg.protect_reads && !authorize(cfg, req, out)) return;
+    if (path == "/metrics") {
+      out.content_type = std::string(kMetricsType);
+      out.body = renderMetrics(*rt, control_.startTime());
+      return;
+    }
+    out.content_type = std::string(kJsonType);
+    out.body = statusJson(control_, boundAddress());
+    return;
+  }
+
+  if (path == "/reload") {
+    if (req.method != "POST") return methodNotAllowed(out, "POST");
+    if (!sameSite(cfg, req, out) || !authorize(cfg, req, out) || !noQuery(req, out)) return;
+    ReloadResult r = control_.reload("admin");
+    JsonWriter w;
+    w.beginObject().boolean("success", r.ok).key("errors").beginArray();
+    for (const auto& e : r.errors) w.str(e);
+    w.endArray().endObject();
+    out.status = r.ok ? 200 : 422;
+    out.content_type = std::string(kJsonType);
+    out.body = w.take();
+    out.body.push_back('\n');
+    return;
+  }
+
+  // /pools/{pool}/backends/{address}/{action}
+  constexpr std::string_view kPools = "/pools/";
+  if (path.substr(0, kPools.size()) == kPools) {
+    std::vector<std::string_view> seg;
+    std::string_view rest = path.substr(kPools.size());
+    for (;;) {
+      const size_t slash = rest.find('/');
+      seg.push_back(rest.substr(0, slash));
+      if (slash == std::string_view::npos) break;
+      rest.remove_prefix(slash + 1);
+    }
+    const bool shaped = seg.size() == 4 && !seg[0].empty() && seg[1] == "backends" && !seg[2].empty() &&
+                        (seg[3] == "drain" || seg[3] == "disable" || seg[3] == "enable");
+    if (shaped) {
+      if (req.method != "POST") return methodNotAllowed(out, "POST");
+      if (!sameSite(cfg, req, out) || !authorize(cfg, req, out) || !noQuery(req, out)) return;
+      return controlBackend(*rt, uv_now(control_.loop()), req.client, percentDecode(seg[0]), percentDecode(seg[2]),
+                            seg[3], out);
+    }
+  }
+  plainReply(out, 404, "404 Not Found: no admin endpoint at this path (see / for the status page)");
+}
+
+}  // namespace ballast

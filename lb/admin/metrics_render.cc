@@ -1,0 +1,252 @@
+#include "lb/admin/metrics_render.h"
+
+#include <dirent.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include "lb/proxy/access_log.h"
+#include "lb/stats/stats.h"
+#include "lb/upstream/backend.h"
+#include "lb/upstream/pool.h"
+
+namespace ballast {
+
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+// Low-rate metrics live in a prometheus-cpp registry (built once); the hot
+// ones are plain fields turned into families at scrape time.
+struct RegistryMetrics {
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  prometheus::Family<prometheus::Gauge>& build_info =
+      prometheus::BuildGauge().Name("ballast_build_info").Help("Build information; value is always 1.").Register(*registry);
+  prometheus::Gauge& build = build_info.Add({{"version", BALLAST_VERSION}});
+};
+
+RegistryMetrics& registryMetrics() {
+  static RegistryMetrics m;
+  return m;
+}
+
+MetricFamily family(const char* name, const char* help, MetricType type) {
+  MetricFamily f;
+  f.name = name;
+  f.help = help;
+  f.type = type;
+  return f;
+}
+
+ClientMetric::Label label(const char* name, std::string value) { return ClientMetric::Label{name, std::move(value)}; }
+
+void addValue(MetricFamily& f, std::vector<ClientMetric::Label> labels, double v) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  if (f.type == MetricType::Counter) {
+    m.counter.value = v;
+  } else {
+    m.gauge.value = v;
+  }
+  f.metric.push_back(std::move(m));
+}
+
+void addHistogram(MetricFamily& f, std::vector<ClientMetric::Label> labels, const Histogram& h) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  m.histogram.sample_count = h.count();
+  m.histogram.sample_sum = h.sum();
+  uint64_t cum = 0;
+  for (size_t i = 0; i < h.bounds().size(); ++i) {
+    cum += h.counts()[i];
+    m.histogram.bucket.push_back(ClientMetric::Bucket{cum, h.bounds()[i]});
+  }
+  cum += h.counts().back();
+  m.histogram.bucket.push_back(ClientMetric::Bucket{cum, std::numeric_limits<double>::infinity()});
+  f.metric.push_back(std::move(m));
+}
+
+void addCodes(MetricFamily& f, const std::string& pool, const std::string& backend, const std::array<uint64_t, 600>& codes) {
+  for (size_t code = 0; code < codes.size(); ++code) {
+    if (codes[code] == 0) continue;
+    addValue(f, {label("pool", pool), label("backend", backend), label("code", std::to_string(code))},
+             static_cast<double>(codes[code]));
+  }
+}
+
+double residentBytes() {
+  long pages = 0;
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f) {
+    long size = 0;
+    if (std::fscanf(f, "%ld %ld", &size, &pages) != 2) pages = 0;
+    std::fclose(f);
+  }
+  return static_cast<double>(pages) * static_cast<double>(sysconf(_SC_PAGESIZE));
+}
+
+double cpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+double openFds() {
+  DIR* d = opendir("/proc/self/fd");
+  if (!d) return 0;
+  double n = 0;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] != '.') n += 1;
+  }
+  closedir(d);
+  return n - 1;  // the directory stream's own descriptor
+}
+
+}  // namespace
+
+std::string renderMetrics(const Runtime& rt, double start_time) {
+  RegistryMetrics& reg = registryMetrics();
+  reg.build.Set(1);
+  std::vector<MetricFamily> fams = reg.registry->Collect();
+  const ProcessStats& ps = processStats();
+
+  auto requests = family("ballast_requests_total", "Responses sent to clients, by pool, backend and status code.",
+                         MetricType::Counter);
+  auto req_dur = family("ballast_request_duration_seconds",
+                        "Time from the end of the request head to the end of the response, per pool.",
+                        MetricType::Histogram);
+  auto be_dur = family("ballast_backend_response_duration_seconds",
+                       "Time from the start of an attempt to the backend's response head.", MetricType::Histogram);
+  auto up = family("ballast_backend_up", "1 when the backend takes traffic (healthy, not ejected, enabled), else 0.",
+                   MetricType::Gauge);
+  auto state = family("ballast_backend_state", "Current state of each backend (1 for the current state).",
+                      MetricType::Gauge);
+  auto checks = family("ballast_health_checks_total", "Active health probes by result.", MetricType::Counter);
+  auto check_dur = family("ballast_health_check_duration_seconds", "Active health probe latency, per pool.",
+                          MetricType::Histogram);
+  auto active = family("ballast_backend_active_requests", "Requests in flight on each backend.", MetricType::Gauge);
+  auto conns = family("ballast_backend_connections", "Upstream connections by state (active: serving a request).",
+                      MetricType::Gauge);
+  auto cfail = family("ballast_backend_connect_failures_total", "Failed connects to each backend.",
+                      MetricType::Counter);
+  auto retries = family("ballast_retries_total", "Retries by pool and reason.", MetricType::Counter);
+  auto budget = family("ballast_retry_budget_exhausted_total", "Retries refused by the retry budget.",
+                       MetricType::Counter);
+  auto ejections = family("ballast_outlier_ejections_total", "Outlier ejections of each backend.", MetricType::Counter);
+  auto healthy = family("ballast_pool_healthy_backends", "Backends of the pool that take traffic.", MetricType::Gauge);
+  auto total = family("ballast_pool_backends", "Backends configured in the pool.", MetricType::Gauge);
+  auto terminated = family("ballast_requests_terminated_total",
+                           "Requests whose response never reached the client complete, by pool and termination "
+                           "code (who ended it: C client, c client timeout, S backend, s backend timeout, K "
+                           "shutdown; phase: R request, C connect, H response head, D response body).",
+                           MetricType::Counter);
+  const auto addTerminations = [&](const std::string& pool, const TerminationCounts& counts) {
+    for (size_t slot = 1; slot < counts.size(); ++slot) {
+      if (counts[slot] == 0) continue;
+      const Termination t = terminationOfSlot(slot);
+      const char code[2] = {t.cause, t.phase};
+      addValue(terminated, {label("pool", pool), label("termination", std::string(code, 2))},
+               static_cast<double>(counts[slot]));
+    }
+  };
+
+  for (const auto& pool : rt.pools) {
+    const std::string& pn = pool->name();
+    const PoolStats& pst = pool->stats();
+    addCodes(requests, pn, "", pst.local_responses);
+    addTerminations(pn, pst.terminated);
+    addHistogram(req_dur, {label("pool", pn)}, pst.request_duration);
+    addHistogram(check_dur, {label("pool", pn)}, pst.health_check_duration);
+    for (size_t r = 0; r < pst.retries.size(); ++r) {
+      addValue(retries, {label("pool", pn), label("reason", retryReasonName(static_cast<RetryReason>(r)))},
+               static_cast<double>(pst.retries[r]));
+    }
+    addValue(budget, {label("pool", pn)}, static_cast<double>(pool->retryBudget().exhausted()));
+    addValue(healthy, {label("pool", pn)}, static_cast<double>(pool->availableCount()));
+    addValue(total, {label("pool", pn)}, static_cast<double>(pool->backends().size()));
+    for (const auto& b : pool->backends()) {
+      const std::string& bn = b->name();
+      const BackendStats& bs = b->stats();
+      addCodes(requests, pn, bn, bs.responses);
+      addHistogram(be_dur, {label("pool", pn), label("backend", bn)}, bs.response_duration);
+      addValue(up, {label("pool", pn), label("backend", bn)}, b->available() ? 1 : 0);
+      std::string cur = b->stateName();
+      for (const char* s : Backend::kStateNames) {
+        addValue(state, {label("pool", pn), label("backend", bn), label("state", s)}, cur == s ? 1 : 0);
+      }
+      if (pool->config().health_check) {
+        addValue(checks, {label("pool", pn), label("backend", bn), label("result", "pass")},
+                 static_cast<double>(bs.health_pass));
+        addValue(checks, {label("pool", pn), label("backend", bn), label("result", "fail")},
+                 static_cast<double>(bs.health_fail));
+      }
+      addValue(active, {label("pool", pn), label("backend", bn)}, static_cast<double>(b->activeRequests()));
+      addValue(conns, {label("pool", pn), label("backend", bn), label("state", "active")},
+               static_cast<double>(bs.connections_active));
+      addValue(conns, {label("pool", pn), label("backend", bn), label("state", "idle")},
+               static_cast<double>(b->idle().size()));
+      addValue(cfail, {label("pool", pn), label("backend", bn)}, static_cast<double>(bs.connect_failures));
+      addValue(ejections, {label("pool", pn), label("backend", bn)}, static_cast<double>(bs.ejections));
+    }
+  }
+  addCodes(requests, "", "", ps.unrouted_responses);
+  addTerminations("", ps.unrouted_terminated);
+
+  auto clients = family("ballast_client_connections", "Client connections by state.", MetricType::Gauge);
+  addValue(clients, {label("state", "active")}, ps.clients_active);
+  addValue(clients, {label("state", "idle")}, ps.clients_idle);
+  auto accepted = family("ballast_client_connections_accepted_total", "Client connections accepted.",
+                         MetricType::Counter);
+  addValue(accepted, {}, static_cast<double>(ps.accepted));
+  auto bytes = family("ballast_bytes_total", "Bytes read from (in) and written to (out) clients.", MetricType::Counter);
+  addValue(bytes, {label("direction", "in")}, static_cast<double>(ps.bytes_in));
+  addValue(bytes, {label("direction", "out")}, static_cast<double>(ps.bytes_out));
+  auto errors = family("ballast_errors_total", "Errors answered to clients, by status and cause.", MetricType::Counter);
+  for (size_t k = 0; k < ps.errors.size(); ++k) {
+    addValue(errors, {label("kind", errorKindName(static_cast<ErrorKind>(k)))}, static_cast<double>(ps.errors[k]));
+  }
+  auto reloads = family("ballast_config_reloads_total", "Configuration reloads by result.", MetricType::Counter);
+  addValue(reloads, {label("result", "success")}, static_cast<double>(ps.reloads_success));
+  addValue(reloads, {label("result", "failure")}, static_cast<double>(ps.reloads_failure));
+  auto last_reload = family("ballast_config_last_reload_success_timestamp_seconds",
+                            "Unix time of the last successful configuration load.", MetricType::Gauge);
+  addValue(last_reload, {}, ps.last_reload_success);
+  auto last_fail = family("ballast_config_last_reload_failure_timestamp_seconds",
+                          "Unix time of the last failed configuration reload (0 = none).", MetricType::Gauge);
+  addValue(last_fail, {}, ps.last_reload_failure);
+  auto hash = family("ballast_config_hash", "Hash of the loaded configuration file (label); value is always 1.",
+                     MetricType::Gauge);
+  addValue(hash, {label("hash", ps.config_hash)}, 1);
+
+  auto rss = family("process_resident_memory_bytes", "Resident memory size in bytes.", MetricType::Gauge);
+  addValue(rss, {}, residentBytes());
+  auto cpu = family("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+                    MetricType::Counter);
+  addValue(cpu, {}, cpuSeconds());
+  auto fds = family("process_open_fds", "Number of open file descriptors.", MetricType::Gauge);
+  addValue(fds, {}, openFds());
+  auto start = family("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+                      MetricType::Gauge);
+  addValue(start, {}, start_time);
+
+  for (auto* f : {&requests, &req_dur, &be_dur, &up, &state, &checks, &check_dur, &active, &conns, &cfail, &retries,
+                  &budget, &ejections, &healthy, &total, &terminated, &clients, &accepted, &bytes, &errors, &reloads,
+                  &last_reload, &last_fail, &hash, &rss, &cpu, &fds, &start}) {
+    fams.push_back(std::move(*f));
+  }
+  prometheus::TextSerializer ser;
+  return ser.Serialize(fams);
+}
+
+}  // namespace ballast

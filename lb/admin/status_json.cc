@@ -1,0 +1,178 @@
+#include "lb/admin/status_json.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "health/health_session.h"
+#include "lb/base/clock.h"
+#include "lb/base/json.h"
+#include "lb/upstream/backend.h"
+#include "lb/upstream/pool.h"
+
+namespace ballast {
+
+namespace {
+
+const char* balanceName(config::Balance b) {
+  switch (b) {
+    case config::Balance::RoundRobin: return "round_robin";
+  }
+  return "round_robin";
+}
+
+}  // namespace
+
+std::string readinessReason(const AdminControl& control) {
+  if (control.stopping()) return "not ready: stopping";
+  if (control.ready()) return "ready";
+  std::string waiting;
+  for (const auto& c : control.checkers()) {
+    if (c->firstRoundDone()) continue;
+    size_t probed = 0;
+    for (const health::HealthSession* s : c->sessions()) probed += s->hasStatus() ? 1 : 0;
+    if (!waiting.empty()) waiting += ", ";
+    waiting += "pool " + c->poolName() + " (" + std::to_string(probed) + " of " + std::to_string(c->sessions().size()) +
+               " backends probed)";
+  }
+  if (!waiting.empty()) return "not ready: waiting for the first health check round: " + waiting;
+  return "not ready: listeners not bound yet";
+}
+
+std::string statusJson(AdminControl& control, std::string_view admin_address) {
+  const uint64_t now_ms = uv_now(control.loop());
+  const double now_wall = wallSeconds();
+  const double start = control.startTime();
+  // Loop time (ms) -> Unix time, anchored at start-up.
+  const auto wallOf = [&](uint64_t loop_ms) {
+    return start + (static_cast<double>(loop_ms) - static_cast<double>(control.startedMs())) / 1000.0;
+  };
+  const auto secondsSince = [&](uint64_t loop_ms) {
+    return loop_ms <= now_ms ? static_cast<double>(now_ms - loop_ms) / 1000.0 : 0.0;
+  };
+  const auto rt = control.runtime();
+  const config::Config& cfg = *rt->config;
+
+  JsonWriter w;
+  w.beginObject();
+  w.str("version", BALLAST_VERSION);
+  w.num("pid", static_cast<int64_t>(getpid()));
+  w.str("started", isoTime(start));
+  w.str("now", isoTime(now_wall));
+  w.dbl("uptime_seconds", std::max(0.0, now_wall - start), 1);
+  w.boolean("ready", control.ready());
+  w.str("ready_reason", readinessReason(control));
+  w.boolean("stopping", control.stopping());
+  w.key("admin").beginObject();
+  w.boolean("token_required", !cfg.admin.token.empty());
+  w.boolean("protect_reads", cfg.admin.protect_reads);
+  w.str("address", admin_address);
+  w.endObject();
+
+  w.key("listeners").beginArray();
+  for (const auto& l : control.listeners()) {
+    w.beginObject().str("address", l.bound).str("configured", l.configured).endObject();
+  }
+  w.endArray();
+
+  w.key("routes").beginArray();
+  for (const Route& r : rt->router.routes()) {
+    w.beginObject();
+    w.str("host", r.wildcard ? "*" + r.host : r.host);
+    w.str("path_prefix", r.path_prefix);
+    w.str("pool", r.pool != nullptr ? r.pool->name() : std::string());
+    w.endObject();
+  }
+  w.endArray();
+
+  w.key("pools").beginArray();
+  for (const auto& p : rt->pools) {
+    const health::HealthChecker* checker = nullptr;
+    for (const auto& c : control.checkers()) {
+      if (c->poolName() == p->name()) checker = c.get();
+    }
+    const auto& hc = p->config().health_check;
+    w.beginObject();
+    w.str("name", p->name());
+    w.str("balance", balanceName(p->config().balance));
+    w.str("mode", Pool::modeName(p->mode()));
+    w.num("available", static_cast<uint64_t>(p->availableCount()));
+    w.num("size", static_cast<uint64_t>(p->backends().size()));
+    w.key("health_check");
+    if (hc) {
+      w.beginObject();
+      w.str("type", hc->type == config::HealthCheckConfig::Type::Http ? "http" : "tcp");
+      if (hc->type == config::HealthCheckConfig::Type::Http) w.str("path", hc->path);
+      w.num("interval_ms", static_cast<uint64_t>(hc->interval.count()));
+      w.num("timeout_ms", static_cast<uint64_t>(hc->timeout.count()));
+      w.endObject();
+    } else {
+      w.null();
+    }
+    w.boolean("outlier_detection", p->config().outlier_detection.has_value());
+    w.num("panic_threshold", static_cast<uint64_t>(p->config().panic_threshold));
+
+    w.key("backends").beginArray();
+    for (const auto& bp : p->backends()) {
+      const Backend& b = *bp;
+      w.beginObject();
+      w.str("address", b.name());
+      w.num("weight", static_cast<uint64_t>(b.weight()));
+      w.boolean("backup", b.backup());
+      w.str("state", b.stateName());
+      w.boolean("available", b.available());
+      w.str("health", toString(b.health()));
+      w.str("admin", toString(b.adminState()));
+      w.boolean("ejected", b.ejected());
+      if (b.ejected()) {
+        w.str("ejected_until", isoTime(wallOf(b.ejected_until_ms_)));
+        w.dbl("ejected_remaining_seconds",
+              b.ejected_until_ms_ > now_ms ? static_cast<double>(b.ejected_until_ms_ - now_ms) / 1000.0 : 0.0, 1);
+        w.num("ejections", static_cast<uint64_t>(b.ejections_));
+      }
+      w.str("since", isoTime(wallOf(b.lastChangeMs())));
+      w.dbl("since_seconds", secondsSince(b.lastChangeMs()), 1);
+
+      if (hc) {
+        const health::HealthSession* session = checker != nullptr ? checker->sessionFor(b) : nullptr;
+        w.key("last_probe");
+        if (session == nullptr || session->results() == 0) {
+          w.null();
+        } else {
+          w.beginObject();
+          w.str("result", session->lastPassed() ? "pass" : "fail");
+          w.str("reason", session->lastReason());
+          w.dbl("latency_ms", session->lastLatencyMs(), 1);
+          w.key("http_status");
+          if (session->lastHttpStatus() > 0) {
+            w.num(static_cast<int64_t>(session->lastHttpStatus()));
+          } else {
+            w.null();
+          }
+          w.str("at", isoTime(wallOf(session->lastResultMs())));
+          w.dbl("age_seconds", secondsSince(session->lastResultMs()), 1);
+          w.num("consecutive_passes", static_cast<uint64_t>(session->state().consecutivePasses()));
+          w.num("consecutive_failures", static_cast<uint64_t>(session->state().consecutiveFailures()));
+          w.endObject();
+        }
+      }
+
+      const BackendStats& st = b.stats();
+      w.num("active_requests", static_cast<uint64_t>(b.activeRequests()));
+      w.num("active_connections", static_cast<uint64_t>(st.connections_active));
+      w.num("idle_connections", static_cast<uint64_t>(b.idle().size()));
+      w.num("requests_1m", st.requests_1m.sum(now_ms));
+      w.num("errors_1m", st.errors_1m.sum(now_ms));
+      w.endObject();
+    }
+    w.endArray();
+    w.endObject();
+  }
+  w.endArray();
+  w.endObject();
+  std::string out = w.take();
+  out.push_back('\n');
+  return out;
+}
+
+}  // namespace ballast

@@ -1,0 +1,64 @@
+// Structured logging: the access log (one JSON object per request) and the
+// event log (operational events as JSON objects), both through spdlog with
+// a buffered sink that the event loop flushes once per iteration, so a
+// request costs no write syscall of its own. A write error on a log file is
+// counted and never stops proxying.
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "lb/base/json.h"
+
+namespace ballast {
+
+enum class LogLevel : uint8_t { Trace, Debug, Info, Warn, Error };
+
+// Where the two logs go: "stdout", "stderr", "off" or a file path.
+struct LogOptions {
+  LogLevel level = LogLevel::Info;
+  std::string access = "stdout";
+  std::string events = "stderr";
+};
+
+class Log {
+ public:
+  // Opens the access and event outputs. On failure returns false with a
+  // message in *err and leaves the previous outputs in place.
+  bool configure(const LogOptions& opts, std::string* err);
+  // Writes buffered lines (called once per loop iteration and at exit).
+  void flush();
+  // Reopens file outputs (logrotate, SIGUSR1).
+  void reopen();
+
+  bool accessEnabled() const { return access_ != nullptr; }
+  void access(std::string_view json_line);
+
+  bool enabled(LogLevel level) const { return level >= level_; }
+  // Begins an event line (time, level, event name) for the caller to add
+  // fields to, then emit() ends and writes it (if `level` is enabled).
+  JsonWriter& eventLine(LogLevel level, std::string_view event);
+  void emit(LogLevel level);
+
+  uint64_t writeErrors() const;
+
+ private:
+  std::shared_ptr<spdlog::logger> access_;
+  std::shared_ptr<spdlog::logger> events_;
+  LogLevel level_ = LogLevel::Info;
+  JsonWriter event_line_;
+};
+
+// The process-wide log (logging is inherently global; the loop is single-threaded).
+Log& log();
+
+// Convenience: one event line with no extra fields.
+void logEvent(LogLevel level, std::string_view event, std::string_view message = {});
+
+std::string_view levelName(LogLevel level);
+
+}  // namespace ballast

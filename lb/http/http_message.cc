@@ -1,0 +1,244 @@
+#include "lb/http/http_message.h"
+
+#include <array>
+#include <charconv>
+
+#include "lb/http/reason_phrase.h"
+
+namespace ballast {
+
+namespace {
+
+inline char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+void appendHeader(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name);
+  out.append(": ", 2);
+  out.append(value);
+  out.append("\r\n", 2);
+}
+
+void appendNumber(std::string& out, uint64_t v) {
+  char buf[24];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  (void)ec;
+  out.append(buf, static_cast<size_t>(p - buf));
+}
+
+// Fixed hop-by-hop set (RFC 9110 7.6.1 plus the legacy Proxy-Connection).
+// Transfer-Encoding and Content-Length are not hop-by-hop in the list sense,
+// but we re-emit framing ourselves, so they are skipped while copying.
+constexpr std::array<std::string_view, 7> kHopByHop = {
+    "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "transfer-encoding",
+};
+
+}  // namespace
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+std::string_view trimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+void HeaderCollector::onField(const char* at, size_t len) {
+  if (!in_value_ && !headers_.empty() && headers_.back().name.data() + headers_.back().name.size() == at) {
+    auto& n = headers_.back().name;
+    n = std::string_view(n.data(), n.size() + len);
+  } else {
+    headers_.push_back(Header{std::string_view(at, len), std::string_view(at + len, 0)});
+  }
+  in_value_ = false;
+  last_ = at + len;
+}
+
+void HeaderCollector::onValue(const char* at, size_t len) {
+  if (headers_.empty()) return;
+  auto& v = headers_.back().value;
+  if (in_value_ && v.data() + v.size() == at) {
+    v = std::string_view(v.data(), v.size() + len);
+  } else {
+    v = std::string_view(at, len);
+  }
+  in_value_ = true;
+  last_ = at + len;
+}
+
+void HeaderCollector::finish() {
+  for (auto& h : headers_) h.value = trimOws(h.value);
+}
+
+bool HeaderCollector::find(std::string_view name, std::string_view* value) const {
+  for (const auto& h : headers_) {
+    if (iequals(h.name, name)) {
+      if (value) *value = h.value;
+      return true;
+    }
+  }
+  return false;
+}
+
+void HopByHop::scan(const std::vector<Header>& headers) {
+  n_tokens_ = 0;
+  close_ = false;
+  keep_alive_ = false;
+  for (const auto& h : headers) {
+    if (!iequals(h.name, "connection") && !iequals(h.name, "proxy-connection")) continue;
+    std::string_view rest = h.value;
+    while (!rest.empty()) {
+      size_t comma = rest.find(',');
+      std::string_view tok = trimOws(rest.substr(0, comma));
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      if (tok.empty()) continue;
+      if (iequals(tok, "close")) {
+        close_ = true;
+      } else if (iequals(tok, "keep-alive")) {
+        keep_alive_ = true;
+      } else if (n_tokens_ < kMaxConnectionTokens) {
+        tokens_[n_tokens_++] = tok;
+      }
+    }
+  }
+}
+
+bool HopByHop::isHopByHop(std::string_view name) const {
+  for (auto h : kHopByHop) {
+    if (iequals(name, h)) return true;
+  }
+  for (size_t i = 0; i < n_tokens_; ++i) {
+    if (iequals(name, tokens_[i])) return true;
+  }
+  return false;
+}
+
+void buildRequestHead(std::string& out, std::string_view method, std::string_view url,
+                      const std::vector<Header>& headers, const HopByHop& hop,
+                      const ForwardInfo& info, BodyFraming framing, uint64_t content_length) {
+  out.clear();
+  out.append(method);
+  out.push_back(' ');
+  out.append(url);
+  out.append(" HTTP/1.1\r\n", 11);
+
+  // X-Forwarded-For: every client value, in order, then the client address.
+  bool saw_xff = false;
+  bool saw_host = false;
+  for (const auto& h : headers) {
+    if (hop.isHopByHop(h.name)) continue;
+    if (iequals(h.name, "host")) {
+      if (!info.host_override.empty()) continue;
+      saw_host = true;
+    }
+    if (iequals(h.name, "content-length")) continue;
+    if (iequals(h.name, "x-forwarded-proto")) continue;
+    if (iequals(h.name, "x-forwarded-for")) {
+      if (!saw_xff) {
+        saw_xff = true;
+        out.append("X-Forwarded-For: ", 17);
+        // Gather all XFF values (a client may send several headers).
+        bool first = true;
+        for (const auto& x : headers) {
+          if (!iequals(x.name, "x-forwarded-for") || x.value.empty()) continue;
+          if (!first) out.append(", ", 2);
+          out.append(x.value);
+          first = false;
+        }
+        if (!first) out.append(", ", 2);
+        out.append(info.client_ip);
+        out.append("\r\n", 2);
+      }
+      continue;
+    }
+    appendHeader(out, h.name, h.value);
+  }
+  if (!saw_xff) appendHeader(out, "X-Forwarded-For", info.client_ip);
+  // An HTTP/1.0 request may lack Host; we speak HTTP/1.1 upstream, which
+  // requires one: an empty Host is what RFC 9112 7.2 prescribes when the
+  // target has no authority.
+  if (!info.host_override.empty()) {
+    appendHeader(out, "Host", info.host_override);
+  } else if (!saw_host) {
+    out.append("Host: \r\n", 8);
+  }
+  appendHeader(out, "X-Forwarded-Proto", info.proto);
+  if (info.add_request_id) appendHeader(out, "X-Request-Id", info.request_id);
+  switch (framing) {
+    case BodyFraming::ContentLength:
+      out.append("Content-Length: ", 16);
+      appendNumber(out, content_length);
+      out.append("\r\n", 2);
+      break;
+    case BodyFraming::Chunked:
+      out.append("Transfer-Encoding: chunked\r\n", 28);
+      break;
+    case BodyFraming::None:
+    case BodyFraming::UntilClose:
+      break;
+  }
+  out.append("\r\n", 2);
+}
+
+bool splitAbsoluteForm(std::string_view target, std::string_view* authority, std::string_view* path) {
+  size_t skip = 0;
+  if (target.size() >= 7 && iequals(target.substr(0, 7), "http://")) {
+    skip = 7;
+  } else if (target.size() >= 8 && iequals(target.substr(0, 8), "https://")) {
+    skip = 8;
+  } else {
+    return false;
+  }
+  std::string_view rest = target.substr(skip);
+  size_t slash = rest.find_first_of("/?");
+  *authority = rest.substr(0, slash);
+  if (slash == std::string_view::npos) {
+    *path = "/";
+  } else if (rest[slash] == '?') {
+    *path = rest.substr(slash);  // "?q" : caller prefixes "/" if it must
+  } else {
+    *path = rest.substr(slash);
+  }
+  // userinfo is not allowed in http(s) URIs sent to a server; drop it.
+  size_t at = authority->rfind('@');
+  if (at != std::string_view::npos) *authority = authority->substr(at + 1);
+  return !authority->empty();
+}
+
+void buildResponseHead(std::string& out, const std::vector<Header>& headers, const HopByHop& hop,
+                       const ResponseHeadInfo& info) {
+  out.clear();
+  out.append("HTTP/1.1 ", 9);
+  appendNumber(out, static_cast<uint64_t>(info.status));
+  out.push_back(' ');
+  out.append(info.reason.empty() ? reasonPhrase(info.status) : info.reason);
+  out.append("\r\n", 2);
+  bool saw_request_id = false;
+  for (const auto& h : headers) {
+    if (hop.isHopByHop(h.name)) continue;
+    if (iequals(h.name, "content-length")) continue;
+    if (iequals(h.name, "x-request-id")) saw_request_id = true;
+    appendHeader(out, h.name, h.value);
+  }
+  if (!saw_request_id && !info.request_id.empty()) appendHeader(out, "X-Request-Id", info.request_id);
+  if (info.framing == BodyFraming::ContentLength || info.keep_content_length) {
+    out.append("Content-Length: ", 16);
+    appendNumber(out, info.content_length);
+    out.append("\r\n", 2);
+  } else if (info.framing == BodyFraming::Chunked) {
+    out.append("Transfer-Encoding: chunked\r\n", 28);
+  }
+  if (info.close) {
+    out.append("Connection: close\r\n", 19);
+  } else if (info.keep_alive_10) {
+    out.append("Connection: keep-alive\r\n", 24);
+  }
+  out.append("\r\n", 2);
+}
+
+}  // namespace ballast

@@ -1,0 +1,123 @@
+// HTTP/1.x message pieces shared by the client and backend sides: header
+// spans over a read buffer, hop-by-hop stripping, and serialisation of the
+// forwarded request head and the rewritten response head.
+//
+// Nothing here allocates per request once the output strings have grown to
+// their working size: callers keep one std::string per connection and clear()
+// it between messages.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ballast {
+
+// A header as two views into the read buffer the head was parsed from. Valid
+// only while that buffer is not compacted (see the connection classes).
+struct Header {
+  std::string_view name;
+  std::string_view value;
+};
+
+bool iequals(std::string_view a, std::string_view b);
+std::string_view trimOws(std::string_view s);
+
+// Collects header spans while llhttp delivers them in pieces. A piece that
+// continues the previous one (same field or value, contiguous in memory) is
+// merged; this holds because the head stays in one unmoved buffer.
+class HeaderCollector {
+ public:
+  HeaderCollector() { headers_.reserve(32); }
+  void reset() {
+    headers_.clear();
+    in_value_ = false;
+  }
+  void onField(const char* at, size_t len);
+  void onValue(const char* at, size_t len);
+  // Trims the values; call once at the end of the head.
+  void finish();
+  const std::vector<Header>& headers() const { return headers_; }
+  // First header with this name (case-insensitive), or empty view + false.
+  bool find(std::string_view name, std::string_view* value) const;
+  // Last byte of the head seen so far (to measure head size).
+  const char* lastByte() const { return last_; }
+
+ private:
+  std::vector<Header> headers_;
+  bool in_value_ = false;
+  const char* last_ = nullptr;
+};
+
+// The header names listed in `Connection:` values, plus the fixed hop-by-hop
+// set, decide what is not forwarded. At most kMaxConnectionTokens extra names
+// are honoured; beyond that the message is still forwarded but those extra
+// names are not stripped (a 400 would be harsher than HAProxy/nginx).
+class HopByHop {
+ public:
+  static constexpr size_t kMaxConnectionTokens = 16;
+  // Scans the headers for Connection tokens (close, keep-alive, names).
+  void scan(const std::vector<Header>& headers);
+  bool isHopByHop(std::string_view name) const;
+  bool connectionClose() const { return close_; }
+  bool connectionKeepAlive() const { return keep_alive_; }
+
+ private:
+  std::string_view tokens_[kMaxConnectionTokens];
+  size_t n_tokens_ = 0;
+  bool close_ = false;
+  bool keep_alive_ = false;
+};
+
+// How a body is framed on the wire we write.
+enum class BodyFraming : uint8_t {
+  None,           // no body
+  ContentLength,  // raw bytes, length announced
+  Chunked,        // we (re)encode chunks
+  UntilClose,     // raw bytes, end signalled by closing the connection
+};
+
+struct ForwardInfo {
+  std::string_view client_ip;   // appended to X-Forwarded-For
+  std::string_view proto;       // X-Forwarded-Proto value
+  std::string_view request_id;  // X-Request-Id to add when the client sent none
+  bool add_request_id = false;
+  // Non-empty for an absolute-form request target ("GET http://h/p"): the
+  // authority replaces any Host header (RFC 9112 3.2.2).
+  std::string_view host_override;
+};
+
+// Splits an absolute-form target "http://authority/path?q" into authority
+// and origin-form path ("/" when empty). Returns false for other forms.
+bool splitAbsoluteForm(std::string_view target, std::string_view* authority, std::string_view* path);
+
+// Builds the request head sent to a backend into `out` (cleared first).
+// Always HTTP/1.1 to the backend. Hop-by-hop headers are dropped,
+// X-Forwarded-For appended to (all client values are merged into one header),
+// X-Forwarded-Proto replaced, X-Request-Id added when absent. Host passes
+// unchanged (or is replaced by info.host_override); a request without Host
+// (HTTP/1.0) gets an empty one, since HTTP/1.1 requires the field.
+// Transfer-Encoding and Content-Length are re-emitted from `framing` so the
+// backend sees exactly the framing we write.
+void buildRequestHead(std::string& out, std::string_view method, std::string_view url,
+                      const std::vector<Header>& headers, const HopByHop& hop,
+                      const ForwardInfo& info, BodyFraming framing, uint64_t content_length);
+
+struct ResponseHeadInfo {
+  int status = 0;
+  std::string_view reason;
+  BodyFraming framing = BodyFraming::None;  // what we will write to the client
+  bool keep_content_length = false;          // HEAD / 304: pass the backend's Content-Length through
+  uint64_t content_length = 0;
+  std::string_view request_id;  // added when the backend did not send X-Request-Id
+  bool close = false;           // add Connection: close
+  bool keep_alive_10 = false;   // HTTP/1.0 client kept alive: add Connection: keep-alive
+};
+
+// Builds the response head sent to the client into `out` (cleared first).
+void buildResponseHead(std::string& out, const std::vector<Header>& headers, const HopByHop& hop,
+                       const ResponseHeadInfo& info);
+
+}  // namespace ballast

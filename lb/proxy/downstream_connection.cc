@@ -1,0 +1,445 @@
+#include "lb/proxy/downstream_connection.h"
+
+#include <cstring>
+
+#include "lb/base/address.h"
+#include "lb/base/handle.h"
+#include "lb/http/parser.h"
+#include "lb/proxy/context.h"
+#include "lb/stats/stats.h"
+
+namespace ballast {
+
+namespace {
+// Hard cap on header count, independent of byte size (hash-flooding and
+// per-header work). Beyond it: 431.
+constexpr size_t kMaxHeaders = 256;
+}  // namespace
+
+DownstreamConnection::DownstreamConnection(ProxyContext& ctx)
+    : ctx_(ctx), writer_(this, &DownstreamConnection::onWriteDone), request_(*this) {
+  uv_tcp_init(ctx_.loop(), &tcp_);
+  uv_timer_init(ctx_.loop(), &timer_);
+  tcp_.data = this;
+  timer_.data = this;
+  llhttp_init(&parser_, HTTP_REQUEST, parserSettings<DownstreamConnection>());
+  parser_.data = this;
+  // The whole head must fit, plus room so a small body read is not split.
+  cap_ = std::max<size_t>(16 * 1024, ctx_.runtime()->config->limits.max_header_bytes + 1024);
+  ctx_.clients().push(this);
+}
+
+DownstreamConnection::~DownstreamConnection() {
+  ctx_.clients().erase(this);
+  if (ctx_.on_client_closed) ctx_.on_client_closed();
+}
+
+DownstreamConnection* DownstreamConnection::accept(ProxyContext& ctx, uv_stream_t* listener) {
+  auto* c = new DownstreamConnection(ctx);
+  if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&c->tcp_)) != 0) {
+    c->close();
+    return nullptr;
+  }
+  uv_tcp_nodelay(&c->tcp_, 1);
+  sockaddr_storage peer{};
+  int len = sizeof peer;
+  if (uv_tcp_getpeername(&c->tcp_, reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
+    formatIp(reinterpret_cast<sockaddr*>(&peer), c->client_ip_);
+    c->client_addr_ = formatSockaddr(reinterpret_cast<sockaddr*>(&peer));
+  }
+  c->buf_.reset(new char[c->cap_]);
+  ++processStats().accepted;
+  c->toIdle();
+  return c;
+}
+
+void DownstreamConnection::setGauge(Gauge g) {
+#ifdef BALLAST_NO_METRICS
+  gauge_ = g;
+  return;
+#endif
+  if (g == gauge_) return;
+  auto& ps = processStats();
+  if (gauge_ == Gauge::Idle) --ps.clients_idle;
+  if (gauge_ == Gauge::Active) --ps.clients_active;
+  if (g == Gauge::Idle) ++ps.clients_idle;
+  if (g == Gauge::Active) ++ps.clients_active;
+  gauge_ = g;
+}
+
+void DownstreamConnection::close() {
+  if (phase_ == Phase::Closing) return;
+  phase_ = Phase::Closing;
+  setGauge(Gauge::None);
+  request_.abort();
+  timer_kind_ = TimerKind::None;
+  uv_timer_stop(&timer_);
+  if (reading_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  reading_ = false;
+  // A pending write is cancelled (UV_ECANCELED) before the close callbacks.
+  closeHandles(this, {asHandle(&tcp_), asHandle(&timer_)});
+}
+
+void DownstreamConnection::kill() {
+  if (phase_ == Phase::Closing) return;
+  request_.setTermination(Termination{'K', '-'});
+  close();
+}
+
+void DownstreamConnection::onHandlesClosed(DownstreamConnection* self) {
+  // Deleted on a later turn: a parse() posted earlier still runs first and
+  // finds the connection closing.
+  self->ctx_.deferred().post([self] { delete self; });
+}
+
+void DownstreamConnection::drainIdle(uint64_t grace_ms) {
+  drain_grace_ms_ = grace_ms;
+  if (phase_ == Phase::Idle) updateTimer(true);
+}
+
+void DownstreamConnection::toIdle() {
+  phase_ = Phase::Idle;
+  setGauge(Gauge::Idle);
+  updateReading();
+  updateTimer(true);
+}
+
+void DownstreamConnection::updateTimer(bool progress) {
+  const auto& t = ctx_.runtime()->config->timeouts;
+  TimerKind want = TimerKind::None;
+  uint64_t ms = 0;
+  switch (phase_) {
+    case Phase::Idle:
+      // A new connection must send its first request within client_header; a
+      // kept-alive one may idle for client_idle.
+      want = TimerKind::Idle;
+      ms = static_cast<uint64_t>(drain_grace_ms_ != 0 ? drain_grace_ms_
+                                 : requests_ == 0    ? t.client_header.count()
+                                                     : t.client_idle.count());
+      break;
+    case Phase::ReadingHead:
+      want = TimerKind::Head;
+      ms = static_cast<uint64_t>(t.client_header.count());
+      // The whole head must arrive within client_header: progress does not
+      // move the deadline.
+      if (timer_kind_ == TimerKind::Head) return;
+      break;
+    case Phase::ReadingBody:
+      if (reading_) {
+        want = TimerKind::Body;
+        ms = static_cast<uint64_t>(t.client_idle.count());
+      }
+      break;
+    case Phase::Waiting:
+    case Phase::Closing:
+      break;
+  }
+  if (want == TimerKind::None && writer_.pending()) {
+    want = TimerKind::Write;
+    ms = static_cast<uint64_t>(t.client_idle.count());
+  }
+  if (want == TimerKind::None) {
+    if (timer_kind_ != TimerKind::None) uv_timer_stop(&timer_);
+    timer_kind_ = TimerKind::None;
+    return;
+  }
+  if (want == timer_kind_ && !progress) return;
+  timer_kind_ = want;
+  uv_timer_start(&timer_, &DownstreamConnection::onTimer, ms, 0);
+}
+
+void DownstreamConnection::updateReading() {
+  bool want = (phase_ == Phase::Idle || phase_ == Phase::ReadingHead || phase_ == Phase::ReadingBody) &&
+              !request_.holdsClientBuffer() && end_ < cap_ && local_status_ == 0 && !parse_posted_;
+  auto* s = reinterpret_cast<uv_stream_t*>(&tcp_);
+  if (want && !reading_) {
+    reading_ = uv_read_start(s, &DownstreamConnection::onAlloc, &DownstreamConnection::onRead) == 0;
+  } else if (!want && reading_) {
+    uv_read_stop(s);
+    reading_ = false;
+  } else {
+    return;
+  }
+  // Reading started or stopped: whether we wait on the client changed.
+  if (phase_ == Phase::ReadingBody) updateTimer(false);
+}
+
+void DownstreamConnection::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<DownstreamConnection*>(h->data);
+  buf->base = self->buf_.get() + self->end_;
+  buf->len = self->cap_ - self->end_;
+}
+
+void DownstreamConnection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
+  auto* self = static_cast<DownstreamConnection*>(s->data);
+  if (nread == 0 || self->phase_ == Phase::Closing) return;
+  if (nread < 0) {
+    // EOF or error. Between requests this is the normal end of a keep-alive
+    // connection; mid-request the client gave up: there is nobody to answer.
+    self->close();
+    return;
+  }
+  self->end_ += static_cast<size_t>(nread);
+  self->bytes_in_ += static_cast<uint64_t>(nread);
+  BALLAST_METRIC(processStats().bytes_in += static_cast<uint64_t>(nread));
+  if (self->phase_ == Phase::ReadingBody) self->updateTimer(true);
+  self->parse();
+}
+
+void DownstreamConnection::replyAndClose(int status, std::string_view why, ErrorKind kind) {
+  // The stream cannot be resynchronised after these: answer and close.
+  phase_ = Phase::Waiting;
+  updateReading();
+  updateTimer(false);
+  request_.localReplyAndClose(status, why, kind);
+}
+
+// Parses what is buffered, one llhttp_execute at a time, then lets the
+// request act on it. Parser callbacks only record; decisions happen here.
+void DownstreamConnection::parse() {
+  if (phase_ == Phase::Closing || phase_ == Phase::Waiting) return;
+  if (start_ == end_) {
+    updateReading();
+    return;
+  }
+  const char* data = buf_.get() + start_;
+  size_t len = end_ - start_;
+  llhttp_errno_t e = llhttp_execute(&parser_, data, len);
+  if (phase_ == Phase::Closing) return;
+  if (e == HPE_OK) {
+    start_ = end_;
+  } else if (e == HPE_PAUSED) {
+    // Paused at message complete: the rest is the next pipelined request.
+    start_ = static_cast<size_t>(llhttp_get_error_pos(&parser_) - buf_.get());
+    llhttp_resume(&parser_);
+  } else {
+    start_ = end_;
+    if (local_status_ == 0) {
+      local_status_ = 400;
+      local_kind_ = ErrorKind::BadRequest;
+    }
+  }
+
+  // Head incomplete and over the limit, or filling the whole buffer (the
+  // buffer was sized for the limit in force when the connection opened; a
+  // reload may have raised it since).
+  if (phase_ == Phase::ReadingHead && local_status_ == 0 &&
+      (end_ > ctx_.runtime()->config->limits.max_header_bytes || end_ == cap_)) {
+    local_status_ = 431;
+    local_kind_ = ErrorKind::HeadTooLarge;
+  }
+
+  if (local_status_ != 0) {
+    const char* why = "malformed request";
+    if (local_status_ == 431) why = "request head too large";
+    if (local_status_ == 413) why = "request body too large";
+    if (local_status_ == 400 && e != HPE_OK && e != HPE_PAUSED && e != HPE_USER) {
+      const char* reason = llhttp_get_error_reason(&parser_);
+      if (reason != nullptr) why = reason;
+    }
+    replyAndClose(local_status_, why, local_kind_);
+    return;
+  }
+
+  if (phase_ == Phase::ReadingHead) {
+    updateReading();
+    return;
+  }
+  request_.afterParse();
+  if (phase_ == Phase::Closing) return;
+  if (phase_ == Phase::ReadingBody && start_ == end_ && !request_.holdsClientBuffer()) start_ = end_ = 0;
+  updateReading();
+}
+
+void DownstreamConnection::parseLater() {
+  if (parse_posted_) return;
+  parse_posted_ = true;
+  updateReading();
+  ctx_.deferred().post([this] {
+    parse_posted_ = false;
+    if (phase_ == Phase::Closing) return;
+    parse();
+  });
+}
+
+void DownstreamConnection::requestBufferReleased() {
+  if (phase_ == Phase::Closing) return;
+  if (phase_ == Phase::ReadingBody && start_ == end_ && !request_.holdsClientBuffer()) {
+    start_ = end_ = 0;
+  }
+  updateReading();
+}
+
+int DownstreamConnection::write(WriteBatch& batch) {
+  if (phase_ == Phase::Closing) return UV_ECANCELED;
+  batch.finalize();
+  int r = writer_.write(reinterpret_cast<uv_stream_t*>(&tcp_), batch.bufs(), batch.count());
+  if (r == 1) updateTimer(true);  // now waiting on the client to read
+  return r;
+}
+
+void DownstreamConnection::onWriteDone(void* owner, int status) {
+  auto* self = static_cast<DownstreamConnection*>(owner);
+  if (self->phase_ == Phase::Closing) return;
+  self->updateTimer(false);
+  self->request_.onClientWriteDone(status);
+}
+
+void DownstreamConnection::requestFinished(bool close_conn) {
+  if (phase_ == Phase::Closing) return;
+  if (close_conn || ctx_.draining()) {
+    close();
+    return;
+  }
+  // Keep-alive: move the next pipelined request's bytes (if any) to the front.
+  if (start_ < end_) {
+    std::memmove(buf_.get(), buf_.get() + start_, end_ - start_);
+    end_ -= start_;
+  } else {
+    end_ = 0;
+  }
+  start_ = 0;
+  toIdle();
+  // A pipelined request is already here: parse it on a later turn, not
+  // inside the write callback that finished this one.
+  if (end_ > 0) parseLater();
+}
+
+void DownstreamConnection::onTimer(uv_timer_t* t) {
+  auto* self = static_cast<DownstreamConnection*>(t->data);
+  TimerKind kind = self->timer_kind_;
+  self->timer_kind_ = TimerKind::None;
+  switch (kind) {
+    case TimerKind::Idle:
+      self->close();  // idle keep-alive, or nothing sent: close silently
+      break;
+    case TimerKind::Head:
+      self->request_.setTermination(Termination{'c', 'R'});
+      self->replyAndClose(408, "request head not received in time", ErrorKind::RequestTimeout);
+      break;
+    case TimerKind::Body:
+      self->request_.setTermination(Termination{'c', 'R'});
+      if (self->request_.responseStarted()) {
+        self->close();
+      } else {
+        self->replyAndClose(408, "request body not received in time", ErrorKind::RequestTimeout);
+      }
+      break;
+    case TimerKind::Write:
+      // A pending write to the client made no progress for client_idle.
+      self->request_.setTermination(Termination{'c', 'D'});
+      self->close();
+      break;
+    case TimerKind::None:
+      break;
+  }
+}
+
+// ---- llhttp callbacks: record only ----
+
+int DownstreamConnection::onMessageBegin(llhttp_t* p) {
+  auto* self = static_cast<DownstreamConnection*>(p->data);
+  self->head_.reset();
+  self->phase_ = Phase::ReadingHead;
+  self->setGauge(Gauge::Active);
+  ++self->requests_;
+  self->updateTimer(true);
+  return 0;
+}
+
+int DownstreamConnection::onUrl(llhttp_t* p, const char* at, size_t len) {
+  auto* self = static_cast<DownstreamConnection*>(p->data);
+  auto& u = self->head_.url;
+  if (!u.empty() && u.data() + u.size() == at) {
+    u = std::string_view(u.data(), u.size() + len);
+  } else {
+    u = std::string_view(at, len);
+  }
+  return 0;
+}
+
+int DownstreamConnection::onHeaderField(llhttp_t* p, const char* at, size_t len) {
+  auto* self = static_cast<DownstreamConnection*>(p->data);
+  self->head_.headers.onField(at, len);
+  if (self->head_.headers.headers().size() > kMaxHeaders) {
+    self->local_status_ = 431;
+    self->local_kind_ = ErrorKind::HeadTooLarge;
+    return HPE_USER;
+  }
+  return 0;
+}
+
+int DownstreamConnection::onHeaderValue(llhttp_t* p, const char* at, size_t len) {
+  static_cast<DownstreamConnection*>(p->data)->head_.headers.onValue(at, len);
+  return 0;
+}
+
+int DownstreamConnection::onHeadersComplete(llhttp_t* p) {
+  auto* self = static_cast<DownstreamConnection*>(p->data);
+  auto& h = self->head_;
+  // Head size: from the first byte of this message (always buf_[0], see the
+  // buffer discipline) to the end of the last header line, plus the final CRLF.
+  const char* last = h.headers.lastByte() ? h.headers.lastByte() : h.url.data() + h.url.size();
+  size_t head_len = static_cast<size_t>(last - self->buf_.get()) + 4;
+  if (head_len > self->ctx_.runtime()->config->limits.max_header_bytes) {
+    self->local_status_ = 431;
+    self->local_kind_ = ErrorKind::HeadTooLarge;
+    return HPE_USER;
+  }
+  h.headers.finish();
+  h.hop.scan(h.headers.headers());
+  h.method = static_cast<llhttp_method_t>(p->method);
+  h.method_name = llhttp_method_name(h.method);
+  h.http_major = p->http_major;
+  h.http_minor = p->http_minor;
+  h.keep_alive = llhttp_should_keep_alive(p) != 0;
+  if (p->flags & F_CHUNKED) {
+    h.framing = BodyFraming::Chunked;
+  } else if ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0) {
+    h.framing = BodyFraming::ContentLength;
+    h.content_length = p->content_length;
+  } else {
+    h.framing = BodyFraming::None;
+  }
+  // One pass for every header the request logic looks at.
+  for (const auto& hd : h.headers.headers()) {
+    if (iequals(hd.name, "host")) {
+      if (++h.host_count == 1) h.host = hd.value;
+    } else if (iequals(hd.name, "x-request-id")) {
+      if (h.request_id.empty()) h.request_id = hd.value;
+    } else if (iequals(hd.name, "expect")) {
+      if (iequals(hd.value, "100-continue")) h.expect_continue = true;
+    }
+  }
+
+  self->phase_ = Phase::ReadingBody;
+  self->updateTimer(true);
+  int status = self->request_.onRequestHead(h);
+  if (status != 0) {
+    self->local_status_ = status;
+    self->local_kind_ = status == 413 ? ErrorKind::BodyTooLarge : ErrorKind::BadRequest;
+    return HPE_USER;
+  }
+  return 0;
+}
+
+int DownstreamConnection::onBody(llhttp_t* p, const char* at, size_t len) {
+  auto* self = static_cast<DownstreamConnection*>(p->data);
+  int status = self->request_.onRequestBody(at, len);
+  if (status != 0) {
+    self->local_status_ = status;
+    self->local_kind_ = ErrorKind::BodyTooLarge;
+    return HPE_USER;
+  }
+  return 0;
+}
+
+int DownstreamConnection::onMessageComplete(llhttp_t* p) {
+  auto* self = static_cast<DownstreamConnection*>(p->data);
+  self->request_.onRequestComplete();
+  self->phase_ = Phase::Waiting;
+  self->updateTimer(false);
+  return HPE_PAUSED;
+}
+
+}  // namespace ballast

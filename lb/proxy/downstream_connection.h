@@ -1,0 +1,153 @@
+// One client socket: reads and parses requests in place, drives one
+// ProxyRequest at a time (pipelined requests wait in the read buffer and are
+// answered in order), writes responses, keeps the connection alive.
+//
+// Read buffer discipline (what makes in-place parsing safe):
+//   - A request head is parsed from one contiguous, unmoved region starting
+//     at buf_[0]; header spans point into it until the forwarded head has
+//     been built (inside on_headers_complete).
+//   - Body bytes are forwarded as spans of buf_; reading stops until they
+//     have been written upstream, then the buffer is reused from 0.
+//   - After a message completes, the bytes of the next pipelined request stay
+//     in buf_ (reading stops) until the response is done; they are then moved
+//     to buf_[0] and parsed on a later loop turn (never inside the callback
+//     that finished the previous response).
+//
+// Phases, and the one timer (it guards the client side only, and runs only
+// while ballast waits on the client):
+//   Idle        - between requests; timer = client_idle (client_header for
+//                 the first request, the drain grace while draining)
+//   ReadingHead - a head is arriving; timer = client_header since its first byte
+//   ReadingBody - body bytes stream upstream; timer = client_idle per read,
+//                 stopped while reading is paused because the backend has
+//                 not taken the previous bytes yet
+//   Waiting     - request parsed; the response is in progress; no reading
+//   (any phase) - a write to the client is pending: timer = client_idle per
+//                 write (a client that stops reading is cut off)
+//   Closing     - uv_close issued
+#pragma once
+
+#include <llhttp.h>
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "lb/base/write_batch.h"
+#include "lb/proxy/proxy_request.h"
+
+namespace ballast {
+
+class ProxyContext;
+
+class DownstreamConnection {
+ public:
+  // Accepts one pending connection from `listener`. Returns nullptr (and
+  // nothing to clean up) when accept fails.
+  static DownstreamConnection* accept(ProxyContext& ctx, uv_stream_t* listener);
+
+  // Idempotent; the object is deleted after its last close callback, on a
+  // later loop turn.
+  void close();
+  // Shutdown (drain timeout, stop): closes, logging the request in flight
+  // as killed by ballast rather than left by the client.
+  void kill();
+  bool closing() const { return phase_ == Phase::Closing; }
+
+  ProxyContext& context() { return ctx_; }
+  const std::string& clientIp() const { return client_ip_; }
+  const std::string& clientAddr() const { return client_addr_; }
+  bool idle() const { return phase_ == Phase::Idle && end_ == 0; }
+
+  // ---- for ProxyRequest ----
+  // Writes to the client: 0 done synchronously, 1 pending (ProxyRequest's
+  // onClientWriteDone follows), <0 error (nothing pending). A no-op
+  // (UV_ECANCELED) once closing.
+  int write(WriteBatch& batch);
+  bool writePending() const { return writer_.pending(); }
+  // The request's queued body bytes were written upstream: reuse the buffer.
+  void requestBufferReleased();
+  // The response is complete and written. Closes, or moves to the next
+  // request (parsed on a later loop turn if its bytes are already here).
+  void requestFinished(bool close);
+  // Bytes read from the client since the last call (access log accounting).
+  uint64_t takeBytesIn() {
+    uint64_t b = bytes_in_;
+    bytes_in_ = 0;
+    return b;
+  }
+  // Drain: an idle connection is closed after `grace_ms` unless a request
+  // arrives first (that one is answered with Connection: close).
+  void drainIdle(uint64_t grace_ms);
+  // Re-evaluates whether to read from the client (and the timer with it).
+  void updateReading();
+
+ private:
+  enum class Phase : uint8_t { Idle, ReadingHead, ReadingBody, Waiting, Closing };
+  enum class TimerKind : uint8_t { None, Idle, Head, Body, Write };
+
+  explicit DownstreamConnection(ProxyContext& ctx);
+  ~DownstreamConnection();
+
+  void parse();
+  void parseLater();
+  void updateTimer(bool progress);
+  void toIdle();
+  void replyAndClose(int status, std::string_view why, ErrorKind kind);
+  enum class Gauge : uint8_t { None, Idle, Active };
+  void setGauge(Gauge g);
+
+  static void onAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
+  static void onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
+  static void onTimer(uv_timer_t* t);
+  static void onWriteDone(void* owner, int status);
+  static void onHandlesClosed(DownstreamConnection* self);
+
+  static int onMessageBegin(llhttp_t* p);
+  static int onUrl(llhttp_t* p, const char* at, size_t len);
+  static int onHeaderField(llhttp_t* p, const char* at, size_t len);
+  static int onHeaderValue(llhttp_t* p, const char* at, size_t len);
+  static int onHeadersComplete(llhttp_t* p);
+  static int onBody(llhttp_t* p, const char* at, size_t len);
+  static int onMessageComplete(llhttp_t* p);
+  template <class U>
+  friend llhttp_settings_t makeParserSettings();
+  template <class U>
+  friend void closeHandles(U* owner, std::initializer_list<uv_handle_t*> handles);
+
+  ProxyContext& ctx_;
+  Phase phase_ = Phase::Idle;
+  TimerKind timer_kind_ = TimerKind::None;
+  Gauge gauge_ = Gauge::None;
+  int pending_closes_ = 0;
+  bool reading_ = false;
+  bool parse_posted_ = false;  // a parse() waits in the deferred queue
+  uint64_t requests_ = 0;      // requests started on this connection
+  uint64_t drain_grace_ms_ = 0;
+  int local_status_ = 0;       // set by parser callbacks: answer locally with this status
+  ErrorKind local_kind_ = ErrorKind::BadRequest;
+
+  uv_tcp_t tcp_;
+  uv_timer_t timer_;
+  StreamWriter writer_;
+  llhttp_t parser_;
+  RequestHead head_;
+  ProxyRequest request_;
+
+  std::unique_ptr<char[]> buf_;
+  size_t cap_ = 0;
+  size_t start_ = 0;  // first unparsed byte
+  size_t end_ = 0;    // end of bytes read
+  uint64_t bytes_in_ = 0;
+
+  std::string client_ip_;
+  std::string client_addr_;
+
+  template <class>
+  friend class IntrusiveList;
+  DownstreamConnection* next_ = nullptr;  // ProxyContext::clients()
+  DownstreamConnection* prev_ = nullptr;
+};
+
+}  // namespace ballast

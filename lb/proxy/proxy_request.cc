@@ -1,0 +1,614 @@
+#include "lb/proxy/proxy_request.h"
+
+#include <algorithm>
+#include <cassert>
+
+#include "config/duration.h"
+#include "lb/base/clock.h"
+#include "lb/base/log.h"
+#include "lb/http/local_reply.h"
+#include "lb/proxy/access_log.h"
+#include "lb/proxy/context.h"
+#include "lb/proxy/downstream_connection.h"
+#include "lb/proxy/retry_policy.h"
+#include "lb/proxy/runtime.h"
+#include "lb/upstream/backend.h"
+#include "lb/upstream/pool.h"
+
+namespace ballast {
+
+namespace {
+
+// Status codes after which the client byte stream cannot be trusted or
+// resynchronised: the connection is closed once the reply is written.
+bool closesConnection(int status) { return status == 400 || status == 408 || status == 413 || status == 431; }
+
+}  // namespace
+
+ProxyRequest::ProxyRequest(DownstreamConnection& conn) : conn_(conn) {
+  req_head_.reserve(1024);
+  resp_head_.reserve(1024);
+  request_id_.reserve(40);
+  method_.reserve(16);
+  path_.reserve(256);
+}
+
+ProxyRequest::~ProxyRequest() { abort(); }
+
+void ProxyRequest::transitionTo(RequestState s) {
+  assert(transitionAllowed(state_, s) && "invalid request state transition");
+  state_ = s;
+}
+
+uint64_t ProxyRequest::loopNow() const { return uv_now(conn_.context().loop()); }
+
+void ProxyRequest::beginRequest() {
+  transitionTo(RequestState::PickingBackend);
+  runtime_ = conn_.context().runtime();
+  pool_ = nullptr;
+  backend_ = nullptr;
+  upstream_ = nullptr;
+  tried_.clear();
+  attempts_ = 0;
+  pick_held_ = false;
+  retry_counted_ = false;
+  stale_retried_ = false;
+  written_ = false;
+  replayable_ = false;
+  replay_.clear();
+  termination_ = Termination{};
+  local_detail_ = {};
+  local_status_ = 0;
+  head_request_ = false;
+  client_keep_alive_ = true;
+  client_http10_ = false;
+  expect_continue_ = false;
+  idempotent_ = false;
+  req_framing_ = BodyFraming::None;
+  max_body_ = runtime_->config->limits.max_body_bytes;
+  req_batch_.clear();
+  request_complete_ = false;
+  body_in_ = 0;
+  resp_batch_.clear();
+  resp_framing_ = BodyFraming::None;
+  response_complete_ = false;
+  close_client_ = false;
+  status_ = 0;
+  request_id_.clear();
+  method_.clear();
+  path_.clear();
+  start_ns_ = nowNs();
+  bytes_out_ = 0;
+}
+
+int ProxyRequest::onRequestHead(RequestHead& h) {
+  beginRequest();
+  method_.assign(h.method_name);
+  path_.assign(h.url);
+  head_request_ = h.method == HTTP_HEAD;
+  client_http10_ = h.http_major == 1 && h.http_minor == 0;
+  client_keep_alive_ = h.keep_alive;
+  expect_continue_ = h.expect_continue;
+  req_framing_ = h.framing;
+  idempotent_ = isIdempotent(h.method);
+
+  const bool has_rid = !h.request_id.empty() && h.request_id.size() <= 128;
+  if (has_rid) {
+    request_id_.assign(h.request_id);
+  } else {
+    conn_.context().requestIds().next(request_id_);
+  }
+
+  if (max_body_ != 0 && h.framing == BodyFraming::ContentLength && h.content_length > max_body_) return 413;
+
+  // Exactly one Host (RFC 9112 3.2): several, or none from an HTTP/1.1
+  // client, is a malformed request and a classic smuggling/poisoning vector.
+  std::string_view host = h.host;
+  std::string_view url = h.url;
+  std::string_view authority;
+  std::string_view origin_path;
+  bool absolute = splitAbsoluteForm(h.url, &authority, &origin_path) && !origin_path.empty() && origin_path[0] == '/';
+  const int hosts = h.host_count;
+  if (absolute) {
+    // Absolute form: the authority in the target wins over Host.
+    host = authority;
+    url = origin_path;
+  }
+  if (hosts > 1 || (hosts == 0 && !client_http10_ && !absolute)) {
+    local_detail_ = hosts > 1 ? "more than one Host header" : "missing Host header";
+    return 400;
+  }
+  const Route* route = runtime_->router.match(host, url);
+  if (route == nullptr || route->pool == nullptr) {
+    local_status_ = 404;
+    local_detail_ = "no route matches this host and path";
+    transitionTo(RequestState::LocalReply);
+    return 0;
+  }
+  pool_ = route->pool;
+  if (idempotent_ && h.framing != BodyFraming::None) {
+    // Keep a copy of a small body so the request can be replayed on another
+    // backend after it was written. Reserved once: appends never move it,
+    // so a pending write may borrow it.
+    uint64_t limit = pool_->config().retries.replay_buffer;
+    uint64_t want = h.framing == BodyFraming::ContentLength ? std::min<uint64_t>(h.content_length, limit) : limit;
+    replayable_ = h.framing == BodyFraming::Chunked || h.content_length <= limit;
+    if (replayable_ && replay_.capacity() < want) replay_.reserve(want);
+  }
+  ForwardInfo info{conn_.clientIp(), "http", request_id_, !has_rid, absolute ? authority : std::string_view()};
+  buildRequestHead(req_head_, h.method_name, url, h.headers.headers(), h.hop, info, h.framing, h.content_length);
+  req_batch_.addBorrowed(req_head_.data(), req_head_.size());
+  return 0;
+}
+
+int ProxyRequest::onRequestBody(const char* at, size_t len) {
+  body_in_ += len;
+  if (max_body_ != 0 && body_in_ > max_body_) return 413;
+  if (state_ == RequestState::LocalReply) return 0;  // discarded
+  if (replayable_) {
+    if (replay_.size() + len <= replay_.capacity()) {
+      replay_.append(at, len);
+    } else {
+      replayable_ = false;  // too big to replay: a written attempt is final
+    }
+  }
+  if (req_framing_ == BodyFraming::Chunked) {
+    req_batch_.addChunk(at, len);
+  } else {
+    req_batch_.addBorrowed(at, len);
+  }
+  return 0;
+}
+
+void ProxyRequest::onRequestComplete() {
+  request_complete_ = true;
+  if (state_ != RequestState::LocalReply && req_framing_ == BodyFraming::Chunked) req_batch_.addLastChunk();
+}
+
+void ProxyRequest::afterParse() {
+  switch (state_) {
+    case RequestState::LocalReply:
+      if (status_ == 0) {
+        termination_ = Termination{'P', 'R'};
+        reply(local_status_, local_detail_, ErrorKind::NoRoute);
+      }
+      break;
+    case RequestState::PickingBackend:
+      start();
+      break;
+    case RequestState::Sending:
+    case RequestState::AwaitingResponse:
+    case RequestState::Streaming:
+      flushRequest();
+      break;
+    case RequestState::Idle:
+    case RequestState::Connecting:
+    case RequestState::DiscardingResponse:
+    case RequestState::Done:
+    case RequestState::kCount:
+      break;
+  }
+}
+
+void ProxyRequest::start() {
+  pool_->retryBudget().onRequest();
+  backend_ = pool_->pick(tried_);
+  if (backend_ == nullptr) {
+    termination_ = Termination{'P', 'C'};
+    reply(503, "no backend available", ErrorKind::NoBackend);
+    return;
+  }
+  pick_held_ = true;
+  tried_.add(backend_);
+  connectTo(backend_, false);
+}
+
+void ProxyRequest::endAttempt(AttemptOutcome outcome) {
+  if (!pick_held_) return;
+  pick_held_ = false;
+  pool_->release(*backend_, outcome);
+}
+
+void ProxyRequest::connectTo(Backend* b, bool fresh_only) {
+  attempt_start_ns_ = nowNs();
+  const config::Timeouts& timeouts = runtime_->config->timeouts;
+  UpstreamConnection* c = fresh_only ? nullptr : b->idle().acquire();
+  if (c != nullptr) {
+    upstream_ = c;
+    c->attach(this, timeouts);
+    transitionTo(RequestState::Sending);
+    flushRequest();
+    return;
+  }
+  transitionTo(RequestState::Connecting);
+  upstream_ = UpstreamConnection::connect(conn_.context().upstream(), b->shared_from_this(), timeouts, this);
+}
+
+void ProxyRequest::onUpstreamConnected(UpstreamConnection&) {
+  transitionTo(RequestState::Sending);
+  flushRequest();
+}
+
+void ProxyRequest::flushRequest() {
+  if (upstream_ == nullptr || upstream_->writePending()) return;
+  if (!req_batch_.empty()) {
+    req_batch_.finalize();
+    if (!upstream_->write(req_batch_)) {
+      // write() closed the connection without calling us back.
+      onUpstreamError(UpstreamError::WriteFailed, UV_EPIPE);
+      return;
+    }
+    written_ = true;
+    if (upstream_->writePending()) return;  // onUpstreamWritten continues
+    req_batch_.clear();
+    conn_.requestBufferReleased();
+  }
+  if (request_complete_ && upstream_ != nullptr) {
+    upstream_->expectResponse();
+    if (state_ == RequestState::Sending) transitionTo(RequestState::AwaitingResponse);
+  }
+}
+
+void ProxyRequest::onUpstreamWritten() {
+  req_batch_.clear();
+  conn_.requestBufferReleased();
+  flushRequest();
+}
+
+void ProxyRequest::onUpstreamInterim(UpstreamConnection& c) {
+  // Relay 100 Continue to a client that asked for it; other 1xx are dropped.
+  if (c.status() == 100 && expect_continue_ && !client_http10_) {
+    resp_batch_.addCopy("HTTP/1.1 100 Continue\r\n\r\n");
+    expect_continue_ = false;
+  }
+}
+
+int ProxyRequest::onUpstreamHead(UpstreamConnection& c) {
+  const int code = c.status();
+  BALLAST_METRIC(backend_->stats().response_duration.observe(static_cast<double>(nowNs() - attempt_start_ns_) / 1e9));
+  if (code >= 500) {
+    pool_->recordFailure(*backend_, "status " + std::to_string(code), loopNow());
+  } else {
+    pool_->recordSuccess(*backend_);
+  }
+  if (code == 502 || code == 503 || code == 504) {
+    auto cause = code == 502 ? config::RetryOn::Status502
+                 : code == 503 ? config::RetryOn::Status503 : config::RetryOn::Status504;
+    AttemptFacts f{written_, idempotent_, body_in_ > 0, replayable_, attempts_, tried_.size(), pool_->backends().size()};
+    if (retryAllowed(pool_->config().retries, cause, f)) {
+      // Discard this response (no byte reaches the client); the retry starts
+      // in onUpstreamReadDone, outside the parser.
+      transitionTo(RequestState::DiscardingResponse);
+      discard_cause_ = cause;
+      status_ = code;
+      return 1;
+    }
+  }
+  status_ = code;
+  ResponseHeadInfo info;
+  info.status = status_;
+  info.reason = c.reason();
+  info.request_id = request_id_;
+  bool no_body = head_request_ || status_ == 204 || status_ == 304;
+  if (no_body) {
+    resp_framing_ = BodyFraming::None;
+    if (c.hasContentLength() && status_ != 204) {
+      info.keep_content_length = true;
+      info.content_length = c.contentLength();
+    }
+  } else if (c.chunked()) {
+    resp_framing_ = client_http10_ ? BodyFraming::UntilClose : BodyFraming::Chunked;
+  } else if (c.hasContentLength()) {
+    resp_framing_ = BodyFraming::ContentLength;
+    info.content_length = c.contentLength();
+  } else {
+    // Delimited by the backend closing: re-chunk for HTTP/1.1 clients so
+    // their connection survives.
+    resp_framing_ = client_http10_ ? BodyFraming::UntilClose : BodyFraming::Chunked;
+  }
+  info.framing = resp_framing_;
+  close_client_ = clientMustClose() || resp_framing_ == BodyFraming::UntilClose;
+  info.close = close_client_;
+  info.keep_alive_10 = client_http10_ && !close_client_;
+  buildResponseHead(resp_head_, c.headers(), c.hop(), info);
+  resp_batch_.addBorrowed(resp_head_.data(), resp_head_.size());
+  transitionTo(RequestState::Streaming);
+  return head_request_ ? 1 : 0;
+}
+
+void ProxyRequest::onUpstreamBody(const char* at, size_t len) {
+  if (state_ != RequestState::Streaming) return;
+  if (resp_framing_ == BodyFraming::Chunked) {
+    resp_batch_.addChunk(at, len);
+  } else {
+    resp_batch_.addBorrowed(at, len);
+  }
+}
+
+void ProxyRequest::onUpstreamComplete() {
+  if (state_ != RequestState::Streaming) return;
+  response_complete_ = true;
+  if (resp_framing_ == BodyFraming::Chunked) resp_batch_.addLastChunk();
+}
+
+void ProxyRequest::onUpstreamReadDone() {
+  if (state_ == RequestState::DiscardingResponse) {
+    const int code = status_;
+    status_ = 0;
+    if (upstream_) {
+      upstream_->close();  // its response was not consumed: never reuse
+      upstream_ = nullptr;
+    }
+    const RetryReason reason = discard_cause_ == config::RetryOn::Status502   ? RetryReason::Status502
+                               : discard_cause_ == config::RetryOn::Status503 ? RetryReason::Status503
+                                                                               : RetryReason::Status504;
+    if (!tryRetry(discard_cause_, reason, "status " + std::to_string(code))) {
+      endAttempt(AttemptOutcome::Failure);
+      termination_ = Termination{'S', 'H'};
+      reply(code, "backend answered with this status and no retry was possible");
+    }
+    return;
+  }
+  flushResponse();
+}
+
+void ProxyRequest::flushResponse() {
+  if (conn_.writePending()) return;
+  if (!resp_batch_.empty()) {
+    size_t n = resp_batch_.bytes();
+    int r = conn_.write(resp_batch_);
+    if (r < 0) {
+      conn_.close();  // client gone; close() aborts this request
+      return;
+    }
+    bytes_out_ += n;
+    BALLAST_METRIC(processStats().bytes_out += n);
+    if (r == 1) {
+      if (upstream_) upstream_->pauseReading();
+      return;
+    }
+    resp_batch_.clear();
+  }
+  if (response_complete_) finish();
+}
+
+void ProxyRequest::onClientWriteDone(int status) {
+  if (status < 0) {
+    conn_.close();
+    return;
+  }
+  resp_batch_.clear();
+  if (response_complete_) {
+    finish();
+    return;
+  }
+  if (upstream_) upstream_->resumeReading();
+}
+
+void ProxyRequest::onUpstreamError(UpstreamError err, int uv_status) {
+  const UpstreamErrorInfo& info = errorInfo(err);
+  UpstreamConnection* c = upstream_;
+  upstream_ = nullptr;  // already closed by UpstreamConnection::fail
+  const bool reused = c != nullptr && c->reused();
+  const bool got_bytes = c != nullptr && c->responseStarted();
+  const char cause = err == UpstreamError::ConnectTimeout || err == UpstreamError::ResponseTimeout ? 's' : 'S';
+  const uint64_t now = loopNow();
+  if (state_ == RequestState::Streaming) {
+    // Bytes of this response already went to the client: the only honest
+    // signal left is to close the client connection, and to log the
+    // response as cut short.
+    pool_->recordFailure(*backend_, info.name, now);
+    endAttempt(AttemptOutcome::Failure);
+    termination_ = Termination{cause, 'D'};
+    conn_.close();  // aborts this request: logged with the termination above
+    return;
+  }
+  AttemptFacts f{written_, idempotent_, body_in_ > 0, replayable_, attempts_, tried_.size(), pool_->backends().size()};
+  if ((err == UpstreamError::Reset || err == UpstreamError::WriteFailed) &&
+      staleConnectionRetryAllowed(reused, got_bytes, f, stale_retried_)) {
+    stale_retried_ = true;
+    ++pool_->stats().retries[static_cast<size_t>(RetryReason::StaleConnection)];
+    rebuildRequestBatch(false);
+    written_ = false;
+    connectTo(backend_, true);
+    return;
+  }
+  std::string why;
+  if (err == UpstreamError::ResponseTimeout) {
+    why = "no response within " + config::formatDuration(runtime_->config->timeouts.backend_response);
+  } else if (err == UpstreamError::ConnectTimeout) {
+    why = "connect timeout after " + config::formatDuration(runtime_->config->timeouts.connect);
+  } else if (err == UpstreamError::InvalidResponse) {
+    why = "invalid response";
+  } else if (uv_status < 0) {
+    why = uv_strerror(uv_status);
+  } else {
+    why = info.client_text;
+  }
+  pool_->recordFailure(*backend_, why, now);
+  backend_->stats().errors_1m.add(now);
+  if (info.connect_phase) ++backend_->stats().connect_failures;
+  if (log().enabled(LogLevel::Warn)) {
+    auto& j = log().eventLine(LogLevel::Warn, "backend_error");
+    j.str("request_id", request_id_).str("pool", pool_->name()).str("backend", backend_->name());
+    j.str("error", info.name).str("detail", why).num("attempt", static_cast<uint64_t>(attempts_ + 1));
+    log().emit(LogLevel::Warn);
+  }
+  const RequestState failed_in = state_;
+  if (tryRetry(info.retry_on, info.retry_reason, why)) return;
+  endAttempt(AttemptOutcome::Failure);
+  termination_ = Termination{cause, terminationPhase(failed_in)};
+  reply(info.client_status, info.client_text, info.error_kind);
+}
+
+void ProxyRequest::rebuildRequestBatch(bool with_replay) {
+  req_batch_.clear();
+  req_batch_.addBorrowed(req_head_.data(), req_head_.size());
+  if (with_replay && !replay_.empty()) {
+    if (req_framing_ == BodyFraming::Chunked) {
+      req_batch_.addChunk(replay_.data(), replay_.size());
+    } else {
+      req_batch_.addBorrowed(replay_.data(), replay_.size());
+    }
+  }
+  if (request_complete_ && req_framing_ == BodyFraming::Chunked) req_batch_.addLastChunk();
+}
+
+bool ProxyRequest::tryRetry(config::RetryOn cause, RetryReason reason, std::string_view why) {
+  if (!beforeResponse(state_)) return false;
+  AttemptFacts f{written_, idempotent_, body_in_ > 0, replayable_, attempts_, tried_.size(), pool_->backends().size()};
+  if (!retryAllowed(pool_->config().retries, cause, f)) return false;
+  // The budget bounds the extra load retries put on backends. A request that
+  // never reached a backend (connect refused or timed out) adds none when
+  // retried, so only retries of written requests count against it; this is
+  // what keeps a dead backend from costing clients anything before the
+  // probes notice.
+  RetryBudget& budget = pool_->retryBudget();
+  const bool budgeted = written_;
+  if (budgeted && !retry_counted_ && !budget.allows()) {
+    budget.noteExhausted();
+    auto& j = log().eventLine(LogLevel::Warn, "retry_budget_exhausted");
+    j.str("request_id", request_id_).str("pool", pool_->name());
+    log().emit(LogLevel::Warn);
+    return false;
+  }
+  Backend* next = pool_->pick(tried_);
+  if (next == nullptr) return false;
+  if (budgeted && !retry_counted_) {
+    budget.retryStarted();
+    retry_counted_ = true;
+  }
+  ++attempts_;
+  ++pool_->stats().retries[static_cast<size_t>(reason)];
+  if (log().enabled(LogLevel::Info)) {
+    auto& j = log().eventLine(LogLevel::Info, "retry");
+    j.str("request_id", request_id_).str("pool", pool_->name()).str("from", backend_->name());
+    j.str("to", next->name()).str("reason", why).num("attempt", static_cast<uint64_t>(attempts_ + 1));
+    log().emit(LogLevel::Info);
+  }
+  if (written_) {
+    // Rebuild from the kept head and the replay copy; the client buffer is
+    // no longer referenced. Never written: req_batch_ still holds the head
+    // and the body spans.
+    rebuildRequestBatch(true);
+    conn_.requestBufferReleased();
+  }
+  endAttempt(AttemptOutcome::Failure);
+  backend_ = next;
+  pick_held_ = true;
+  tried_.add(next);
+  written_ = false;
+  stale_retried_ = false;
+  connectTo(next, false);
+  return true;
+}
+
+void ProxyRequest::localReplyAndClose(int status, std::string_view detail, ErrorKind kind) {
+  if (state_ == RequestState::Idle || state_ == RequestState::Done) beginRequest();
+  if (!local_detail_.empty()) detail = local_detail_;
+  close_client_ = true;
+  if (responseStarted()) {
+    conn_.close();
+    return;
+  }
+  if (upstream_) {
+    upstream_->close();
+    upstream_ = nullptr;
+  }
+  if (termination_.normal()) termination_ = Termination{'P', 'R'};
+  endAttempt(AttemptOutcome::Aborted);
+  reply(status, detail, kind);
+}
+
+void ProxyRequest::reply(int status, std::string_view detail, ErrorKind kind) {
+  if (state_ != RequestState::LocalReply) transitionTo(RequestState::LocalReply);
+  status_ = status;
+  if (kind != ErrorKind::kCount) ++processStats().errors[static_cast<size_t>(kind)];
+  req_batch_.clear();
+  if (request_id_.empty()) conn_.context().requestIds().next(request_id_);
+  response_complete_ = true;
+  close_client_ = close_client_ || clientMustClose() || closesConnection(status);
+  LocalReply r;
+  r.status = status;
+  r.detail = detail;
+  r.request_id = request_id_;
+  r.close = close_client_;
+  r.keep_alive_10 = client_http10_ && !close_client_;
+  r.head = head_request_;
+  buildLocalReply(resp_head_, r);
+  resp_batch_.clear();
+  resp_batch_.addBorrowed(resp_head_.data(), resp_head_.size());
+  flushResponse();
+}
+
+bool ProxyRequest::clientMustClose() const {
+  // The one keep-alive rule for every response, proxied or local: the client
+  // did not ask for keep-alive, its body was not read to the end (the byte
+  // stream cannot be resynchronised), or the process is draining.
+  return !client_keep_alive_ || !request_complete_ || conn_.context().draining();
+}
+
+void ProxyRequest::finish() {
+  if (state_ == RequestState::Done || state_ == RequestState::Idle) return;
+  transitionTo(RequestState::Done);
+  if (upstream_ != nullptr) {
+    UpstreamConnection* c = upstream_;
+    upstream_ = nullptr;
+    if (request_complete_ && req_batch_.empty() && response_complete_) {
+      c->release();
+    } else {
+      c->close();
+    }
+  }
+  endAttempt(AttemptOutcome::Success);
+  logAccess(status_, true);
+  if (retry_counted_) pool_->retryBudget().retryFinished();
+  retry_counted_ = false;
+  const bool close = close_client_ || clientMustClose();
+  pool_ = nullptr;
+  runtime_.reset();
+  conn_.requestFinished(close);
+}
+
+void ProxyRequest::abort() {
+  if (upstream_ != nullptr) {
+    upstream_->close();
+    upstream_ = nullptr;
+  }
+  if (state_ != RequestState::Idle && state_ != RequestState::Done) {
+    if (termination_.normal()) termination_.cause = 'C';
+    if (termination_.phase == '-') termination_.phase = terminationPhase(state_);
+    endAttempt(AttemptOutcome::Aborted);
+    // The response did not reach the client complete. When the client left
+    // (or stopped reading) the status is 499, nginx's convention that
+    // operators already grep for; otherwise the status being sent stays, and
+    // the termination code says the response was cut short.
+    const bool client_side = termination_.cause == 'C' || termination_.cause == 'c';
+    logAccess(client_side || status_ == 0 ? 499 : status_, false);
+    transitionTo(RequestState::Done);
+    if (retry_counted_ && pool_ != nullptr) pool_->retryBudget().retryFinished();
+    retry_counted_ = false;
+  }
+  pool_ = nullptr;
+  runtime_.reset();
+}
+
+void ProxyRequest::logAccess(int status, bool complete) {
+  AccessRecord r;
+  r.request_id = request_id_;
+  r.client = conn_.clientAddr();
+  r.method = method_;
+  r.path = path_;
+  r.status = status;
+  r.pool = pool_;
+  r.backend = backend_;
+  r.duration_ms = static_cast<double>(nowNs() - start_ns_) / 1e6;
+  r.bytes_in = conn_.takeBytesIn();
+  r.bytes_out = bytes_out_;
+  r.termination = termination_;
+  r.response_complete = complete;
+  r.now_ms = loopNow();
+  recordRequest(r);
+}
+
+}  // namespace ballast

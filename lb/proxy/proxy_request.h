@@ -1,0 +1,199 @@
+// The per-request state machine: pick a backend, connect (or reuse an idle
+// connection), send the head and stream the body, await and stream the
+// response, retry where it is safe, map failures to 502/503/504.
+//
+// One ProxyRequest is embedded in each DownstreamConnection and reset per
+// request, so a request costs no heap allocation once the connection's
+// buffers have grown to their working size.
+//
+// The states, what each holds and which transitions are allowed are in
+// request_state.h; decisions (may retry, has the response started, must the
+// client connection close) read the state. What a state holds:
+//   PickingBackend   - the forwarded head in req_head_; no upstream
+//   Connecting       - a pick (backend_) and a connecting upstream_; body
+//                      bytes queued in req_batch_ point into the client buffer
+//   Sending          - upstream_ borrowed; request bytes being written
+//   AwaitingResponse - request fully written; the backend owes the response
+//   DiscardingResponse - a retryable 5xx is read and dropped
+//   Streaming        - response bytes queued or sent to the client
+//   LocalReply       - ballast answers itself; no upstream
+//   Done             - access log written; pick released; upstream released or closed
+#pragma once
+
+#include <llhttp.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "config/config.h"
+#include "lb/base/write_batch.h"
+#include "lb/http/http_message.h"
+#include "lb/proxy/request_state.h"
+#include "lb/stats/stats.h"
+#include "lb/upstream/balancer.h"
+#include "lb/upstream/upstream_connection.h"
+
+namespace ballast {
+
+class DownstreamConnection;
+class Pool;
+struct Runtime;
+
+// The client's request head, as spans into the client read buffer (valid
+// until the head has been turned into req_head_) plus decoded facts.
+struct RequestHead {
+  llhttp_method_t method = HTTP_GET;
+  std::string_view method_name;
+  std::string_view url;
+  HeaderCollector headers;
+  HopByHop hop;
+  uint8_t http_major = 1;
+  uint8_t http_minor = 1;
+  bool keep_alive = true;
+  bool expect_continue = false;
+  // From one pass over the headers (DownstreamConnection::onHeadersComplete).
+  std::string_view host;        // first Host value
+  int host_count = 0;
+  std::string_view request_id;  // client's X-Request-Id, or empty
+  BodyFraming framing = BodyFraming::None;
+  uint64_t content_length = 0;
+
+  // Field by field: the header vector keeps its capacity across requests.
+  void reset() {
+    method = HTTP_GET;
+    method_name = {};
+    url = {};
+    headers.reset();
+    http_major = 1;
+    http_minor = 1;
+    keep_alive = true;
+    expect_continue = false;
+    host = {};
+    host_count = 0;
+    request_id = {};
+    framing = BodyFraming::None;
+    content_length = 0;
+  }
+};
+
+class ProxyRequest final : public UpstreamHandler {
+ public:
+  explicit ProxyRequest(DownstreamConnection& conn);
+  ~ProxyRequest() override;
+
+  // ---- called by DownstreamConnection inside llhttp callbacks ----
+  // Head complete: route, check limits, build the forwarded head. Returns 0
+  // to proceed, or an HTTP status ballast must answer itself.
+  int onRequestHead(RequestHead& head);
+  // Returns 0, or 413 when the body grows past limits.max_body_bytes.
+  int onRequestBody(const char* at, size_t len);
+  void onRequestComplete();
+
+  // ---- called by DownstreamConnection after llhttp_execute returned ----
+  // Starts the upstream side after a new head, or flushes queued body bytes.
+  void afterParse();
+  // The client may be read only when no body bytes wait in the read buffer.
+  bool holdsClientBuffer() const { return !req_batch_.empty(); }
+  // The client connection's pending write finished (status < 0: failed).
+  void onClientWriteDone(int status);
+  // The connection is closing (client gone, timeout, shutdown): drop
+  // everything and log what happened (see setTermination).
+  void abort();
+  // A protocol error on the client side (400/408/413/431): answer with
+  // `status` and close the connection once written.
+  void localReplyAndClose(int status, std::string_view detail, ErrorKind kind);
+  // Why the request is about to end, when the connection knows better than
+  // the request (a client timeout, shutdown); the default for an abort is
+  // "the client closed". A phase of '-' is filled in from the state.
+  void setTermination(Termination t) { termination_ = t; }
+
+  RequestState state() const { return state_; }
+  bool responseStarted() const {
+    return state_ == RequestState::Streaming || state_ == RequestState::Done ||
+           (state_ == RequestState::LocalReply && status_ != 0);
+  }
+
+  // ---- UpstreamHandler ----
+  void onUpstreamConnected(UpstreamConnection& c) override;
+  void onUpstreamInterim(UpstreamConnection& c) override;
+  int onUpstreamHead(UpstreamConnection& c) override;
+  void onUpstreamBody(const char* at, size_t len) override;
+  void onUpstreamComplete() override;
+  void onUpstreamReadDone() override;
+  void onUpstreamWritten() override;
+  void onUpstreamError(UpstreamError err, int uv_status) override;
+
+ private:
+  void transitionTo(RequestState s);
+  void beginRequest();
+  void start();
+  // Retries on another backend; false when not possible (nothing changed).
+  bool tryRetry(config::RetryOn cause, RetryReason reason, std::string_view why);
+  // Ends the attempt on backend_ (exactly once per pick).
+  void endAttempt(AttemptOutcome outcome);
+  void connectTo(Backend* b, bool fresh_only);
+  // Puts the head (and the body kept for a replay) back into req_batch_.
+  void rebuildRequestBatch(bool with_replay);
+  void flushRequest();
+  void flushResponse();
+  void finish();
+  bool clientMustClose() const;
+  // Answers the client with an error page (status + plain-text body).
+  void reply(int status, std::string_view detail, ErrorKind kind = ErrorKind::kCount);
+  void logAccess(int status, bool complete);
+  uint64_t loopNow() const;
+
+  DownstreamConnection& conn_;  // owner
+  RequestState state_ = RequestState::Idle;
+  std::shared_ptr<Runtime> runtime_;  // this request's config snapshot: pools, backends, timeouts
+  Pool* pool_ = nullptr;              // borrowed from runtime_
+  Backend* backend_ = nullptr;        // borrowed from pool_; the current (or last) attempt's backend
+  UpstreamConnection* upstream_ = nullptr;  // borrowed while attached
+  TriedSet tried_;
+  uint32_t attempts_ = 0;          // retries on other backends so far
+  bool pick_held_ = false;         // backend_ counted by the pool until endAttempt()
+  bool retry_counted_ = false;     // a budgeted retry counted in the pool's budget
+  bool stale_retried_ = false;     // the one retry on a fresh connection was used
+  bool written_ = false;           // some request byte went to the current attempt's backend
+  bool replayable_ = false;        // replay_ holds the whole body received so far
+  std::string replay_;             // body copy for retrying idempotent requests (reserved once)
+  config::RetryOn discard_cause_ = config::RetryOn::Status502;  // DiscardingResponse: why
+  Termination termination_;
+  std::string_view local_detail_;  // pending local reply's reason (static strings only)
+  int local_status_ = 0;           // pending local reply (404) decided at head time
+
+  // Facts of the request (set once per request from its head).
+  bool head_request_ = false;
+  bool client_keep_alive_ = true;
+  bool client_http10_ = false;
+  bool expect_continue_ = false;
+  bool idempotent_ = false;
+  BodyFraming req_framing_ = BodyFraming::None;
+  uint64_t max_body_ = 0;
+
+  // Request side.
+  std::string req_head_;   // forwarded head, kept for a retry
+  WriteBatch req_batch_;   // head + body pieces not yet written upstream
+  bool request_complete_ = false;  // client message fully parsed
+  uint64_t body_in_ = 0;           // request body bytes received from the client
+
+  // Response side.
+  std::string resp_head_;
+  WriteBatch resp_batch_;
+  BodyFraming resp_framing_ = BodyFraming::None;
+  bool response_complete_ = false;
+  bool close_client_ = false;  // close the client connection after this response
+  int status_ = 0;
+
+  // Access log facts.
+  std::string request_id_;
+  std::string method_;
+  std::string path_;
+  uint64_t start_ns_ = 0;
+  uint64_t attempt_start_ns_ = 0;
+  uint64_t bytes_out_ = 0;
+};
+
+}  // namespace ballast

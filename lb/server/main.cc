@@ -1,0 +1,101 @@
+// ballast: flags, load the config, run the server. Nothing else lives here.
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <string>
+
+#include "config/config_loader.h"
+#include "lb/base/crash.h"
+#include "lb/base/file_hash.h"
+#include "lb/base/log.h"
+#include "lb/server/server.h"
+#include "lb/stats/stats.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "Usage: ballast --config FILE [--check | --watch]\n"
+    "       ballast --version | --help\n"
+    "\n"
+    "A Layer-7 HTTP load balancer.\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE   YAML configuration file (required to run or check)\n"
+    "      --check         validate the configuration, print every error, and exit\n"
+    "                      (0 = valid, 1 = invalid)\n"
+    "      --watch         reload when the configuration file changes (debounced;\n"
+    "                      handles atomic renames and Kubernetes ConfigMap updates)\n"
+    "  -v, --version       print the version and exit\n"
+    "  -h, --help          print this help and exit\n"
+    "\n"
+    "Signals: SIGTERM/SIGINT drain and stop (a second one stops at once),\n"
+    "SIGHUP reloads the configuration, SIGUSR1 reopens log files,\n"
+    "SIGUSR2 starts a hot binary upgrade.\n";
+
+int usageError(const std::string& what) {
+  std::fprintf(stderr, "ballast: %s (try 'ballast --help')\n", what.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path;
+  bool check = false;
+  bool watch = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (a == "--version" || a == "-v") {
+      std::printf("ballast %s\n", BALLAST_VERSION);
+      return 0;
+    }
+    if (a == "--check") {
+      check = true;
+    } else if (a == "--watch") {
+      watch = true;
+    } else if (a == "--config" || a == "-c") {
+      if (i + 1 >= argc) return usageError("option '" + a + "' needs a file argument");
+      config_path = argv[++i];
+    } else if (a.rfind("--config=", 0) == 0) {
+      config_path = a.substr(9);
+    } else if (!a.empty() && a[0] == '-') {
+      return usageError("unknown option '" + a + "'");
+    } else {
+      return usageError("unexpected argument '" + a + "'");
+    }
+  }
+  if (config_path.empty()) return usageError("missing --config FILE");
+
+  auto result = ballast::config::loadConfigFile(config_path);
+  if (!result.ok()) {
+    for (const auto& e : result.errors) std::fprintf(stderr, "%s\n", e.format().c_str());
+    std::fprintf(stderr, "ballast: %zu error%s in %s\n", result.errors.size(),
+                 result.errors.size() == 1 ? "" : "s", config_path.c_str());
+    return 1;
+  }
+  if (check) {
+    std::printf("%s: configuration OK\n", config_path.c_str());
+    return 0;
+  }
+
+  std::string err;
+  if (!ballast::log().configure(ballast::logOptions(result.config->log), &err)) {
+    std::fprintf(stderr, "ballast: %s: log: %s\n", config_path.c_str(), err.c_str());
+    return 1;
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+  ballast::installCrashHandler();
+  ballast::processStats().config_hash = ballast::hashFile(config_path);
+  ballast::processStats().last_reload_success = static_cast<double>(std::time(nullptr));
+  ballast::Server server(*result.config);
+  server.setConfigPath(config_path);
+  server.setCommandLine(argc, argv);
+  server.setWatch(watch);
+  return server.run();
+}

@@ -1,0 +1,398 @@
+#include "lb/server/server.h"
+
+#include <unistd.h>
+
+#include "lb/admin/admin_server.h"
+#include "lb/base/clock.h"
+#include "lb/proxy/downstream_connection.h"
+#include "lb/server/hot_upgrade.h"
+#include "lb/server/watch.h"
+#include "lb/upstream/upstream_connection.h"
+
+namespace ballast {
+
+LogOptions logOptions(const config::LogConfig& cfg) {
+  LogOptions o;
+  switch (cfg.level) {
+    case config::LogLevel::Trace: o.level = LogLevel::Trace; break;
+    case config::LogLevel::Debug: o.level = LogLevel::Debug; break;
+    case config::LogLevel::Info: o.level = LogLevel::Info; break;
+    case config::LogLevel::Warn: o.level = LogLevel::Warn; break;
+    case config::LogLevel::Error: o.level = LogLevel::Error; break;
+  }
+  o.access = cfg.access;
+  o.events = cfg.events;
+  return o;
+}
+
+Server::Server(const config::Config& cfg) {
+  uv_loop_init(&loop_);
+  started_ms_ = uv_now(&loop_);
+  start_time_ = wallSeconds();
+  proxy_ = std::make_unique<ProxyContext>(&loop_);
+  proxy_->setRuntime(Runtime::build(cfg, uv_now(&loop_)));
+  proxy_->on_client_closed = [this] { onClientClosed(); };
+  upgrade_ = std::make_unique<HotUpgrade>(&loop_);
+  for (size_t i = 0; i < std::size(kSignals); ++i) {
+    uv_signal_init(&loop_, &signals_[i]);
+    signals_[i].data = this;
+  }
+  uv_prepare_init(&loop_, &prepare_);
+  prepare_.data = this;
+  for (uv_timer_t* t : {&ejection_sweep_, &drain_timer_, &handover_timer_}) {
+    uv_timer_init(&loop_, t);
+    t->data = this;
+  }
+}
+
+Server::~Server() {
+  if (!stopped_) {
+    // Never ran (a test, or a start-up failure before run): close what the
+    // constructor opened and let the loop run the close callbacks.
+    stop();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    while (proxy_->deferred().runRemaining()) uv_run(&loop_, UV_RUN_DEFAULT);
+  }
+  retired_listeners_.clear();
+  retired_admins_.clear();
+  listeners_.clear();
+  admin_.reset();
+  if (!loop_closed_) uv_loop_close(&loop_);
+}
+
+void Server::setCommandLine(int argc, char** argv) { upgrade_->setCommandLine(argc, argv); }
+
+std::unique_ptr<Listener> Server::makeListener(const config::Address& addr) {
+  return std::make_unique<Listener>(&loop_, addr.addr, addr.text, "proxy",
+                                    [this](Listener& l) { onConnectionPending(l); });
+}
+
+bool Server::bindListeners() {
+  for (const auto& addr : config().listen) {
+    auto l = makeListener(addr);
+    int inherited = upgrade_->takeInherited(addr.text);
+    int err = 0;
+    if (inherited >= 0) {
+      // Hot upgrade: the old process keeps accepting on this same socket
+      // until we are ready (see onHandoverTimer).
+      err = l->adopt(inherited, false);
+      if (err == 0) deferred_listeners_.push_back(l.get());
+    } else {
+      err = l->bind();
+    }
+    if (err != 0) {
+      auto& j = log().eventLine(LogLevel::Error, "bind_failed");
+      j.str("kind", "proxy").str("address", addr.text).str("error", uv_strerror(err));
+      log().emit(LogLevel::Error);
+      listeners_.push_back(std::move(l));
+      return false;
+    }
+    auto& j = log().eventLine(LogLevel::Info, "listening");
+    j.str("kind", "proxy").str("address", l->boundAddress());
+    log().emit(LogLevel::Info);
+    listeners_.push_back(std::move(l));
+  }
+  admin_ = std::make_unique<AdminServer>(*this, config().admin.listen);
+  int admin_fd = upgrade_->takeInherited("admin@" + config().admin.listen.text);
+  int err = admin_fd >= 0 ? admin_->adopt(admin_fd) : admin_->bind();
+  upgrade_->closeUnusedInherited();
+  if (err != 0) {
+    auto& j = log().eventLine(LogLevel::Error, "bind_failed");
+    j.str("kind", "admin").str("address", config().admin.listen.text).str("error", uv_strerror(err));
+    log().emit(LogLevel::Error);
+    return false;
+  }
+  auto& j = log().eventLine(LogLevel::Info, "listening");
+  j.str("kind", "admin").str("address", admin_->boundAddress());
+  log().emit(LogLevel::Info);
+  return true;
+}
+
+int Server::run() {
+  for (size_t i = 0; i < std::size(kSignals); ++i) uv_signal_start(&signals_[i], &Server::onSignal, kSignals[i]);
+  uv_prepare_start(&prepare_, &Server::onPrepare);
+
+  int exit_code = 0;
+  if (!bindListeners()) {
+    exit_code = 1;
+    stop();
+  } else {
+    bound_ = true;
+    startHealthChecks();
+    if (!deferred_listeners_.empty() || upgrade_->waitingForReady()) {
+      uv_timer_start(&handover_timer_, &Server::onHandoverTimer, 0, 20);
+    }
+    if (watch_enabled_) {
+      watch_ = std::make_unique<ConfigWatch>(&loop_, config_path_, [this] { reload("watch"); });
+      watch_->start();
+    }
+    auto& j = log().eventLine(LogLevel::Info, "started");
+    j.str("version", BALLAST_VERSION).num("pid", static_cast<int64_t>(getpid()));
+    j.num("pools", static_cast<uint64_t>(runtime()->pools.size()));
+    j.num("routes", static_cast<uint64_t>(runtime()->router.routes().size()));
+    log().emit(LogLevel::Info);
+  }
+  log().flush();
+  // Deferred work posted after the queue's handle closed (connections
+  // deleted during shutdown) runs once the loop is done, and may start
+  // more close callbacks: run the loop again until nothing is left.
+  do {
+    uv_run(&loop_, UV_RUN_DEFAULT);
+  } while (proxy_->deferred().runRemaining());
+  sweepRetired();
+
+  int rc = uv_loop_close(&loop_);
+  loop_closed_ = rc == 0;
+  if (rc != 0) {
+    // A handle was left open: a lifetime bug. Say so loudly (tests look for it).
+    auto& j = log().eventLine(LogLevel::Error, "loop_not_closed");
+    j.str("error", uv_strerror(rc));
+    log().emit(LogLevel::Error);
+    uv_walk(
+        &loop_,
+        [](uv_handle_t* h, void*) {
+          auto& e = log().eventLine(LogLevel::Error, "open_handle");
+          e.str("type", uv_handle_type_name(h->type));
+          log().emit(LogLevel::Error);
+        },
+        nullptr);
+    if (exit_code == 0) exit_code = 1;
+  }
+  if (exit_code == 0) logEvent(LogLevel::Info, "stopped");
+  log().flush();
+  return exit_code;
+}
+
+void Server::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  stopping_ = true;
+  proxy_->setDraining();
+  drain_phase_ = DrainPhase::None;
+  if (bound_) logEvent(LogLevel::Info, "stopping");
+  for (auto& l : listeners_) l->close();
+  for (auto& l : retired_listeners_) l->close();
+  if (admin_) admin_->close();
+  for (auto& a : retired_admins_) a->close();
+  stopHealthChecks();
+  // close() unlinks nothing synchronously (objects leave the lists from their
+  // close callbacks), and forEach tolerates it anyway.
+  proxy_->clients().forEach([](DownstreamConnection* c) { c->kill(); });
+  proxy_->upstream().closeAll();
+  upgrade_->close();
+  if (watch_) watch_->close();
+  for (auto& s : signals_) uv_close(reinterpret_cast<uv_handle_t*>(&s), nullptr);
+  for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&prepare_), reinterpret_cast<uv_handle_t*>(&ejection_sweep_),
+                         reinterpret_cast<uv_handle_t*>(&drain_timer_),
+                         reinterpret_cast<uv_handle_t*>(&handover_timer_)}) {
+    if (!uv_is_closing(h)) uv_close(h, nullptr);
+  }
+  proxy_->deferred().close();
+}
+
+std::vector<ListenerInfo> Server::listeners() const {
+  std::vector<ListenerInfo> out;
+  for (const auto& l : listeners_) out.push_back(ListenerInfo{l->boundAddress(), l->text()});
+  return out;
+}
+
+void Server::retire(std::unique_ptr<Listener> l) {
+  l->close();
+  retired_listeners_.push_back(std::move(l));
+}
+
+void Server::retire(std::unique_ptr<AdminServer> a) {
+  a->retire();
+  retired_admins_.push_back(std::move(a));
+}
+
+void Server::sweepRetired() {
+  std::erase_if(retired_listeners_, [](const auto& l) { return l->closeDone(); });
+  std::erase_if(retired_admins_, [](const auto& a) { return a->idle(); });
+}
+
+void Server::hotUpgrade() {
+  if (stopping_) {
+    logEvent(LogLevel::Warn, "upgrade_refused", "shutting down");
+    return;
+  }
+  std::vector<std::pair<std::string, int>> sockets;
+  for (auto& l : listeners_) sockets.emplace_back(l->text(), l->fd());
+  if (admin_) sockets.emplace_back("admin@" + config().admin.listen.text, admin_->fd());
+  upgrade_->start(sockets, [this] { beginShutdown(); });
+}
+
+void Server::onHandoverTimer(uv_timer_t* h) {
+  auto* self = static_cast<Server*>(h->data);
+  if (self->stopping_) {
+    uv_timer_stop(h);
+    return;
+  }
+  if (!self->ready()) return;  // first health round not done yet
+  uv_timer_stop(h);
+  for (Listener* l : self->deferred_listeners_) {
+    int err = l->startListening();
+    auto level = err == 0 ? LogLevel::Info : LogLevel::Error;
+    auto& j = log().eventLine(level, "listening");
+    j.str("kind", "proxy").str("address", l->boundAddress()).boolean("inherited", true);
+    if (err != 0) j.str("error", uv_strerror(err));
+    log().emit(level);
+  }
+  self->deferred_listeners_.clear();
+  self->upgrade_->reportReady();
+  logEvent(LogLevel::Info, "upgrade_ready", "accepting on the inherited sockets; the old process drains");
+}
+
+void Server::beginShutdown() {
+  if (stopping_) {
+    // Second signal: now.
+    logEvent(LogLevel::Warn, "shutdown_now", "second signal: closing every connection");
+    stop();
+    return;
+  }
+  stopping_ = true;  // /readyz: 503 from now on
+  proxy_->setDraining();  // responses close their connections from now on
+  const auto& d = config().drain;
+  auto& j = log().eventLine(LogLevel::Info, "draining");
+  j.num("delay_ms", static_cast<int64_t>(d.delay.count())).num("timeout_ms", static_cast<int64_t>(d.timeout.count()));
+  j.num("client_connections", static_cast<uint64_t>(proxy_->clients().size()));
+  log().emit(LogLevel::Info);
+  drain_phase_ = DrainPhase::Delay;
+  uv_timer_start(&drain_timer_, &Server::onDrainTimer, static_cast<uint64_t>(d.delay.count()), 0);
+}
+
+void Server::onDrainTimer(uv_timer_t* h) {
+  auto* self = static_cast<Server*>(h->data);
+  if (self->drain_phase_ == DrainPhase::Delay) {
+    // Stop accepting; close what is idle; let in-flight requests finish.
+    self->drain_phase_ = DrainPhase::Waiting;
+    for (auto& l : self->listeners_) l->close();
+    self->stopHealthChecks();
+    // Idle keep-alive clients: closed after a short grace rather than at
+    // once, so a request already on its way (sent just before our close
+    // would reach the client) is still served, with Connection: close.
+    self->proxy_->clients().forEach([](DownstreamConnection* c) { c->drainIdle(kIdleDrainGraceMs); });
+    for (const auto& p : self->runtime()->pools) {
+      for (const auto& b : p->backends()) b->idle().closeAll();
+    }
+    uv_timer_start(&self->drain_timer_, &Server::onDrainTimer,
+                   static_cast<uint64_t>(self->config().drain.timeout.count()), 0);
+    self->checkDrained();
+    return;
+  }
+  // drain.timeout: cut what is left.
+  auto& j = log().eventLine(LogLevel::Warn, "drain_timeout");
+  j.num("connections_cut", static_cast<uint64_t>(self->proxy_->clients().size()));
+  log().emit(LogLevel::Warn);
+  self->stop();
+}
+
+void Server::checkDrained() {
+  // Every client connection is gone (closing ones count until deleted):
+  // nothing left to wait for.
+  if (drain_phase_ == DrainPhase::Waiting && proxy_->clients().empty()) {
+    logEvent(LogLevel::Info, "drained");
+    stop();
+  }
+}
+
+void Server::onClientClosed() {
+  if (stopped_) return;
+  if (!stopping_) {
+    resumePausedListeners();
+  } else {
+    checkDrained();
+  }
+}
+
+void Server::onSignal(uv_signal_t* h, int signum) {
+  auto* self = static_cast<Server*>(h->data);
+  switch (signum) {
+    case SIGUSR1:
+      log().reopen();
+      logEvent(LogLevel::Info, "logs_reopened");
+      return;
+    case SIGHUP:
+      self->reload("SIGHUP");
+      return;
+    case SIGUSR2:
+      self->hotUpgrade();
+      return;
+    default:
+      break;
+  }
+  auto& j = log().eventLine(LogLevel::Info, "signal");
+  j.str("signal", signum == SIGINT ? "SIGINT" : "SIGTERM");
+  log().emit(LogLevel::Info);
+  self->beginShutdown();
+}
+
+void Server::onPrepare(uv_prepare_t* h) {
+  auto* self = static_cast<Server*>(h->data);
+  log().flush();
+  if (!self->retired_listeners_.empty() || !self->retired_admins_.empty()) self->sweepRetired();
+}
+
+bool Server::ready() const {
+  if (!bound_ || stopping_) return false;
+  for (const auto& c : checkers_) {
+    if (!c->firstRoundDone()) return false;
+  }
+  return true;
+}
+
+void Server::startHealthChecks() {
+  bool outlier = false;
+  for (const auto& p : runtime()->pools) {
+    if (p->config().outlier_detection) outlier = true;
+    if (!p->config().health_check || p->backends().empty()) continue;
+    // The checker computes; the pool acts on each result.
+    checkers_.push_back(std::make_unique<health::HealthChecker>(
+        &loop_, p->name(), p->backends(), *p->config().health_check,
+        [this, pool = p](Backend& b, const ProbeResult& r) { pool->onProbe(b, r, uv_now(&loop_)); }));
+    checkers_.back()->start();
+  }
+  // Ejections end on time: a coarse sweep is enough (ejections last seconds).
+  if (outlier) uv_timer_start(&ejection_sweep_, &Server::onEjectionSweep, 100, 100);
+}
+
+void Server::stopHealthChecks() {
+  for (auto& c : checkers_) c->close();
+  checkers_.clear();
+  uv_timer_stop(&ejection_sweep_);
+}
+
+void Server::onEjectionSweep(uv_timer_t* h) {
+  auto* self = static_cast<Server*>(h->data);
+  uint64_t now = uv_now(&self->loop_);
+  for (const auto& p : self->runtime()->pools) p->sweepEjections(now);
+}
+
+void Server::onConnectionPending(Listener& l) {
+  // Still accepting during drain.delay; stopped_ means the listener is closing.
+  if (stopped_ || l.closed()) return;
+  if (proxy_->clients().size() >= config().limits.max_connections) {
+    // Leave it in the kernel's queue; libuv stops polling this listener
+    // until we accept (resumePausedListeners).
+    if (!l.paused()) {
+      auto& j = log().eventLine(LogLevel::Warn, "accept_paused");
+      j.str("address", l.boundAddress()).num("max_connections", static_cast<uint64_t>(config().limits.max_connections));
+      log().emit(LogLevel::Warn);
+    }
+    l.setPaused(true);
+    return;
+  }
+  DownstreamConnection::accept(*proxy_, l.stream());
+}
+
+void Server::resumePausedListeners() {
+  for (auto& l : listeners_) {
+    if (!l->paused() || l->closed()) continue;
+    if (proxy_->clients().size() >= config().limits.max_connections) return;
+    l->setPaused(false);
+    // Accepting the pending connection also re-arms polling of the listener.
+    DownstreamConnection::accept(*proxy_, l->stream());
+  }
+}
+
+}  // namespace ballast

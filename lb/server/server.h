@@ -1,0 +1,138 @@
+// The composition root. The server owns the loop, signals, listeners, the
+// proxy context (the config in force, live connections), the admin server,
+// the health checkers, and wires them together:
+//   Server -> listeners, admin (+ retired ones until their last answer),
+//          -> ProxyContext (-> Runtime -> pools -> backends -> idle connections,
+//                           -> client connections -> their current request,
+//                           -> upstream connections, self-owned, listed for shutdown)
+//          -> health checkers (-> sessions), publishing into the pools
+// Nothing includes this file but main.cc.
+#pragma once
+
+#include <uv.h>
+
+#include <csignal>
+#include <cstdint>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.h"
+#include "health/health_checker.h"
+#include "lb/admin/admin_control.h"
+#include "lb/base/listener.h"
+#include "lb/base/log.h"
+#include "lb/proxy/context.h"
+
+namespace ballast {
+
+class AdminServer;
+class ConfigWatch;
+class HotUpgrade;
+
+// The log settings of a config.
+LogOptions logOptions(const config::LogConfig& cfg);
+
+class Server final : public AdminControl {
+ public:
+  explicit Server(const config::Config& cfg);
+  ~Server() override;
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds every listener, runs the loop until stop() and every handle has
+  // closed. Returns the process exit code (0 clean, 1 start-up failure or a
+  // handle left open).
+  int run();
+  // Closes everything at once (second signal, start-up failure, end of a
+  // drain); run() then returns.
+  void stop();
+  // Graceful shutdown: /readyz turns 503 at once; after drain.delay the
+  // listeners close and idle clients are closed; in-flight requests finish
+  // (their connections close after the response); then stop(), or stop()
+  // after drain.timeout cutting what is left.
+  void beginShutdown();
+  // How long an idle keep-alive client may still send one last request once
+  // the drain has begun.
+  static constexpr uint64_t kIdleDrainGraceMs = 500;
+
+  // Re-reads the config file, validates it completely and applies it only if
+  // everything (including binding new listeners) succeeds; otherwise the
+  // running config is untouched. `trigger` names the cause in the event log.
+  ReloadResult reload(std::string_view trigger) override;
+  void setConfigPath(std::string path) { config_path_ = std::move(path); }
+
+  // How this process was started (for a hot upgrade, see hot_upgrade.h),
+  // and the sockets an old process handed over.
+  void setCommandLine(int argc, char** argv);
+  // --watch: reload when the config file changes (see watch.h).
+  void setWatch(bool on) { watch_enabled_ = on; }
+  // SIGUSR2: start the new binary and hand it the listening sockets.
+  void hotUpgrade();
+
+  ProxyContext& proxy() { return *proxy_; }
+  const config::Config& config() const { return *proxy_->runtime()->config; }
+
+  // ---- AdminControl ----
+  uv_loop_t* loop() override { return &loop_; }
+  std::shared_ptr<Runtime> runtime() const override { return proxy_->runtime(); }
+  const std::vector<std::unique_ptr<health::HealthChecker>>& checkers() const override { return checkers_; }
+  std::vector<ListenerInfo> listeners() const override;
+  bool ready() const override;
+  bool stopping() const override { return stopping_; }
+  double startTime() const override { return start_time_; }
+  uint64_t startedMs() const override { return started_ms_; }
+
+ private:
+  bool bindListeners();
+  std::unique_ptr<Listener> makeListener(const config::Address& addr);
+  void onConnectionPending(Listener& l);
+  void resumePausedListeners();
+  void onClientClosed();
+  void checkDrained();
+  void startHealthChecks();
+  void stopHealthChecks();
+  void retire(std::unique_ptr<Listener> l);
+  void retire(std::unique_ptr<AdminServer> a);
+  void sweepRetired();
+
+  static void onSignal(uv_signal_t* h, int signum);
+  static void onPrepare(uv_prepare_t* h);
+  static void onEjectionSweep(uv_timer_t* h);
+  static void onDrainTimer(uv_timer_t* h);
+  static void onHandoverTimer(uv_timer_t* h);
+
+  uv_loop_t loop_;
+  std::unique_ptr<ProxyContext> proxy_;
+  static constexpr int kSignals[] = {SIGINT, SIGTERM, SIGUSR1, SIGHUP, SIGUSR2};
+  uv_signal_t signals_[std::size(kSignals)];
+  uv_prepare_t prepare_;
+  uv_timer_t ejection_sweep_;  // outlier ejection expiry
+  uv_timer_t drain_timer_;
+  uv_timer_t handover_timer_;  // hot upgrade, new side: waits for readiness
+  enum class DrainPhase : uint8_t { None, Delay, Waiting } drain_phase_ = DrainPhase::None;
+  std::string config_path_;
+  bool watch_enabled_ = false;
+  std::unique_ptr<ConfigWatch> watch_;
+  std::unique_ptr<HotUpgrade> upgrade_;
+  std::vector<Listener*> deferred_listeners_;  // adopted, accepting once ready
+
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::unique_ptr<AdminServer> admin_;
+  std::vector<std::unique_ptr<health::HealthChecker>> checkers_;
+  // Replaced by a reload: closed, deleted once their handles (and, for an
+  // admin server, its last answer) are gone.
+  std::vector<std::unique_ptr<Listener>> retired_listeners_;
+  std::vector<std::unique_ptr<AdminServer>> retired_admins_;
+
+  bool stopping_ = false;  // draining or stopped: not ready, no keep-alive
+  bool stopped_ = false;   // stop() ran: every handle is closing
+  bool bound_ = false;
+  bool loop_closed_ = false;
+  uint64_t started_ms_ = 0;
+  double start_time_ = 0;
+};
+
+}  // namespace ballast

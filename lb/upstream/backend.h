@@ -1,0 +1,106 @@
+// One backend server of a pool: its address, weight, role (primary/backup),
+// its health as decided by the active checker and the outlier detector, and
+// its idle keep-alive connections. Shared-owned: the pool holds it, and
+// every upstream connection holds it too, so a backend removed by a reload
+// stays alive until its last connection is closed.
+//
+// Who writes what: the pool applies the health checker's transitions and
+// the outlier detector's ejections; the admin API sets the admin state. The
+// balancer only reads.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "lb/stats/stats.h"
+#include "lb/upstream/health_status.h"
+#include "lb/upstream/idle_pool.h"
+
+namespace ballast {
+
+// Operator's runtime control (admin API): Draining takes no new requests
+// and lets in-flight ones finish; Disabled takes none at all.
+enum class AdminState : uint8_t { Enabled, Draining, Disabled };
+const char* toString(AdminState s);  // "enabled", "draining", "disabled"
+
+class Backend : public std::enable_shared_from_this<Backend> {
+ public:
+  Backend(std::string pool_name, const config::BackendConfig& cfg);
+  ~Backend();
+  Backend(const Backend&) = delete;
+  Backend& operator=(const Backend&) = delete;
+
+  const std::string& name() const { return address_.text; }  // "host:port" as configured
+  const std::string& poolName() const { return pool_name_; }
+  const config::Address& address() const { return address_; }
+  const sockaddr* sockAddr() const { return reinterpret_cast<const sockaddr*>(&address_.addr); }
+  uint32_t weight() const { return weight_; }
+  // A reload kept this backend: take the new weight and role.
+  void reconfigure(const config::BackendConfig& cfg) {
+    weight_ = cfg.weight;
+    backup_ = cfg.backup;
+  }
+  bool backup() const { return backup_; }
+
+  // Healthy, not ejected, enabled: takes traffic in normal operation.
+  bool available() const { return enabled() && health_ == HealthStatus::Healthy && !ejected_; }
+  // Shorthand for tests: Enabled or Disabled.
+  void setAvailable(bool v) { admin_ = v ? AdminState::Enabled : AdminState::Disabled; }
+  // May take new requests as far as the operator is concerned.
+  bool enabled() const { return admin_ == AdminState::Enabled; }
+  AdminState adminState() const { return admin_; }
+  void setAdminState(AdminState s) { admin_ = s; }
+
+  HealthStatus health() const { return health_; }
+  void setHealth(HealthStatus h) { health_ = h; }
+  bool ejected() const { return ejected_; }
+
+  // Every state name stateName() can return, for the state metric.
+  static constexpr std::array<const char*, 7> kStateNames = {"healthy",  "unhealthy", "unknown", "ejected",
+                                                             "draining", "drained",   "disabled"};
+  // One word for events, /status and the state metric (one of kStateNames).
+  const char* stateName() const;
+
+  // Loop time (ms) of the last state change, for "time since last change".
+  uint64_t lastChangeMs() const { return last_change_ms_; }
+  void markChanged(uint64_t now_ms) { last_change_ms_ = now_ms; }
+
+  IdlePool& idle() { return idle_; }
+  const IdlePool& idle() const { return idle_; }
+  BackendStats& stats() { return stats_; }
+  const BackendStats& stats() const { return stats_; }
+
+  // Requests currently using this backend. Counted by the pool from pick()
+  // to release() (least-request balancing and metrics read it).
+  uint32_t activeRequests() const { return active_requests_; }
+  void requestStarted() { ++active_requests_; }
+  void requestFinished() { --active_requests_; }
+
+  // ---- outlier detection state, managed by the pool's OutlierDetector ----
+  uint32_t consecutive_failures_ = 0;
+  uint32_t ejections_ = 0;  // times ejected so far (multiplies the ejection time)
+  uint64_t ejected_until_ms_ = 0;
+  uint64_t ejected_at_ms_ = 0;
+  bool ejected_ = false;
+
+ private:
+  std::string pool_name_;
+  config::Address address_;
+  uint32_t weight_;
+  bool backup_;
+  AdminState admin_ = AdminState::Enabled;
+  HealthStatus health_ = HealthStatus::Healthy;
+  uint64_t last_change_ms_ = 0;
+  uint32_t active_requests_ = 0;
+  IdlePool idle_;
+  BackendStats stats_;
+};
+
+using BackendPtr = std::shared_ptr<Backend>;
+
+}  // namespace ballast

@@ -1,0 +1,387 @@
+#include "lb/upstream/upstream_connection.h"
+
+#include <cstring>
+
+#include "lb/base/handle.h"
+#include "lb/http/parser.h"
+#include "lb/upstream/backend.h"
+
+namespace ballast {
+
+void UpstreamEnv::closeAll() {
+  live.forEach([](UpstreamConnection* c) { c->close(); });
+}
+
+UpstreamConnection::UpstreamConnection(UpstreamEnv& env, std::shared_ptr<Backend> backend)
+    : env_(env), backend_(std::move(backend)), writer_(this, &UpstreamConnection::onWriteDone),
+      buf_(new char[kBufSize]) {
+  uv_tcp_init(env_.loop, &tcp_);
+  uv_timer_init(env_.loop, &timer_);
+  tcp_.data = this;
+  timer_.data = this;
+  connect_req_.data = this;
+  resetParser();
+  env_.live.push(this);
+}
+
+UpstreamConnection::~UpstreamConnection() { env_.live.erase(this); }
+
+void UpstreamConnection::onHandlesClosed(UpstreamConnection* self) { delete self; }
+
+UpstreamConnection* UpstreamConnection::connect(UpstreamEnv& env, std::shared_ptr<Backend> backend,
+                                                const config::Timeouts& timeouts, UpstreamHandler* handler) {
+  auto* c = new UpstreamConnection(env, std::move(backend));
+  c->handler_ = handler;
+  c->timeouts_ = &timeouts;
+  c->setCountedActive(true);
+  c->state_ = State::Connecting;
+  uv_tcp_nodelay(&c->tcp_, 1);
+  int err = uv_tcp_connect(&c->connect_req_, &c->tcp_, c->backend_->sockAddr(), &UpstreamConnection::onConnect);
+  if (err < 0) {
+    // The handler expects a callback, but calling it from inside connect()
+    // would re-enter the request: a zero timer reports it on the next turn.
+    c->deferred_error_ = err;
+    c->timer_mode_ = TimerMode::Connect;
+    uv_timer_start(&c->timer_, &UpstreamConnection::onTimer, 0, 0);
+    return c;
+  }
+  c->updateTimer(false);
+  return c;
+}
+
+void UpstreamConnection::onConnect(uv_connect_t* req, int status) {
+  auto* self = static_cast<UpstreamConnection*>(req->handle->data);
+  if (status == UV_ECANCELED || self->state_ == State::Closing) return;
+  if (status < 0) {
+    self->fail(UpstreamError::ConnectFailed, status);
+    return;
+  }
+  self->state_ = State::Active;
+  self->updateTimer(false);
+  self->startReading();
+  self->handler_->onUpstreamConnected(*self);
+}
+
+void UpstreamConnection::setCountedActive(bool v) {
+#ifdef BALLAST_NO_METRICS
+  counted_active_ = v;
+  return;
+#endif
+  if (v == counted_active_) return;
+  counted_active_ = v;
+  if (v) {
+    ++backend_->stats().connections_active;
+  } else {
+    --backend_->stats().connections_active;
+  }
+}
+
+void UpstreamConnection::attach(UpstreamHandler* handler, const config::Timeouts& timeouts) {
+  handler_ = handler;
+  timeouts_ = &timeouts;
+  setCountedActive(true);
+  state_ = State::Active;
+  reused_ = true;
+  resetParser();
+  updateTimer(false);
+  // Still reading (idle watch); nothing else to do.
+}
+
+void UpstreamConnection::resetParser() {
+  llhttp_init(&parser_, HTTP_RESPONSE, parserSettings<UpstreamConnection>());
+  parser_.data = this;
+  headers_.reset();
+  reason_ = {};
+  head_done_ = false;
+  complete_ = false;
+  reusable_ = true;
+  expect_response_ = false;
+  paused_ = false;
+  response_bytes_ = 0;
+  end_ = 0;
+}
+
+void UpstreamConnection::release() {
+  if (state_ != State::Active) return;
+  idle_timeout_ms_ = timeouts_ ? static_cast<uint64_t>(timeouts_->backend_idle.count()) : 0;
+  handler_ = nullptr;
+  timeouts_ = nullptr;  // the request's config may go away now
+  setCountedActive(false);
+  bool ok = complete_ && reusable_ && keepAlive() && !writer_.pending() && backend_->available() &&
+            env_.keep_idle && idle_timeout_ms_ > 0;
+  if (!ok || !backend_->idle().release(this)) {
+    close();
+    return;
+  }
+  state_ = State::Idle;
+  paused_ = false;
+  end_ = 0;
+  startReading();
+  updateTimer(false);
+}
+
+void UpstreamConnection::close() {
+  if (state_ == State::Closing) return;
+  if (state_ == State::Idle) backend_->idle().remove(this);
+  setCountedActive(false);
+  state_ = State::Closing;
+  handler_ = nullptr;
+  timeouts_ = nullptr;
+  timer_mode_ = TimerMode::None;
+  uv_timer_stop(&timer_);
+  stopReading();
+  // A pending connect or write request is cancelled (UV_ECANCELED) before
+  // the close callbacks run; both callbacks check the state first.
+  closeHandles(this, {asHandle(&tcp_), asHandle(&timer_)});
+}
+
+void UpstreamConnection::fail(UpstreamError err, int uv_status) {
+  UpstreamHandler* h = handler_;
+  close();
+  if (h) h->onUpstreamError(err, uv_status);
+}
+
+bool UpstreamConnection::write(WriteBatch& batch) {
+  int r = writer_.write(reinterpret_cast<uv_stream_t*>(&tcp_), batch.bufs(), batch.count());
+  if (r < 0) {
+    close();
+    return false;
+  }
+  if (r == 1) updateTimer(false);  // now waiting on the backend to read
+  return true;
+}
+
+void UpstreamConnection::onWriteDone(void* owner, int status) {
+  auto* self = static_cast<UpstreamConnection*>(owner);
+  if (self->state_ == State::Closing) return;
+  if (status < 0) {
+    self->fail(UpstreamError::WriteFailed, status);
+    return;
+  }
+  self->updateTimer(true);
+  if (self->handler_) self->handler_->onUpstreamWritten();
+}
+
+void UpstreamConnection::expectResponse() {
+  if (state_ != State::Active || expect_response_) return;
+  expect_response_ = true;
+  updateTimer(true);
+}
+
+void UpstreamConnection::updateTimer(bool progress) {
+  TimerMode want = TimerMode::None;
+  uint64_t ms = 0;
+  switch (state_) {
+    case State::Connecting:
+      want = TimerMode::Connect;
+      ms = static_cast<uint64_t>(timeouts_->connect.count());
+      break;
+    case State::Active:
+      // Waiting on the backend: it is not reading our request, or it owes
+      // us response bytes and we are reading. Paused by a slow client, or
+      // still receiving the request body from the client: not its fault.
+      if (writer_.pending() || (expect_response_ && !complete_ && !paused_)) {
+        want = TimerMode::Response;
+        ms = static_cast<uint64_t>(timeouts_->backend_response.count());
+      }
+      break;
+    case State::Idle:
+      want = TimerMode::Idle;
+      ms = idle_timeout_ms_;
+      break;
+    case State::Closing:
+      break;
+  }
+  if (want == TimerMode::None) {
+    if (timer_mode_ != TimerMode::None) uv_timer_stop(&timer_);
+    timer_mode_ = TimerMode::None;
+    return;
+  }
+  if (want == timer_mode_ && !progress) return;  // keep the running deadline
+  timer_mode_ = want;
+  uv_timer_start(&timer_, &UpstreamConnection::onTimer, ms, 0);
+}
+
+void UpstreamConnection::onTimer(uv_timer_t* t) {
+  auto* self = static_cast<UpstreamConnection*>(t->data);
+  TimerMode mode = self->timer_mode_;
+  self->timer_mode_ = TimerMode::None;
+  switch (mode) {
+    case TimerMode::Connect: {
+      // Either a real connect timeout or the deferred report of a synchronous
+      // uv_tcp_connect failure (see connect()).
+      int err = self->deferred_error_ != 0 ? self->deferred_error_ : UV_ETIMEDOUT;
+      self->fail(err == UV_ETIMEDOUT ? UpstreamError::ConnectTimeout : UpstreamError::ConnectFailed, err);
+      break;
+    }
+    case TimerMode::Response:
+      self->fail(UpstreamError::ResponseTimeout, UV_ETIMEDOUT);
+      break;
+    case TimerMode::Idle:
+      self->close();
+      break;
+    case TimerMode::None:
+      break;
+  }
+}
+
+void UpstreamConnection::startReading() {
+  if (reading_ || state_ == State::Closing) return;
+  if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &UpstreamConnection::onAlloc,
+                    &UpstreamConnection::onRead) == 0) {
+    reading_ = true;
+  }
+}
+
+void UpstreamConnection::stopReading() {
+  if (!reading_) return;
+  uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  reading_ = false;
+}
+
+void UpstreamConnection::pauseReading() {
+  if (state_ != State::Active) return;
+  paused_ = true;
+  stopReading();
+  updateTimer(false);
+}
+
+void UpstreamConnection::resumeReading() {
+  if (!paused_ || state_ != State::Active) return;
+  paused_ = false;
+  // The client has consumed everything queued from buf_; body bytes need not
+  // be kept (a head in progress is never paused on).
+  if (head_done_) end_ = 0;
+  if (!complete_) startReading();
+  updateTimer(true);
+}
+
+void UpstreamConnection::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<UpstreamConnection*>(h->data);
+  buf->base = self->buf_.get() + self->end_;
+  buf->len = kBufSize - self->end_;
+}
+
+void UpstreamConnection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+  auto* self = static_cast<UpstreamConnection*>(s->data);
+  if (nread == 0 || self->state_ == State::Closing) return;
+  if (self->state_ == State::Idle) {
+    // The backend closed an idle connection, or sent bytes nobody asked for.
+    self->close();
+    return;
+  }
+  if (nread < 0) {
+    if (nread == UV_EOF && self->head_done_ && !self->complete_) {
+      // Response delimited by close, or truncated: llhttp decides.
+      llhttp_errno_t e = llhttp_finish(&self->parser_);
+      self->reusable_ = false;
+      if ((e == HPE_OK || e == HPE_PAUSED) && self->complete_) {
+        self->updateTimer(false);
+        if (self->handler_) self->handler_->onUpstreamReadDone();
+        return;
+      }
+    }
+    if (self->complete_) {
+      // Closed after a complete response: fine, just not reusable.
+      self->reusable_ = false;
+      self->stopReading();
+      return;
+    }
+    self->fail(UpstreamError::Reset, static_cast<int>(nread));
+    return;
+  }
+  if (self->complete_) {
+    // Bytes after a complete response: protocol violation; never reuse.
+    self->reusable_ = false;
+    return;
+  }
+  self->response_bytes_ += static_cast<uint64_t>(nread);
+  self->updateTimer(true);
+  self->parse(buf->base, static_cast<size_t>(nread));
+}
+
+void UpstreamConnection::parse(const char* data, size_t len) {
+  llhttp_errno_t e = llhttp_execute(&parser_, data, len);
+  if (state_ == State::Closing) return;
+  if (e == HPE_PAUSED) {
+    // Paused at message complete; anything after it is unexpected.
+    const char* pos = llhttp_get_error_pos(&parser_);
+    if (pos != data + len) reusable_ = false;
+  } else if (e != HPE_OK) {
+    fail(UpstreamError::InvalidResponse, 0);
+    return;
+  }
+  // While the head is incomplete its bytes stay contiguous from buf_[0]
+  // (header spans point into them); a head that fills the buffer is refused.
+  end_ += len;
+  if (!head_done_ && end_ >= kBufSize) {
+    fail(UpstreamError::InvalidResponse, UV_E2BIG);
+    return;
+  }
+  if (complete_) updateTimer(false);
+  // Flush what the callbacks queued (also a lone 100 Continue).
+  if (handler_) handler_->onUpstreamReadDone();
+  // The handler may have closed, paused or released us. If still active and
+  // not paused, the client took the bytes synchronously: reuse buf_.
+  if (state_ == State::Active && !paused_ && head_done_) end_ = 0;
+}
+
+// ---- llhttp callbacks (compute only; never close) ----
+
+int UpstreamConnection::onMessageBegin(llhttp_t* p) {
+  auto* self = static_cast<UpstreamConnection*>(p->data);
+  self->headers_.reset();
+  self->reason_ = {};
+  return 0;
+}
+
+int UpstreamConnection::onStatus(llhttp_t* p, const char* at, size_t len) {
+  auto* self = static_cast<UpstreamConnection*>(p->data);
+  if (!self->reason_.empty() && self->reason_.data() + self->reason_.size() == at) {
+    self->reason_ = std::string_view(self->reason_.data(), self->reason_.size() + len);
+  } else {
+    self->reason_ = std::string_view(at, len);
+  }
+  return 0;
+}
+
+int UpstreamConnection::onHeaderField(llhttp_t* p, const char* at, size_t len) {
+  static_cast<UpstreamConnection*>(p->data)->headers_.onField(at, len);
+  return 0;
+}
+
+int UpstreamConnection::onHeaderValue(llhttp_t* p, const char* at, size_t len) {
+  static_cast<UpstreamConnection*>(p->data)->headers_.onValue(at, len);
+  return 0;
+}
+
+int UpstreamConnection::onHeadersComplete(llhttp_t* p) {
+  auto* self = static_cast<UpstreamConnection*>(p->data);
+  self->headers_.finish();
+  self->hop_.scan(self->headers_.headers());
+  if (!self->handler_) return -1;
+  int status = p->status_code;
+  if (status >= 100 && status < 200) {
+    if (status == 101) return -1;  // we never ask for an upgrade
+    self->handler_->onUpstreamInterim(*self);
+    return 0;
+  }
+  self->head_done_ = true;
+  return self->handler_->onUpstreamHead(*self);
+}
+
+int UpstreamConnection::onBody(llhttp_t* p, const char* at, size_t len) {
+  auto* self = static_cast<UpstreamConnection*>(p->data);
+  if (self->handler_) self->handler_->onUpstreamBody(at, len);
+  return 0;
+}
+
+int UpstreamConnection::onMessageComplete(llhttp_t* p) {
+  auto* self = static_cast<UpstreamConnection*>(p->data);
+  if (!self->head_done_) return 0;  // end of a 1xx interim response; the final one follows
+  self->complete_ = true;
+  if (self->handler_) self->handler_->onUpstreamComplete();
+  return HPE_PAUSED;
+}
+
+}  // namespace ballast
