@@ -64,7 +64,7 @@ void JsonWriter::appendEscaped(std::string& out, std::string_view value) {
 JsonWriter& JsonWriter::key(std::string_view k) {
   separate();
   out_.push_back('"');
-  appendEscaped(out_, k);
+  out_.append(k);
   out_.append("\":", 2);
   after_key_ = true;
   return *this;

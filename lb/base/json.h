@@ -8,6 +8,8 @@
 //
 // Inside an object, write key() then one value, or a member shorthand
 // (str(key, value), num(key, value), ...). At most 64 levels of nesting.
+// Keys are written as they are: they are names from our code (plain ASCII,
+// no quote, backslash or control character), never data.
 #pragma once
 
 #include <cstdint>
