@@ -48,18 +48,6 @@ void waitInFlight(const Ballast& lb, const std::string& backend, int n) {
   }
 }
 
-// A plain connect() to 127.0.0.1:port: 0 on success, else the errno.
-int tryConnect(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  sa.sin_port = htons(port);
-  int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-  int err = rc == 0 ? 0 : errno;
-  ::close(fd);
-  return err;
-}
 
 // Index of the first event line named `event` in the event log, or -1.
 long eventIndex(const Ballast& lb, const std::string& event) {

@@ -56,15 +56,6 @@ std::vector<std::string> backendsOf(uint16_t port, int n, const std::string& tag
   return out;
 }
 
-// Polls `cond` every 5 ms until it holds; false if `timeout` passes first.
-bool pollUntil(const std::function<bool()>& cond, Ms timeout) {
-  auto deadline = Clock::now() + timeout;
-  while (!cond()) {
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
 
 std::set<std::string> asSet(const std::vector<std::string>& v) { return {v.begin(), v.end()}; }
 

@@ -1,5 +1,7 @@
 #include "tests/support/harness.h"
 
+#include <catch2/catch.hpp>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -18,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -594,6 +597,34 @@ Ballast::Ballast(const TempDir& dir, const std::string& config_yaml) {
     }
   }
   if (proxy_ports_.empty()) fail("ballast: started without a proxy listening event\n" + process_->tail());
+}
+
+Ballast::~Ballast() {
+  if (!process_ || !process_->running()) return;
+  // A failing test is unwinding: stop quietly, its own failure says enough.
+  if (std::uncaught_exceptions() > 0) return;
+  stopAndCheck();
+}
+
+int Ballast::stopAndCheck() {
+  if (!process_->running()) return -1;
+  process_->signal(SIGTERM);
+  auto code = process_->waitExit(kStopGrace);
+  if (!code) {
+    // In-flight requests hold the drain (a hanging backend): the second
+    // signal closes everything at once, which must be clean too.
+    process_->signal(SIGTERM);
+    code = process_->waitExit(Ms(10000));
+  }
+  const std::string err = process_->text(Stream::Stderr);
+  INFO("ballast stopped with SIGTERM\n" << process_->tail(15));
+  CHECK(code.has_value());
+  CHECK(code.value_or(-1) == 0);
+  CHECK(err.find("\"loop_not_closed\"") == std::string::npos);
+  CHECK(err.find("ERROR: AddressSanitizer") == std::string::npos);
+  CHECK(err.find("ERROR: LeakSanitizer") == std::string::npos);
+  CHECK(err.find("runtime error:") == std::string::npos);
+  return code.value_or(-1);
 }
 
 std::vector<std::string> Ballast::accessLog() const { return process_->lines(Stream::Stdout); }
@@ -1292,6 +1323,96 @@ void FakeServer::serve(int fd, uint64_t id) {
   }
   ::close(fd);
   conn_fds_.erase(std::remove(conn_fds_.begin(), conn_fds_.end(), fd), conn_fds_.end());
+}
+
+// ---------------------------------------------------------------------------
+// Shared test helpers
+
+bool pollUntil(const std::function<bool()>& cond, Ms timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (!cond()) {
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(Ms(5));
+  }
+  return true;
+}
+
+int tryConnect(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sa.sin_port = htons(port);
+  int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  int err = rc == 0 ? 0 : errno;
+  ::close(fd);
+  return err;
+}
+
+std::string firstFailures(const std::vector<std::string>& failures, size_t n) {
+  std::string s;
+  for (size_t i = 0; i < failures.size() && i < n; ++i) s += failures[i] + "\n---\n";
+  return s;
+}
+
+Load::Load(uint16_t port, int keepalive, int fresh) {
+  for (int i = 0; i < keepalive; ++i) threads_.emplace_back([this, port, i] { run(port, i, true); });
+  for (int i = 0; i < fresh; ++i) threads_.emplace_back([this, port, i] { run(port, 100 + i, false); });
+}
+
+Load::~Load() { stop(); }
+
+void Load::stop() {
+  stop_ = true;
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+}
+
+std::vector<std::string> Load::failures() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return failures_;
+}
+
+std::map<std::string, uint64_t> Load::byBackend() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return by_backend_;
+}
+
+std::map<std::string, uint64_t> Load::byBackendAfterMark() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return after_mark_;
+}
+
+void Load::record(bool after_mark, const Response& r) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++total_;
+  if (r.status == 200) {
+    ++by_backend_[r.headerOr("X-Backend")];
+    if (after_mark) ++after_mark_[r.headerOr("X-Backend")];
+  } else {
+    failures_.push_back(r.describe());
+  }
+}
+
+void Load::recordError(const std::string& what) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++total_;
+  failures_.push_back("client error: " + what);
+}
+
+void Load::run(uint16_t port, int id, bool keepalive) {
+  uint64_t n = 0;
+  while (!stop_) {
+    try {
+      Client c(port, Ms(5000));
+      do {
+        bool after = marked_.load();
+        record(after, c.roundTrip(get("/load-" + std::to_string(id) + "-" + std::to_string(n++))));
+      } while (keepalive && !stop_);
+    } catch (const std::exception& e) {
+      recordError(e.what());
+    }
+  }
 }
 
 }  // namespace ballast::test

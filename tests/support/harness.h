@@ -11,7 +11,9 @@
 //    so a hang never blocks the suite;
 //  - every process started is SIGKILLed and reaped by its destructor, and is
 //    also killed by the kernel if the test binary itself dies
-//    (PR_SET_PDEATHSIG);
+//    (PR_SET_PDEATHSIG); a ballast still running when its Ballast object
+//    goes away is stopped with SIGTERM instead, and must exit 0 with its
+//    loop closed (no leaked handle, no sanitizer report);
 //  - every socket the harness opens is close-on-exec, so a child never
 //    inherits (and keeps open) a test's connection.
 //
@@ -222,6 +224,17 @@ JsonObject parseFlatJson(const std::string& line);
 class Ballast {
  public:
   Ballast(const TempDir& dir, const std::string& config_yaml);
+  // Stops a ballast that is still running the way an operator does
+  // (SIGTERM; a second one after kStopGrace if in-flight requests hold the
+  // drain), and checks (Catch CHECK) that it exits 0 with its loop closed.
+  ~Ballast();
+  Ballast(const Ballast&) = delete;
+  Ballast& operator=(const Ballast&) = delete;
+  static constexpr Ms kStopGrace{2000};
+
+  // The same check, now: SIGTERM, wait, exit code 0, nothing left open.
+  // Returns the exit code (or -1 if it did not exit).
+  int stopAndCheck();
 
   // The first proxy listener's port, and all of them in the order printed.
   uint16_t port() const { return proxy_ports_.at(0); }
@@ -458,6 +471,52 @@ size_t countEvents(const Ballast& lb, const std::string& event, const EventPredi
 // A predicate for backend_state events of `backend` ("127.0.0.1:PORT"),
 // optionally requiring the "new" state.
 EventPredicate backendState(const std::string& backend, const std::string& new_state = "");
+
+// ---------------------------------------------------------------------------
+// Shared test helpers
+
+// Polls `cond` every 5 ms until it holds; false if `timeout` passes first.
+bool pollUntil(const std::function<bool()>& cond, Ms timeout);
+// A plain connect() to 127.0.0.1:port: 0 on success, else the errno.
+int tryConnect(uint16_t port);
+// The first few failure descriptions, for an INFO message.
+std::string firstFailures(const std::vector<std::string>& failures, size_t n = 5);
+
+// Client load: `keepalive` threads sending GETs over one keep-alive
+// connection each (a connection that failed is replaced), and `fresh`
+// threads opening a new connection per request. Every answer must be 200;
+// anything else (another status, a refused connect, an EOF, a timeout) is
+// recorded as a failure. mark() splits the answers in before/after (to check
+// that a removed backend gets nothing new). Each thread owns its Client and
+// touches nothing else of the (single-threaded) harness.
+class Load {
+ public:
+  Load(uint16_t port, int keepalive, int fresh = 0);
+  ~Load();
+  Load(const Load&) = delete;
+  Load& operator=(const Load&) = delete;
+
+  void stop();
+  void mark() { marked_ = true; }
+  uint64_t total() const { return total_.load(); }
+  std::vector<std::string> failures() const;
+  std::map<std::string, uint64_t> byBackend() const;
+  std::map<std::string, uint64_t> byBackendAfterMark() const;
+
+ private:
+  void record(bool after_mark, const Response& r);
+  void recordError(const std::string& what);
+  void run(uint16_t port, int id, bool keepalive);
+
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> marked_{false};
+  std::atomic<uint64_t> total_{0};
+  mutable std::mutex mu_;
+  std::vector<std::string> failures_;
+  std::map<std::string, uint64_t> by_backend_;
+  std::map<std::string, uint64_t> after_mark_;
+  std::vector<std::thread> threads_;
+};
 
 // ---------------------------------------------------------------------------
 // FakeServer: a tiny blocking-socket HTTP/1.1 server on 127.0.0.1:0 for
