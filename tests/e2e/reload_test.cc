@@ -498,3 +498,119 @@ TEST_CASE("/readyz stays 200 across a reload that keeps every backend", "[reload
   INFO(r.describe());
   CHECK(r.status == 200);
 }
+
+namespace {
+
+// `yaml` with its admin listener moved to 127.0.0.1:PORT.
+std::string withAdminPort(std::string yaml, uint16_t port) {
+  const std::string from = "admin: { listen: 127.0.0.1:0 }";
+  const size_t at = yaml.find(from);
+  REQUIRE(at != std::string::npos);
+  yaml.replace(at, from.size(), "admin: { listen: 127.0.0.1:" + std::to_string(port) + " }");
+  return yaml;
+}
+
+std::string adminRequest(const std::string& method, const std::string& path, uint16_t port) {
+  return request(method, path, {}, "", "127.0.0.1:" + std::to_string(port));
+}
+
+}  // namespace
+
+// Regression: a POST /reload that moved admin.listen closed the admin
+// server with the connection serving the request, then wrote the answer on
+// it: uv_close twice, SIGABRT.
+TEST_CASE("POST /reload that moves admin.listen answers on the old connection, then the old port closes",
+          "[reload][admin]") {
+  TempDir dir;
+  DemoBackend a(dir, "a");
+  const std::string base = webConfig({a.address()});
+  Ballast lb(dir, base);
+  const uint16_t old_port = lb.adminPort();
+  const uint16_t new_port = freePort();
+  replaceConfig(lb, withAdminPort(base, new_port));
+
+  Response r = fetch(old_port, adminRequest("POST", "/reload", old_port));
+  INFO(r.describe());
+  CHECK(r.status == 200);
+  CHECK(contains(r.body, "\"success\":true"));
+  waitEvent(lb, "config_reloaded");
+  CHECK(lb.process().running());
+  // The new admin answers; the old one refuses.
+  Response ready = fetch(new_port, adminRequest("GET", "/readyz", new_port));
+  CHECK(ready.status == 200);
+  CHECK(pollUntil([&] { return tryConnect(old_port) == ECONNREFUSED; }, 5000ms));
+  // And back, through the new port this time.
+  replaceConfig(lb, base);
+  Response back = fetch(new_port, adminRequest("POST", "/reload", new_port));
+  CHECK(back.status == 200);
+  CHECK(fetch(lb.port(), get("/after")).status == 200);
+}
+
+TEST_CASE("SIGHUP that moves admin.listen while admin requests are in flight", "[reload][admin]") {
+  TempDir dir;
+  DemoBackend a(dir, "a");
+  // Enough backends that /metrics (several MB) cannot sit in the socket
+  // buffers of a client that does not read: its answer is still being
+  // written when the reload comes.
+  PoolSpec web{"web", {{a.address(), 1}}};
+  for (int i = 1; i <= 2500; ++i) web.backends.push_back({"127.0.0.2:" + std::to_string(i), 1});
+  const std::string base = configYaml({web});
+  Ballast lb(dir, base);
+  const uint16_t old_port = lb.adminPort();
+  const uint16_t new_port = freePort();
+
+  // One admin request half sent (still reading), one complete request
+  // whose answer the client has not read yet.
+  Client half(old_port);
+  half.sendAll("GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+  Client whole(old_port, kDefaultTimeout, 4096);
+  whole.sendAll(adminRequest("GET", "/metrics", old_port));
+  REQUIRE(pollUntil([&] { return !whole.quietFor(Ms(20)); }, 10000ms));
+
+  reloadOk(lb, withAdminPort(base, new_port));
+  CHECK(lb.process().running());
+  // The answer in flight is completed; the half request is closed (its
+  // admin server is gone); the new admin serves.
+  ReadOptions slow;
+  slow.read_size = 64 * 1024;
+  Response m = whole.readResponse(slow);
+  INFO("metrics answer: " << m.body_bytes << " bytes, complete: " << m.complete);
+  CHECK(m.status == 200);
+  CHECK(m.complete);
+  CHECK(m.body_bytes > 4u * 1024 * 1024);
+  CHECK(contains(m.body, "127.0.0.2:2500"));
+  CHECK(half.readUntilClose().empty());
+  CHECK(fetch(new_port, adminRequest("GET", "/healthz", new_port)).status == 200);
+  CHECK(pollUntil([&] { return tryConnect(old_port) == ECONNREFUSED; }, 5000ms));
+  CHECK(fetch(lb.port(), get("/after")).status == 200);
+}
+
+TEST_CASE("a reload that removes the listener a pipelining client uses answers every request on it",
+          "[reload][listeners]") {
+  TempDir dir;
+  DemoBackend a(dir, "a");
+  const uint16_t p1 = freePort();
+  uint16_t p2 = freePort();
+  while (p2 == p1) p2 = freePort();
+  const std::string one = configYaml({PoolSpec{"web", {{a.address(), 1}}}}, "", "127.0.0.1:" + std::to_string(p1));
+  const std::string two = configYaml({PoolSpec{"web", {{a.address(), 1}}}}, "",
+                                     "[127.0.0.1:" + std::to_string(p1) + ", 127.0.0.1:" + std::to_string(p2) + "]");
+  Ballast lb(dir, two);
+  Client c(p2);
+  // Five pipelined requests, each held 100 ms by the backend: the reload
+  // lands while most of them are queued on the connection.
+  std::string batch;
+  for (int i = 0; i < 5; ++i) batch += get("/slow-" + std::to_string(i) + "?delay=100");
+  c.sendAll(batch);
+  REQUIRE(pollUntil([&] { return lb.accessLog().size() >= 1; }, 5000ms));
+  reloadOk(lb, one);
+  CHECK(tryConnect(p2) == ECONNREFUSED);
+  for (int i = 0; i < 5; ++i) {
+    Response r = c.readResponse();
+    INFO("pipelined request " << i << "\n" << r.describe());
+    CHECK(r.status == 200);
+  }
+  // The connection stays usable after its listener is gone.
+  CHECK(c.roundTrip(get("/after-reload")).status == 200);
+  CHECK(fetch(p1, get("/kept")).status == 200);
+}
