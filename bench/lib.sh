@@ -230,3 +230,56 @@ EOF
 }
 EOF
 }
+
+# bench_keepalive_client PORT N: sends N GETs over one keep-alive connection
+# and prints how many were answered 200.
+bench_keepalive_client() {
+  python3 - "$1" "$2" <<'PY'
+import socket, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+s = socket.create_connection(("127.0.0.1", port))
+req = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
+buf = b""
+ok = 0
+for _ in range(n):
+    s.sendall(req)
+    while True:
+        i = buf.find(b"\r\n\r\n")
+        if i >= 0:
+            head = buf[:i].decode("latin-1")
+            length = 0
+            for line in head.split("\r\n")[1:]:
+                k, _, v = line.partition(":")
+                if k.strip().lower() == "content-length":
+                    length = int(v)
+            if len(buf) >= i + 4 + length:
+                if head.startswith("HTTP/1.1 200"):
+                    ok += 1
+                buf = buf[i + 4 + length:]
+                break
+        d = s.recv(65536)
+        if not d:
+            sys.exit("connection closed")
+        buf += d
+print(ok)
+PY
+}
+
+# bench_callgrind_instructions BIN CONFIG N: total instructions BIN executed
+# under callgrind, from start to exit, serving N keep-alive GETs.
+bench_callgrind_instructions() {
+  local bin=$1 config=$2 n=$3 out="$BENCH_TMP/cg.$$.$RANDOM"
+  valgrind --tool=callgrind --callgrind-out-file="$out.cg" "$bin" --config "$config" \
+    >"$out.stdout" 2>"$out.stderr" &
+  local pid=$!
+  bench_track "$pid"
+  bench_wait_for "$out.stderr" '"event":"listening","kind":"proxy"' 60 || bench_die "ballast under callgrind did not start"
+  local port
+  port=$(sed -n 's/.*"kind":"proxy","address":"127\.0\.0\.1:\([0-9]*\)".*/\1/p' "$out.stderr" | head -1)
+  local ok
+  ok=$(bench_keepalive_client "$port" "$n")
+  [[ "$ok" == "$n" ]] || bench_die "only $ok of $n requests answered 200"
+  kill -TERM "$pid"
+  wait "$pid" || true
+  sed -n 's/^summary: //p' "$out.cg"
+}

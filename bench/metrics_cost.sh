@@ -27,38 +27,6 @@ fi
 bench_start_demo metrics-cost 0
 BACKEND_PORT=$DEMO_PORT
 
-# Sends N GETs over one keep-alive connection and checks every answer is 200.
-client() {
-  python3 - "$1" "$2" <<'PY'
-import socket, sys
-port, n = int(sys.argv[1]), int(sys.argv[2])
-s = socket.create_connection(("127.0.0.1", port))
-req = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
-buf = b""
-ok = 0
-for _ in range(n):
-    s.sendall(req)
-    while True:
-        i = buf.find(b"\r\n\r\n")
-        if i >= 0:
-            head = buf[:i].decode("latin-1")
-            length = 0
-            for line in head.split("\r\n")[1:]:
-                k, _, v = line.partition(":")
-                if k.strip().lower() == "content-length":
-                    length = int(v)
-            if len(buf) >= i + 4 + length:
-                if head.startswith("HTTP/1.1 200"):
-                    ok += 1
-                buf = buf[i + 4 + length:]
-                break
-        d = s.recv(65536)
-        if not d:
-            sys.exit("connection closed")
-        buf += d
-print(ok)
-PY
-}
 
 write_config() {
   cat >"$BENCH_TMP/metrics-cost.yaml" <<YAML
@@ -73,23 +41,6 @@ YAML
 }
 write_config
 
-# instructions BIN N: total instructions ballast executed to serve N requests.
-instructions() {
-  local bin=$1 n=$2 out="$BENCH_TMP/cg.$$.$RANDOM"
-  valgrind --tool=callgrind --callgrind-out-file="$out.cg" "$bin" --config "$BENCH_TMP/metrics-cost.yaml" \
-    >"$out.stdout" 2>"$out.stderr" &
-  local pid=$!
-  bench_track "$pid"
-  bench_wait_for "$out.stderr" '"event":"listening","kind":"proxy"' 60 || bench_die "ballast under callgrind did not start"
-  local port
-  port=$(sed -n 's/.*"kind":"proxy","address":"127\.0\.0\.1:\([0-9]*\)".*/\1/p' "$out.stderr" | head -1)
-  local ok
-  ok=$(client "$port" "$n")
-  [[ "$ok" == "$n" ]] || bench_die "only $ok of $n requests answered 200"
-  kill -TERM "$pid"
-  wait "$pid" || true
-  sed -n 's/^summary: //p' "$out.cg"
-}
 
 rps() {
   local bin=$1 out="$BENCH_TMP/wrk.$RANDOM"
@@ -110,11 +61,11 @@ rps() {
 }
 
 bench_log "callgrind: $N1 and $N2 requests, with metrics"
-w1=$(instructions "$BALLAST_BIN" "$N1")
-w2=$(instructions "$BALLAST_BIN" "$N2")
+w1=$(bench_callgrind_instructions "$BALLAST_BIN" "$BENCH_TMP/metrics-cost.yaml" "$N1")
+w2=$(bench_callgrind_instructions "$BALLAST_BIN" "$BENCH_TMP/metrics-cost.yaml" "$N2")
 bench_log "callgrind: $N1 and $N2 requests, without metrics"
-o1=$(instructions "$NOMETRICS_BUILD/bin/ballast" "$N1")
-o2=$(instructions "$NOMETRICS_BUILD/bin/ballast" "$N2")
+o1=$(bench_callgrind_instructions "$NOMETRICS_BUILD/bin/ballast" "$BENCH_TMP/metrics-cost.yaml" "$N1")
+o2=$(bench_callgrind_instructions "$NOMETRICS_BUILD/bin/ballast" "$BENCH_TMP/metrics-cost.yaml" "$N2")
 bench_log "wrk: $DURATION each"
 rps_with=$(rps "$BALLAST_BIN")
 rps_without=$(rps "$NOMETRICS_BUILD/bin/ballast")

@@ -78,7 +78,8 @@ JsonWriter& JsonWriter::str(std::string_view v) {
   return *this;
 }
 
-JsonWriter& JsonWriter::num(int64_t v) {
+template <class Int>
+JsonWriter& JsonWriter::integer(Int v) {
   separate();
   char tmp[24];
   auto [p, ec] = std::to_chars(tmp, tmp + sizeof tmp, v);
@@ -87,14 +88,8 @@ JsonWriter& JsonWriter::num(int64_t v) {
   return *this;
 }
 
-JsonWriter& JsonWriter::num(uint64_t v) {
-  separate();
-  char tmp[24];
-  auto [p, ec] = std::to_chars(tmp, tmp + sizeof tmp, v);
-  (void)ec;
-  out_.append(tmp, static_cast<size_t>(p - tmp));
-  return *this;
-}
+JsonWriter& JsonWriter::num(int64_t v) { return integer(v); }
+JsonWriter& JsonWriter::num(uint64_t v) { return integer(v); }
 
 JsonWriter& JsonWriter::dbl(double v, int precision) {
   separate();

@@ -87,6 +87,8 @@ class JsonWriter {
     }
     return *this;
   }
+  template <class Int>
+  JsonWriter& integer(Int v);
   JsonWriter& close(char c) {
     out_.push_back(c);
     if (depth_ > 0) --depth_;

@@ -45,16 +45,6 @@ std::vector<Response> gets(uint16_t port, int n, const std::string& tag) {
   return out;
 }
 
-// Same, requiring 200 for each; returns the X-Backend of each.
-std::vector<std::string> backendsOf(uint16_t port, int n, const std::string& tag) {
-  std::vector<std::string> out;
-  for (const auto& r : gets(port, n, tag)) {
-    INFO(tag << "\n" << r.describe());
-    REQUIRE(r.status == 200);
-    out.push_back(r.headerOr("X-Backend"));
-  }
-  return out;
-}
 
 
 std::set<std::string> asSet(const std::vector<std::string>& v) { return {v.begin(), v.end()}; }

@@ -44,19 +44,6 @@ Ms since(Clock::time_point t) { return std::chrono::duration_cast<Ms>(Clock::now
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
-// Sends `n` GETs over one keep-alive connection; requires 200 for each and
-// returns the X-Backend of each.
-std::vector<std::string> backendsOf(uint16_t port, int n, const std::string& tag) {
-  Client c(port);
-  std::vector<std::string> out;
-  for (int i = 0; i < n; ++i) {
-    Response r = c.roundTrip(get("/" + tag + "-" + std::to_string(i)));
-    INFO(tag << " request " << i << "\n" << r.describe());
-    REQUIRE(r.status == 200);
-    out.push_back(r.headerOr("X-Backend"));
-  }
-  return out;
-}
 
 // Waits until ballast logged a backend_state event for every address given
 // (whatever the new state), i.e. the first probe of each has decided.

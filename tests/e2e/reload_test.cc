@@ -44,11 +44,11 @@ void replaceConfig(const Ballast& lb, const std::string& yaml) {
 // Rewrites the config, sends SIGHUP and waits for the next config_reloaded
 // event (the (done+1)-th); returns it. Throws (failing the test) when it does
 // not come.
-JsonObject reloadOk(Ballast& lb, const std::string& yaml) {
+JsonObject reloadOk(Ballast& lb, const std::string& yaml, Ms timeout = Ms(5000)) {
   const size_t done = countEvents(lb, "config_reloaded");
   replaceConfig(lb, yaml);
   lb.process().signal(SIGHUP);
-  return waitEvent(lb, "config_reloaded", {}, Ms(5000), done);
+  return waitEvent(lb, "config_reloaded", {}, timeout, done);
 }
 
 // Same, but the reload must fail: waits for the next config_reload_failed.
@@ -103,19 +103,6 @@ std::string statusBackend(const std::string& status_json, const std::string& add
   return status_json.substr(at, next == std::string::npos ? std::string::npos : next - at);
 }
 
-// X-Backend of `n` GETs over one keep-alive connection; every answer must be 200.
-std::vector<std::string> backendsOf(uint16_t port, int n, const std::string& tag) {
-  Client c(port);
-  std::vector<std::string> out;
-  for (int i = 0; i < n; ++i) {
-    Response r = c.roundTrip(get("/" + tag + "-" + std::to_string(i)));
-    INFO(tag << " request " << i << "\n" << r.describe());
-    REQUIRE(r.status == 200);
-    out.push_back(r.headerOr("X-Backend"));
-  }
-  return out;
-}
-
 size_t countOf(const std::vector<std::string>& v, const std::string& x) {
   return static_cast<size_t>(std::count(v.begin(), v.end(), x));
 }
@@ -135,6 +122,24 @@ uint16_t freePort() {
   }
   ::close(fd);
   return ntohs(sa.sin_port);
+}
+
+// Two free ports and two configs in front of `backend`: `one` listens on
+// p1, `two` on p1 and p2.
+struct TwoListeners {
+  uint16_t p1;
+  uint16_t p2;
+  std::string one;
+  std::string two;
+};
+TwoListeners twoListenerConfigs(const std::string& backend) {
+  const uint16_t p1 = freePort();
+  uint16_t p2 = freePort();
+  while (p2 == p1) p2 = freePort();
+  const std::string one = configYaml({PoolSpec{"web", {{backend, 1}}}}, "", "127.0.0.1:" + std::to_string(p1));
+  const std::string two = configYaml({PoolSpec{"web", {{backend, 1}}}}, "",
+                                     "[127.0.0.1:" + std::to_string(p1) + ", 127.0.0.1:" + std::to_string(p2) + "]");
+  return {p1, p2, one, two};
 }
 
 // A socket listening on 127.0.0.1:0, so nobody else can bind its port (even
@@ -376,12 +381,10 @@ TEST_CASE("listeners across reloads: kept ones never refuse, new ones answer, re
           "[reload][listeners]") {
   TempDir dir;
   DemoBackend a(dir, "a");
-  const uint16_t p1 = freePort();
-  uint16_t p2 = freePort();
-  while (p2 == p1) p2 = freePort();
-  const std::string one = configYaml({PoolSpec{"web", {{a.address(), 1}}}}, "", "127.0.0.1:" + std::to_string(p1));
-  const std::string two = configYaml({PoolSpec{"web", {{a.address(), 1}}}}, "",
-                                     "[127.0.0.1:" + std::to_string(p1) + ", 127.0.0.1:" + std::to_string(p2) + "]");
+  const TwoListeners configs = twoListenerConfigs(a.address());
+  const uint16_t p1 = configs.p1, p2 = configs.p2;
+  const std::string& one = configs.one;
+  const std::string& two = configs.two;
   Ballast lb(dir, one);
   REQUIRE(lb.port() == p1);
   REQUIRE(tryConnect(p2) == ECONNREFUSED);
@@ -567,7 +570,8 @@ TEST_CASE("SIGHUP that moves admin.listen while admin requests are in flight", "
   whole.sendAll(adminRequest("GET", "/metrics", old_port));
   REQUIRE(pollUntil([&] { return !whole.quietFor(Ms(20)); }, 10000ms));
 
-  reloadOk(lb, withAdminPort(base, new_port));
+  // 2,500 backends: generous under a sanitizer build on a busy machine.
+  reloadOk(lb, withAdminPort(base, new_port), Ms(30000));
   CHECK(lb.process().running());
   // The answer in flight is completed; the half request is closed (its
   // admin server is gone); the new admin serves.
@@ -589,12 +593,10 @@ TEST_CASE("a reload that removes the listener a pipelining client uses answers e
           "[reload][listeners]") {
   TempDir dir;
   DemoBackend a(dir, "a");
-  const uint16_t p1 = freePort();
-  uint16_t p2 = freePort();
-  while (p2 == p1) p2 = freePort();
-  const std::string one = configYaml({PoolSpec{"web", {{a.address(), 1}}}}, "", "127.0.0.1:" + std::to_string(p1));
-  const std::string two = configYaml({PoolSpec{"web", {{a.address(), 1}}}}, "",
-                                     "[127.0.0.1:" + std::to_string(p1) + ", 127.0.0.1:" + std::to_string(p2) + "]");
+  const TwoListeners configs = twoListenerConfigs(a.address());
+  const uint16_t p1 = configs.p1, p2 = configs.p2;
+  const std::string& one = configs.one;
+  const std::string& two = configs.two;
   Ballast lb(dir, two);
   Client c(p2);
   // Five pipelined requests, each held 100 ms by the backend: the reload

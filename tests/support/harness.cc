@@ -1349,6 +1349,18 @@ int tryConnect(uint16_t port) {
   return err;
 }
 
+std::vector<std::string> backendsOf(uint16_t port, int n, const std::string& tag) {
+  Client c(port);
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i) {
+    Response r = c.roundTrip(get("/" + tag + "-" + std::to_string(i)));
+    INFO(tag << " request " << i << "\n" << r.describe());
+    REQUIRE(r.status == 200);
+    out.push_back(r.headerOr("X-Backend"));
+  }
+  return out;
+}
+
 std::string firstFailures(const std::vector<std::string>& failures, size_t n) {
   std::string s;
   for (size_t i = 0; i < failures.size() && i < n; ++i) s += failures[i] + "\n---\n";

@@ -479,6 +479,9 @@ EventPredicate backendState(const std::string& backend, const std::string& new_s
 bool pollUntil(const std::function<bool()>& cond, Ms timeout);
 // A plain connect() to 127.0.0.1:port: 0 on success, else the errno.
 int tryConnect(uint16_t port);
+// The X-Backend of `n` GETs over one keep-alive connection (paths
+// "/TAG-i"); every answer must be 200 (REQUIRE).
+std::vector<std::string> backendsOf(uint16_t port, int n, const std::string& tag);
 // The first few failure descriptions, for an INFO message.
 std::string firstFailures(const std::vector<std::string>& failures, size_t n = 5);
 

@@ -84,6 +84,17 @@ struct Proxy {
 
 std::string getRequest(const std::string& path) { return "GET " + path + " HTTP/1.1\r\nHost: t\r\n\r\n"; }
 
+// Runs the loop until `backend` has accepted ballast's connection into
+// `upstream` and read a whole request head from it.
+void acceptRequest(TestLoop& loop, RawListener& backend, RawSocket& upstream) {
+  std::string seen;
+  REQUIRE(loop.runUntil([&] {
+    if (!upstream.open()) upstream = backend.accept();
+    if (upstream.open()) upstream.readAvailable(seen);
+    return seen.find("\r\n\r\n") != std::string::npos;
+  }));
+}
+
 }  // namespace
 
 TEST_CASE("loop: a client closing mid-request closes its connection and the upstream one", "[loop][lifecycle]") {
@@ -103,12 +114,7 @@ TEST_CASE("loop: a client closing mid-request closes its connection and the upst
     RawSocket client = RawSocket::connectTo(proxy.port());
     client.sendSome(getRequest("/wait"));
     RawSocket upstream;
-    std::string seen;
-    REQUIRE(loop.runUntil([&] {
-      if (!upstream.open()) upstream = backend.accept();
-      if (upstream.open()) upstream.readAvailable(seen);
-      return seen.find("\r\n\r\n") != std::string::npos;
-    }));
+    acceptRequest(loop, backend, upstream);
     CHECK(proxy.ctx.upstream().live.size() == 1);
     client.close();
     // Without option abortonclose (HAProxy's default) a client's FIN does
@@ -136,12 +142,7 @@ TEST_CASE("loop: a backend closing while the client write is pending cuts the re
   RawSocket client = RawSocket::connectTo(proxy.port(), 4096);
   client.sendSome(getRequest("/big"));
   RawSocket upstream;
-  std::string seen;
-  REQUIRE(loop.runUntil([&] {
-    if (!upstream.open()) upstream = backend.accept();
-    if (upstream.open()) upstream.readAvailable(seen);
-    return seen.find("\r\n\r\n") != std::string::npos;
-  }));
+  acceptRequest(loop, backend, upstream);
   // The backend announces 64 MiB and sends as much as fits until ballast's
   // write to the client is pending (it stops reading the backend) ...
   upstream.sendSome("HTTP/1.1 200 OK\r\nContent-Length: 67108864\r\n\r\n");
