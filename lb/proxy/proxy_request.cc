@@ -391,7 +391,7 @@ void ProxyRequest::onUpstreamError(UpstreamError err, int uv_status) {
   upstream_ = nullptr;  // already closed by UpstreamConnection::fail
   const bool reused = c != nullptr && c->reused();
   const bool got_bytes = c != nullptr && c->responseStarted();
-  const char cause = err == UpstreamError::ConnectTimeout || err == UpstreamError::ResponseTimeout ? 's' : 'S';
+  const char cause = info.timeout ? 's' : 'S';
   const uint64_t now = loopNow();
   if (state_ == RequestState::Streaming) {
     // Bytes of this response already went to the client: the only honest
@@ -404,8 +404,7 @@ void ProxyRequest::onUpstreamError(UpstreamError err, int uv_status) {
     return;
   }
   AttemptFacts f{written_, idempotent_, body_in_ > 0, replayable_, attempts_, tried_.size(), pool_->backends().size()};
-  if ((err == UpstreamError::Reset || err == UpstreamError::WriteFailed) &&
-      staleConnectionRetryAllowed(reused, got_bytes, f, stale_retried_)) {
+  if (info.stale_candidate && staleConnectionRetryAllowed(reused, got_bytes, f, stale_retried_)) {
     stale_retried_ = true;
     ++pool_->stats().retries[static_cast<size_t>(RetryReason::StaleConnection)];
     rebuildRequestBatch(false);
@@ -413,18 +412,7 @@ void ProxyRequest::onUpstreamError(UpstreamError err, int uv_status) {
     connectTo(backend_, true);
     return;
   }
-  std::string why;
-  if (err == UpstreamError::ResponseTimeout) {
-    why = "no response within " + config::formatDuration(runtime_->config->timeouts.backend_response);
-  } else if (err == UpstreamError::ConnectTimeout) {
-    why = "connect timeout after " + config::formatDuration(runtime_->config->timeouts.connect);
-  } else if (err == UpstreamError::InvalidResponse) {
-    why = "invalid response";
-  } else if (uv_status < 0) {
-    why = uv_strerror(uv_status);
-  } else {
-    why = info.client_text;
-  }
+  const std::string why = upstreamErrorDetail(err, uv_status, runtime_->config->timeouts);
   pool_->recordFailure(*backend_, why, now);
   backend_->stats().errors_1m.add(now);
   if (info.connect_phase) ++backend_->stats().connect_failures;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "config/config.h"
@@ -32,9 +33,16 @@ struct UpstreamErrorInfo {
   ErrorKind error_kind;        // ballast_errors_total{kind}
   std::string_view client_text;  // body of the local reply
   bool connect_phase;          // the connection never came up (counts as a connect failure)
+  bool timeout;                // a timer of ours ended it (termination 's', not 'S')
+  bool stale_candidate;        // on a reused connection before any response byte: the keep-alive race
 };
 
 const UpstreamErrorInfo& errorInfo(UpstreamError e);
 inline std::string_view upstreamErrorName(UpstreamError e) { return errorInfo(e).name; }
+
+// The operator-facing detail of one failure, for the event log and the
+// outlier detector: "connect timeout after 2s", "no response within 30s",
+// the system error ("connection refused"), or the table's text.
+std::string upstreamErrorDetail(UpstreamError e, int uv_status, const config::Timeouts& timeouts);
 
 }  // namespace ballast
