@@ -129,7 +129,7 @@ enum class RetryOn : uint8_t { ConnectFailure, Reset, Timeout, Status502, Status
 
 struct RetryConfig {
   uint32_t attempts = 1;        // 0..10 extra attempts after the first
-  uint32_t budget_percent = 20; // 0..100: retries in flight as a share of active requests
+  uint32_t budget_percent = 20; // 0..100: over time, retries add at most this share of the pool's requests (token bucket)
   uint32_t budget_min = 3;      // retries always allowed while fewer than this are in flight
   std::vector<RetryOn> on{RetryOn::ConnectFailure, RetryOn::Reset};  // no duplicates; may be empty
   uint64_t replay_buffer = 64 * 1024;  // bodies up to this many bytes are kept for a retry
