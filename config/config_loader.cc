@@ -9,7 +9,10 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -19,6 +22,7 @@
 #include <initializer_list>
 #include <limits>
 #include <map>
+#include <sstream>
 #include <string_view>
 #include <system_error>
 #include <tuple>
@@ -73,8 +77,28 @@ std::string indexPath(const std::string& parent, size_t i) {
   return parent + "[" + std::to_string(i) + "]";
 }
 
+// The longest piece of the user's text echoed in a message: a key or value
+// of a megabyte must not make a megabyte of error text.
+constexpr size_t kMaxEchoBytes = 100;
+
+// `s` cut to at most `max` bytes plus "...", at a UTF-8 character boundary.
+std::string shortened(std::string_view s, size_t max) {
+  if (s.size() <= max) return std::string(s);
+  size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(s.substr(0, cut)) + "...";
+}
+
 std::string quoted(std::string_view s) {
-  return "\"" + std::string(s) + "\"";
+  return "\"" + shortened(s, kMaxEchoBytes) + "\"";
+}
+
+// "4 MiB", "64 KiB" or "1000 bytes": limits as an operator would write them.
+std::string formatBytes(uint64_t n) {
+  constexpr uint64_t kKiB = 1024;
+  if (n >= kKiB * kKiB && n % (kKiB * kKiB) == 0) return std::to_string(n / (kKiB * kKiB)) + " MiB";
+  if (n >= kKiB && n % kKiB == 0) return std::to_string(n / kKiB) + " KiB";
+  return std::to_string(n) + " bytes";
 }
 
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
@@ -183,22 +207,31 @@ std::string resolveAddress(std::string_view text, bool allow_port_zero, Address&
   return {};
 }
 
-// Same family, address and port (and IPv6 scope). Used for the duplicate
-// checks, so "localhost:80" and "127.0.0.1:80" count as the same endpoint.
-bool sameEndpoint(const Address& a, const Address& b) {
-  if (a.addr.ss_family != b.addr.ss_family) return false;
+// Family, port, address and (IPv6) scope as one string, so duplicate checks
+// over many addresses are map look-ups rather than comparisons of every
+// pair. "localhost:80" and "127.0.0.1:80" get the same key. Empty for other
+// families, which never count as the same endpoint.
+std::string endpointKey(const Address& a) {
+  std::string key(1, static_cast<char>(a.addr.ss_family));
+  const auto append = [&key](const void* p, size_t n) { key.append(static_cast<const char*>(p), n); };
   if (a.addr.ss_family == AF_INET) {
     const auto& x = reinterpret_cast<const sockaddr_in&>(a.addr);
-    const auto& y = reinterpret_cast<const sockaddr_in&>(b.addr);
-    return x.sin_port == y.sin_port && x.sin_addr.s_addr == y.sin_addr.s_addr;
-  }
-  if (a.addr.ss_family == AF_INET6) {
+    append(&x.sin_port, sizeof(x.sin_port));
+    append(&x.sin_addr, sizeof(x.sin_addr));
+  } else if (a.addr.ss_family == AF_INET6) {
     const auto& x = reinterpret_cast<const sockaddr_in6&>(a.addr);
-    const auto& y = reinterpret_cast<const sockaddr_in6&>(b.addr);
-    return x.sin6_port == y.sin6_port && x.sin6_scope_id == y.sin6_scope_id &&
-           std::memcmp(&x.sin6_addr, &y.sin6_addr, sizeof(x.sin6_addr)) == 0;
+    append(&x.sin6_port, sizeof(x.sin6_port));
+    append(&x.sin6_scope_id, sizeof(x.sin6_scope_id));
+    append(&x.sin6_addr, sizeof(x.sin6_addr));
+  } else {
+    return {};
   }
-  return false;
+  return key;
+}
+
+bool sameEndpoint(const Address& a, const Address& b) {
+  const std::string key = endpointKey(a);
+  return !key.empty() && key == endpointKey(b);
 }
 
 // 127.0.0.0/8, ::1 and IPv4-mapped 127.0.0.0/8: reachable from this host only.
@@ -215,9 +248,23 @@ bool isLoopback(const Address& a) {
   return false;
 }
 
-// Reads all of `path` into `out`. Returns 0 or an errno value. (Defined
+// What readFile() found.
+struct FileRead {
+  int error = 0;           // an errno value; 0 when the file was read
+  bool too_large = false;  // over the limit: the contents are incomplete
+  uint64_t size = 0;       // with too_large: the file's size, 0 when unknown (not a regular file)
+};
+
+// Reads `path` into `out`, but never more than `max_bytes` of it. (Defined
 // further down, next to loadConfigFile.)
-int readWholeFile(const std::string& path, std::string& out);
+FileRead readFile(const std::string& path, size_t max_bytes, std::string& out);
+
+// "<what> is N bytes; the limit is L", or "is over the limit of L" when N is
+// unknown.
+std::string tooLargeMessage(std::string_view what, const FileRead& read, size_t limit) {
+  if (read.size == 0) return std::string(what) + " is over the limit of " + formatBytes(limit);
+  return std::string(what) + " is " + std::to_string(read.size) + " bytes; the limit is " + formatBytes(limit);
+}
 
 // Defaults are literals we control; a failure here is a programming error,
 // so it surfaces as an empty Address rather than a user-facing message.
@@ -256,7 +303,7 @@ std::string describe(const YAML::Node& node) {
 
 class Loader {
  public:
-  explicit Loader(std::string file) : file_(std::move(file)) {}
+  Loader(std::string file, const LoadLimits& limits) : file_(std::move(file)), limits_(limits) {}
 
   // Fills `cfg` from the document root; every problem becomes an error.
   void loadDocument(const YAML::Node& root, Config& cfg);
@@ -358,7 +405,12 @@ class Loader {
   void checkAdminAgainstListen(const Config& cfg);
 
   std::string file_;
+  const LoadLimits& limits_;  // borrowed: outlives the Loader
   std::vector<ConfigError> errors_;
+  // Addresses resolved so far in this load, by (text, allow_port_zero), with
+  // the error message when resolution failed. A name written many times (or
+  // an alias used many times) costs one resolution.
+  std::map<std::pair<std::string, bool>, std::pair<std::string, Address>> resolved_;
   // Where each listen address and admin.listen were written, for the
   // duplicate checks; parallel to Config::listen, nullopt for the default.
   std::vector<std::optional<Value>> listen_values_;
@@ -390,6 +442,10 @@ void Loader::checkKeys(const Value& map, std::initializer_list<std::string_view>
     std::string_view best;
     size_t best_distance = 3;  // suggest only within two edits
     for (std::string_view candidate : allowed) {
+      // The distance is at least the difference in length: skipping those
+      // more than two apart changes no suggestion, and bounds the work to
+      // keys about as short as the allowed ones, however long `name` is.
+      if (name.size() > candidate.size() + 2 || candidate.size() > name.size() + 2) continue;
       const size_t d = editDistance(name, candidate);
       // `d < name.size()` keeps a one- or two-letter key from "matching" anything short.
       if (d < best_distance && d < name.size()) {
@@ -406,10 +462,11 @@ void Loader::checkKeys(const Value& map, std::initializer_list<std::string_view>
 std::optional<Address> Loader::address(const Value& v, bool allow_port_zero) {
   const std::optional<std::string> text = scalar(v, "host:port");
   if (!text) return std::nullopt;
-  Address out;
-  std::string problem = resolveAddress(*text, allow_port_zero, out);
+  auto [it, inserted] = resolved_.try_emplace(std::pair{*text, allow_port_zero});
+  auto& [problem, out] = it->second;
+  if (inserted) problem = resolveAddress(*text, allow_port_zero, out);
   if (!problem.empty()) {
-    error(v, std::move(problem));
+    error(v, problem);
     return std::nullopt;
   }
   return out;
@@ -572,17 +629,14 @@ void Loader::loadListen(const Value& v, Config& cfg) {
     return;
   }
 
+  std::map<std::string, size_t> seen;  // endpointKey() -> index into cfg.listen
   for (const Value& it : items) {
     std::optional<Address> addr = address(it, /*allow_port_zero=*/true);
     if (!addr) continue;
     // Two listeners on one ephemeral port are two different sockets.
-    if (addr->port != 0) {
-      for (size_t j = 0; j < cfg.listen.size(); ++j) {
-        if (sameEndpoint(cfg.listen[j], *addr)) {
-          error(it, "duplicate listen address (same as " + listen_values_[j]->path + ")");
-          break;
-        }
-      }
+    if (std::string key = endpointKey(*addr); addr->port != 0 && !key.empty()) {
+      auto [first, inserted] = seen.try_emplace(std::move(key), cfg.listen.size());
+      if (!inserted) error(it, "duplicate listen address (same as " + listen_values_[first->second]->path + ")");
     }
     cfg.listen.push_back(std::move(*addr));
     listen_values_.push_back(it);
@@ -634,10 +688,13 @@ void Loader::loadAdmin(const Value& v, Config& cfg) {
         full = file_.substr(0, slash + 1) + full;
       }
       std::string text;
+      FileRead read;
       if (path->empty()) {
         error(*token_file, "expected a file path, got an empty string");
-      } else if (const int err = readWholeFile(full, text); err != 0) {
-        error(*token_file, "cannot read token file " + quoted(full) + ": " + std::generic_category().message(err));
+      } else if (read = readFile(full, limits_.max_token_file_bytes, text); read.error != 0) {
+        error(*token_file, "cannot read token file " + quoted(full) + ": " + std::generic_category().message(read.error));
+      } else if (read.too_large) {
+        error(*token_file, tooLargeMessage("token file " + quoted(full), read, limits_.max_token_file_bytes));
       } else {
         size_t b = 0, e = text.size();
         while (b < e && isSpace(text[b])) ++b;
@@ -828,6 +885,7 @@ void Loader::loadPool(const Value& v, PoolConfig& pool) {
   const std::optional<Value> backends = requiredField(v, "backends");
   if (!backends || !expectSequence(*backends)) return;
   std::vector<std::string> backend_paths;  // parallel to pool.backends
+  std::map<std::string, size_t> seen;      // endpointKey() -> index into pool.backends
   for (size_t i = 0; i < backends->node.size(); ++i) {
     const Value b = item(*backends, i, backends->node[i]);
     if (!expectMap(b)) continue;
@@ -836,11 +894,10 @@ void Loader::loadPool(const Value& v, PoolConfig& pool) {
     bool ok = true;
     if (auto addr_value = requiredField(b, "address")) {
       if (auto addr = address(*addr_value, /*allow_port_zero=*/false)) {
-        for (size_t j = 0; j < pool.backends.size(); ++j) {
-          if (sameEndpoint(pool.backends[j].address, *addr)) {
-            error(*addr_value, "duplicate backend address (same as " + backend_paths[j] + ")");
-            break;
-          }
+        // A backend with a valid address is always added, so its index is the current size.
+        if (std::string key = endpointKey(*addr); !key.empty()) {
+          auto [first, inserted] = seen.try_emplace(std::move(key), pool.backends.size());
+          if (!inserted) error(*addr_value, "duplicate backend address (same as " + backend_paths[first->second] + ")");
         }
         backend.address = std::move(*addr);
       } else {
@@ -1146,32 +1203,314 @@ void Loader::loadRoute(const Value& v, RouteConfig& route) {
   }
 }
 
-// Reads all of `path` into `out`. Returns 0 or an errno value.
-int readWholeFile(const std::string& path, std::string& out) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
+FileRead readFile(const std::string& path, size_t max_bytes, std::string& out) {
+  // O_NONBLOCK so that opening a FIFO nobody writes to does not wait for a
+  // writer. It is cleared before reading: reads then wait for data as usual,
+  // and a FIFO without a writer reads as empty at once.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return FileRead{errno};
+  FileRead result;
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) > max_bytes) {
+    ::close(fd);
+    result.too_large = true;
+    result.size = static_cast<uint64_t>(st.st_size);
+    return result;
+  }
+  if (const int flags = ::fcntl(fd, F_GETFL); flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  // Whatever the file claims to be (a growing file, /dev/zero), reading
+  // stops one byte past the limit.
   char buf[65536];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof(buf));
+  while (out.size() <= max_bytes) {
+    const size_t want = std::min(sizeof(buf), max_bytes + 1 - out.size());
+    const ssize_t n = ::read(fd, buf, want);
     if (n < 0) {
       if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return err;
+      result.error = errno;
+      break;
     }
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));
   }
   ::close(fd);
-  return 0;
+  if (result.error == 0 && out.size() > max_bytes) result.too_large = true;
+  return result;
 }
 
-LoadResult loadOrThrow(const std::string& yaml, const std::string& file_name) {
-  LoadResult result;
-  Loader loader(file_name);
-  std::vector<YAML::Node> docs;
+// ---------------------------------------------------------------------------
+// Bounds, checked on yaml-cpp's event stream before any node is built.
+//
+// yaml-cpp 0.7 needs guards its node API cannot give:
+// * YAML::LoadAll() loops for ever on a document that consumes no token.
+//   SingleDocParser::HandleNode() answers a token that cannot start a node
+//   (a "," in block context, a "?" left over after a root scalar with an
+//   anchor or tag) with an empty node and does not pop the token, so the
+//   next document starts at the same token, and LoadAll() appends one more
+//   empty document per turn until memory runs out. A file holding just ","
+//   does it. (yaml-cpp issue #1040; fixed upstream in 2024 by PR #1319,
+//   after 0.8.0.) YAML::Load() reads only the first document and returns.
+// * It builds every node before anything can be counted, and the Loader
+//   walks each alias as a copy of its anchor.
+// So the text first goes through yaml-cpp's own event parser with the
+// handler below, which builds nothing, counts, and throws a LimitHit at the
+// first bound crossed (or at the first document that would repeat). Only
+// then does YAML::Load() build the first document. The extra pass adds
+// about 40% to what YAML::Load() takes.
+//
+// What this cannot bound: yaml-cpp tokenizes a whole flow collection
+// ("[...]", "{...}") before the parser sees its first token, so for those
+// the time and memory before an event arrives are bounded by the file size
+// cap alone.
+
+// A bound crossed (or the endless loop above): the one error to report.
+struct LimitHit {
+  YAML::Mark mark;
+  std::string path;
+  std::string message;
+};
+
+class BoundsChecker final : public YAML::EventHandler {
+ public:
+  // `text` is what the parser reads, for naming the token at a mark.
+  // Both are borrowed and must outlive the checker.
+  BoundsChecker(const std::string& text, const LoadLimits& limits) : text_(text), limits_(limits) {}
+
+  // Where the root of the second document is, when there is one.
+  const std::optional<YAML::Mark>& secondDocument() const { return second_document_; }
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    // A document made of nothing but an empty root, starting where the last
+    // one started, consumed no token: the parser is stuck there.
+    if (stuck_ && mark.pos == document_start_.pos) {
+      throw LimitHit{mark, "", "invalid YAML: unexpected " + tokenAt(mark)};
+    }
+    document_start_ = mark;
+    ++documents_;
+    events_in_document_ = 0;
+    stuck_ = false;
+    stack_.clear();
+    anchors_.clear();  // anchor ids restart with each document
+  }
+  void OnDocumentEnd() override {}
+
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    stuck_ = events_in_document_ == 0 && anchor == YAML::NullAnchor;
+    countNode(mark);
+    keyIsNotAString();
+    complete(anchor, 1, 0);
+  }
+
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                const std::string& value) override {
+    countNode(mark);
+    if (readingKey()) {
+      checkKeyLength(mark, value.size(), value);
+      stack_.back().key = value;
+      stack_.back().key_is_string = true;
+    }
+    complete(anchor, 1, value.size());
+  }
+
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    noteRoot(mark);
+    // yaml-cpp has checked that the anchor exists; every anchor has had its node event.
+    static const Anchor kUnknown;
+    const Anchor& target = anchor < anchors_.size() ? anchors_[anchor] : kUnknown;
+    if (target.open) {
+      throw LimitHit{mark, path(), "alias *" + shortened(target.name, kMaxEchoBytes) +
+                                       " is inside the node it refers to (recursive structures are not allowed)"};
+    }
+    alias_nodes_ = saturatingAdd(alias_nodes_, target.nodes);
+    if (alias_nodes_ > limits_.max_alias_nodes) {
+      throw LimitHit{mark, path(), "aliases expand to more than " + std::to_string(limits_.max_alias_nodes) +
+                                       " nodes; the limit is " + std::to_string(limits_.max_alias_nodes)};
+    }
+    // A key written as an alias of a long string is as long as the string.
+    if (readingKey()) {
+      checkKeyLength(mark, target.scalar_bytes, "*" + target.name);
+      keyIsNotAString();
+    }
+    complete(YAML::NullAnchor, target.nodes, 0);
+  }
+
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    open(mark, anchor, /*is_map=*/false);
+  }
+  void OnSequenceEnd() override { close(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    open(mark, anchor, /*is_map=*/true);
+  }
+  void OnMapEnd() override { close(); }
+
+  void OnAnchor(const YAML::Mark&, const std::string& name) override { anchor_name_ = name; }
+
+ private:
+  // Node counts saturate here: far above any limit, never overflowing.
+  static constexpr uint64_t kSaturated = uint64_t{1} << 62;
+  static uint64_t saturatingAdd(uint64_t a, uint64_t b) { return std::min(a + b, kSaturated); }
+
+  // An open list or mapping.
+  struct Frame {
+    bool is_map = false;
+    YAML::anchor_t anchor = YAML::NullAnchor;
+    uint64_t nodes = 1;         // nodes inside, itself included, aliases expanded
+    size_t children = 0;        // complete nodes directly inside (keys and values for a mapping)
+    std::string key;            // mapping: the last key, when key_is_string
+    bool key_is_string = false;
+  };
+  // An anchor of the current document, by id.
+  struct Anchor {
+    bool open = false;        // its node is not complete yet
+    uint64_t nodes = 1;       // its node's size, aliases expanded
+    size_t scalar_bytes = 0;  // its length when it is a scalar
+    std::string name;
+  };
+
+  bool readingKey() const { return !stack_.empty() && stack_.back().is_map && stack_.back().children % 2 == 0; }
+  void keyIsNotAString() {
+    if (readingKey()) stack_.back().key_is_string = false;
+  }
+
+  // Every node but an alias (which builds no node) counts against max_nodes.
+  void countNode(const YAML::Mark& mark) {
+    noteRoot(mark);
+    if (++nodes_ > limits_.max_nodes) {
+      throw LimitHit{mark, path(), "more than " + std::to_string(limits_.max_nodes) +
+                                       " YAML nodes; the limit is " + std::to_string(limits_.max_nodes)};
+    }
+  }
+  void noteRoot(const YAML::Mark& mark) {
+    if (events_in_document_++ == 0 && documents_ == 2) second_document_ = mark;
+  }
+
+  void checkKeyLength(const YAML::Mark& mark, size_t bytes, std::string_view shown) const {
+    if (bytes <= limits_.max_key_bytes) return;
+    throw LimitHit{mark, path(shown), "key is " + std::to_string(bytes) + " bytes; the limit is " +
+                                          std::to_string(limits_.max_key_bytes) + " bytes"};
+  }
+
+  void open(const YAML::Mark& mark, YAML::anchor_t anchor, bool is_map) {
+    countNode(mark);
+    if (stack_.size() >= limits_.max_depth) {
+      throw LimitHit{mark, path(), "nested " + std::to_string(stack_.size() + 1) + " levels deep; the limit is " +
+                                       std::to_string(limits_.max_depth)};
+    }
+    keyIsNotAString();
+    if (anchor != YAML::NullAnchor) anchorAt(anchor) = Anchor{true, 1, 0, std::move(anchor_name_)};
+    Frame& frame = stack_.emplace_back();
+    frame.is_map = is_map;
+    frame.anchor = anchor;
+  }
+  void close() {
+    const Frame done = std::move(stack_.back());
+    stack_.pop_back();
+    complete(done.anchor, done.nodes, 0);
+  }
+  // A node of `nodes` nodes is complete: record it under its anchor and add
+  // it to its parent.
+  void complete(YAML::anchor_t anchor, uint64_t nodes, size_t scalar_bytes) {
+    if (anchor != YAML::NullAnchor) {
+      Anchor& a = anchorAt(anchor);
+      if (!a.open) a.name = std::move(anchor_name_);  // a scalar or empty value: named just now
+      a.open = false;
+      a.nodes = nodes;
+      a.scalar_bytes = scalar_bytes;
+    }
+    if (stack_.empty()) return;
+    Frame& parent = stack_.back();
+    parent.nodes = saturatingAdd(parent.nodes, nodes);
+    ++parent.children;
+  }
+  Anchor& anchorAt(YAML::anchor_t id) {
+    if (id >= anchors_.size()) anchors_.resize(id + 1);
+    return anchors_[id];
+  }
+
+  // The key path of the node being read: the Loader's spelling
+  // ("pools[0].backends[2]"). For a mapping key itself, `key` is appended
+  // (shortened); the contents of a key that is not a string are named after
+  // its mapping.
+  std::string path(std::optional<std::string_view> key = std::nullopt) const {
+    std::string out;
+    for (size_t i = 0; i < stack_.size(); ++i) {
+      const Frame& f = stack_[i];
+      if (!f.is_map) {
+        out = indexPath(out, f.children);
+      } else if (f.children % 2 == 1) {
+        if (f.key_is_string) out = childPath(out, f.key);
+      } else if (key && i + 1 == stack_.size()) {
+        out = childPath(out, shortened(*key, kMaxKeyShownBytes));
+      }
+    }
+    return out;
+  }
+  static constexpr size_t kMaxKeyShownBytes = 40;
+
+  // The token at `mark`, for a message: "\",\"", or "token" when it is not
+  // a printable character.
+  std::string tokenAt(const YAML::Mark& mark) const {
+    if (mark.pos >= 0 && static_cast<size_t>(mark.pos) < text_.size()) {
+      const char c = text_[static_cast<size_t>(mark.pos)];
+      if (c > ' ' && c < 0x7f) return quoted(std::string_view(&c, 1));
+    }
+    return "token";
+  }
+
+  const std::string& text_;
+  const LoadLimits& limits_;
+  size_t documents_ = 0;
+  size_t events_in_document_ = 0;
+  YAML::Mark document_start_;
+  bool stuck_ = false;  // the current document so far is one empty root and nothing else
+  std::optional<YAML::Mark> second_document_;
+  uint64_t nodes_ = 0;        // all documents
+  uint64_t alias_nodes_ = 0;  // all documents
+  std::vector<Frame> stack_;
+  std::vector<Anchor> anchors_;
+  std::string anchor_name_;  // from OnAnchor(), for the node event that follows it
+};
+
+// Runs yaml-cpp's event parser over every document in `text` with the
+// bounds above. Returns the first bound crossed, or nullopt and sets
+// `second_document` when there is more than one document. yaml-cpp's
+// syntax errors propagate as YAML::Exception.
+std::optional<LimitHit> checkBounds(const std::string& text, const LoadLimits& limits,
+                                    std::optional<YAML::Mark>& second_document) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  BoundsChecker checker(text, limits);
   try {
-    docs = YAML::LoadAll(yaml);
+    // Ends: every turn consumes at least one token, or the checker throws.
+    while (parser.HandleNextDocument(checker)) {
+    }
+  } catch (const LimitHit& hit) {
+    return hit;
+  }
+  second_document = checker.secondDocument();
+  return std::nullopt;
+}
+
+LoadResult loadOrThrow(const std::string& yaml, const std::string& file_name, const LoadLimits& limits) {
+  LoadResult result;
+  Loader loader(file_name, limits);
+  if (yaml.size() > limits.max_file_bytes) {
+    result.errors.push_back(ConfigError{file_name, 0, 0, "",
+                                        tooLargeMessage("config file", FileRead{0, true, yaml.size()},
+                                                        limits.max_file_bytes)});
+    return result;
+  }
+  std::optional<YAML::Mark> second_document;
+  YAML::Node root;
+  try {
+    if (std::optional<LimitHit> hit = checkBounds(yaml, limits, second_document)) {
+      loader.addError(hit->mark, std::move(hit->path), std::move(hit->message));
+      result.errors = loader.takeErrors();
+      return result;
+    }
+    // Reads the first document only: the checks above passed for all of them.
+    root = YAML::Load(yaml);
   } catch (const YAML::Exception& e) {
     // Syntax errors: yaml-cpp stops at the first one, so this is the only error.
     loader.addError(e.mark, "", "invalid YAML: " + e.msg);
@@ -1181,13 +1520,10 @@ LoadResult loadOrThrow(const std::string& yaml, const std::string& file_name) {
 
   Config cfg;
   cfg.source_path = file_name;
-  if (docs.empty()) {
-    loader.addError(YAML::Mark(), "", "config is empty");
-  } else {
-    loader.loadDocument(docs[0], cfg);
-    // Later documents would be silently ignored; say so instead.
-    if (docs.size() > 1) loader.addError(docs[1].Mark(), "", "expected a single YAML document");
-  }
+  // An empty text has no document: root is then a null node, "config is empty".
+  loader.loadDocument(root, cfg);
+  // Later documents would be silently ignored; say so instead.
+  if (second_document) loader.addError(*second_document, "", "expected a single YAML document");
   result.errors = loader.takeErrors();
   if (result.errors.empty()) result.config = std::move(cfg);
   return result;
@@ -1195,9 +1531,9 @@ LoadResult loadOrThrow(const std::string& yaml, const std::string& file_name) {
 
 }  // namespace
 
-LoadResult loadConfigString(const std::string& yaml, const std::string& file_name) {
+LoadResult loadConfigString(const std::string& yaml, const std::string& file_name, const LoadLimits& limits) {
   try {
-    return loadOrThrow(yaml, file_name);
+    return loadOrThrow(yaml, file_name, limits);
   } catch (const std::exception& e) {
     // Not expected: the loader checks node types before using them. Kept so
     // that the "never throws" contract holds even for yaml-cpp surprises.
@@ -1207,15 +1543,18 @@ LoadResult loadConfigString(const std::string& yaml, const std::string& file_nam
   }
 }
 
-LoadResult loadConfigFile(const std::string& path) {
+LoadResult loadConfigFile(const std::string& path, const LoadLimits& limits) {
   std::string text;
-  if (const int err = readWholeFile(path, text); err != 0) {
+  const FileRead read = readFile(path, limits.max_file_bytes, text);
+  if (read.error != 0 || read.too_large) {
     LoadResult result;
-    result.errors.push_back(
-        ConfigError{path, 0, 0, "", "cannot read file: " + std::generic_category().message(err)});
+    result.errors.push_back(ConfigError{
+        path, 0, 0, "",
+        read.error != 0 ? "cannot read file: " + std::generic_category().message(read.error)
+                        : tooLargeMessage("config file", read, limits.max_file_bytes)});
     return result;
   }
-  return loadConfigString(text, path);
+  return loadConfigString(text, path, limits);
 }
 
 }  // namespace ballast::config
