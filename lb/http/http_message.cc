@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstring>
 
 #include "lb/http/reason_phrase.h"
 
@@ -62,13 +63,36 @@ void HeaderCollector::onField(const char* at, size_t len) {
 void HeaderCollector::onValue(const char* at, size_t len) {
   if (headers_.empty()) return;
   auto& v = headers_.back().value;
-  if (in_value_ && v.data() + v.size() == at) {
-    v = std::string_view(v.data(), v.size() + len);
-  } else {
-    v = std::string_view(at, len);
-  }
-  in_value_ = true;
   last_ = at + len;
+  if (!in_value_) {
+    v = std::string_view(at, len);
+    in_value_ = true;
+    return;
+  }
+  const char* end = v.data() + v.size();
+  if (end == at) {
+    v = std::string_view(v.data(), v.size() + len);
+    return;
+  }
+  // Not contiguous: a piece of the same value after bytes llhttp consumed.
+  // A line break in the gap is an obs-fold: one space stands for it and the
+  // continuation's leading whitespace. Otherwise (a piece after an earlier
+  // move) the gap is what the move left behind. The bytes are ours (the
+  // connection's read buffer), already passed by the parser.
+  bool fold = false;
+  for (const char* g = end; g < at; ++g) fold = fold || *g == '\n';
+  if (fold) {
+    folded_ = true;
+    while (len > 0 && (*at == ' ' || *at == '\t')) {
+      ++at;
+      --len;
+    }
+  }
+  char* dst = const_cast<char*>(end);
+  size_t added = 0;
+  if (fold && v.size() > 0) dst[added++] = ' ';
+  std::memmove(dst + added, at, len);
+  v = std::string_view(v.data(), v.size() + added + len);
 }
 
 void HeaderCollector::finish() {

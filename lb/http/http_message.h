@@ -28,12 +28,19 @@ std::string_view trimOws(std::string_view s);
 // Collects header spans while llhttp delivers them in pieces. A piece that
 // continues the previous one (same field or value, contiguous in memory) is
 // merged; this holds because the head stays in one unmoved buffer.
+//
+// Obsolete line folding (a value continued on a line that starts with
+// whitespace, RFC 9112 5.2) arrives as a second, non-contiguous piece of
+// the same value: the continuation is moved back in the (caller's, mutable)
+// buffer so the value reads as one, with the fold replaced by one space,
+// and folded() says it happened (a request is refused for it).
 class HeaderCollector {
  public:
   HeaderCollector() { headers_.reserve(32); }
   void reset() {
     headers_.clear();
     in_value_ = false;
+    folded_ = false;
   }
   void onField(const char* at, size_t len);
   void onValue(const char* at, size_t len);
@@ -44,10 +51,13 @@ class HeaderCollector {
   bool find(std::string_view name, std::string_view* value) const;
   // Last byte of the head seen so far (to measure head size).
   const char* lastByte() const { return last_; }
+  // Some value used obsolete line folding.
+  bool folded() const { return folded_; }
 
  private:
   std::vector<Header> headers_;
   bool in_value_ = false;
+  bool folded_ = false;
   const char* last_ = nullptr;
 };
 

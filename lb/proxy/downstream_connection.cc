@@ -194,10 +194,43 @@ void DownstreamConnection::replyAndClose(int status, std::string_view why, Error
   request_.localReplyAndClose(status, why, kind);
 }
 
+void DownstreamConnection::refuse(int status, ErrorKind kind, const char* why) {
+  local_status_ = status;
+  local_kind_ = kind;
+  local_why_ = why;
+}
+
+bool DownstreamConnection::skipLeadingEmptyLines() {
+  // A client may send one CRLF (or a bare LF) after a previous request's
+  // body; more empty lines are not HTTP (and used to let a client fill the
+  // buffer unanswered).
+  while (start_ < end_) {
+    const char c = buf_[start_];
+    size_t line = 0;
+    if (c == '\n') {
+      line = 1;
+    } else if (c == '\r') {
+      if (start_ + 1 == end_) return true;  // wait for the LF
+      if (buf_[start_ + 1] != '\n') return true;  // llhttp refuses a bare CR
+      line = 2;
+    } else {
+      return true;
+    }
+    if (++empty_lines_ > 1) return false;
+    start_ += line;
+  }
+  start_ = end_ = 0;  // nothing but the tolerated line: keep the buffer empty
+  return true;
+}
+
 // Parses what is buffered, one llhttp_execute at a time, then lets the
 // request act on it. Parser callbacks only record; decisions happen here.
 void DownstreamConnection::parse() {
   if (phase_ == Phase::Closing || phase_ == Phase::Waiting) return;
+  if (phase_ == Phase::Idle && !skipLeadingEmptyLines()) {
+    replyAndClose(400, "more than one empty line before the request line", ErrorKind::BadRequest);
+    return;
+  }
   if (start_ == end_) {
     updateReading();
     return;
@@ -214,10 +247,7 @@ void DownstreamConnection::parse() {
     llhttp_resume(&parser_);
   } else {
     start_ = end_;
-    if (local_status_ == 0) {
-      local_status_ = 400;
-      local_kind_ = ErrorKind::BadRequest;
-    }
+    if (local_status_ == 0) refuse(400, ErrorKind::BadRequest, nullptr);
   }
 
   // Head incomplete and over the limit, or filling the whole buffer (the
@@ -225,15 +255,12 @@ void DownstreamConnection::parse() {
   // reload may have raised it since).
   if (phase_ == Phase::ReadingHead && local_status_ == 0 &&
       (end_ > ctx_.runtime()->config->limits.max_header_bytes || end_ == cap_)) {
-    local_status_ = 431;
-    local_kind_ = ErrorKind::HeadTooLarge;
+    refuse(431, ErrorKind::HeadTooLarge, "request head too large");
   }
 
   if (local_status_ != 0) {
-    const char* why = "malformed request";
-    if (local_status_ == 431) why = "request head too large";
-    if (local_status_ == 413) why = "request body too large";
-    if (local_status_ == 400 && e != HPE_OK && e != HPE_PAUSED && e != HPE_USER) {
+    const char* why = local_why_ != nullptr ? local_why_ : "malformed request";
+    if (local_status_ == 400 && local_why_ == nullptr && e != HPE_OK && e != HPE_PAUSED && e != HPE_USER) {
       const char* reason = llhttp_get_error_reason(&parser_);
       if (reason != nullptr) why = reason;
     }
@@ -340,6 +367,7 @@ void DownstreamConnection::onTimer(uv_timer_t* t) {
 int DownstreamConnection::onMessageBegin(llhttp_t* p) {
   auto* self = static_cast<DownstreamConnection*>(p->data);
   self->head_.reset();
+  self->empty_lines_ = 0;
   self->phase_ = Phase::ReadingHead;
   self->setGauge(Gauge::Active);
   ++self->requests_;
@@ -362,8 +390,7 @@ int DownstreamConnection::onHeaderField(llhttp_t* p, const char* at, size_t len)
   auto* self = static_cast<DownstreamConnection*>(p->data);
   self->head_.headers.onField(at, len);
   if (self->head_.headers.headers().size() > kMaxHeaders) {
-    self->local_status_ = 431;
-    self->local_kind_ = ErrorKind::HeadTooLarge;
+    self->refuse(431, ErrorKind::HeadTooLarge, "too many header lines");
     return HPE_USER;
   }
   return 0;
@@ -382,10 +409,22 @@ int DownstreamConnection::onHeadersComplete(llhttp_t* p) {
   const char* last = h.headers.lastByte() ? h.headers.lastByte() : h.url.data() + h.url.size();
   size_t head_len = static_cast<size_t>(last - self->buf_.get()) + 4;
   if (head_len > self->ctx_.runtime()->config->limits.max_header_bytes) {
-    self->local_status_ = 431;
-    self->local_kind_ = ErrorKind::HeadTooLarge;
+    self->refuse(431, ErrorKind::HeadTooLarge, "request head too large");
     return HPE_USER;
   }
+  if (p->method == HTTP_CONNECT) {
+    // Not a forward proxy. What follows a CONNECT is tunnel data, not HTTP:
+    // answered, then closed.
+    self->refuse(405, ErrorKind::MethodNotAllowed, "CONNECT is not supported (ballast is not a forward proxy)");
+    return HPE_USER;
+  }
+  if (h.headers.folded()) {
+    self->refuse(400, ErrorKind::BadRequest, "obsolete line folding in a request header");
+    return HPE_USER;
+  }
+  // An Upgrade offer (h2c, websocket) is declined: the Upgrade header is
+  // hop-by-hop and not forwarded, and the connection stays HTTP/1.1.
+  p->upgrade = 0;
   h.headers.finish();
   h.hop.scan(h.headers.headers());
   h.method = static_cast<llhttp_method_t>(p->method);
@@ -416,8 +455,8 @@ int DownstreamConnection::onHeadersComplete(llhttp_t* p) {
   self->updateTimer(true);
   int status = self->request_.onRequestHead(h);
   if (status != 0) {
-    self->local_status_ = status;
-    self->local_kind_ = status == 413 ? ErrorKind::BodyTooLarge : ErrorKind::BadRequest;
+    self->refuse(status, status == 413 ? ErrorKind::BodyTooLarge : ErrorKind::BadRequest,
+                 status == 413 ? "request body too large" : nullptr);
     return HPE_USER;
   }
   return 0;
@@ -427,8 +466,7 @@ int DownstreamConnection::onBody(llhttp_t* p, const char* at, size_t len) {
   auto* self = static_cast<DownstreamConnection*>(p->data);
   int status = self->request_.onRequestBody(at, len);
   if (status != 0) {
-    self->local_status_ = status;
-    self->local_kind_ = ErrorKind::BodyTooLarge;
+    self->refuse(status, ErrorKind::BodyTooLarge, "request body too large");
     return HPE_USER;
   }
   return 0;

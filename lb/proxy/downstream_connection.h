@@ -92,6 +92,10 @@ class DownstreamConnection {
 
   void parse();
   void parseLater();
+  // Before a request line: consumes the one empty line tolerated (RFC 9112
+  // 2.2); false when there are more (the request is then refused).
+  bool skipLeadingEmptyLines();
+  void refuse(int status, ErrorKind kind, const char* why);
   void updateTimer(bool progress);
   void toIdle();
   void replyAndClose(int status, std::string_view why, ErrorKind kind);
@@ -127,6 +131,8 @@ class DownstreamConnection {
   uint64_t drain_grace_ms_ = 0;
   int local_status_ = 0;       // set by parser callbacks: answer locally with this status
   ErrorKind local_kind_ = ErrorKind::BadRequest;
+  const char* local_why_ = nullptr;  // its reason, when the callback knows it (static text)
+  uint8_t empty_lines_ = 0;    // empty lines seen before the current request line
 
   uv_tcp_t tcp_;
   uv_timer_t timer_;

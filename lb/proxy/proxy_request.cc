@@ -263,7 +263,7 @@ void ProxyRequest::onUpstreamInterim(UpstreamConnection& c) {
   }
 }
 
-int ProxyRequest::onUpstreamHead(UpstreamConnection& c) {
+bool ProxyRequest::onUpstreamHead(UpstreamConnection& c) {
   const int code = c.status();
   BALLAST_METRIC(backend_->stats().response_duration.observe(static_cast<double>(nowNs() - attempt_start_ns_) / 1e9));
   if (code >= 500) {
@@ -281,7 +281,7 @@ int ProxyRequest::onUpstreamHead(UpstreamConnection& c) {
       transitionTo(RequestState::DiscardingResponse);
       discard_cause_ = cause;
       status_ = code;
-      return 1;
+      return true;
     }
   }
   status_ = code;
@@ -313,7 +313,7 @@ int ProxyRequest::onUpstreamHead(UpstreamConnection& c) {
   buildResponseHead(resp_head_, c.headers(), c.hop(), info);
   resp_batch_.addBorrowed(resp_head_.data(), resp_head_.size());
   transitionTo(RequestState::Streaming);
-  return head_request_ ? 1 : 0;
+  return head_request_;
 }
 
 void ProxyRequest::onUpstreamBody(const char* at, size_t len) {

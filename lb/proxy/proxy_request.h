@@ -118,7 +118,7 @@ class ProxyRequest final : public UpstreamHandler {
   // ---- UpstreamHandler ----
   void onUpstreamConnected(UpstreamConnection& c) override;
   void onUpstreamInterim(UpstreamConnection& c) override;
-  int onUpstreamHead(UpstreamConnection& c) override;
+  bool onUpstreamHead(UpstreamConnection& c) override;
   void onUpstreamBody(const char* at, size_t len) override;
   void onUpstreamComplete() override;
   void onUpstreamReadDone() override;

@@ -151,9 +151,10 @@ ReloadResult Server::reload(std::string_view trigger) {
     for (const auto& ob : op->backends()) {
       if (holds(rt, ob.get())) continue;
       // Removed: no new requests (not in the new runtime); in-flight ones
-      // finish on the old runtime they hold; pooled connections close.
+      // finish on the old runtime they hold; pooled connections close, and
+      // so do the in-flight ones when their request ends.
       ++removed;
-      ob->idle().closeAll();
+      ob->retire();
     }
   }
   stopHealthChecks();

@@ -17,6 +17,7 @@ const char* errorKindName(ErrorKind k) {
   switch (k) {
     case ErrorKind::BadRequest: return "400_bad_request";
     case ErrorKind::NoRoute: return "404_no_route";
+    case ErrorKind::MethodNotAllowed: return "405_method_not_allowed";
     case ErrorKind::RequestTimeout: return "408_request_timeout";
     case ErrorKind::BodyTooLarge: return "413_body_too_large";
     case ErrorKind::HeadTooLarge: return "431_head_too_large";

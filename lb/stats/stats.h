@@ -59,6 +59,7 @@ const std::vector<double>& probeBuckets();
 enum class ErrorKind : uint8_t {
   BadRequest,        // 400_bad_request
   NoRoute,           // 404_no_route
+  MethodNotAllowed,  // 405_method_not_allowed (CONNECT: ballast is not a forward proxy)
   RequestTimeout,    // 408_request_timeout
   BodyTooLarge,      // 413_body_too_large
   HeadTooLarge,      // 431_head_too_large

@@ -70,6 +70,14 @@ class Backend : public std::enable_shared_from_this<Backend> {
   uint64_t lastChangeMs() const { return last_change_ms_; }
   void markChanged(uint64_t now_ms) { last_change_ms_ = now_ms; }
 
+  // A reload removed it: requests in flight finish, nothing is pooled any
+  // more (their connections close when they end).
+  void retire() {
+    retired_ = true;
+    idle_.closeAll();
+  }
+  bool retired() const { return retired_; }
+
   IdlePool& idle() { return idle_; }
   const IdlePool& idle() const { return idle_; }
   BackendStats& stats() { return stats_; }
@@ -94,6 +102,7 @@ class Backend : public std::enable_shared_from_this<Backend> {
   uint32_t weight_;
   bool backup_;
   AdminState admin_ = AdminState::Enabled;
+  bool retired_ = false;
   HealthStatus health_ = HealthStatus::Healthy;
   uint64_t last_change_ms_ = 0;
   uint32_t active_requests_ = 0;

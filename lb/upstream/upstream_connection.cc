@@ -97,6 +97,7 @@ void UpstreamConnection::resetParser() {
   reusable_ = true;
   expect_response_ = false;
   paused_ = false;
+  interim_ = 0;
   response_bytes_ = 0;
   end_ = 0;
 }
@@ -108,7 +109,7 @@ void UpstreamConnection::release() {
   timeouts_ = nullptr;  // the request's config may go away now
   setCountedActive(false);
   bool ok = complete_ && reusable_ && keepAlive() && !writer_.pending() && backend_->available() &&
-            env_.keep_idle && idle_timeout_ms_ > 0;
+            !backend_->retired() && env_.keep_idle && idle_timeout_ms_ > 0;
   if (!ok || !backend_->idle().release(this)) {
     close();
     return;
@@ -301,25 +302,49 @@ void UpstreamConnection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* b
 }
 
 void UpstreamConnection::parse(const char* data, size_t len) {
-  llhttp_errno_t e = llhttp_execute(&parser_, data, len);
-  if (state_ == State::Closing) return;
-  if (e == HPE_PAUSED) {
-    // Paused at message complete; anything after it is unexpected.
+  // Bytes of the response head in progress stay contiguous from buf_[0]
+  // (header spans point into them). The parser pauses at the end of every
+  // message, so an interim (1xx) response is handled on its own and its
+  // bytes are dropped before the next head: any number of them fits.
+  const char* at = data;
+  size_t left = len;
+  for (;;) {
+    llhttp_errno_t e = llhttp_execute(&parser_, at, left);
+    if (state_ == State::Closing) return;
+    if (e == HPE_OK) break;
+    if (e != HPE_PAUSED) {
+      fail(UpstreamError::InvalidResponse, 0);
+      return;
+    }
     const char* pos = llhttp_get_error_pos(&parser_);
-    if (pos != data + len) reusable_ = false;
-  } else if (e != HPE_OK) {
-    fail(UpstreamError::InvalidResponse, 0);
-    return;
+    llhttp_resume(&parser_);
+    if (complete_) {
+      // The final response ended here; anything after it is unexpected: the
+      // connection will not be reused, and those bytes are never forwarded.
+      if (pos != at + left) reusable_ = false;
+      break;
+    }
+    // An interim response ended at `pos`.
+    if (++interim_ > kMaxInterimResponses) {
+      fail(UpstreamError::InterimFlood, 0);
+      return;
+    }
+    // Keep only what follows it, at the front of the buffer (what the
+    // handler queued for it, a 100 Continue, is a copy: flushed below).
+    const size_t rest = static_cast<size_t>(at + left - pos);
+    std::memmove(buf_.get(), pos, rest);
+    at = buf_.get();
+    left = rest;
+    if (rest == 0) break;
   }
-  // While the head is incomplete its bytes stay contiguous from buf_[0]
-  // (header spans point into them); a head that fills the buffer is refused.
-  end_ += len;
+  end_ = static_cast<size_t>(at + left - buf_.get());
+  // A head that fills the buffer is refused.
   if (!head_done_ && end_ >= kBufSize) {
     fail(UpstreamError::InvalidResponse, UV_E2BIG);
     return;
   }
   if (complete_) updateTimer(false);
-  // Flush what the callbacks queued (also a lone 100 Continue).
+  // Flush what the callbacks queued.
   if (handler_) handler_->onUpstreamReadDone();
   // The handler may have closed, paused or released us. If still active and
   // not paused, the client took the bytes synchronously: reuse buf_.
@@ -360,14 +385,17 @@ int UpstreamConnection::onHeadersComplete(llhttp_t* p) {
   self->headers_.finish();
   self->hop_.scan(self->headers_.headers());
   if (!self->handler_) return -1;
-  int status = p->status_code;
+  const int status = p->status_code;
+  // RFC 9112 6.3: responses to HEAD, and every 1xx, 204 and 304, end at
+  // their head whatever framing headers they carry (1 = no body).
   if (status >= 100 && status < 200) {
     if (status == 101) return -1;  // we never ask for an upgrade
     self->handler_->onUpstreamInterim(*self);
-    return 0;
+    return 1;
   }
   self->head_done_ = true;
-  return self->handler_->onUpstreamHead(*self);
+  const bool head_request = self->handler_->onUpstreamHead(*self);
+  return head_request || status == 204 || status == 304 ? 1 : 0;
 }
 
 int UpstreamConnection::onBody(llhttp_t* p, const char* at, size_t len) {
@@ -378,9 +406,11 @@ int UpstreamConnection::onBody(llhttp_t* p, const char* at, size_t len) {
 
 int UpstreamConnection::onMessageComplete(llhttp_t* p) {
   auto* self = static_cast<UpstreamConnection*>(p->data);
-  if (!self->head_done_) return 0;  // end of a 1xx interim response; the final one follows
-  self->complete_ = true;
-  if (self->handler_) self->handler_->onUpstreamComplete();
+  if (self->head_done_) {
+    self->complete_ = true;
+    if (self->handler_) self->handler_->onUpstreamComplete();
+  }
+  // Pause after every message, interim ones too (see parse()).
   return HPE_PAUSED;
 }
 

@@ -47,9 +47,10 @@ class UpstreamHandler {
   virtual void onUpstreamConnected(UpstreamConnection& c) = 0;
   // Interim 1xx response (not 101).
   virtual void onUpstreamInterim(UpstreamConnection& c) = 0;
-  // Final response head parsed; return 1 to tell the parser there is no body
-  // (HEAD request), 0 otherwise.
-  virtual int onUpstreamHead(UpstreamConnection& c) = 0;
+  // Final response head parsed. Return true when the request was HEAD: the
+  // response then has no body whatever its headers say (as 1xx, 204 and 304
+  // never have; the connection decides those itself).
+  virtual bool onUpstreamHead(UpstreamConnection& c) = 0;
   virtual void onUpstreamBody(const char* at, size_t len) = 0;
   virtual void onUpstreamComplete() = 0;
   // A read was parsed; flush what the callbacks queued.
@@ -62,6 +63,10 @@ class UpstreamHandler {
 
 class UpstreamConnection {
  public:
+  // Interim (1xx) responses accepted before the final one; more is a
+  // broken or hostile backend (502).
+  static constexpr uint32_t kMaxInterimResponses = 16;
+
   // Starts connecting; `handler` is called back with onUpstreamConnected or
   // onUpstreamError(ConnectFailed/ConnectTimeout), never from inside this
   // call. `timeouts` is borrowed from the request's config snapshot, which
@@ -159,6 +164,7 @@ class UpstreamConnection {
   bool complete_ = false;         // final response complete
   bool reusable_ = true;          // no protocol reason to close after the response
   bool counted_active_ = false;   // counted in BackendStats::connections_active
+  uint32_t interim_ = 0;          // interim responses of this exchange
   uint64_t response_bytes_ = 0;
 
   uv_tcp_t tcp_;

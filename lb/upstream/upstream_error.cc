@@ -24,6 +24,8 @@ constexpr std::array<UpstreamErrorInfo, static_cast<size_t>(UpstreamError::kCoun
      "backend did not respond in time", false, true, false},
     {"invalid_response", 502, RetryOn::Reset, RetryReason::Reset, ErrorKind::InvalidResponse,
      "backend sent an invalid response", false, false, false},
+    {"too_many_interim", 502, RetryOn::Reset, RetryReason::Reset, ErrorKind::InvalidResponse,
+     "backend sent too many interim responses (1xx before the final one)", false, false, false},
     {"write_failure", 502, RetryOn::Reset, RetryReason::Reset, ErrorKind::Reset,
      "could not send the request to the backend", false, false, true},
 }};
@@ -38,7 +40,9 @@ std::string upstreamErrorDetail(UpstreamError e, int uv_status, const config::Ti
     return info.connect_phase ? "connect timeout after " + config::formatDuration(timeouts.connect)
                               : "no response within " + config::formatDuration(timeouts.backend_response);
   }
-  if (uv_status < 0 && e != UpstreamError::InvalidResponse) return uv_strerror(uv_status);
+  if (uv_status < 0 && e != UpstreamError::InvalidResponse && e != UpstreamError::InterimFlood) {
+    return uv_strerror(uv_status);
+  }
   return std::string(info.client_text);
 }
 

@@ -20,7 +20,8 @@ enum class UpstreamError : uint8_t {
   ConnectTimeout,   // no connection within timeouts.connect
   Reset,            // reset, or EOF before the response was complete
   ResponseTimeout,  // no response byte (or no further byte) within backend_response
-  InvalidResponse,  // not HTTP, bad framing, head too large, too many interim responses
+  InvalidResponse,  // not HTTP, bad framing, head too large
+  InterimFlood,     // more interim (1xx) responses than kMaxInterimResponses
   WriteFailed,      // could not send the request
   kCount,
 };

@@ -47,40 +47,6 @@ bool contains(const std::string& s, const std::string& part) { return s.find(par
 
 Ms since(Clock::time_point t) { return std::chrono::duration_cast<Ms>(Clock::now() - t); }
 
-// Polls `cond` every 5 ms until it holds; false if `timeout` passes first.
-bool pollUntil(const std::function<bool()>& cond, Ms timeout) {
-  auto deadline = Clock::now() + timeout;
-  while (!cond()) {
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
-
-// A port that was free a moment ago on 127.0.0.1.
-uint16_t freePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof sa;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("freePort: bind failed");
-  }
-  ::close(fd);
-  return ntohs(sa.sin_port);
-}
-
-// Replaces the config file atomically (temp file + rename), so ballast never
-// reads a half-written file.
-void replaceConfig(const std::string& path, const std::string& yaml) {
-  const std::string tmp = path + ".tmp";
-  writeFile(tmp, yaml);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("rename failed");
-}
-
 // ---------------------------------------------------------------------------
 // Event log helpers over a Process (so they work for Ballast and for
 // LimitedBallast alike).
@@ -525,11 +491,6 @@ class TimedLoad {
   std::vector<std::thread> threads_;
 };
 
-std::string firstFailures(const std::vector<std::string>& f) {
-  std::string s;
-  for (size_t i = 0; i < f.size() && i < 3; ++i) s += f[i] + "\n---\n";
-  return s;
-}
 
 // Reads responses until a final (non-1xx) one; interim responses a proxy
 // chose to relay are allowed and skipped.

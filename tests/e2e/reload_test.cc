@@ -33,13 +33,7 @@ namespace {
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
-// Replaces the config file atomically (temp file + rename), so ballast never
-// reads a half-written file.
-void replaceConfig(const Ballast& lb, const std::string& yaml) {
-  const std::string tmp = lb.configPath() + ".tmp";
-  writeFile(tmp, yaml);
-  if (std::rename(tmp.c_str(), lb.configPath().c_str()) != 0) throw std::runtime_error("rename failed");
-}
+void replaceConfig(const Ballast& lb, const std::string& yaml) { ballast::test::replaceConfig(lb.configPath(), yaml); }
 
 // Rewrites the config, sends SIGHUP and waits for the next config_reloaded
 // event (the (done+1)-th); returns it. Throws (failing the test) when it does
@@ -105,23 +99,6 @@ std::string statusBackend(const std::string& status_json, const std::string& add
 
 size_t countOf(const std::vector<std::string>& v, const std::string& x) {
   return static_cast<size_t>(std::count(v.begin(), v.end(), x));
-}
-
-// A port that was free a moment ago on 127.0.0.1.
-uint16_t freePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  sa.sin_port = 0;
-  socklen_t len = sizeof sa;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("freePort: bind failed");
-  }
-  ::close(fd);
-  return ntohs(sa.sin_port);
 }
 
 // Two free ports and two configs in front of `backend`: `one` listens on

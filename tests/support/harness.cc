@@ -1328,6 +1328,27 @@ void FakeServer::serve(int fd, uint64_t id) {
 // ---------------------------------------------------------------------------
 // Shared test helpers
 
+uint16_t freePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+    ::close(fd);
+    throw std::runtime_error("freePort: bind failed");
+  }
+  ::close(fd);
+  return ntohs(sa.sin_port);
+}
+
+void replaceConfig(const std::string& path, const std::string& yaml) {
+  const std::string tmp = path + ".tmp";
+  writeFile(tmp, yaml);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("replaceConfig: rename failed");
+}
+
 bool pollUntil(const std::function<bool()>& cond, Ms timeout) {
   auto deadline = Clock::now() + timeout;
   while (!cond()) {

@@ -475,6 +475,11 @@ EventPredicate backendState(const std::string& backend, const std::string& new_s
 // ---------------------------------------------------------------------------
 // Shared test helpers
 
+// A TCP port that was free a moment ago on 127.0.0.1.
+uint16_t freePort();
+// Replaces a file atomically (temp file + rename), so a reader (ballast
+// reloading its config) never sees it half written.
+void replaceConfig(const std::string& path, const std::string& yaml);
 // Polls `cond` every 5 ms until it holds; false if `timeout` passes first.
 bool pollUntil(const std::function<bool()>& cond, Ms timeout);
 // A plain connect() to 127.0.0.1:port: 0 on success, else the errno.
