@@ -1543,15 +1543,21 @@ LoadResult loadConfigString(const std::string& yaml, const std::string& file_nam
   }
 }
 
+std::optional<ConfigError> readConfigFile(const std::string& path, std::string& text, const LoadLimits& limits) {
+  text.clear();
+  const FileRead read = readFile(path, limits.max_file_bytes, text);
+  if (read.error == 0 && !read.too_large) return std::nullopt;
+  text.clear();
+  return ConfigError{path, 0, 0, "",
+                     read.error != 0 ? "cannot read file: " + std::generic_category().message(read.error)
+                                     : tooLargeMessage("config file", read, limits.max_file_bytes)};
+}
+
 LoadResult loadConfigFile(const std::string& path, const LoadLimits& limits) {
   std::string text;
-  const FileRead read = readFile(path, limits.max_file_bytes, text);
-  if (read.error != 0 || read.too_large) {
+  if (auto err = readConfigFile(path, text, limits)) {
     LoadResult result;
-    result.errors.push_back(ConfigError{
-        path, 0, 0, "",
-        read.error != 0 ? "cannot read file: " + std::generic_category().message(read.error)
-                        : tooLargeMessage("config file", read, limits.max_file_bytes)});
+    result.errors.push_back(std::move(*err));
     return result;
   }
   return loadConfigString(text, path, limits);

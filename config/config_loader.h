@@ -58,6 +58,12 @@ struct LoadLimits {
 
 inline constexpr LoadLimits kDefaultLoadLimits{};
 
+// Reads a config file's bytes into `text`, refusing (with one error) a file
+// over limits.max_file_bytes without reading all of it. Never blocks on a
+// FIFO without a writer.
+std::optional<ConfigError> readConfigFile(const std::string& path, std::string& text,
+                                          const LoadLimits& limits = kDefaultLoadLimits);
+
 // Reads and validates a config file. Never throws.
 LoadResult loadConfigFile(const std::string& path, const LoadLimits& limits = kDefaultLoadLimits);
 

@@ -104,7 +104,16 @@ void HealthSession::scheduleNext() {
 void HealthSession::onTimer(uv_timer_t* t) {
   auto* self = static_cast<HealthSession*>(t->data);
   if (self->probe_ != nullptr) {
-    // The probe is still in flight: its timeout.
+    // The probe is still in flight: its timeout, if it really had one. The
+    // timer counts from the loop's clock, which lags after a long step of
+    // the loop (a probe started right after it would time out at once): a
+    // probe fails only when the monotonic clock says the time is up.
+    const uint64_t elapsed_ms = (uv_hrtime() - self->probe_started_ns_) / 1000000;
+    const uint64_t timeout_ms = static_cast<uint64_t>(self->cfg_.timeout.count());
+    if (elapsed_ms < timeout_ms) {
+      uv_timer_start(&self->timer_, &HealthSession::onTimer, timeout_ms - elapsed_ms, 0);
+      return;
+    }
     self->probe_->done(false, "timeout after " + config::formatDuration(self->cfg_.timeout));
     return;
   }

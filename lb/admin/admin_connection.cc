@@ -160,11 +160,12 @@ void AdminConnection::respond() {
   req.client = client_;
   req.body = body_;
   state_ = State::Writing;  // from here input is discarded
-  AdminReply reply;
-  admin_.handle(req, reply);
-  // handle() may have closed this connection (a reload that stopped the
-  // process): send() is then a no-op.
-  send(reply, head);
+  // The answer may come now or later (a reload); by then this connection
+  // may be closed (send() is then a no-op) or gone (the weak pointer says).
+  admin_.handle(req, [this, alive = std::weak_ptr<bool>(alive_), head](AdminReply& reply) {
+    if (alive.expired()) return;
+    send(reply, head);
+  });
 }
 
 void AdminConnection::send(const AdminReply& r, bool head_only) {

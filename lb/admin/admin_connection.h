@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "lb/admin/admin_request.h"
@@ -93,6 +94,9 @@ class AdminConnection {
   std::string value_;
   std::string body_;
   std::string out_;  // the answer, owned until the write callback
+  // Expires with the connection: an answer that comes later (a reload)
+  // finds out whether there is still someone to send it to.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
   template <class>
   friend class IntrusiveList;

@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -41,9 +42,11 @@ class AdminControl {
   // Wall-clock start (Unix seconds) and the loop time then (ms).
   virtual double startTime() const = 0;
   virtual uint64_t startedMs() const = 0;
-  // Re-reads and applies the config file. May retire the admin listener
-  // this request arrived on: the request is still answered.
-  virtual ReloadResult reload(std::string_view trigger) = 0;
+  // Re-reads and applies the config file, off the loop; `done` (may be
+  // empty) gets the result later, on the loop. May retire the admin
+  // listener this request arrived on: the request is still answered.
+  using ReloadDone = std::function<void(const ReloadResult&)>;
+  virtual void reload(std::string_view trigger, ReloadDone done) = 0;
 };
 
 }  // namespace ballast

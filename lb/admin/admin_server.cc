@@ -100,15 +100,23 @@ void AdminServer::close() {
   conns_.forEach([](AdminConnection* c) { c->close(); });
 }
 
-void AdminServer::handle(const AdminRequest& req, AdminReply& out) {
+void AdminServer::handle(const AdminRequest& req, Respond respond) {
+  AdminReply out;
+  if (answer(req, out, respond)) respond(out);
+}
+
+bool AdminServer::answer(const AdminRequest& req, AdminReply& out, const Respond& respond) {
   const std::string_view path = req.path;
   const bool get = req.method == "GET";  // HEAD arrives as GET
   const auto rt = control_.runtime();
   const config::AdminConfig& cfg = rt->config->admin;
 
   if (path == "/" || path == "/healthz" || path == "/readyz" || path == "/metrics" || path == "/status") {
-    if (!get) return methodNotAllowed(out, "GET, HEAD");
-    if (!noQuery(req, out)) return;
+    if (!get) {
+      methodNotAllowed(out, "GET, HEAD");
+      return true;
+    }
+    if (!noQuery(req, out)) return true;
     if (path == "/") {
       // The page shell holds no data: it stays open so that a browser can
       // load it and then send the token with its own /status requests.
@@ -118,34 +126,43 @@ void AdminServer::handle(const AdminRequest& req, AdminReply& out) {
                                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
                                "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'");
       out.headers.emplace_back("X-Content-Type-Options", "nosniff");
-      return;
+      return true;
     }
-    if (path == "/healthz") return plainReply(out, 200, control_.stopping() ? "stopping" : "ok");
-    if (path == "/readyz") return plainReply(out, control_.ready() ? 200 : 503, readinessReason(control_));
-    if (cfg.protect_reads && !authorize(cfg, req, out)) return;
-    if (path == "/metrics") {
+    if (path == "/healthz") {
+      plainReply(out, 200, control_.stopping() ? "stopping" : "ok");
+    } else if (path == "/readyz") {
+      plainReply(out, control_.ready() ? 200 : 503, readinessReason(control_));
+    } else if (cfg.protect_reads && !authorize(cfg, req, out)) {
+      // 401 filled in
+    } else if (path == "/metrics") {
       out.content_type = std::string(kMetricsType);
       out.body = renderMetrics(*rt, control_.startTime());
-      return;
+    } else {
+      out.content_type = std::string(kJsonType);
+      out.body = statusJson(control_, boundAddress());
     }
-    out.content_type = std::string(kJsonType);
-    out.body = statusJson(control_, boundAddress());
-    return;
+    return true;
   }
 
   if (path == "/reload") {
-    if (req.method != "POST") return methodNotAllowed(out, "POST");
-    if (!sameSite(cfg, req, out) || !authorize(cfg, req, out) || !noQuery(req, out)) return;
-    ReloadResult r = control_.reload("admin");
-    JsonWriter w;
-    w.beginObject().boolean("success", r.ok).key("errors").beginArray();
-    for (const auto& e : r.errors) w.str(e);
-    w.endArray().endObject();
-    out.status = r.ok ? 200 : 422;
-    out.content_type = std::string(kJsonType);
-    out.body = w.take();
-    out.body.push_back('\n');
-    return;
+    if (req.method != "POST") {
+      methodNotAllowed(out, "POST");
+      return true;
+    }
+    if (!sameSite(cfg, req, out) || !authorize(cfg, req, out) || !noQuery(req, out)) return true;
+    control_.reload("admin", [respond](const ReloadResult& r) {
+      AdminReply reply;
+      JsonWriter w;
+      w.beginObject().boolean("success", r.ok).key("errors").beginArray();
+      for (const auto& e : r.errors) w.str(e);
+      w.endArray().endObject();
+      reply.status = r.ok ? 200 : 422;
+      reply.content_type = std::string(kJsonType);
+      reply.body = w.take();
+      reply.body.push_back('\n');
+      respond(reply);
+    });
+    return false;
   }
 
   // /pools/{pool}/backends/{address}/{action}
@@ -162,13 +179,17 @@ void AdminServer::handle(const AdminRequest& req, AdminReply& out) {
     const bool shaped = seg.size() == 4 && !seg[0].empty() && seg[1] == "backends" && !seg[2].empty() &&
                         (seg[3] == "drain" || seg[3] == "disable" || seg[3] == "enable");
     if (shaped) {
-      if (req.method != "POST") return methodNotAllowed(out, "POST");
-      if (!sameSite(cfg, req, out) || !authorize(cfg, req, out) || !noQuery(req, out)) return;
-      return controlBackend(*rt, uv_now(control_.loop()), req.client, percentDecode(seg[0]), percentDecode(seg[2]),
-                            seg[3], out);
+      if (req.method != "POST") {
+        methodNotAllowed(out, "POST");
+      } else if (sameSite(cfg, req, out) && authorize(cfg, req, out) && noQuery(req, out)) {
+        controlBackend(*rt, uv_now(control_.loop()), req.client, percentDecode(seg[0]), percentDecode(seg[2]),
+                       seg[3], out);
+      }
+      return true;
     }
   }
   plainReply(out, 404, "404 Not Found: no admin endpoint at this path (see / for the status page)");
+  return true;
 }
 
 }  // namespace ballast

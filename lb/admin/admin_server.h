@@ -21,6 +21,7 @@
 
 #include <uv.h>
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -55,12 +56,16 @@ class AdminServer {
   // Closed or retired, and every handle is gone: the object may be deleted.
   bool idle() const { return listener_.closeDone() && conns_.empty(); }
 
-  // Answers one complete request. Never blocks; may change backend admin
-  // states or reload the config.
-  void handle(const AdminRequest& req, AdminReply& out);
+  // Answers one complete request through `respond`: at once for most
+  // endpoints, later (on the loop) for POST /reload. Never blocks; may
+  // change backend admin states or reload the config.
+  using Respond = std::function<void(AdminReply& reply)>;
+  void handle(const AdminRequest& req, Respond respond);
 
  private:
   friend class AdminConnection;
+  // The synchronous endpoints; false when `out` is not filled (POST /reload).
+  bool answer(const AdminRequest& req, AdminReply& out, const Respond& respond);
 
   AdminControl& control_;
   Listener listener_;

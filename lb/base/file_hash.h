@@ -4,9 +4,12 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 namespace ballast {
 
 std::string hashFile(const std::string& path);
+// The same hash of bytes in memory.
+std::string hashBytes(std::string_view bytes);
 
 }  // namespace ballast

@@ -10,6 +10,7 @@
 #include "lb/base/crash.h"
 #include "lb/base/file_hash.h"
 #include "lb/base/log.h"
+#include "lb/server/check_limits.h"
 #include "lb/server/server.h"
 #include "lb/stats/stats.h"
 
@@ -24,7 +25,7 @@ constexpr const char* kUsage =
     "Options:\n"
     "  -c, --config FILE   YAML configuration file (required to run or check)\n"
     "      --check         validate the configuration, print every error, and exit\n"
-    "                      (0 = valid, 1 = invalid)\n"
+    "                      (0 = valid, 1 = invalid); bounded to 20 s of CPU and 2 GiB\n"
     "      --watch         reload when the configuration file changes (debounced;\n"
     "                      handles atomic renames and Kubernetes ConfigMap updates)\n"
     "  -v, --version       print the version and exit\n"
@@ -72,15 +73,26 @@ int main(int argc, char** argv) {
   }
   if (config_path.empty()) return usageError("missing --config FILE");
 
-  auto result = ballast::config::loadConfigFile(config_path);
+  // --check is also what the server runs, as a child, before every reload:
+  // whatever the file, it ends within its CPU limit and a bounded memory.
+  if (check) ballast::applyCheckLimits();
+  std::string text;
+  ballast::config::LoadResult result;
+  if (auto err = ballast::config::readConfigFile(config_path, text)) {
+    result.errors.push_back(std::move(*err));
+  } else {
+    result = ballast::config::loadConfigString(text, config_path);
+  }
   if (!result.ok()) {
     for (const auto& e : result.errors) std::fprintf(stderr, "%s\n", e.format().c_str());
     std::fprintf(stderr, "ballast: %zu error%s in %s\n", result.errors.size(),
                  result.errors.size() == 1 ? "" : "s", config_path.c_str());
     return 1;
   }
+  const std::string hash = ballast::hashBytes(text);
   if (check) {
-    std::printf("%s: configuration OK\n", config_path.c_str());
+    // The hash names the bytes checked (the server compares it with what it loads).
+    std::printf("%s: configuration OK (hash %s)\n", config_path.c_str(), hash.c_str());
     return 0;
   }
 
@@ -91,7 +103,7 @@ int main(int argc, char** argv) {
   }
   std::signal(SIGPIPE, SIG_IGN);
   ballast::installCrashHandler();
-  ballast::processStats().config_hash = ballast::hashFile(config_path);
+  ballast::processStats().config_hash = hash;
   ballast::processStats().last_reload_success = static_cast<double>(std::time(nullptr));
   ballast::Server server(*result.config);
   server.setConfigPath(config_path);

@@ -1,12 +1,12 @@
-// Server::reload: validate the new config completely, bind what it adds,
-// and only then swap it in; any failure leaves the running config as it was.
+// Server::reload: validate the new config completely (in a child process,
+// then in the thread pool: config_job.h), bind what it adds, and only then
+// swap it in; any failure leaves the running config as it was.
 #include <algorithm>
 
-#include "config/config_loader.h"
 #include "lb/admin/admin_server.h"
 #include "lb/base/address.h"
 #include "lb/base/clock.h"
-#include "lb/base/file_hash.h"
+#include "lb/server/config_job.h"
 #include "lb/server/server.h"
 #include "lb/server/watch.h"
 
@@ -20,39 +20,76 @@ bool sameAddress(const config::Address& a, const Listener& l) {
 
 }  // namespace
 
-ReloadResult Server::reload(std::string_view trigger) {
-  ReloadResult res;
-  const double now_unix = wallSeconds();
-  auto fail = [&]() {
-    ++processStats().reloads_failure;
-    processStats().last_reload_failure = now_unix;
-    std::string joined;
-    for (const auto& e : res.errors) {
-      if (!joined.empty()) joined += "; ";
-      joined += e;
-    }
-    auto& j = log().eventLine(LogLevel::Error, "config_reload_failed");
-    j.str("trigger", trigger).str("file", config_path_).num("error_count", static_cast<uint64_t>(res.errors.size()));
-    j.str("errors", joined).str("result", "the running configuration is unchanged");
-    log().emit(LogLevel::Error);
-    return res;
-  };
-  if (stopping_) {
-    res.errors.push_back("shutting down: reload refused");
-    return fail();
+void Server::reload(std::string_view trigger, ReloadDone done) {
+  ReloadResult refused;
+  if (stopping_) refused.errors.push_back("shutting down: reload refused");
+  if (config_path_.empty()) refused.errors.push_back("no configuration file to reload");
+  if (!refused.errors.empty()) {
+    failReload(trigger, refused);
+    if (done) done(refused);
+    return;
   }
-  if (config_path_.empty()) {
-    res.errors.push_back("no configuration file to reload");
-    return fail();
+  reload_waiters_.push_back(ReloadWaiter{std::string(trigger), std::move(done)});
+  if (reload_job_ == nullptr) startReloadJob();
+}
+
+void Server::startReloadJob() {
+  std::vector<ReloadWaiter> waiters = std::move(reload_waiters_);
+  reload_waiters_.clear();
+  std::string trigger;
+  for (const auto& w : waiters) {
+    if (trigger.find(w.trigger) != std::string::npos) continue;
+    if (!trigger.empty()) trigger += ",";
+    trigger += w.trigger;
   }
   if (watch_) watch_->acknowledge();
-  auto loaded = config::loadConfigFile(config_path_);
-  if (!loaded.ok()) {
-    for (const auto& e : loaded.errors) res.errors.push_back(e.format());
-    return fail();
-  }
-  const config::Config& cfg = *loaded.config;
+  // The running binary checks: /proc/self/exe is this program even if its
+  // file was replaced (a hot upgrade is the way to run a new one).
+  reload_job_ = std::make_unique<ConfigLoadJob>(
+      &loop_, "/proc/self/exe", config_path_,
+      [this, waiters = std::move(waiters), trigger](ConfigLoadJob::Result&& loaded) {
+        // The job may not be deleted from inside its own callback.
+        retired_jobs_.push_back(std::move(reload_job_));
+        // The load took a while: timers started from here (probes, the
+        // new listeners' connections) measure from now, not from before.
+        uv_update_time(&loop_);
+        ReloadResult res;
+        if (!loaded.config) {
+          res.errors = std::move(loaded.errors);
+          res = failReload(trigger, std::move(res));
+        } else {
+          res = applyConfig(*loaded.config, trigger, loaded.hash);
+        }
+        for (const auto& w : waiters) {
+          if (w.done) w.done(res);
+        }
+        if (!reload_waiters_.empty() && !stopping_) startReloadJob();
+      });
+  reload_job_->start();
+}
 
+ReloadResult Server::failReload(std::string_view trigger, ReloadResult res) {
+  ++processStats().reloads_failure;
+  processStats().last_reload_failure = wallSeconds();
+  std::string joined;
+  for (const auto& e : res.errors) {
+    if (!joined.empty()) joined += "; ";
+    joined += e;
+  }
+  auto& j = log().eventLine(LogLevel::Error, "config_reload_failed");
+  j.str("trigger", trigger).str("file", config_path_).num("error_count", static_cast<uint64_t>(res.errors.size()));
+  j.str("errors", joined).str("result", "the running configuration is unchanged");
+  log().emit(LogLevel::Error);
+  res.ok = false;
+  return res;
+}
+
+ReloadResult Server::applyConfig(const config::Config& cfg, std::string_view trigger, const std::string& hash) {
+  ReloadResult res;
+  if (stopping_) {
+    res.errors.push_back("shutting down: reload refused");
+    return failReload(trigger, std::move(res));
+  }
   // 1. Listeners: the same address keeps its socket (no refused connection,
   //    no accept gap); new ones are bound now, and any bind failure fails
   //    the whole reload before anything changed. Addresses compare as
@@ -105,7 +142,7 @@ ReloadResult Server::reload(std::string_view trigger) {
       new_admin->close();
       retired_admins_.push_back(std::move(new_admin));
     }
-    return fail();
+    return failReload(trigger, std::move(res));
   }
 
   // 2. Commit. From here nothing can fail.
@@ -158,13 +195,14 @@ ReloadResult Server::reload(std::string_view trigger) {
     }
   }
   stopHealthChecks();
+  uv_update_time(&loop_);
   startHealthChecks();
 
   ++processStats().reloads_success;
-  processStats().last_reload_success = now_unix;
-  processStats().config_hash = hashFile(config_path_);
+  processStats().last_reload_success = wallSeconds();
+  processStats().config_hash = hash;
   auto& j = log().eventLine(LogLevel::Info, "config_reloaded");
-  j.str("trigger", trigger).str("file", config_path_).str("hash", processStats().config_hash);
+  j.str("trigger", trigger).str("file", config_path_).str("hash", hash);
   j.num("pools", static_cast<uint64_t>(rt.pools.size()));
   j.num("backends_added", static_cast<uint64_t>(added)).num("backends_removed", static_cast<uint64_t>(removed));
   j.num("backends_kept", static_cast<uint64_t>(kept_backends));

@@ -5,6 +5,7 @@
 #include "lb/admin/admin_server.h"
 #include "lb/base/clock.h"
 #include "lb/proxy/downstream_connection.h"
+#include "lb/server/config_job.h"
 #include "lb/server/hot_upgrade.h"
 #include "lb/server/watch.h"
 #include "lb/upstream/upstream_connection.h"
@@ -55,6 +56,8 @@ Server::~Server() {
   }
   retired_listeners_.clear();
   retired_admins_.clear();
+  retired_jobs_.clear();
+  reload_job_.reset();
   listeners_.clear();
   admin_.reset();
   if (!loop_closed_) uv_loop_close(&loop_);
@@ -123,7 +126,7 @@ int Server::run() {
       uv_timer_start(&handover_timer_, &Server::onHandoverTimer, 0, 20);
     }
     if (watch_enabled_) {
-      watch_ = std::make_unique<ConfigWatch>(&loop_, config_path_, [this] { reload("watch"); });
+      watch_ = std::make_unique<ConfigWatch>(&loop_, config_path_, [this] { reload("watch", nullptr); });
       watch_->start();
     }
     auto& j = log().eventLine(LogLevel::Info, "started");
@@ -181,6 +184,9 @@ void Server::stop() {
   proxy_->upstream().closeAll();
   upgrade_->close();
   if (watch_) watch_->close();
+  // A reload in progress: its child is killed; its handles close on their own.
+  if (reload_job_) reload_job_->cancel();
+  reload_waiters_.clear();
   for (auto& s : signals_) uv_close(reinterpret_cast<uv_handle_t*>(&s), nullptr);
   for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&prepare_), reinterpret_cast<uv_handle_t*>(&ejection_sweep_),
                          reinterpret_cast<uv_handle_t*>(&drain_timer_),
@@ -209,6 +215,7 @@ void Server::retire(std::unique_ptr<AdminServer> a) {
 void Server::sweepRetired() {
   std::erase_if(retired_listeners_, [](const auto& l) { return l->closeDone(); });
   std::erase_if(retired_admins_, [](const auto& a) { return a->idle(); });
+  std::erase_if(retired_jobs_, [](const auto& j) { return j->finished(); });
 }
 
 void Server::hotUpgrade() {
@@ -313,7 +320,7 @@ void Server::onSignal(uv_signal_t* h, int signum) {
       logEvent(LogLevel::Info, "logs_reopened");
       return;
     case SIGHUP:
-      self->reload("SIGHUP");
+      self->reload("SIGHUP", nullptr);
       return;
     case SIGUSR2:
       self->hotUpgrade();
@@ -330,7 +337,9 @@ void Server::onSignal(uv_signal_t* h, int signum) {
 void Server::onPrepare(uv_prepare_t* h) {
   auto* self = static_cast<Server*>(h->data);
   log().flush();
-  if (!self->retired_listeners_.empty() || !self->retired_admins_.empty()) self->sweepRetired();
+  if (!self->retired_listeners_.empty() || !self->retired_admins_.empty() || !self->retired_jobs_.empty()) {
+    self->sweepRetired();
+  }
 }
 
 bool Server::ready() const {

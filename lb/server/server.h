@@ -29,6 +29,7 @@
 namespace ballast {
 
 class AdminServer;
+class ConfigLoadJob;
 class ConfigWatch;
 class HotUpgrade;
 
@@ -58,10 +59,14 @@ class Server final : public AdminControl {
   // the drain has begun.
   static constexpr uint64_t kIdleDrainGraceMs = 500;
 
-  // Re-reads the config file, validates it completely and applies it only if
+  // Re-reads the config file, validates it completely (in a child process
+  // and the thread pool, see config_job.h) and applies it only if
   // everything (including binding new listeners) succeeds; otherwise the
-  // running config is untouched. `trigger` names the cause in the event log.
-  ReloadResult reload(std::string_view trigger) override;
+  // running config is untouched. `trigger` names the cause in the event
+  // log; `done` gets the result. Reloads asked for while one runs are
+  // served together by one more reload after it (the file may have changed
+  // since the running one read it).
+  void reload(std::string_view trigger, ReloadDone done) override;
   void setConfigPath(std::string path) { config_path_ = std::move(path); }
 
   // How this process was started (for a hot upgrade, see hot_upgrade.h),
@@ -94,6 +99,10 @@ class Server final : public AdminControl {
   void checkDrained();
   void startHealthChecks();
   void stopHealthChecks();
+  void startReloadJob();
+  // Applies a validated config (listeners, admin, runtime, health checks).
+  ReloadResult applyConfig(const config::Config& cfg, std::string_view trigger, const std::string& hash);
+  ReloadResult failReload(std::string_view trigger, ReloadResult res);
   void retire(std::unique_ptr<Listener> l);
   void retire(std::unique_ptr<AdminServer> a);
   void sweepRetired();
@@ -126,6 +135,15 @@ class Server final : public AdminControl {
   // admin server, its last answer) are gone.
   std::vector<std::unique_ptr<Listener>> retired_listeners_;
   std::vector<std::unique_ptr<AdminServer>> retired_admins_;
+  // The reload in progress, the callers waiting for the next one, and
+  // finished jobs until their handles are closed.
+  struct ReloadWaiter {
+    std::string trigger;
+    ReloadDone done;
+  };
+  std::unique_ptr<ConfigLoadJob> reload_job_;
+  std::vector<ReloadWaiter> reload_waiters_;
+  std::vector<std::unique_ptr<ConfigLoadJob>> retired_jobs_;
 
   bool stopping_ = false;  // draining or stopped: not ready, no keep-alive
   bool stopped_ = false;   // stop() ran: every handle is closing

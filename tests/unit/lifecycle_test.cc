@@ -225,6 +225,61 @@ TEST_CASE("loop: a probe timing out while its checker is removed by a reload", "
   CHECK(loop.finish() == 0);
 }
 
+TEST_CASE("loop: a probe started right after a long step of the loop is not failed by the stale clock",
+          "[loop][lifecycle][health]") {
+  TestLoop loop;
+  RawListener backend;
+  auto rt = runtimeFor("    health_check: { interval: 5s, timeout: 100ms, fall: 1 }\n", backend.address());
+  Pool& pool = *rt->pools[0];
+  std::vector<ProbeResult> results;
+  std::vector<std::string> reasons;
+  std::unique_ptr<health::HealthChecker> checker;
+  // A step of the loop that takes 300 ms (a slow reload, say), at the end of
+  // which the probes start: the loop's clock is 300 ms behind when their
+  // timeout timers are armed.
+  uv_timer_t slow;
+  uv_timer_init(loop.get(), &slow);
+  struct Ctx {
+    std::unique_ptr<health::HealthChecker>* checker;
+    std::function<void()> start;
+  } ctx{&checker, [&] {
+          checker = std::make_unique<health::HealthChecker>(
+              loop.get(), pool.name(), pool.backends(), *pool.config().health_check,
+              [&](Backend&, const ProbeResult& r) {
+                results.push_back(r);
+                reasons.emplace_back(r.reason);
+              });
+          checker->start();
+        }};
+  slow.data = &ctx;
+  uv_timer_start(
+      &slow,
+      [](uv_timer_t* t) {
+        const uint64_t until = uv_hrtime() + 300'000'000;
+        while (uv_hrtime() < until) {
+        }
+        static_cast<Ctx*>(t->data)->start();
+        uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
+      },
+      0, 0);
+  // The backend answers the probe promptly (well within 100 ms of real time).
+  RawSocket conn;
+  std::string seen;
+  REQUIRE(loop.runUntil([&] {
+    if (!conn.open()) conn = backend.accept();
+    if (conn.open() && seen.find("\r\n\r\n") == std::string::npos) {
+      conn.readAvailable(seen);
+      if (seen.find("\r\n\r\n") != std::string::npos) conn.sendSome("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    }
+    return !results.empty();
+  }));
+  INFO("first probe: " << reasons[0]);
+  CHECK(results[0].passed);
+  checker->close();
+  checker.reset();
+  CHECK(loop.finish() == 0);
+}
+
 namespace {
 
 // An AdminControl with nothing behind it but a runtime; reload() does what
@@ -240,12 +295,13 @@ class FakeControl final : public AdminControl {
   bool stopping() const override { return false; }
   double startTime() const override { return 0; }
   uint64_t startedMs() const override { return 0; }
-  ReloadResult reload(std::string_view) override {
+  // Answers at once (the server answers later, on the loop: same contract).
+  void reload(std::string_view, ReloadDone done) override {
     ++reloads;
     if (on_reload) on_reload();
     ReloadResult r;
     r.ok = true;
-    return r;
+    if (done) done(r);
   }
   std::function<void()> on_reload;
   int reloads = 0;
