@@ -7,6 +7,7 @@
 #include "config/duration.h"
 #include "health/health_checker.h"
 #include "lb/http/parser.h"
+#include "lb/stats/local_resources.h"
 
 namespace ballast::health {
 
@@ -37,6 +38,10 @@ struct Probe {
     if (s) s->onProbeDone(passed, reason, http_status);
   }
 
+  // A system error: the backend's failure, unless ballast itself is out of
+  // descriptors, buffers or ports (then the probe proves nothing: skipped).
+  void failed(int uv_err);
+
   static int onHeadersComplete(llhttp_t* p) {
     auto* self = static_cast<Probe*>(p->data);
     if (p->status_code >= 100 && p->status_code < 200) return 0;  // interim; wait for the final one
@@ -53,6 +58,16 @@ std::string failureText(int uv_err) {
 }
 
 }  // namespace
+
+void Probe::failed(int uv_err) {
+  if (!isLocalResourceError(uv_err)) {
+    done(false, failureText(uv_err));
+    return;
+  }
+  HealthSession* s = session;
+  close();
+  if (s) s->onProbeSkipped(uv_err);
+}
 
 HealthSession::HealthSession(HealthChecker& checker, std::shared_ptr<Backend> backend,
                              const config::HealthCheckConfig& cfg, uv_loop_t* loop, uint64_t seed)
@@ -136,7 +151,7 @@ void HealthSession::probe() {
     auto* p = static_cast<Probe*>(req->data);
     if (p->session == nullptr) return;  // timed out or closed meanwhile
     if (status < 0) {
-      p->done(false, failureText(status));
+      p->failed(status);
       return;
     }
     HealthSession* s = p->session;
@@ -154,10 +169,10 @@ void HealthSession::probe() {
     p->write_req.data = p;
     int werr = uv_write(&p->write_req, reinterpret_cast<uv_stream_t*>(&p->tcp), &b, 1, [](uv_write_t* w, int st) {
       auto* p = static_cast<Probe*>(w->data);
-      if (st < 0 && p->session) p->done(false, failureText(st));
+      if (st < 0 && p->session) p->failed(st);
     });
     if (werr < 0) {
-      p->done(false, failureText(werr));
+      p->failed(werr);
       return;
     }
     uv_read_start(
@@ -171,7 +186,7 @@ void HealthSession::probe() {
           auto* p = static_cast<Probe*>(st->data);
           if (p->session == nullptr || nread == 0) return;
           if (nread < 0) {
-            p->done(false, failureText(static_cast<int>(nread)));
+            p->failed(static_cast<int>(nread));
             return;
           }
           llhttp_errno_t e = llhttp_execute(&p->parser, buf->base, static_cast<size_t>(nread));
@@ -185,7 +200,19 @@ void HealthSession::probe() {
           }
         });
   });
-  if (err < 0) p->done(false, failureText(err));
+  if (err < 0) p->failed(err);
+}
+
+void HealthSession::onProbeSkipped(int uv_err) {
+  probe_ = nullptr;  // the probe closed itself
+  uv_timer_stop(&timer_);
+  ++skipped_;
+  last_reason_ = std::string("skipped: ballast is out of local resources (") + uv_err_name(uv_err) + ")";
+  const std::string what = "probe of " + backend_->name();
+  noteLocalResourceError(ResourceSite::Probe, uv_err, uv_now(loop_), what.c_str());
+  // No result: the health state does not move, and the next probe comes
+  // at the usual interval.
+  scheduleNext();
 }
 
 void HealthSession::onProbeDone(bool passed, const std::string& reason, int http_status) {

@@ -53,8 +53,12 @@ class HealthSession {
   uint64_t lastResultMs() const { return last_result_ms_; }
   int lastHttpStatus() const { return last_http_status_; }
 
+  // Probes skipped because ballast was out of local resources.
+  uint64_t skipped() const { return skipped_; }
+
   // Called by the probe (internal).
   void onProbeDone(bool passed, const std::string& reason, int http_status);
+  void onProbeSkipped(int uv_err);
 
  private:
   ~HealthSession() = default;
@@ -81,6 +85,7 @@ class HealthSession {
   uint64_t probe_started_ns_ = 0;
   uint64_t probes_ = 0;
   uint64_t results_ = 0;
+  uint64_t skipped_ = 0;
   bool seeded_ = false;
   uint64_t last_result_ms_ = 0;
   int last_http_status_ = 0;

@@ -8,6 +8,7 @@
 #include "lb/admin/status_page.h"
 #include "lb/base/json.h"
 #include "lb/base/log.h"
+#include "lb/stats/local_resources.h"
 
 namespace ballast {
 
@@ -84,7 +85,17 @@ AdminServer::AdminServer(AdminControl& control, const config::Address& addr)
     : control_(control), listener_(control.loop(), addr.addr, addr.text, "admin", [this](Listener& l) {
         auto* c = new AdminConnection(*this, control_.loop());
         if (!c->start(l.stream())) c->close();
-      }) {}
+      }) {
+  listener_.setErrorHandler([this](Listener& l, int status) {
+    if (isLocalResourceError(status)) {
+      noteLocalResourceError(ResourceSite::Accept, status, uv_now(control_.loop()), l.boundAddress().c_str());
+      return;
+    }
+    auto& j = log().eventLine(LogLevel::Warn, "accept_error");
+    j.str("kind", "admin").str("address", l.boundAddress()).str("error", uv_strerror(status));
+    log().emit(LogLevel::Warn);
+  });
+}
 
 AdminServer::~AdminServer() = default;
 

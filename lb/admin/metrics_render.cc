@@ -1,6 +1,7 @@
 #include "lb/admin/metrics_render.h"
 
 #include <dirent.h>
+#include <uv.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <prometheus/text_serializer.h>
 
 #include "lb/proxy/access_log.h"
+#include "lb/stats/local_resources.h"
 #include "lb/stats/stats.h"
 #include "lb/upstream/backend.h"
 #include "lb/upstream/pool.h"
@@ -229,6 +231,18 @@ std::string renderMetrics(const Runtime& rt, double start_time) {
                      MetricType::Gauge);
   addValue(hash, {label("hash", ps.config_hash)}, 1);
 
+  auto local = family("ballast_local_resource_errors_total",
+                      "Operations that failed because ballast ran out of a local resource (descriptors, buffers, "
+                      "ports), by site (accept, upstream_connect, probe) and error; never counted against a backend.",
+                      MetricType::Counter);
+  const LocalResourceCounts& lrc = localResourceCounts();
+  for (size_t s = 0; s < lrc.size(); ++s) {
+    for (size_t e = 0; e < kLocalResourceErrors.size(); ++e) {
+      addValue(local,
+               {label("site", toString(static_cast<ResourceSite>(s))), label("error", uv_err_name(kLocalResourceErrors[e]))},
+               static_cast<double>(lrc[s][e]));
+    }
+  }
   auto rss = family("process_resident_memory_bytes", "Resident memory size in bytes.", MetricType::Gauge);
   addValue(rss, {}, residentBytes());
   auto cpu = family("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
@@ -236,13 +250,16 @@ std::string renderMetrics(const Runtime& rt, double start_time) {
   addValue(cpu, {}, cpuSeconds());
   auto fds = family("process_open_fds", "Number of open file descriptors.", MetricType::Gauge);
   addValue(fds, {}, openFds());
+  auto max_fds = family("process_max_fds", "Maximum number of open file descriptors.", MetricType::Gauge);
+  rlimit nofile{};
+  addValue(max_fds, {}, getrlimit(RLIMIT_NOFILE, &nofile) == 0 ? static_cast<double>(nofile.rlim_cur) : 0);
   auto start = family("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
                       MetricType::Gauge);
   addValue(start, {}, start_time);
 
   for (auto* f : {&requests, &req_dur, &be_dur, &up, &state, &checks, &check_dur, &active, &conns, &cfail, &retries,
                   &budget, &ejections, &healthy, &total, &terminated, &clients, &accepted, &bytes, &errors, &reloads,
-                  &last_reload, &last_fail, &hash, &rss, &cpu, &fds, &start}) {
+                  &last_reload, &last_fail, &hash, &local, &rss, &cpu, &fds, &max_fds, &start}) {
     fams.push_back(std::move(*f));
   }
   prometheus::TextSerializer ser;

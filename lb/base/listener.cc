@@ -51,6 +51,10 @@ int Listener::fd() const {
 void Listener::onConnection(uv_stream_t* s, int status) {
   auto* self = static_cast<Listener*>(s->data);
   if (status < 0) {
+    if (self->on_error_) {
+      self->on_error_(*self, status);
+      return;
+    }
     auto& j = log().eventLine(LogLevel::Warn, "accept_error");
     j.str("kind", self->kind_).str("address", self->bound_).str("error", uv_strerror(status));
     log().emit(LogLevel::Warn);

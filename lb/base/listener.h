@@ -14,6 +14,9 @@ namespace ballast {
 class Listener {
  public:
   using OnPending = std::function<void(Listener&)>;
+  // An accept failed (`status`, a libuv error). Without a handler it is
+  // logged as an accept_error event.
+  using OnError = std::function<void(Listener&, int status)>;
 
   // `text` is the address as the operator wrote it (logs, hand-over keys);
   // `kind` names the listener in logs ("proxy", "admin").
@@ -38,6 +41,8 @@ class Listener {
   const sockaddr* sockAddr() const { return reinterpret_cast<const sockaddr*>(&addr_); }
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
 
+  void setErrorHandler(OnError on_error) { on_error_ = std::move(on_error); }
+
   // Connections are waiting but were not accepted (paused).
   bool paused() const { return paused_; }
   void setPaused(bool p) { paused_ = p; }
@@ -58,6 +63,7 @@ class Listener {
   std::string kind_;
   std::string bound_;
   OnPending on_pending_;
+  OnError on_error_;
   bool paused_ = false;
   bool closing_ = false;
   bool close_done_ = false;

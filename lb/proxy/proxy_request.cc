@@ -391,14 +391,14 @@ void ProxyRequest::onUpstreamError(UpstreamError err, int uv_status) {
   upstream_ = nullptr;  // already closed by UpstreamConnection::fail
   const bool reused = c != nullptr && c->reused();
   const bool got_bytes = c != nullptr && c->responseStarted();
-  const char cause = info.timeout ? 's' : 'S';
+  const char cause = !info.backend_fault ? 'R' : info.timeout ? 's' : 'S';
   const uint64_t now = loopNow();
   if (state_ == RequestState::Streaming) {
     // Bytes of this response already went to the client: the only honest
     // signal left is to close the client connection, and to log the
     // response as cut short.
-    pool_->recordFailure(*backend_, info.name, now);
-    endAttempt(AttemptOutcome::Failure);
+    if (info.backend_fault) pool_->recordFailure(*backend_, info.name, now);
+    endAttempt(info.backend_fault ? AttemptOutcome::Failure : AttemptOutcome::Aborted);
     termination_ = Termination{cause, 'D'};
     conn_.close();  // aborts this request: logged with the termination above
     return;
@@ -413,9 +413,11 @@ void ProxyRequest::onUpstreamError(UpstreamError err, int uv_status) {
     return;
   }
   const std::string why = upstreamErrorDetail(err, uv_status, runtime_->config->timeouts);
-  pool_->recordFailure(*backend_, why, now);
-  backend_->stats().errors_1m.add(now);
-  if (info.connect_phase) ++backend_->stats().connect_failures;
+  if (info.backend_fault) {
+    pool_->recordFailure(*backend_, why, now);
+    backend_->stats().errors_1m.add(now);
+    if (info.connect_phase) ++backend_->stats().connect_failures;
+  }
   if (log().enabled(LogLevel::Warn)) {
     auto& j = log().eventLine(LogLevel::Warn, "backend_error");
     j.str("request_id", request_id_).str("pool", pool_->name()).str("backend", backend_->name());
@@ -423,8 +425,8 @@ void ProxyRequest::onUpstreamError(UpstreamError err, int uv_status) {
     log().emit(LogLevel::Warn);
   }
   const RequestState failed_in = state_;
-  if (tryRetry(info.retry_on, info.retry_reason, why)) return;
-  endAttempt(AttemptOutcome::Failure);
+  if (info.retryable && tryRetry(info.retry_on, info.retry_reason, why)) return;
+  endAttempt(info.backend_fault ? AttemptOutcome::Failure : AttemptOutcome::Aborted);
   termination_ = Termination{cause, terminationPhase(failed_in)};
   reply(info.client_status, info.client_text, info.error_kind);
 }

@@ -41,7 +41,8 @@ inline bool beforeResponse(RequestState s) {
 // who ended the request and in which phase. "--" is a normal end.
 struct Termination {
   char cause = '-';  // C client closed, c client timeout, S backend failed, s backend timeout,
-                     // P ballast refused (bad request, no route, no backend), K killed (shutdown)
+                     // P ballast refused (bad request, no route, no backend), K killed (shutdown),
+                     // R ballast out of local resources (descriptors, buffers)
   char phase = '-';  // R request, C connect, H waiting for the response head, D response body
   bool normal() const { return cause == '-'; }
 };

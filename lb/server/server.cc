@@ -1,5 +1,6 @@
 #include "lb/server/server.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "lb/admin/admin_server.h"
@@ -8,6 +9,7 @@
 #include "lb/server/config_job.h"
 #include "lb/server/hot_upgrade.h"
 #include "lb/server/watch.h"
+#include "lb/stats/local_resources.h"
 #include "lb/upstream/upstream_connection.h"
 
 namespace ballast {
@@ -66,8 +68,47 @@ Server::~Server() {
 void Server::setCommandLine(int argc, char** argv) { upgrade_->setCommandLine(argc, argv); }
 
 std::unique_ptr<Listener> Server::makeListener(const config::Address& addr) {
-  return std::make_unique<Listener>(&loop_, addr.addr, addr.text, "proxy",
-                                    [this](Listener& l) { onConnectionPending(l); });
+  auto l = std::make_unique<Listener>(&loop_, addr.addr, addr.text, "proxy",
+                                      [this](Listener& x) { onConnectionPending(x); });
+  l->setErrorHandler([this](Listener& x, int status) {
+    if (isLocalResourceError(status)) {
+      // Out of descriptors: libuv drops the pending connection (its EMFILE
+      // reserve) rather than spinning; say so once a second.
+      noteLocalResourceError(ResourceSite::Accept, status, uv_now(&loop_), x.boundAddress().c_str());
+      return;
+    }
+    auto& j = log().eventLine(LogLevel::Warn, "accept_error");
+    j.str("kind", "proxy").str("address", x.boundAddress()).str("error", uv_strerror(status));
+    log().emit(LogLevel::Warn);
+  });
+  return l;
+}
+
+void Server::checkDescriptorLimit() {
+  // Like nginx's worker_rlimit_nofile and HAProxy's automatic sizing: take
+  // the whole hard limit, and say so when the config cannot fit in it.
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  const rlim_t ceiling = rl.rlim_max == RLIM_INFINITY ? rlim_t{1} << 20 : rl.rlim_max;
+  if (rl.rlim_cur < ceiling) {
+    rlimit raised{ceiling, rl.rlim_max};
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl.rlim_cur = ceiling;
+  }
+  // Each client connection may hold an upstream one; each probed backend a
+  // probe; plus listeners, the admin, logs and a margin.
+  uint64_t probes = 0;
+  for (const auto& p : runtime()->pools) {
+    if (p->config().health_check) probes += p->backends().size();
+  }
+  const uint64_t needed = uint64_t{config().limits.max_connections} * 2 + probes + 64;
+  descriptor_limit_ = static_cast<uint64_t>(rl.rlim_cur);
+  if (needed <= descriptor_limit_) return;
+  auto& j = log().eventLine(LogLevel::Warn, "fd_limit_low");
+  j.num("limit", descriptor_limit_).num("needed", needed);
+  j.num("max_connections", static_cast<uint64_t>(config().limits.max_connections)).num("probed_backends", probes);
+  j.str("effect", "at the limit new connections wait in the kernel's queue and probes are skipped (not failed)");
+  j.str("fix", "raise the hard limit (ulimit -Hn, LimitNOFILE=) or lower limits.max_connections");
+  log().emit(LogLevel::Warn);
 }
 
 bool Server::bindListeners() {
@@ -112,6 +153,7 @@ bool Server::bindListeners() {
 }
 
 int Server::run() {
+  checkDescriptorLimit();
   for (size_t i = 0; i < std::size(kSignals); ++i) uv_signal_start(&signals_[i], &Server::onSignal, kSignals[i]);
   uv_prepare_start(&prepare_, &Server::onPrepare);
 

@@ -92,6 +92,9 @@ class Server final : public AdminControl {
 
  private:
   bool bindListeners();
+  // Raises the soft descriptor limit to the hard one; warns (fd_limit_low)
+  // when max_connections and the probes cannot fit.
+  void checkDescriptorLimit();
   std::unique_ptr<Listener> makeListener(const config::Address& addr);
   void onConnectionPending(Listener& l);
   void resumePausedListeners();
@@ -151,6 +154,7 @@ class Server final : public AdminControl {
   bool loop_closed_ = false;
   uint64_t started_ms_ = 0;
   double start_time_ = 0;
+  uint64_t descriptor_limit_ = 0;
 };
 
 }  // namespace ballast

@@ -25,6 +25,7 @@ const char* errorKindName(ErrorKind k) {
     case ErrorKind::Reset: return "502_reset";
     case ErrorKind::InvalidResponse: return "502_invalid_response";
     case ErrorKind::NoBackend: return "503_no_backend";
+    case ErrorKind::LocalResources: return "503_local_resources";
     case ErrorKind::ConnectTimeout: return "504_connect_timeout";
     case ErrorKind::ResponseTimeout: return "504_response_timeout";
     case ErrorKind::kCount: break;

@@ -67,6 +67,7 @@ enum class ErrorKind : uint8_t {
   Reset,             // 502_reset
   InvalidResponse,   // 502_invalid_response
   NoBackend,         // 503_no_backend
+  LocalResources,    // 503_local_resources (ballast out of descriptors or buffers)
   ConnectTimeout,    // 504_connect_timeout
   ResponseTimeout,   // 504_response_timeout
   kCount,

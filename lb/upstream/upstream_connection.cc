@@ -4,6 +4,7 @@
 
 #include "lb/base/handle.h"
 #include "lb/http/parser.h"
+#include "lb/stats/local_resources.h"
 #include "lb/upstream/backend.h"
 
 namespace ballast {
@@ -53,7 +54,7 @@ void UpstreamConnection::onConnect(uv_connect_t* req, int status) {
   auto* self = static_cast<UpstreamConnection*>(req->handle->data);
   if (status == UV_ECANCELED || self->state_ == State::Closing) return;
   if (status < 0) {
-    self->fail(UpstreamError::ConnectFailed, status);
+    self->failConnect(status);
     return;
   }
   self->state_ = State::Active;
@@ -136,6 +137,17 @@ void UpstreamConnection::close() {
   closeHandles(this, {asHandle(&tcp_), asHandle(&timer_)});
 }
 
+void UpstreamConnection::failConnect(int uv_status) {
+  if (isLocalResourceError(uv_status)) {
+    // Out of descriptors or ports: ours, not the backend's.
+    const std::string what = "connect to " + backend_->name();
+    noteLocalResourceError(ResourceSite::UpstreamConnect, uv_status, uv_now(env_.loop), what.c_str());
+    fail(UpstreamError::LocalResources, uv_status);
+    return;
+  }
+  fail(UpstreamError::ConnectFailed, uv_status);
+}
+
 void UpstreamConnection::fail(UpstreamError err, int uv_status) {
   UpstreamHandler* h = handler_;
   close();
@@ -208,13 +220,15 @@ void UpstreamConnection::onTimer(uv_timer_t* t) {
   TimerMode mode = self->timer_mode_;
   self->timer_mode_ = TimerMode::None;
   switch (mode) {
-    case TimerMode::Connect: {
+    case TimerMode::Connect:
       // Either a real connect timeout or the deferred report of a synchronous
       // uv_tcp_connect failure (see connect()).
-      int err = self->deferred_error_ != 0 ? self->deferred_error_ : UV_ETIMEDOUT;
-      self->fail(err == UV_ETIMEDOUT ? UpstreamError::ConnectTimeout : UpstreamError::ConnectFailed, err);
+      if (self->deferred_error_ != 0) {
+        self->failConnect(self->deferred_error_);
+      } else {
+        self->fail(UpstreamError::ConnectTimeout, UV_ETIMEDOUT);
+      }
       break;
-    }
     case TimerMode::Response:
       self->fail(UpstreamError::ResponseTimeout, UV_ETIMEDOUT);
       break;

@@ -124,6 +124,9 @@ class UpstreamConnection {
   // `progress`: a byte moved, so a running response timer starts over.
   void updateTimer(bool progress);
   void fail(UpstreamError err, int uv_status);
+  // A connect that failed with `uv_status`: the backend refused, or we are
+  // out of local resources (then not the backend's failure).
+  void failConnect(int uv_status);
   void parse(const char* data, size_t len);
   void resetParser();
   void setCountedActive(bool v);

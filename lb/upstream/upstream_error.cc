@@ -13,21 +13,25 @@ namespace {
 using config::RetryOn;
 
 constexpr std::array<UpstreamErrorInfo, static_cast<size_t>(UpstreamError::kCount)> kTable = {{
-    // name, status, retries.on, retry reason, error kind, client text, connect phase, timeout, stale candidate
+    // name, status, retries.on, retry reason, error kind, client text,
+    // connect phase, timeout, stale candidate, backend fault, retryable
     {"connect_failure", 502, RetryOn::ConnectFailure, RetryReason::ConnectFailure, ErrorKind::ConnectFailure,
-     "could not connect to the backend", true, false, false},
+     "could not connect to the backend", true, false, false, true, true},
     {"connect_timeout", 504, RetryOn::ConnectFailure, RetryReason::ConnectFailure, ErrorKind::ConnectTimeout,
-     "backend connect timed out", true, true, false},
+     "backend connect timed out", true, true, false, true, true},
     {"reset", 502, RetryOn::Reset, RetryReason::Reset, ErrorKind::Reset,
-     "backend closed the connection before a complete response", false, false, true},
+     "backend closed the connection before a complete response", false, false, true, true, true},
     {"timeout", 504, RetryOn::Timeout, RetryReason::Timeout, ErrorKind::ResponseTimeout,
-     "backend did not respond in time", false, true, false},
+     "backend did not respond in time", false, true, false, true, true},
     {"invalid_response", 502, RetryOn::Reset, RetryReason::Reset, ErrorKind::InvalidResponse,
-     "backend sent an invalid response", false, false, false},
+     "backend sent an invalid response", false, false, false, true, true},
     {"too_many_interim", 502, RetryOn::Reset, RetryReason::Reset, ErrorKind::InvalidResponse,
-     "backend sent too many interim responses (1xx before the final one)", false, false, false},
+     "backend sent too many interim responses (1xx before the final one)", false, false, false, true, true},
     {"write_failure", 502, RetryOn::Reset, RetryReason::Reset, ErrorKind::Reset,
-     "could not send the request to the backend", false, false, true},
+     "could not send the request to the backend", false, false, true, true, true},
+    {"local_resources", 503, RetryOn::ConnectFailure, RetryReason::ConnectFailure, ErrorKind::LocalResources,
+     "ballast is out of local resources (file descriptors or buffers); try again shortly", true, false, false, false,
+     false},
 }};
 
 }  // namespace
@@ -40,7 +44,7 @@ std::string upstreamErrorDetail(UpstreamError e, int uv_status, const config::Ti
     return info.connect_phase ? "connect timeout after " + config::formatDuration(timeouts.connect)
                               : "no response within " + config::formatDuration(timeouts.backend_response);
   }
-  if (uv_status < 0 && e != UpstreamError::InvalidResponse && e != UpstreamError::InterimFlood) {
+  if (uv_status < 0 && (info.connect_phase || e == UpstreamError::Reset || e == UpstreamError::WriteFailed)) {
     return uv_strerror(uv_status);
   }
   return std::string(info.client_text);

@@ -23,6 +23,7 @@ enum class UpstreamError : uint8_t {
   InvalidResponse,  // not HTTP, bad framing, head too large
   InterimFlood,     // more interim (1xx) responses than kMaxInterimResponses
   WriteFailed,      // could not send the request
+  LocalResources,   // ballast is out of descriptors, buffers or ports (not the backend's fault)
   kCount,
 };
 
@@ -36,6 +37,8 @@ struct UpstreamErrorInfo {
   bool connect_phase;          // the connection never came up (counts as a connect failure)
   bool timeout;                // a timer of ours ended it (termination 's', not 'S')
   bool stale_candidate;        // on a reused connection before any response byte: the keep-alive race
+  bool backend_fault;          // counts against the backend (outlier detection, error rates)
+  bool retryable;              // another backend may do better (retries.on still decides)
 };
 
 const UpstreamErrorInfo& errorInfo(UpstreamError e);

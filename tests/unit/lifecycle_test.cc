@@ -4,7 +4,9 @@
 // closed and uv_loop_close() == 0. Run under BALLAST_SANITIZE=1 these are
 // also use-after-free and leak checks.
 #include <catch2/catch.hpp>
+#include <sys/resource.h>
 
+#include <cerrno>
 #include <memory>
 #include <string>
 
@@ -16,6 +18,7 @@
 #include "lb/proxy/access_log.h"
 #include "lb/proxy/context.h"
 #include "lb/proxy/downstream_connection.h"
+#include "lb/stats/local_resources.h"
 #include "lb/upstream/backend.h"
 #include "lb/upstream/pool.h"
 #include "tests/support/loop_harness.h"
@@ -167,6 +170,55 @@ TEST_CASE("loop: a backend closing while the client write is pending cuts the re
   CHECK(got.size() < 67108864u);
   CHECK(pool.stats().terminated[terminationSlot(Termination{'S', 'D'})] == sd_before + 1);
   CHECK(pool.backends()[0]->activeRequests() == 0);
+  proxy.close();
+  CHECK(loop.finish() == 0);
+}
+
+TEST_CASE("loop: out of descriptors, an upstream connect is ballast's failure (503), not the backend's",
+          "[loop][lifecycle][resources]") {
+  TestLoop loop;
+  RawListener backend;
+  Proxy proxy(loop, runtimeFor("    outlier_detection: { consecutive_failures: 1 }\n", backend.address()));
+  Backend& b = *proxy.ctx.runtime()->pools[0]->backends()[0];
+  const uint64_t emfile_before = localResourceCounts()[static_cast<size_t>(ResourceSite::UpstreamConnect)][0];
+
+  RawSocket client = RawSocket::connectTo(proxy.port());
+  REQUIRE(loop.runUntil([&] { return proxy.ctx.clients().size() == 1; }));
+  // Use up every descriptor the process may have, then ask for a request.
+  rlimit saved{};
+  REQUIRE(getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  rlimit low{512, saved.rlim_max};
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
+  std::vector<int> hogs;
+  for (int fd; (fd = ::dup(0)) >= 0;) hogs.push_back(fd);
+  REQUIRE(errno == EMFILE);
+  client.sendSome(getRequest("/needs-a-backend"));
+  std::string got;
+  const bool answered = loop.runUntil([&] {
+    client.readAvailable(got);
+    return got.find("\r\n\r\n") != std::string::npos && got.find("\n", got.find("\r\n\r\n") + 4) != std::string::npos;
+  });
+  for (int fd : hogs) ::close(fd);
+  setrlimit(RLIMIT_NOFILE, &saved);
+  REQUIRE(answered);
+  INFO(got);
+  CHECK(got.rfind("HTTP/1.1 503 ", 0) == 0);
+  CHECK(got.find("out of local resources") != std::string::npos);
+  // Not the backend's failure: not ejected, no connect failure counted.
+  CHECK_FALSE(b.ejected());
+  CHECK(b.stats().connect_failures == 0);
+  CHECK(localResourceCounts()[static_cast<size_t>(ResourceSite::UpstreamConnect)][0] == emfile_before + 1);
+  // With descriptors back, the same connection is served by the backend.
+  client.sendSome(getRequest("/again"));
+  RawSocket upstream;
+  acceptRequest(loop, backend, upstream);
+  upstream.sendSome("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  got.clear();
+  REQUIRE(loop.runUntil([&] {
+    client.readAvailable(got);
+    return got.find("\r\n\r\nok") != std::string::npos;
+  }));
+  CHECK(got.rfind("HTTP/1.1 200 OK", 0) == 0);
   proxy.close();
   CHECK(loop.finish() == 0);
 }
