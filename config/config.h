@@ -56,6 +56,13 @@ struct Timeouts {
   Duration backend_response{30000}; // time to first response byte, and max gap between response reads
   Duration client_idle{60000};      // keep-alive idle; also max gap while a client sends a body or reads a response
   Duration backend_idle{60000};     // idle pooled backend connection
+  // Lingering close: after an answer that closes the connection while the
+  // client may still be sending (an error reply, a body not read to its
+  // end), the write side is shut down and input is read and discarded, so
+  // the kernel does not answer the unread bytes with a RST that destroys
+  // the reply. At most `lingering` between reads, `lingering_total` in all.
+  Duration lingering{5000};
+  Duration lingering_total{30000};
 };
 
 // Graceful shutdown (SIGTERM/SIGINT).

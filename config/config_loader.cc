@@ -779,8 +779,11 @@ void Loader::loadTimeouts(const Value& v, Config& cfg) {
       {"backend_response", &Timeouts::backend_response},
       {"client_idle", &Timeouts::client_idle},
       {"backend_idle", &Timeouts::backend_idle},
+      {"lingering", &Timeouts::lingering},
+      {"lingering_total", &Timeouts::lingering_total},
   };
-  checkKeys(v, {"connect", "client_header", "backend_response", "client_idle", "backend_idle"});
+  checkKeys(v, {"connect", "client_header", "backend_response", "client_idle", "backend_idle", "lingering",
+                "lingering_total"});
   for (const auto& [key, member] : kFields) {
     if (auto field_value = field(v, key)) {
       if (auto d = positiveDuration(*field_value)) cfg.timeouts.*member = *d;

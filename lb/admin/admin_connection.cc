@@ -160,6 +160,7 @@ void AdminConnection::respond() {
   req.client = client_;
   req.body = body_;
   state_ = State::Writing;  // from here input is discarded
+  uv_timer_start(&timer_, &AdminConnection::onTimer, kAnswerTimeoutMs, 0);
   // The answer may come now or later (a reload); by then this connection
   // may be closed (send() is then a no-op) or gone (the weak pointer says).
   admin_.handle(req, [this, alive = std::weak_ptr<bool>(alive_), head](AdminReply& reply) {
@@ -179,7 +180,12 @@ void AdminConnection::send(const AdminReply& r, bool head_only) {
   out_ += "Connection: close\r\n\r\n";
   if (!head_only) out_ += r.body;
   uv_buf_t b = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
-  if (uv_write(&write_req_, stream(), &b, 1, &AdminConnection::onWrite) != 0) close();
+  if (uv_write(&write_req_, stream(), &b, 1, &AdminConnection::onWrite) != 0) {
+    close();
+    return;
+  }
+  // A client that does not read its answer is cut off in the end.
+  uv_timer_start(&timer_, &AdminConnection::onTimer, kWriteTimeoutMs, 0);
 }
 
 void AdminConnection::onWrite(uv_write_t* req, int status) {

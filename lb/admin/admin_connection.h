@@ -27,6 +27,10 @@ class AdminConnection {
   static constexpr size_t kMaxHeadBytes = 8 * 1024;    // larger request head -> 431
   static constexpr size_t kMaxBodyBytes = 64 * 1024;   // larger body -> 413
   static constexpr uint64_t kRequestTimeoutMs = 10000;  // whole request, from accept
+  // From the request to its answer (a reload: the config check may take
+  // its full 30 s), then for writing the answer to a client that reads it.
+  static constexpr uint64_t kAnswerTimeoutMs = 90000;
+  static constexpr uint64_t kWriteTimeoutMs = 60000;
   static constexpr uint64_t kLingerMs = 1000;           // draining unread input after the answer
 
   explicit AdminConnection(AdminServer& admin, uv_loop_t* loop);
@@ -67,7 +71,7 @@ class AdminConnection {
 
   AdminServer& admin_;  // borrowed: outlives every connection (see AdminServer::idle)
   uv_tcp_t tcp_;
-  uv_timer_t timer_;    // request deadline, then the linger deadline
+  uv_timer_t timer_;    // request, answer, write, then linger deadline
   uv_write_t write_req_;
   uv_shutdown_t shutdown_req_;
   llhttp_t parser_;

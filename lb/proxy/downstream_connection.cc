@@ -22,6 +22,7 @@ DownstreamConnection::DownstreamConnection(ProxyContext& ctx)
   uv_timer_init(ctx_.loop(), &timer_);
   tcp_.data = this;
   timer_.data = this;
+  shutdown_req_.data = this;
   llhttp_init(&parser_, HTTP_REQUEST, parserSettings<DownstreamConnection>());
   parser_.data = this;
   // The whole head must fit, plus room so a small body read is not split.
@@ -130,6 +131,14 @@ void DownstreamConnection::updateTimer(bool progress) {
         ms = static_cast<uint64_t>(t.client_idle.count());
       }
       break;
+    case Phase::Lingering: {
+      // Per read, and never past the overall deadline.
+      want = TimerKind::Linger;
+      const uint64_t now = uv_now(ctx_.loop());
+      const uint64_t left = linger_deadline_ > now ? linger_deadline_ - now : 0;
+      ms = std::min<uint64_t>(static_cast<uint64_t>(t.lingering.count()), left);
+      break;
+    }
     case Phase::Waiting:
     case Phase::Closing:
       break;
@@ -149,6 +158,7 @@ void DownstreamConnection::updateTimer(bool progress) {
 }
 
 void DownstreamConnection::updateReading() {
+  if (phase_ == Phase::Lingering) return;  // reads (and discards) from onShutdown on
   bool want = (phase_ == Phase::Idle || phase_ == Phase::ReadingHead || phase_ == Phase::ReadingBody) &&
               !request_.holdsClientBuffer() && end_ < cap_ && local_status_ == 0 && !parse_posted_;
   auto* s = reinterpret_cast<uv_stream_t*>(&tcp_);
@@ -173,6 +183,16 @@ void DownstreamConnection::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
 void DownstreamConnection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
   auto* self = static_cast<DownstreamConnection*>(s->data);
   if (nread == 0 || self->phase_ == Phase::Closing) return;
+  if (self->phase_ == Phase::Lingering) {
+    // Discarded; EOF (or an error) is the end we waited for.
+    if (nread < 0) {
+      self->close();
+    } else {
+      self->end_ = 0;
+      self->updateTimer(true);
+    }
+    return;
+  }
   if (nread < 0) {
     // EOF or error. Between requests this is the normal end of a keep-alive
     // connection; mid-request the client gave up: there is nobody to answer.
@@ -226,7 +246,7 @@ bool DownstreamConnection::skipLeadingEmptyLines() {
 // Parses what is buffered, one llhttp_execute at a time, then lets the
 // request act on it. Parser callbacks only record; decisions happen here.
 void DownstreamConnection::parse() {
-  if (phase_ == Phase::Closing || phase_ == Phase::Waiting) return;
+  if (phase_ == Phase::Closing || phase_ == Phase::Waiting || phase_ == Phase::Lingering) return;
   if (phase_ == Phase::Idle && !skipLeadingEmptyLines()) {
     replyAndClose(400, "more than one empty line before the request line", ErrorKind::BadRequest);
     return;
@@ -290,7 +310,7 @@ void DownstreamConnection::parseLater() {
 }
 
 void DownstreamConnection::requestBufferReleased() {
-  if (phase_ == Phase::Closing) return;
+  if (phase_ == Phase::Closing || phase_ == Phase::Lingering) return;
   if (phase_ == Phase::ReadingBody && start_ == end_ && !request_.holdsClientBuffer()) {
     start_ = end_ = 0;
   }
@@ -315,7 +335,9 @@ void DownstreamConnection::onWriteDone(void* owner, int status) {
 void DownstreamConnection::requestFinished(bool close_conn) {
   if (phase_ == Phase::Closing) return;
   if (close_conn || ctx_.draining()) {
-    close();
+    // The client may still be sending: its request was not read to the end
+    // (an error reply, a body not wanted), or more bytes are already here.
+    closeAfterAnswer(phase_ != Phase::Waiting || local_status_ != 0 || start_ < end_);
     return;
   }
   // Keep-alive: move the next pipelined request's bytes (if any) to the front.
@@ -330,6 +352,42 @@ void DownstreamConnection::requestFinished(bool close_conn) {
   // A pipelined request is already here: parse it on a later turn, not
   // inside the write callback that finished this one.
   if (end_ > 0) parseLater();
+}
+
+void DownstreamConnection::closeAfterAnswer(bool client_may_send) {
+  if (!client_may_send) {
+    close();
+    return;
+  }
+  phase_ = Phase::Lingering;
+  setGauge(Gauge::None);
+  if (reading_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  reading_ = false;
+  timer_kind_ = TimerKind::None;
+  uv_timer_stop(&timer_);
+  // The shutdown waits for the answer's pending write, then sends FIN.
+  if (uv_shutdown(&shutdown_req_, reinterpret_cast<uv_stream_t*>(&tcp_), &DownstreamConnection::onShutdown) != 0) {
+    close();
+  }
+}
+
+void DownstreamConnection::onShutdown(uv_shutdown_t* req, int status) {
+  auto* self = static_cast<DownstreamConnection*>(req->data);
+  if (self->phase_ == Phase::Closing) return;  // cancelled by close()
+  if (status < 0) {
+    self->close();
+    return;
+  }
+  const auto& t = self->ctx_.runtime()->config->timeouts;
+  self->linger_deadline_ = uv_now(self->ctx_.loop()) + static_cast<uint64_t>(t.lingering_total.count());
+  self->start_ = self->end_ = 0;
+  auto* s = reinterpret_cast<uv_stream_t*>(&self->tcp_);
+  self->reading_ = uv_read_start(s, &DownstreamConnection::onAlloc, &DownstreamConnection::onRead) == 0;
+  if (!self->reading_) {
+    self->close();
+    return;
+  }
+  self->updateTimer(true);
 }
 
 void DownstreamConnection::onTimer(uv_timer_t* t) {
@@ -355,6 +413,9 @@ void DownstreamConnection::onTimer(uv_timer_t* t) {
     case TimerKind::Write:
       // A pending write to the client made no progress for client_idle.
       self->request_.setTermination(Termination{'c', 'D'});
+      self->close();
+      break;
+    case TimerKind::Linger:
       self->close();
       break;
     case TimerKind::None:

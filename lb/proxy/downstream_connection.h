@@ -24,6 +24,9 @@
 //   Waiting     - request parsed; the response is in progress; no reading
 //   (any phase) - a write to the client is pending: timer = client_idle per
 //                 write (a client that stops reading is cut off)
+//   Lingering   - the last answer is out and the write side shut down;
+//                 input is read and discarded until EOF; timer =
+//                 timeouts.lingering per read, timeouts.lingering_total in all
 //   Closing     - uv_close issued
 #pragma once
 
@@ -84,8 +87,8 @@ class DownstreamConnection {
   void updateReading();
 
  private:
-  enum class Phase : uint8_t { Idle, ReadingHead, ReadingBody, Waiting, Closing };
-  enum class TimerKind : uint8_t { None, Idle, Head, Body, Write };
+  enum class Phase : uint8_t { Idle, ReadingHead, ReadingBody, Waiting, Lingering, Closing };
+  enum class TimerKind : uint8_t { None, Idle, Head, Body, Write, Linger };
 
   explicit DownstreamConnection(ProxyContext& ctx);
   ~DownstreamConnection();
@@ -99,6 +102,10 @@ class DownstreamConnection {
   void updateTimer(bool progress);
   void toIdle();
   void replyAndClose(int status, std::string_view why, ErrorKind kind);
+  // Closes after a final answer; when the client may still be sending,
+  // through the Lingering phase (see above).
+  void closeAfterAnswer(bool client_may_send);
+  static void onShutdown(uv_shutdown_t* req, int status);
   enum class Gauge : uint8_t { None, Idle, Active };
   void setGauge(Gauge g);
 
@@ -136,6 +143,8 @@ class DownstreamConnection {
 
   uv_tcp_t tcp_;
   uv_timer_t timer_;
+  uv_shutdown_t shutdown_req_;
+  uint64_t linger_deadline_ = 0;  // loop time the lingering ends at the latest
   StreamWriter writer_;
   llhttp_t parser_;
   RequestHead head_;

@@ -15,7 +15,9 @@ namespace {
 constexpr uint64_t kBig = 256ULL << 20;      // 256 MiB
 constexpr long kBigRssLimitKb = 64 * 1024;   // ballast must stay under 64 MiB
 constexpr uint64_t kSlow = 64ULL << 20;      // slow-reader download
-constexpr long kSlowRssLimitKb = 32 * 1024;  // half the body: buffering it all would show
+// Half the body: buffering it all would show. AddressSanitizer's own
+// memory (quarantine, shadow) needs more room, still well under the body.
+constexpr long kSlowRssLimitKb = (kSanitizerBuild ? 48 : 32) * 1024;
 
 // Samples ballast's RSS every `step` bytes of progress.
 struct RssSampler {

@@ -39,6 +39,20 @@ namespace ballast::test {
 using Clock = std::chrono::steady_clock;
 using Ms = std::chrono::milliseconds;
 
+// Built with AddressSanitizer (BALLAST_SANITIZE=1): slower and bigger, so
+// a few tests scale their loads and memory bounds.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kSanitizerBuild = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kSanitizerBuild = true;
+#else
+inline constexpr bool kSanitizerBuild = false;
+#endif
+#else
+inline constexpr bool kSanitizerBuild = false;
+#endif
+
 inline constexpr Ms kDefaultTimeout{10000};
 inline constexpr Ms kStartTimeout{10000};
 
