@@ -75,6 +75,16 @@ struct Limits {
   uint32_t max_connections = 10000;  // accepting pauses above this
   uint32_t max_header_bytes = 16384; // request head larger -> 431
   uint64_t max_body_bytes = 0;       // 0 = unlimited; larger -> 413
+  uint32_t max_headers = 100;        // header lines in a request head; more -> 431
+  uint32_t max_request_line = 8192;  // method + target + version; longer -> 414
+  // Client connections from one source address at once; 0 = no limit. A
+  // request on a connection over the limit is answered 429 (and closed).
+  uint32_t max_connections_per_client = 0;
+  // Slowest upload accepted, in bytes per second averaged over
+  // min_body_rate_window while ballast waits on the client; 0 = off. Slower
+  // -> 408.
+  uint64_t min_body_rate = 0;
+  Duration min_body_rate_window{10000};
 };
 
 struct BackendConfig {

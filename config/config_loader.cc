@@ -811,7 +811,8 @@ void Loader::loadDrain(const Value& v, Config& cfg) {
 
 void Loader::loadLimits(const Value& v, Config& cfg) {
   if (!expectMap(v)) return;
-  checkKeys(v, {"max_connections", "max_header_bytes", "max_body_bytes"});
+  checkKeys(v, {"max_connections", "max_header_bytes", "max_body_bytes", "max_headers", "max_request_line",
+                "max_connections_per_client", "min_body_rate", "min_body_rate_window"});
   if (auto f = field(v, "max_connections")) {
     if (auto n = integer(*f, 1, std::numeric_limits<uint32_t>::max())) {
       cfg.limits.max_connections = static_cast<uint32_t>(*n);
@@ -824,6 +825,23 @@ void Loader::loadLimits(const Value& v, Config& cfg) {
   }
   if (auto f = field(v, "max_body_bytes")) {
     if (auto n = size(*f, 0, std::numeric_limits<uint64_t>::max())) cfg.limits.max_body_bytes = *n;
+  }
+  if (auto f = field(v, "max_headers")) {
+    if (auto n = integer(*f, 1, 10000)) cfg.limits.max_headers = static_cast<uint32_t>(*n);
+  }
+  if (auto f = field(v, "max_request_line")) {
+    if (auto n = size(*f, 256, kMaxHeaderBytes)) cfg.limits.max_request_line = static_cast<uint32_t>(*n);
+  }
+  if (auto f = field(v, "max_connections_per_client")) {
+    if (auto n = integer(*f, 0, std::numeric_limits<uint32_t>::max())) {
+      cfg.limits.max_connections_per_client = static_cast<uint32_t>(*n);
+    }
+  }
+  if (auto f = field(v, "min_body_rate")) {
+    if (auto n = size(*f, 0, std::numeric_limits<uint32_t>::max())) cfg.limits.min_body_rate = *n;
+  }
+  if (auto f = field(v, "min_body_rate_window")) {
+    if (auto d = positiveDuration(*f)) cfg.limits.min_body_rate_window = *d;
   }
 }
 

@@ -63,12 +63,16 @@ void HeaderCollector::onField(const char* at, size_t len) {
 void HeaderCollector::onValue(const char* at, size_t len) {
   if (headers_.empty()) return;
   auto& v = headers_.back().value;
-  last_ = at + len;
   if (!in_value_) {
+    // An empty first line folded into the next ("Name:\r\n value"): the
+    // value starts after a line break.
+    for (const char* g = last_; g != nullptr && g < at; ++g) folded_ = folded_ || *g == '\n';
+    last_ = at + len;
     v = std::string_view(at, len);
     in_value_ = true;
     return;
   }
+  last_ = at + len;
   const char* end = v.data() + v.size();
   if (end == at) {
     v = std::string_view(v.data(), v.size() + len);
@@ -209,6 +213,48 @@ void buildRequestHead(std::string& out, std::string_view method, std::string_vie
   out.append("\r\n", 2);
 }
 
+bool validAuthority(std::string_view a) {
+  std::string_view host = a;
+  std::string_view port;
+  if (!a.empty() && a.front() == '[') {
+    const size_t close = a.find(']');
+    if (close == std::string_view::npos) return false;
+    // IPv6 (hex digits, ':' and '.'), IPvFuture ("v1.x") and a zone id
+    // after "%25" (unreserved characters, RFC 6874).
+    std::string_view literal = a.substr(1, close - 1);
+    const size_t zone = literal.find('%');
+    for (size_t i = 0; i < literal.size(); ++i) {
+      const char c = literal[i];
+      const bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+      const bool in_zone = zone != std::string_view::npos && i > zone;
+      const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                              c == '-' || c == '.' || c == '_' || c == '~';
+      const bool ok = in_zone ? unreserved : (hex || c == ':' || c == '.' || c == 'v' || c == 'V' || i == zone);
+      if (!ok) return false;
+    }
+    std::string_view rest = a.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return false;
+      port = rest.substr(1);
+    }
+    host = {};
+  } else if (const size_t colon = a.rfind(':'); colon != std::string_view::npos) {
+    host = a.substr(0, colon);
+    port = a.substr(colon + 1);
+  }
+  for (char c : port) {
+    if (c < '0' || c > '9') return false;
+  }
+  for (char c : host) {
+    const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                            c == '.' || c == '_' || c == '~';
+    const bool sub_delim = c == '!' || c == '$' || c == '&' || c == '\'' || c == '(' || c == ')' || c == '*' ||
+                           c == '+' || c == ',' || c == ';' || c == '=';
+    if (!unreserved && !sub_delim && c != '%') return false;
+  }
+  return true;
+}
+
 bool splitAbsoluteForm(std::string_view target, std::string_view* authority, std::string_view* path) {
   size_t skip = 0;
   if (target.size() >= 7 && iequals(target.substr(0, 7), "http://")) {
@@ -228,9 +274,8 @@ bool splitAbsoluteForm(std::string_view target, std::string_view* authority, std
   } else {
     *path = rest.substr(slash);
   }
-  // userinfo is not allowed in http(s) URIs sent to a server; drop it.
-  size_t at = authority->rfind('@');
-  if (at != std::string_view::npos) *authority = authority->substr(at + 1);
+  // userinfo is not allowed in http(s) URIs sent to a server: the caller
+  // refuses an authority that validAuthority() does not accept.
   return !authority->empty();
 }
 

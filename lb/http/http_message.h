@@ -99,6 +99,13 @@ struct ForwardInfo {
   std::string_view host_override;
 };
 
+// A Host value or an absolute-form authority as RFC 9110 4.2.3 / RFC 3986
+// 3.2.2 allow: reg-name (unreserved, pct-encoded, sub-delims) or an
+// IP-literal in brackets, and an optional ":port" of digits. No userinfo,
+// no whitespace, no control characters. Empty is allowed (a Host for a
+// target without an authority).
+bool validAuthority(std::string_view authority);
+
 // Splits an absolute-form target "http://authority/path?q" into authority
 // and origin-form path ("/" when empty). Returns false for other forms.
 bool splitAbsoluteForm(std::string_view target, std::string_view* authority, std::string_view* path);

@@ -7,8 +7,11 @@
 
 #include <uv.h>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
+#include <unordered_map>
 
 #include "lb/base/deferred.h"
 #include "lb/base/intrusive_list.h"
@@ -45,6 +48,13 @@ class ProxyContext {
 
   // Live client connections (they link and unlink themselves).
   IntrusiveList<DownstreamConnection>& clients() { return clients_; }
+  // Connections from one source address (limits.max_connections_per_client):
+  // opened returns the count including the new one.
+  uint32_t clientOpened(const std::string& ip) { return ++per_client_[ip]; }
+  void clientClosed(const std::string& ip) {
+    auto it = per_client_.find(ip);
+    if (it != per_client_.end() && --it->second == 0) per_client_.erase(it);
+  }
   // Called after a client connection is gone (from its destructor, i.e. its
   // last close callback): the owner resumes paused listeners or finishes a
   // drain. Must not delete connections synchronously.
@@ -58,6 +68,7 @@ class ProxyContext {
   std::shared_ptr<Runtime> runtime_;
   bool draining_ = false;
   IntrusiveList<DownstreamConnection> clients_;
+  std::unordered_map<std::string, uint32_t> per_client_;
 };
 
 }  // namespace ballast

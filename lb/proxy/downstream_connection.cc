@@ -10,12 +10,6 @@
 
 namespace ballast {
 
-namespace {
-// Hard cap on header count, independent of byte size (hash-flooding and
-// per-header work). Beyond it: 431.
-constexpr size_t kMaxHeaders = 256;
-}  // namespace
-
 DownstreamConnection::DownstreamConnection(ProxyContext& ctx)
     : ctx_(ctx), writer_(this, &DownstreamConnection::onWriteDone), request_(*this) {
   uv_tcp_init(ctx_.loop(), &tcp_);
@@ -31,6 +25,7 @@ DownstreamConnection::DownstreamConnection(ProxyContext& ctx)
 }
 
 DownstreamConnection::~DownstreamConnection() {
+  if (counted_client_) ctx_.clientClosed(client_ip_);
   ctx_.clients().erase(this);
   if (ctx_.on_client_closed) ctx_.on_client_closed();
 }
@@ -47,6 +42,9 @@ DownstreamConnection* DownstreamConnection::accept(ProxyContext& ctx, uv_stream_
   if (uv_tcp_getpeername(&c->tcp_, reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
     formatIp(reinterpret_cast<sockaddr*>(&peer), c->client_ip_);
     c->client_addr_ = formatSockaddr(reinterpret_cast<sockaddr*>(&peer));
+    const uint32_t limit = ctx.runtime()->config->limits.max_connections_per_client;
+    c->counted_client_ = true;
+    c->over_client_limit_ = ctx.clientOpened(c->client_ip_) > limit && limit != 0;
   }
   c->buf_.reset(new char[c->cap_]);
   ++processStats().accepted;
@@ -170,8 +168,12 @@ void DownstreamConnection::updateReading() {
   } else {
     return;
   }
-  // Reading started or stopped: whether we wait on the client changed.
-  if (phase_ == Phase::ReadingBody) updateTimer(false);
+  // Reading started or stopped: whether we wait on the client changed. The
+  // body-rate window counts only time spent waiting on the client.
+  if (phase_ == Phase::ReadingBody) {
+    rate_window_start_ = 0;
+    updateTimer(false);
+  }
 }
 
 void DownstreamConnection::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
@@ -202,7 +204,10 @@ void DownstreamConnection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t*
   self->end_ += static_cast<size_t>(nread);
   self->bytes_in_ += static_cast<uint64_t>(nread);
   BALLAST_METRIC(processStats().bytes_in += static_cast<uint64_t>(nread));
-  if (self->phase_ == Phase::ReadingBody) self->updateTimer(true);
+  if (self->phase_ == Phase::ReadingBody) {
+    if (!self->checkBodyRate(static_cast<size_t>(nread))) return;
+    self->updateTimer(true);
+  }
   self->parse();
 }
 
@@ -212,6 +217,35 @@ void DownstreamConnection::replyAndClose(int status, std::string_view why, Error
   updateReading();
   updateTimer(false);
   request_.localReplyAndClose(status, why, kind);
+}
+
+bool DownstreamConnection::checkBodyRate(size_t nread) {
+  const auto& limits = ctx_.runtime()->config->limits;
+  if (limits.min_body_rate == 0) return true;
+  const uint64_t now = uv_now(ctx_.loop());
+  if (rate_window_start_ == 0) {
+    rate_window_start_ = now;
+    rate_window_bytes_ = 0;
+  }
+  rate_window_bytes_ += nread;
+  const uint64_t window = static_cast<uint64_t>(limits.min_body_rate_window.count());
+  const uint64_t elapsed = now - rate_window_start_;
+  if (elapsed < window) return true;
+  const uint64_t rate = rate_window_bytes_ * 1000 / (elapsed == 0 ? 1 : elapsed);
+  if (rate >= limits.min_body_rate) {
+    rate_window_start_ = now;
+    rate_window_bytes_ = 0;
+    return true;
+  }
+  // A client trickling its body holds a connection and a backend request:
+  // the slow-upload half of slowloris.
+  request_.setTermination(Termination{'c', 'R'});
+  if (request_.responseStarted()) {
+    close();
+  } else {
+    replyAndClose(408, "request body arrives too slowly (under limits.min_body_rate)", ErrorKind::BodyTooSlow);
+  }
+  return false;
 }
 
 void DownstreamConnection::refuse(int status, ErrorKind kind, const char* why) {
@@ -267,7 +301,13 @@ void DownstreamConnection::parse() {
     llhttp_resume(&parser_);
   } else {
     start_ = end_;
-    if (local_status_ == 0) refuse(400, ErrorKind::BadRequest, nullptr);
+    if (local_status_ == 0) {
+      if (e == HPE_INVALID_VERSION && parser_.http_major == 1 && parser_.http_minor > 1) {
+        refuse(505, ErrorKind::VersionNotSupported, "only HTTP/1.0 and HTTP/1.1 are supported");
+      } else {
+        refuse(400, ErrorKind::BadRequest, nullptr);
+      }
+    }
   }
 
   // Head incomplete and over the limit, or filling the whole buffer (the
@@ -444,13 +484,21 @@ int DownstreamConnection::onUrl(llhttp_t* p, const char* at, size_t len) {
   } else {
     u = std::string_view(at, len);
   }
+  // Method, target and " HTTP/1.1": a request line over the limit is
+  // refused before the rest of it arrives.
+  const size_t line = std::strlen(llhttp_method_name(static_cast<llhttp_method_t>(p->method))) + 1 + u.size() + 9;
+  if (line > self->ctx_.runtime()->config->limits.max_request_line) {
+    self->refuse(414, ErrorKind::UriTooLong, "request line too long");
+    return HPE_USER;
+  }
   return 0;
 }
 
 int DownstreamConnection::onHeaderField(llhttp_t* p, const char* at, size_t len) {
   auto* self = static_cast<DownstreamConnection*>(p->data);
   self->head_.headers.onField(at, len);
-  if (self->head_.headers.headers().size() > kMaxHeaders) {
+  // A cap on header lines, whatever their size (per-header work).
+  if (self->head_.headers.headers().size() > self->ctx_.runtime()->config->limits.max_headers) {
     self->refuse(431, ErrorKind::HeadTooLarge, "too many header lines");
     return HPE_USER;
   }
@@ -472,6 +520,28 @@ int DownstreamConnection::onHeadersComplete(llhttp_t* p) {
   if (head_len > self->ctx_.runtime()->config->limits.max_header_bytes) {
     self->refuse(431, ErrorKind::HeadTooLarge, "request head too large");
     return HPE_USER;
+  }
+  // The request line exactly as RFC 9112 3 has it: one space on each side
+  // of the target, and a version we speak (llhttp lets a few variants by).
+  if (p->http_major != 1 || p->http_minor > 1) {
+    if (p->http_major == 0) {
+      self->refuse(400, ErrorKind::BadRequest, "HTTP/0.9 is not supported");
+    } else {
+      self->refuse(505, ErrorKind::VersionNotSupported, "only HTTP/1.0 and HTTP/1.1 are supported");
+    }
+    return HPE_USER;
+  }
+  {
+    const std::string_view method = llhttp_method_name(static_cast<llhttp_method_t>(p->method));
+    const char* line = h.url.data() - method.size() - 1;
+    const char* end = h.url.data() + h.url.size();
+    const bool shaped = line >= self->buf_.get() && std::memcmp(line, method.data(), method.size()) == 0 &&
+                        h.url.data()[-1] == ' ' && end + 11 <= self->buf_.get() + self->end_ && end[0] == ' ' &&
+                        std::memcmp(end + 1, "HTTP/1.", 7) == 0 && end[9] == '\r' && end[10] == '\n';
+    if (!shaped) {
+      self->refuse(400, ErrorKind::BadRequest, "malformed request line (one space around the target, then HTTP/1.x)");
+      return HPE_USER;
+    }
   }
   if (p->method == HTTP_CONNECT) {
     // Not a forward proxy. What follows a CONNECT is tunnel data, not HTTP:
@@ -513,11 +583,18 @@ int DownstreamConnection::onHeadersComplete(llhttp_t* p) {
   }
 
   self->phase_ = Phase::ReadingBody;
+  self->rate_window_start_ = 0;
   self->updateTimer(true);
   int status = self->request_.onRequestHead(h);
   if (status != 0) {
-    self->refuse(status, status == 413 ? ErrorKind::BodyTooLarge : ErrorKind::BadRequest,
-                 status == 413 ? "request body too large" : nullptr);
+    switch (status) {
+      case 413: self->refuse(status, ErrorKind::BodyTooLarge, "request body too large"); break;
+      case 429:
+        self->refuse(status, ErrorKind::ConnectionLimit,
+                     "too many connections from this address (limits.max_connections_per_client)");
+        break;
+      default: self->refuse(status, ErrorKind::BadRequest, nullptr); break;
+    }
     return HPE_USER;
   }
   return 0;

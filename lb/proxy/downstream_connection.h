@@ -61,6 +61,9 @@ class DownstreamConnection {
   ProxyContext& context() { return ctx_; }
   const std::string& clientIp() const { return client_ip_; }
   const std::string& clientAddr() const { return client_addr_; }
+  // More connections from this client's address than
+  // limits.max_connections_per_client allowed when it was accepted.
+  bool overClientLimit() const { return over_client_limit_; }
   bool idle() const { return phase_ == Phase::Idle && end_ == 0; }
 
   // ---- for ProxyRequest ----
@@ -140,6 +143,13 @@ class DownstreamConnection {
   ErrorKind local_kind_ = ErrorKind::BadRequest;
   const char* local_why_ = nullptr;  // its reason, when the callback knows it (static text)
   uint8_t empty_lines_ = 0;    // empty lines seen before the current request line
+  bool over_client_limit_ = false;
+  bool counted_client_ = false;    // counted in the context's per-client table
+  // limits.min_body_rate: body bytes and loop time of the current window
+  // (while ballast waits on the client for body bytes).
+  uint64_t rate_window_start_ = 0;
+  uint64_t rate_window_bytes_ = 0;
+  bool checkBodyRate(size_t nread);
 
   uv_tcp_t tcp_;
   uv_timer_t timer_;

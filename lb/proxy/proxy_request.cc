@@ -42,6 +42,23 @@ void ProxyRequest::transitionTo(RequestState s) {
 
 uint64_t ProxyRequest::loopNow() const { return uv_now(conn_.context().loop()); }
 
+void ProxyRequest::noteClientLimit() {
+  // One line a second at most: a client over its limit tends to keep trying.
+  static uint64_t last_ms = 0;
+  static uint64_t suppressed = 0;
+  const uint64_t now = loopNow();
+  if (last_ms != 0 && now < last_ms + 1000) {
+    ++suppressed;
+    return;
+  }
+  auto& j = log().eventLine(LogLevel::Warn, "client_connection_limit");
+  j.str("client", conn_.clientAddr()).num("limit", static_cast<uint64_t>(runtime_->config->limits.max_connections_per_client));
+  j.num("suppressed_since_last", suppressed);
+  log().emit(LogLevel::Warn);
+  last_ms = now;
+  suppressed = 0;
+}
+
 void ProxyRequest::beginRequest() {
   transitionTo(RequestState::PickingBackend);
   runtime_ = conn_.context().runtime();
@@ -99,6 +116,10 @@ int ProxyRequest::onRequestHead(RequestHead& h) {
     conn_.context().requestIds().next(request_id_);
   }
 
+  if (conn_.overClientLimit()) {
+    noteClientLimit();
+    return 429;
+  }
   if (max_body_ != 0 && h.framing == BodyFraming::ContentLength && h.content_length > max_body_) return 413;
 
   // Exactly one Host (RFC 9112 3.2): several, or none from an HTTP/1.1
@@ -109,14 +130,27 @@ int ProxyRequest::onRequestHead(RequestHead& h) {
   std::string_view origin_path;
   bool absolute = splitAbsoluteForm(h.url, &authority, &origin_path) && !origin_path.empty() && origin_path[0] == '/';
   const int hosts = h.host_count;
-  if (absolute) {
-    // Absolute form: the authority in the target wins over Host.
-    host = authority;
-    url = origin_path;
-  }
   if (hosts > 1 || (hosts == 0 && !client_http10_ && !absolute)) {
     local_detail_ = hosts > 1 ? "more than one Host header" : "missing Host header";
     return 400;
+  }
+  if (hosts == 1 && !validAuthority(trimOws(h.host))) {
+    local_detail_ = "Host is not a valid host[:port]";
+    return 400;
+  }
+  if (absolute) {
+    // Absolute form: the authority in the target decides, and it must be a
+    // plain host[:port] (no userinfo trick) that agrees with Host.
+    if (!validAuthority(authority)) {
+      local_detail_ = "the request target's authority is not a valid host[:port]";
+      return 400;
+    }
+    if (hosts == 1 && !iequals(authority, trimOws(h.host))) {
+      local_detail_ = "the request target's authority and Host disagree";
+      return 400;
+    }
+    host = authority;
+    url = origin_path;
   }
   const Route* route = runtime_->router.match(host, url);
   if (route == nullptr || route->pool == nullptr) {

@@ -144,6 +144,7 @@ class ProxyRequest final : public UpstreamHandler {
   void reply(int status, std::string_view detail, ErrorKind kind = ErrorKind::kCount);
   void logAccess(int status, bool complete);
   uint64_t loopNow() const;
+  void noteClientLimit();
 
   DownstreamConnection& conn_;  // owner
   RequestState state_ = RequestState::Idle;

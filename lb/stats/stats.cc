@@ -19,8 +19,12 @@ const char* errorKindName(ErrorKind k) {
     case ErrorKind::NoRoute: return "404_no_route";
     case ErrorKind::MethodNotAllowed: return "405_method_not_allowed";
     case ErrorKind::RequestTimeout: return "408_request_timeout";
+    case ErrorKind::BodyTooSlow: return "408_body_too_slow";
     case ErrorKind::BodyTooLarge: return "413_body_too_large";
+    case ErrorKind::UriTooLong: return "414_uri_too_long";
+    case ErrorKind::ConnectionLimit: return "429_connection_limit";
     case ErrorKind::HeadTooLarge: return "431_head_too_large";
+    case ErrorKind::VersionNotSupported: return "505_version_not_supported";
     case ErrorKind::ConnectFailure: return "502_connect_failure";
     case ErrorKind::Reset: return "502_reset";
     case ErrorKind::InvalidResponse: return "502_invalid_response";

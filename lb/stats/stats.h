@@ -61,8 +61,12 @@ enum class ErrorKind : uint8_t {
   NoRoute,           // 404_no_route
   MethodNotAllowed,  // 405_method_not_allowed (CONNECT: ballast is not a forward proxy)
   RequestTimeout,    // 408_request_timeout
+  BodyTooSlow,       // 408_body_too_slow (under limits.min_body_rate)
   BodyTooLarge,      // 413_body_too_large
+  UriTooLong,        // 414_uri_too_long (request line over limits.max_request_line)
+  ConnectionLimit,   // 429_connection_limit (limits.max_connections_per_client)
   HeadTooLarge,      // 431_head_too_large
+  VersionNotSupported,  // 505_version_not_supported
   ConnectFailure,    // 502_connect_failure
   Reset,             // 502_reset
   InvalidResponse,   // 502_invalid_response

@@ -570,7 +570,7 @@ TEST_CASE("splitAbsoluteForm: authority and origin-form path", "[http_message]")
       {"http://a.example/x?y=1", true, "a.example", "/x?y=1"},
       {"HTTP://A.example:8080/", true, "A.example:8080", "/"},
       {"https://h", true, "h", "/"},
-      {"http://user@h/p", true, "h", "/p"},
+      {"http://user@h/p", true, "user@h", "/p"},  // split as is; validAuthority() refuses it
       {"/plain", false, "", ""},
       {"*", false, "", ""},
       {"http:///nohost", false, "", ""},
@@ -584,6 +584,19 @@ TEST_CASE("splitAbsoluteForm: authority and origin-form path", "[http_message]")
       CHECK(authority == r.authority);
       CHECK(path == r.path);
     }
+  }
+}
+
+TEST_CASE("validAuthority: reg-names, IP literals and ports, nothing else", "[http_message]") {
+  for (const char* ok : {"", "t", "a.example.com", "A-B_c~d", "h:80", "h:", "127.0.0.1:8080", "[::1]", "[::1]:443",
+                         "[fe80::1%25eth0]:1", "xn--caf-dma.example", "a!$&'()*+,;=b"}) {
+    INFO(ok);
+    CHECK(ballast::validAuthority(ok));
+  }
+  for (const char* bad : {"a b", "user@h", "h/p", "h?q", "h#f", "a\tb", "h:8x", "[::1", "[::1]x", "[g::1]", "caf\xc3\xa9",
+                          "h\r", "\"q\""}) {
+    INFO(bad);
+    CHECK_FALSE(ballast::validAuthority(bad));
   }
 }
 
