@@ -55,6 +55,23 @@ trap 'exit 143' TERM
 # bench_track PID: kill PID on exit.
 bench_track() { BENCH_PIDS+=("$1"); }
 
+# bench_untrack PID: forget PID (it was reaped): cleanup must not signal a
+# process that may since have been given the same pid.
+bench_untrack() {
+  local keep=() p
+  for p in "${BENCH_PIDS[@]}"; do [[ "$p" == "$1" ]] || keep+=("$p"); done
+  BENCH_PIDS=("${keep[@]}")
+}
+
+# bench_alive PID: the process is running. (kill -0 also succeeds on a
+# zombie: a child that died and has not been waited for.)
+bench_alive() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ "${stat%% *}" != Z ]]
+}
+
 # bench_stop PID: stop one tracked process now (SIGTERM, then SIGKILL).
 bench_stop() {
   local pid=$1 i
