@@ -386,10 +386,9 @@ async def slow_mode(port, rnd, mode):
 # (llhttp 8.1 from Debian) lets through today: counted as "lenient NAME",
 # reported, not violations, so the soak keeps failing only on what it is
 # about. Remove a name from here once ballast refuses it.
-KNOWN_LENIENT = {
-    "space before colon",  # "X-A : b" is forwarded as is (Content-Length/Transfer-Encoding are refused)
-    "chunk without CRLF",  # the 2 bytes after chunk data are not checked; the body is re-framed
-}
+# Both once accepted, now refused (llhttp strict mode): kept empty so a
+# regression shows up as a violation.
+KNOWN_LENIENT = set()
 
 
 def malformed_cases(rnd):
