@@ -46,8 +46,14 @@ class ProxyContext {
     upstream_.keep_idle = false;
   }
 
-  // Live client connections (they link and unlink themselves).
+  // Live client connections (they link and unlink themselves, the closing
+  // ones until they are deleted).
   IntrusiveList<DownstreamConnection>& clients() { return clients_; }
+  // Client connections not closing: what limits.max_connections counts (a
+  // connection closed in this loop turn no longer takes a slot).
+  uint32_t openClients() const { return open_clients_; }
+  void clientConnectionOpened() { ++open_clients_; }
+  void clientConnectionClosing() { --open_clients_; }
   // Connections from one source address (limits.max_connections_per_client):
   // opened returns the count including the new one.
   uint32_t clientOpened(const std::string& ip) { return ++per_client_[ip]; }
@@ -68,6 +74,7 @@ class ProxyContext {
   std::shared_ptr<Runtime> runtime_;
   bool draining_ = false;
   IntrusiveList<DownstreamConnection> clients_;
+  uint32_t open_clients_ = 0;
   std::unordered_map<std::string, uint32_t> per_client_;
 };
 

@@ -22,6 +22,7 @@ DownstreamConnection::DownstreamConnection(ProxyContext& ctx)
   // The whole head must fit, plus room so a small body read is not split.
   cap_ = std::max<size_t>(16 * 1024, ctx_.runtime()->config->limits.max_header_bytes + 1024);
   ctx_.clients().push(this);
+  ctx_.clientConnectionOpened();
 }
 
 DownstreamConnection::~DownstreamConnection() {
@@ -69,6 +70,7 @@ void DownstreamConnection::setGauge(Gauge g) {
 void DownstreamConnection::close() {
   if (phase_ == Phase::Closing) return;
   phase_ = Phase::Closing;
+  ctx_.clientConnectionClosing();
   setGauge(Gauge::None);
   request_.abort();
   timer_kind_ = TimerKind::None;

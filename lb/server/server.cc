@@ -379,6 +379,11 @@ void Server::onSignal(uv_signal_t* h, int signum) {
 void Server::onPrepare(uv_prepare_t* h) {
   auto* self = static_cast<Server*>(h->data);
   log().flush();
+  self->accepted_this_turn_ = 0;
+  if (self->accept_yielded_ && !self->stopped_) {
+    self->accept_yielded_ = false;
+    if (!self->stopping_ || self->drain_phase_ == DrainPhase::Delay) self->resumePausedListeners();
+  }
   if (!self->retired_listeners_.empty() || !self->retired_admins_.empty() || !self->retired_jobs_.empty()) {
     self->sweepRetired();
   }
@@ -422,7 +427,15 @@ void Server::onEjectionSweep(uv_timer_t* h) {
 void Server::onConnectionPending(Listener& l) {
   // Still accepting during drain.delay; stopped_ means the listener is closing.
   if (stopped_ || l.closed()) return;
-  if (proxy_->clients().size() >= config().limits.max_connections) {
+  if (accepted_this_turn_ >= kMaxAcceptsPerTurn) {
+    // Enough for one loop turn (HAProxy's tune.maxaccept): a burst of
+    // connections must not hold up the traffic already here. The rest wait
+    // in the kernel's queue until the next turn (onPrepare).
+    l.setPaused(true);
+    accept_yielded_ = true;
+    return;
+  }
+  if (proxy_->openClients() >= config().limits.max_connections) {
     // Leave it in the kernel's queue; libuv stops polling this listener
     // until we accept (resumePausedListeners).
     if (!l.paused()) {
@@ -433,13 +446,14 @@ void Server::onConnectionPending(Listener& l) {
     l.setPaused(true);
     return;
   }
+  ++accepted_this_turn_;
   DownstreamConnection::accept(*proxy_, l.stream());
 }
 
 void Server::resumePausedListeners() {
   for (auto& l : listeners_) {
     if (!l->paused() || l->closed()) continue;
-    if (proxy_->clients().size() >= config().limits.max_connections) return;
+    if (proxy_->openClients() >= config().limits.max_connections) return;
     l->setPaused(false);
     // Accepting the pending connection also re-arms polling of the listener.
     DownstreamConnection::accept(*proxy_, l->stream());

@@ -155,6 +155,11 @@ class Server final : public AdminControl {
   uint64_t started_ms_ = 0;
   double start_time_ = 0;
   uint64_t descriptor_limit_ = 0;
+  // Accepts in this loop turn, at most kMaxAcceptsPerTurn; a listener left
+  // pending for that is resumed on the next turn.
+  static constexpr uint32_t kMaxAcceptsPerTurn = 64;
+  uint32_t accepted_this_turn_ = 0;
+  bool accept_yielded_ = false;
 };
 
 }  // namespace ballast
