@@ -34,6 +34,9 @@
 #include <optional>
 #include <regex>
 #include <set>
+#include <sstream>
+
+#include <dirent.h>
 #include <thread>
 
 #include "tests/support/harness.h"
@@ -1227,4 +1230,63 @@ TEST_CASE("d9d: a 422 reply carries the reason phrase Unprocessable Content", "[
   REQUIRE(r.status == 422);
   CHECK(r.reason == "Unprocessable Content");
   CHECK(r.raw_head.rfind("HTTP/1.1 422 Unprocessable Content\r\n", 0) == 0);
+}
+
+namespace {
+
+// CPU seconds (user + system) process `pid` has used so far.
+double cpuSeconds(pid_t pid) {
+  std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat");
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream in(stat.substr(close + 2));
+  std::string field;
+  double utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && in >> field; ++i) {
+    if (i == 14) utime = std::stod(field);
+    if (i == 15) stime = std::stod(field);
+  }
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+}  // namespace
+
+TEST_CASE("out of descriptors, ballast does not spin, and serves again once clients go", "[hardening][emfile]") {
+  TempDir dir;
+  DemoBackend a(dir, "a");
+  LimitedBallast lb(dir, "lb", webConfig({a.address()}, "timeouts: { client_header: 30s }\n"), "ulimit -n 64");
+  // Far more clients than descriptors: the listener keeps signalling a
+  // connection ballast cannot accept.
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < 200; ++i) clients.push_back(std::make_unique<Client>(lb.port(), 5000ms));
+  // Every descriptor in use (libuv's EMFILE reserve turns the rest away).
+  const std::string fd_dir = "/proc/" + std::to_string(lb.process().pid()) + "/fd";
+  auto open_fds = [&] {
+    size_t n = 0;
+    if (DIR* d = opendir(fd_dir.c_str())) {
+      while (readdir(d) != nullptr) ++n;
+      closedir(d);
+    }
+    return n;
+  };
+  REQUIRE(pollUntil([&] { return open_fds() >= 60; }, 5000ms));
+  // Two seconds of that: a loop that spins on the listener burns them whole.
+  const double cpu0 = cpuSeconds(lb.process().pid());
+  const auto t0 = Clock::now();
+  std::this_thread::sleep_for(2000ms);  // the measurement window, not a synchronisation
+  const double used = cpuSeconds(lb.process().pid()) - cpu0;
+  const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+  INFO("ballast used " << used << " s of CPU in " << wall << " s with 200 clients and 64 descriptors");
+  CHECK(used < 0.25 * wall);
+  // Once the clients go, service resumes.
+  clients.clear();
+  REQUIRE(pollUntil(
+      [&] {
+        try {
+          return fetch(lb.port(), get("/after")).status == 200;
+        } catch (const std::exception&) {
+          return false;
+        }
+      },
+      10000ms));
 }
