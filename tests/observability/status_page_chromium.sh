@@ -69,6 +69,10 @@ pools:
     backends:
       - { address: $A }
       - { address: $B }
+routes:
+  # Markup in a config value: the page must show it as text, never run it.
+  - { match: { path_prefix: "/<img src=x onerror=document.title='pwned'><script>document.title='pwned'</script>" }, pool: web }
+  - { pool: web }
 EOF
 start_ballast
 address_of admin
@@ -330,6 +334,17 @@ wait_states 15 "$A healthy" "$B healthy"
 echo "/status: a and b healthy"
 snapshot healthy "$SHOT_OK" "$A healthy" "$B healthy"
 RED_OK=$RED
+# The route with markup in its path prefix is drawn as text: no <img> or
+# second <script> element in the DOM, the title untouched.
+python3 - "$tmp/healthy.html" <<'PY' || fail "the status page did not escape markup from the config (DOM in $tmp/healthy.html)"
+import sys
+dom = open(sys.argv[1], encoding="utf-8", errors="replace").read()
+assert "pwned" not in dom.split("<title>")[1].split("</title>")[0], "document.title was changed"
+assert "<img" not in dom.lower(), "an <img> element was created"
+assert dom.count("<script") == 1, "a second <script> element was created"
+assert "&lt;img src=x onerror=" in dom, "the markup is not shown as text"
+print("status page: markup from the config shown as text, not run")
+PY
 
 # --- 2. kill b: it turns red, a stays green ---------------------------------
 kill -KILL "$B_PID"
