@@ -66,7 +66,9 @@ void HeaderCollector::onValue(const char* at, size_t len) {
   if (!in_value_) {
     // An empty first line folded into the next ("Name:\r\n value"): the
     // value starts after a line break.
-    for (const char* g = last_; g != nullptr && g < at; ++g) folded_ = folded_ || *g == '\n';
+    if (last_ != nullptr && buf_begin_ <= last_ && last_ <= at && at <= buf_end_) {
+      for (const char* g = last_; g < at; ++g) folded_ = folded_ || *g == '\n';
+    }
     last_ = at + len;
     v = std::string_view(at, len);
     in_value_ = true;

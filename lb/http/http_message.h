@@ -42,6 +42,12 @@ class HeaderCollector {
     in_value_ = false;
     folded_ = false;
   }
+  // The buffer the head is parsed from (the gap between a field and its
+  // value is inspected for a fold only inside it).
+  void setBuffer(const char* begin, const char* end) {
+    buf_begin_ = begin;
+    buf_end_ = end;
+  }
   void onField(const char* at, size_t len);
   void onValue(const char* at, size_t len);
   // Trims the values; call once at the end of the head.
@@ -59,6 +65,8 @@ class HeaderCollector {
   bool in_value_ = false;
   bool folded_ = false;
   const char* last_ = nullptr;
+  const char* buf_begin_ = nullptr;
+  const char* buf_end_ = nullptr;
 };
 
 // The header names listed in `Connection:` values, plus the fixed hop-by-hop

@@ -48,6 +48,7 @@ DownstreamConnection* DownstreamConnection::accept(ProxyContext& ctx, uv_stream_
     c->over_client_limit_ = ctx.clientOpened(c->client_ip_) > limit && limit != 0;
   }
   c->buf_.reset(new char[c->cap_]);
+  c->head_.headers.setBuffer(c->buf_.get(), c->buf_.get() + c->cap_);
   ++processStats().accepted;
   c->toIdle();
   return c;

@@ -21,6 +21,7 @@ UpstreamConnection::UpstreamConnection(UpstreamEnv& env, std::shared_ptr<Backend
   tcp_.data = this;
   timer_.data = this;
   connect_req_.data = this;
+  headers_.setBuffer(buf_.get(), buf_.get() + kBufSize);
   resetParser();
   env_.live.push(this);
 }
