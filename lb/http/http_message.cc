@@ -26,13 +26,6 @@ void appendNumber(std::string& out, uint64_t v) {
   out.append(buf, static_cast<size_t>(p - buf));
 }
 
-// Fixed hop-by-hop set (RFC 9110 7.6.1 plus the legacy Proxy-Connection).
-// Transfer-Encoding and Content-Length are not hop-by-hop in the list sense,
-// but we re-emit framing ourselves, so they are skipped while copying.
-constexpr std::array<std::string_view, 7> kHopByHop = {
-    "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "transfer-encoding",
-};
-
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -41,6 +34,30 @@ bool iequals(std::string_view a, std::string_view b) {
     if (lower(a[i]) != lower(b[i])) return false;
   }
   return true;
+}
+
+HeaderName classifyHeader(std::string_view n) {
+  // Fixed hop-by-hop set (RFC 9110 7.6.1 plus the legacy Proxy-Connection),
+  // the framing headers we re-emit, and those the proxy reads or writes.
+  switch (n.size()) {
+    case 2: return iequals(n, "te") ? HeaderName::Te : HeaderName::Other;
+    case 4: return iequals(n, "host") ? HeaderName::Host : HeaderName::Other;
+    case 6: return iequals(n, "expect") ? HeaderName::Expect : HeaderName::Other;
+    case 7:
+      if (iequals(n, "upgrade")) return HeaderName::Upgrade;
+      return iequals(n, "trailer") ? HeaderName::Trailer : HeaderName::Other;
+    case 10:
+      if (iequals(n, "connection")) return HeaderName::Connection;
+      return iequals(n, "keep-alive") ? HeaderName::KeepAlive : HeaderName::Other;
+    case 12: return iequals(n, "x-request-id") ? HeaderName::XRequestId : HeaderName::Other;
+    case 14: return iequals(n, "content-length") ? HeaderName::ContentLength : HeaderName::Other;
+    case 15: return iequals(n, "x-forwarded-for") ? HeaderName::XForwardedFor : HeaderName::Other;
+    case 16: return iequals(n, "proxy-connection") ? HeaderName::ProxyConnection : HeaderName::Other;
+    case 17:
+      if (iequals(n, "transfer-encoding")) return HeaderName::TransferEncoding;
+      return iequals(n, "x-forwarded-proto") ? HeaderName::XForwardedProto : HeaderName::Other;
+    default: return HeaderName::Other;
+  }
 }
 
 std::string_view trimOws(std::string_view s) {
@@ -66,7 +83,8 @@ void HeaderCollector::onValue(const char* at, size_t len) {
   if (!in_value_) {
     // An empty first line folded into the next ("Name:\r\n value"): the
     // value starts after a line break.
-    if (last_ != nullptr && buf_begin_ <= last_ && last_ <= at && at <= buf_end_) {
+    // The usual gap is ": " (two bytes); a fold needs at least ":\r\n ".
+    if (last_ != nullptr && buf_begin_ <= last_ && last_ + 2 < at && at <= buf_end_) {
       for (const char* g = last_; g < at; ++g) folded_ = folded_ || *g == '\n';
     }
     last_ = at + len;
@@ -102,7 +120,10 @@ void HeaderCollector::onValue(const char* at, size_t len) {
 }
 
 void HeaderCollector::finish() {
-  for (auto& h : headers_) h.value = trimOws(h.value);
+  for (auto& h : headers_) {
+    h.value = trimOws(h.value);
+    h.cls = classifyHeader(h.name);
+  }
 }
 
 bool HeaderCollector::find(std::string_view name, std::string_view* value) const {
@@ -120,7 +141,8 @@ void HopByHop::scan(const std::vector<Header>& headers) {
   close_ = false;
   keep_alive_ = false;
   for (const auto& h : headers) {
-    if (!iequals(h.name, "connection") && !iequals(h.name, "proxy-connection")) continue;
+    const HeaderName cls = classified(h);
+    if (cls != HeaderName::Connection && cls != HeaderName::ProxyConnection) continue;
     std::string_view rest = h.value;
     while (!rest.empty()) {
       size_t comma = rest.find(',');
@@ -138,10 +160,8 @@ void HopByHop::scan(const std::vector<Header>& headers) {
   }
 }
 
-bool HopByHop::isHopByHop(std::string_view name) const {
-  for (auto h : kHopByHop) {
-    if (iequals(name, h)) return true;
-  }
+bool HopByHop::isHopByHop(std::string_view name, HeaderName cls) const {
+  if (fixedHopByHop(cls)) return true;
   for (size_t i = 0; i < n_tokens_; ++i) {
     if (iequals(name, tokens_[i])) return true;
   }
@@ -161,21 +181,21 @@ void buildRequestHead(std::string& out, std::string_view method, std::string_vie
   bool saw_xff = false;
   bool saw_host = false;
   for (const auto& h : headers) {
-    if (hop.isHopByHop(h.name)) continue;
-    if (iequals(h.name, "host")) {
+    const HeaderName cls = classified(h);
+    if (hop.isHopByHop(h.name, cls)) continue;
+    if (cls == HeaderName::Host) {
       if (!info.host_override.empty()) continue;
       saw_host = true;
     }
-    if (iequals(h.name, "content-length")) continue;
-    if (iequals(h.name, "x-forwarded-proto")) continue;
-    if (iequals(h.name, "x-forwarded-for")) {
+    if (cls == HeaderName::ContentLength || cls == HeaderName::XForwardedProto) continue;
+    if (cls == HeaderName::XForwardedFor) {
       if (!saw_xff) {
         saw_xff = true;
         out.append("X-Forwarded-For: ", 17);
         // Gather all XFF values (a client may send several headers).
         bool first = true;
         for (const auto& x : headers) {
-          if (!iequals(x.name, "x-forwarded-for") || x.value.empty()) continue;
+          if (classified(x) != HeaderName::XForwardedFor || x.value.empty()) continue;
           if (!first) out.append(", ", 2);
           out.append(x.value);
           first = false;
@@ -291,9 +311,9 @@ void buildResponseHead(std::string& out, const std::vector<Header>& headers, con
   out.append("\r\n", 2);
   bool saw_request_id = false;
   for (const auto& h : headers) {
-    if (hop.isHopByHop(h.name)) continue;
-    if (iequals(h.name, "content-length")) continue;
-    if (iequals(h.name, "x-request-id")) saw_request_id = true;
+    const HeaderName cls = classified(h);
+    if (hop.isHopByHop(h.name, cls) || cls == HeaderName::ContentLength) continue;
+    if (cls == HeaderName::XRequestId) saw_request_id = true;
     appendHeader(out, h.name, h.value);
   }
   if (!saw_request_id && !info.request_id.empty()) appendHeader(out, "X-Request-Id", info.request_id);

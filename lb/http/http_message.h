@@ -15,14 +15,49 @@
 
 namespace ballast {
 
+// The header names the proxy treats specially, recognised in one switch on
+// the length (every header of every message passes through here, both ways).
+enum class HeaderName : uint8_t {
+  Unclassified,  // not looked at yet (see classified())
+  Other,
+  Connection,
+  KeepAlive,
+  ProxyConnection,
+  Te,
+  Trailer,
+  Upgrade,
+  TransferEncoding,
+  ContentLength,
+  Host,
+  Expect,
+  XRequestId,
+  XForwardedFor,
+  XForwardedProto,
+};
+HeaderName classifyHeader(std::string_view name);
+// Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade and
+// Transfer-Encoding (which we re-emit ourselves).
+inline bool fixedHopByHop(HeaderName n) {
+  return n == HeaderName::Connection || n == HeaderName::KeepAlive || n == HeaderName::ProxyConnection ||
+         n == HeaderName::Te || n == HeaderName::Trailer || n == HeaderName::Upgrade ||
+         n == HeaderName::TransferEncoding;
+}
+
+
 // A header as two views into the read buffer the head was parsed from. Valid
 // only while that buffer is not compacted (see the connection classes).
 struct Header {
   std::string_view name;
   std::string_view value;
+  HeaderName cls = HeaderName::Unclassified;  // set once by HeaderCollector::finish()
 };
+// A header's class, computed now if nobody did.
+inline HeaderName classified(const Header& h) {
+  return h.cls != HeaderName::Unclassified ? h.cls : classifyHeader(h.name);
+}
 
 bool iequals(std::string_view a, std::string_view b);
+
 std::string_view trimOws(std::string_view s);
 
 // Collects header spans while llhttp delivers them in pieces. A piece that
@@ -50,7 +85,7 @@ class HeaderCollector {
   }
   void onField(const char* at, size_t len);
   void onValue(const char* at, size_t len);
-  // Trims the values; call once at the end of the head.
+  // Trims the values and classifies the names; call once at the end of the head.
   void finish();
   const std::vector<Header>& headers() const { return headers_; }
   // First header with this name (case-insensitive), or empty view + false.
@@ -78,7 +113,8 @@ class HopByHop {
   static constexpr size_t kMaxConnectionTokens = 16;
   // Scans the headers for Connection tokens (close, keep-alive, names).
   void scan(const std::vector<Header>& headers);
-  bool isHopByHop(std::string_view name) const;
+  bool isHopByHop(std::string_view name) const { return isHopByHop(name, classifyHeader(name)); }
+  bool isHopByHop(std::string_view name, HeaderName cls) const;
   bool connectionClose() const { return close_; }
   bool connectionKeepAlive() const { return keep_alive_; }
 

@@ -489,8 +489,10 @@ int DownstreamConnection::onUrl(llhttp_t* p, const char* at, size_t len) {
   }
   // Method, target and " HTTP/1.1": a request line over the limit is
   // refused before the rest of it arrives.
-  const size_t line = std::strlen(llhttp_method_name(static_cast<llhttp_method_t>(p->method))) + 1 + u.size() + 9;
-  if (line > self->ctx_.runtime()->config->limits.max_request_line) {
+  // (The method's length is looked up only for a target near the limit.)
+  const uint32_t max = self->ctx_.runtime()->config->limits.max_request_line;
+  if (u.size() + 10 > max &&
+      std::strlen(llhttp_method_name(static_cast<llhttp_method_t>(p->method))) + 1 + u.size() + 9 > max) {
     self->refuse(414, ErrorKind::UriTooLong, "request line too long");
     return HPE_USER;
   }
@@ -576,18 +578,26 @@ int DownstreamConnection::onHeadersComplete(llhttp_t* p) {
   }
   // One pass for every header the request logic looks at.
   for (const auto& hd : h.headers.headers()) {
-    if (iequals(hd.name, "host")) {
-      if (++h.host_count == 1) h.host = hd.value;
-    } else if (iequals(hd.name, "x-request-id")) {
-      if (h.request_id.empty()) h.request_id = hd.value;
-    } else if (iequals(hd.name, "expect")) {
-      if (iequals(hd.value, "100-continue")) h.expect_continue = true;
+    switch (hd.cls) {
+      case HeaderName::Host:
+        if (++h.host_count == 1) h.host = hd.value;
+        break;
+      case HeaderName::XRequestId:
+        if (h.request_id.empty()) h.request_id = hd.value;
+        break;
+      case HeaderName::Expect:
+        if (iequals(hd.value, "100-continue")) h.expect_continue = true;
+        break;
+      default:
+        break;
     }
   }
 
   self->phase_ = Phase::ReadingBody;
   self->rate_window_start_ = 0;
-  self->updateTimer(true);
+  // Without a body the message completes right after this callback (and
+  // stops the timer): no point re-arming it for a body.
+  if (h.framing != BodyFraming::None) self->updateTimer(true);
   int status = self->request_.onRequestHead(h);
   if (status != 0) {
     switch (status) {

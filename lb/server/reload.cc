@@ -50,6 +50,7 @@ void Server::startReloadJob() {
       [this, waiters = std::move(waiters), trigger](ConfigLoadJob::Result&& loaded) {
         // The job may not be deleted from inside its own callback.
         retired_jobs_.push_back(std::move(reload_job_));
+        housekeeping_ = true;
         // The load took a while: timers started from here (probes, the
         // new listeners' connections) measure from now, not from before.
         uv_update_time(&loop_);
@@ -122,6 +123,7 @@ ReloadResult Server::applyConfig(const config::Config& cfg, std::string_view tri
                            uv_strerror(err));
       new_admin->close();
       retired_admins_.push_back(std::move(new_admin));
+      housekeeping_ = true;
     }
   }
   std::string log_err;
@@ -141,6 +143,7 @@ ReloadResult Server::applyConfig(const config::Config& cfg, std::string_view tri
     if (new_admin) {
       new_admin->close();
       retired_admins_.push_back(std::move(new_admin));
+      housekeeping_ = true;
     }
     return failReload(trigger, std::move(res));
   }

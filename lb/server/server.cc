@@ -245,11 +245,13 @@ std::vector<ListenerInfo> Server::listeners() const {
 }
 
 void Server::retire(std::unique_ptr<Listener> l) {
+  housekeeping_ = true;
   l->close();
   retired_listeners_.push_back(std::move(l));
 }
 
 void Server::retire(std::unique_ptr<AdminServer> a) {
+  housekeeping_ = true;
   a->retire();
   retired_admins_.push_back(std::move(a));
 }
@@ -380,13 +382,16 @@ void Server::onPrepare(uv_prepare_t* h) {
   auto* self = static_cast<Server*>(h->data);
   log().flush();
   self->accepted_this_turn_ = 0;
+  if (!self->housekeeping_) return;  // the usual turn: nothing else to do
+  self->housekeeping_ = false;
   if (self->accept_yielded_ && !self->stopped_) {
     self->accept_yielded_ = false;
     if (!self->stopping_ || self->drain_phase_ == DrainPhase::Delay) self->resumePausedListeners();
   }
-  if (!self->retired_listeners_.empty() || !self->retired_admins_.empty() || !self->retired_jobs_.empty()) {
-    self->sweepRetired();
-  }
+  self->sweepRetired();
+  // Retired objects still closing: look again next turn.
+  self->housekeeping_ = !self->retired_listeners_.empty() || !self->retired_admins_.empty() ||
+                        !self->retired_jobs_.empty();
 }
 
 bool Server::ready() const {
@@ -433,6 +438,7 @@ void Server::onConnectionPending(Listener& l) {
     // in the kernel's queue until the next turn (onPrepare).
     l.setPaused(true);
     accept_yielded_ = true;
+    housekeeping_ = true;
     return;
   }
   if (proxy_->openClients() >= config().limits.max_connections) {

@@ -160,6 +160,9 @@ class Server final : public AdminControl {
   static constexpr uint32_t kMaxAcceptsPerTurn = 64;
   uint32_t accepted_this_turn_ = 0;
   bool accept_yielded_ = false;
+  // Something for onPrepare to do beyond flushing the logs (a yielded
+  // accept, retired objects to free).
+  bool housekeeping_ = false;
 };
 
 }  // namespace ballast

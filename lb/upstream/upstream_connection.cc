@@ -312,7 +312,8 @@ void UpstreamConnection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* b
     return;
   }
   self->response_bytes_ += static_cast<uint64_t>(nread);
-  self->updateTimer(true);
+  // parse() restarts the response timer (progress), or stops it when the
+  // response is complete: one timer operation per read.
   self->parse(buf->base, static_cast<size_t>(nread));
 }
 
@@ -358,7 +359,7 @@ void UpstreamConnection::parse(const char* data, size_t len) {
     fail(UpstreamError::InvalidResponse, UV_E2BIG);
     return;
   }
-  if (complete_) updateTimer(false);
+  updateTimer(!complete_);
   // Flush what the callbacks queued.
   if (handler_) handler_->onUpstreamReadDone();
   // The handler may have closed, paused or released us. If still active and
