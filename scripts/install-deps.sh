@@ -24,6 +24,10 @@ BUILD_PACKAGES=(
   libspdlog-dev
   libfmt-dev
   catch2
+  libssl-dev      # TLS termination and TLS to backends (OpenSSL 3)
+  openssl         # the CLI: test certificates are generated at test time
+  libre2-dev      # route regexes (linear time)
+  libbenchmark-dev # bench/balancer_bench.cc (Google Benchmark)
   curl
   procps
 )
