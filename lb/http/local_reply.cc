@@ -2,20 +2,10 @@
 
 #include <charconv>
 
+#include "lb/http/http_message.h"
 #include "lb/http/reason_phrase.h"
 
 namespace ballast {
-
-namespace {
-
-void appendNumber(std::string& out, uint64_t v) {
-  char buf[24];
-  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  (void)ec;
-  out.append(buf, static_cast<size_t>(p - buf));
-}
-
-}  // namespace
 
 void buildLocalReply(std::string& out, const LocalReply& r) {
   const std::string_view reason = reasonPhrase(r.status);
