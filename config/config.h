@@ -68,6 +68,13 @@ struct Timeouts {
   Duration tunnel{3600000};
 };
 
+// Operator overrides (drain/disable through the admin API).
+struct OverridesConfig {
+  // An override given without `for` raises backend_override_stale (event and
+  // metric) once it is this old: a backend left disabled after maintenance.
+  Duration warn_after{4 * 3600 * 1000};
+};
+
 // Graceful shutdown (SIGTERM/SIGINT).
 struct DrainConfig {
   Duration delay{0};        // keep accepting this long after /readyz turns 503 (outer LB notices)
@@ -195,6 +202,7 @@ struct Config {
   Timeouts timeouts;
   Limits limits;
   DrainConfig drain;
+  OverridesConfig overrides;
   std::vector<PoolConfig> pools; // at least one, unique names
   // When the YAML has no `routes` and exactly one pool, the loader adds one
   // catch-all route to it, so the runtime always routes through this list.

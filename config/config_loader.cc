@@ -393,6 +393,7 @@ class Loader {
   void loadLog(const Value& v, Config& cfg);
   void loadTimeouts(const Value& v, Config& cfg);
   void loadDrain(const Value& v, Config& cfg);
+  void loadOverrides(const Value& v, Config& cfg);
   void loadLimits(const Value& v, Config& cfg);
   void loadPools(const Value& v, Config& cfg);
   void loadPool(const Value& v, PoolConfig& pool);
@@ -591,7 +592,7 @@ void Loader::loadDocument(const YAML::Node& root, Config& cfg) {
     error(top, "expected a mapping at the top level, got " + describe(root));
     return;
   }
-  checkKeys(top, {"listen", "admin", "log", "timeouts", "limits", "drain", "pools", "routes"});
+  checkKeys(top, {"listen", "admin", "log", "timeouts", "limits", "drain", "overrides", "pools", "routes"});
 
   if (auto v = field(top, "listen")) loadListen(*v, cfg);
   if (auto v = field(top, "admin")) loadAdmin(*v, cfg);
@@ -599,6 +600,7 @@ void Loader::loadDocument(const YAML::Node& root, Config& cfg) {
   if (auto v = field(top, "timeouts")) loadTimeouts(*v, cfg);
   if (auto v = field(top, "limits")) loadLimits(*v, cfg);
   if (auto v = field(top, "drain")) loadDrain(*v, cfg);
+  if (auto v = field(top, "overrides")) loadOverrides(*v, cfg);
   if (auto v = requiredField(top, "pools")) loadPools(*v, cfg);
 
   if (auto v = field(top, "routes")) {
@@ -807,6 +809,14 @@ void Loader::loadDrain(const Value& v, Config& cfg) {
   }
   if (auto f = field(v, "timeout")) {
     if (auto d = positiveDuration(*f)) cfg.drain.timeout = *d;
+  }
+}
+
+void Loader::loadOverrides(const Value& v, Config& cfg) {
+  if (!expectMap(v)) return;
+  checkKeys(v, {"warn_after"});
+  if (auto f = field(v, "warn_after")) {
+    if (auto d = positiveDuration(*f)) cfg.overrides.warn_after = *d;
   }
 }
 

@@ -26,22 +26,6 @@ int hexValue(char c) {
 }
 
 // %XX decoding of one path segment; a malformed escape is kept literally.
-std::string percentDecode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size()) {
-      const int hi = hexValue(s[i + 1]), lo = hexValue(s[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(s[i]);
-  }
-  return out;
-}
 
 // No endpoint takes a query parameter: refuse any (never ignore one).
 bool noQuery(const AdminRequest& req, AdminReply& out) {
@@ -59,6 +43,23 @@ bool noQuery(const AdminRequest& req, AdminReply& out) {
 }
 
 }  // namespace
+
+std::string percentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      const int hi = hexValue(s[i + 1]), lo = hexValue(s[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(s[i]);
+  }
+  return out;
+}
 
 void plainReply(AdminReply& out, int status, std::string body) {
   out.status = status;
@@ -192,9 +193,9 @@ bool AdminServer::answer(const AdminRequest& req, AdminReply& out, const Respond
     if (shaped) {
       if (req.method != "POST") {
         methodNotAllowed(out, "POST");
-      } else if (sameSite(cfg, req, out) && authorize(cfg, req, out) && noQuery(req, out)) {
-        controlBackend(*rt, uv_now(control_.loop()), req.client, percentDecode(seg[0]), percentDecode(seg[2]),
-                       seg[3], out);
+      } else if (sameSite(cfg, req, out) && authorize(cfg, req, out)) {
+        controlBackend(*rt, uv_now(control_.loop()), req, percentDecode(seg[0]), percentDecode(seg[2]), seg[3],
+                       out);
       }
       return true;
     }

@@ -124,6 +124,22 @@ std::string statusJson(AdminControl& control, std::string_view admin_address) {
       w.boolean("available", b.available());
       w.str("health", toString(b.health()));
       w.str("admin", toString(b.adminState()));
+      if (b.adminState() != AdminState::Enabled) {
+        // Why, by whom, since when and until when (null: until enabled).
+        const AdminOverride& o = b.adminOverride();
+        w.key("override").beginObject();
+        w.str("reason", o.reason).str("by", o.by).str("since", isoTime(o.since_unix));
+        w.key("expires");
+        if (o.expires_ms != 0) {
+          w.str(isoTime(o.expires_unix));
+          w.dbl("expires_in_seconds", o.expires_ms > now_ms ? static_cast<double>(o.expires_ms - now_ms) / 1000.0 : 0.0,
+                1);
+        } else {
+          w.null();
+        }
+        w.boolean("stale", o.stale);
+        w.endObject();
+      }
       w.boolean("ejected", b.ejected());
       if (b.ejected()) {
         w.str("ejected_until", isoTime(wallOf(b.ejected_until_ms_)));

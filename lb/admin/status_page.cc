@@ -192,6 +192,11 @@ constexpr std::string_view kPage = R"HTML(<!doctype html>
         var tag = (b.backup ? " backup" : "") + (b.weight !== 1 ? " w" + b.weight : "");
         var stateLine = b.state.toUpperCase() + " since " + clock(b.since) + " (" + ago(b.since_seconds) + ")";
         if (b.ejected && b.ejected_remaining_seconds !== undefined) stateLine = "EJECTED for " + ago(b.ejected_remaining_seconds) + " more";
+        if (b.override) {
+          stateLine = b.state.toUpperCase() + (b.override.reason ? " (" + b.override.reason + ")" : "") + " by " + b.override.by +
+            (b.override.expires_in_seconds !== undefined ? ", back in " + ago(b.override.expires_in_seconds) : ", no expiry") +
+            (b.override.stale ? " \u26a0" : "");
+        }
         node(nodes, COL.bx, by, COL.bw, BH, col, FILLS[b.state] || FILLS.unknown,
              [{ text: clip(b.address + tag, 36) }, { text: clip(stateLine, 44), color: col },
               { text: clip("probe: " + probeText(b.last_probe), 46) },

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "lb/admin/admin_server.h"
+#include "lb/admin/backend_control.h"
 #include "lb/base/clock.h"
 #include "lb/proxy/downstream_connection.h"
 #include "lb/server/config_job.h"
@@ -42,7 +43,7 @@ Server::Server(const config::Config& cfg) {
   }
   uv_prepare_init(&loop_, &prepare_);
   prepare_.data = this;
-  for (uv_timer_t* t : {&ejection_sweep_, &drain_timer_, &handover_timer_}) {
+  for (uv_timer_t* t : {&ejection_sweep_, &override_sweep_, &drain_timer_, &handover_timer_}) {
     uv_timer_init(&loop_, t);
     t->data = this;
   }
@@ -164,6 +165,8 @@ int Server::run() {
   } else {
     bound_ = true;
     startHealthChecks();
+    // Overrides end on time (to a quarter second; they last minutes to hours).
+    uv_timer_start(&override_sweep_, &Server::onOverrideSweep, 250, 250);
     if (!deferred_listeners_.empty() || upgrade_->waitingForReady()) {
       uv_timer_start(&handover_timer_, &Server::onHandoverTimer, 0, 20);
     }
@@ -231,7 +234,7 @@ void Server::stop() {
   reload_waiters_.clear();
   for (auto& s : signals_) uv_close(reinterpret_cast<uv_handle_t*>(&s), nullptr);
   for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&prepare_), reinterpret_cast<uv_handle_t*>(&ejection_sweep_),
-                         reinterpret_cast<uv_handle_t*>(&drain_timer_),
+                         reinterpret_cast<uv_handle_t*>(&override_sweep_), reinterpret_cast<uv_handle_t*>(&drain_timer_),
                          reinterpret_cast<uv_handle_t*>(&handover_timer_)}) {
     if (!uv_is_closing(h)) uv_close(h, nullptr);
   }
@@ -440,6 +443,11 @@ void Server::stopHealthChecks() {
   for (auto& c : checkers_) c->close();
   checkers_.clear();
   uv_timer_stop(&ejection_sweep_);
+}
+
+void Server::onOverrideSweep(uv_timer_t* h) {
+  auto* self = static_cast<Server*>(h->data);
+  sweepOverrides(*self->runtime(), uv_now(&self->loop_));
 }
 
 void Server::onEjectionSweep(uv_timer_t* h) {

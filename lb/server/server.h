@@ -115,6 +115,7 @@ class Server final : public AdminControl {
   static void onSignal(uv_signal_t* h, int signum);
   static void onPrepare(uv_prepare_t* h);
   static void onEjectionSweep(uv_timer_t* h);
+  static void onOverrideSweep(uv_timer_t* h);
   static void onDrainTimer(uv_timer_t* h);
   static void onHandoverTimer(uv_timer_t* h);
 
@@ -124,6 +125,7 @@ class Server final : public AdminControl {
   uv_signal_t signals_[std::size(kSignals)];
   uv_prepare_t prepare_;
   uv_timer_t ejection_sweep_;  // outlier ejection expiry
+  uv_timer_t override_sweep_;  // admin overrides: expiry and staleness (4 times a second)
   uv_timer_t drain_timer_;
   uv_timer_t handover_timer_;  // hot upgrade, new side: waits for readiness
   enum class DrainPhase : uint8_t { None, Delay, Waiting } drain_phase_ = DrainPhase::None;
