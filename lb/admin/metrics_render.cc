@@ -156,6 +156,10 @@ std::string renderMetrics(const Runtime& rt, double start_time) {
   auto stale = family("ballast_backend_override_stale",
                       "1 while a drain/disable without an expiry is older than overrides.warn_after.",
                       MetricType::Gauge);
+  auto disagree = family("ballast_backend_probe_traffic_disagreement",
+                         "1 while a backend's probes and its real traffic disagree over the last minute (probes "
+                         "pass while most requests fail, or the reverse).",
+                         MetricType::Gauge);
   auto tunnels_active = family("ballast_tunnels_active", "Open tunnels (upgraded connections such as WebSockets), per pool.",
                                MetricType::Gauge);
   auto tunnels_total = family("ballast_tunnels_total",
@@ -220,6 +224,7 @@ std::string renderMetrics(const Runtime& rt, double start_time) {
                static_cast<double>(b->idle().size()));
       addValue(cfail, {label("pool", pn), label("backend", bn)}, static_cast<double>(bs.connect_failures));
       addValue(ejections, {label("pool", pn), label("backend", bn)}, static_cast<double>(bs.ejections));
+      addValue(disagree, {label("pool", pn), label("backend", bn)}, b->probeTraffic() != ProbeTraffic::Agree ? 1 : 0);
       addValue(stale, {label("pool", pn), label("backend", bn)},
                b->adminState() != AdminState::Enabled && b->adminOverride().stale ? 1 : 0);
     }
@@ -280,7 +285,7 @@ std::string renderMetrics(const Runtime& rt, double start_time) {
   addValue(start, {}, start_time);
 
   for (auto* f : {&requests, &req_dur, &be_dur, &up, &state, &checks, &check_dur, &active, &conns, &cfail, &retries,
-                  &budget, &ejections, &healthy, &total, &terminated, &stale, &tunnels_active, &tunnels_total,
+                  &budget, &ejections, &healthy, &total, &terminated, &stale, &disagree, &tunnels_active, &tunnels_total,
                   &tunnel_bytes, &clients, &accepted, &bytes, &errors, &reloads,
                   &last_reload, &last_fail, &hash, &local, &rss, &cpu, &fds, &max_fds, &start}) {
     fams.push_back(std::move(*f));

@@ -124,6 +124,7 @@ std::string statusJson(AdminControl& control, std::string_view admin_address) {
       w.boolean("available", b.available());
       w.str("health", toString(b.health()));
       w.str("admin", toString(b.adminState()));
+      w.str("probes_vs_traffic", toString(b.probeTraffic()));
       if (b.adminState() != AdminState::Enabled) {
         // Why, by whom, since when and until when (null: until enabled).
         const AdminOverride& o = b.adminOverride();

@@ -197,6 +197,10 @@ constexpr std::string_view kPage = R"HTML(<!doctype html>
             (b.override.expires_in_seconds !== undefined ? ", back in " + ago(b.override.expires_in_seconds) : ", no expiry") +
             (b.override.stale ? " \u26a0" : "");
         }
+        if (b.probes_vs_traffic && b.probes_vs_traffic !== "agree") {
+          stateLine += b.probes_vs_traffic === "probes_pass_traffic_fails" ? " \u26a0 probes pass, traffic fails"
+                                                                          : " \u26a0 probes fail, traffic ok";
+        }
         node(nodes, COL.bx, by, COL.bw, BH, col, FILLS[b.state] || FILLS.unknown,
              [{ text: clip(b.address + tag, 36) }, { text: clip(stateLine, 44), color: col },
               { text: clip("probe: " + probeText(b.last_probe), 46) },

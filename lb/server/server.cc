@@ -5,6 +5,7 @@
 
 #include "lb/admin/admin_server.h"
 #include "lb/admin/backend_control.h"
+#include "lb/upstream/probe_traffic.h"
 #include "lb/base/clock.h"
 #include "lb/proxy/downstream_connection.h"
 #include "lb/server/config_job.h"
@@ -447,7 +448,9 @@ void Server::stopHealthChecks() {
 
 void Server::onOverrideSweep(uv_timer_t* h) {
   auto* self = static_cast<Server*>(h->data);
-  sweepOverrides(*self->runtime(), uv_now(&self->loop_));
+  const uint64_t now = uv_now(&self->loop_);
+  sweepOverrides(*self->runtime(), now);
+  for (const auto& p : self->runtime()->pools) sweepProbeTraffic(*p, now);
 }
 
 void Server::onEjectionSweep(uv_timer_t* h) {

@@ -125,7 +125,7 @@ class Server final : public AdminControl {
   uv_signal_t signals_[std::size(kSignals)];
   uv_prepare_t prepare_;
   uv_timer_t ejection_sweep_;  // outlier ejection expiry
-  uv_timer_t override_sweep_;  // admin overrides: expiry and staleness (4 times a second)
+  uv_timer_t override_sweep_;  // 4 times a second: override expiry and staleness, probes vs traffic
   uv_timer_t drain_timer_;
   uv_timer_t handover_timer_;  // hot upgrade, new side: waits for readiness
   enum class DrainPhase : uint8_t { None, Delay, Waiting } drain_phase_ = DrainPhase::None;

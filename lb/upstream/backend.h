@@ -20,6 +20,7 @@
 #include "lb/stats/stats.h"
 #include "lb/upstream/health_status.h"
 #include "lb/upstream/idle_pool.h"
+#include "lb/upstream/probe_traffic.h"
 
 namespace ballast {
 
@@ -67,6 +68,13 @@ class Backend : public std::enable_shared_from_this<Backend> {
   bool enabled() const { return admin_ == AdminState::Enabled; }
   AdminState adminState() const { return admin_; }
   void setAdminState(AdminState s) { admin_ = s; }
+  // Probes versus real traffic (probe_traffic.h), as last judged.
+  ProbeTraffic probeTraffic() const { return probe_traffic_; }
+  uint64_t probeTrafficSinceMs() const { return probe_traffic_since_ms_; }
+  void setProbeTraffic(ProbeTraffic v, uint64_t now_ms) {
+    probe_traffic_ = v;
+    probe_traffic_since_ms_ = now_ms;
+  }
   // Meaningful while the admin state is not Enabled.
   AdminOverride& adminOverride() { return override_; }
   const AdminOverride& adminOverride() const { return override_; }
@@ -118,6 +126,8 @@ class Backend : public std::enable_shared_from_this<Backend> {
   bool backup_;
   AdminState admin_ = AdminState::Enabled;
   AdminOverride override_;
+  ProbeTraffic probe_traffic_ = ProbeTraffic::Agree;
+  uint64_t probe_traffic_since_ms_ = 0;
   bool retired_ = false;
   HealthStatus health_ = HealthStatus::Healthy;
   uint64_t last_change_ms_ = 0;
