@@ -203,6 +203,12 @@ struct Config {
   Limits limits;
   DrainConfig drain;
   OverridesConfig overrides;
+  // Where the operator state survives restarts and hot upgrades (overrides
+  // with reason and expiry, each backend's health and since when); empty =
+  // not kept. Relative to the config file's directory. Health read back is
+  // used only when the file was written less than state_max_age ago.
+  std::string state_file;
+  Duration state_max_age{60000};
   std::vector<PoolConfig> pools; // at least one, unique names
   // When the YAML has no `routes` and exactly one pool, the loader adds one
   // catch-all route to it, so the runtime always routes through this list.

@@ -592,7 +592,8 @@ void Loader::loadDocument(const YAML::Node& root, Config& cfg) {
     error(top, "expected a mapping at the top level, got " + describe(root));
     return;
   }
-  checkKeys(top, {"listen", "admin", "log", "timeouts", "limits", "drain", "overrides", "pools", "routes"});
+  checkKeys(top, {"listen", "admin", "log", "timeouts", "limits", "drain", "overrides", "state_file",
+                  "state_max_age", "pools", "routes"});
 
   if (auto v = field(top, "listen")) loadListen(*v, cfg);
   if (auto v = field(top, "admin")) loadAdmin(*v, cfg);
@@ -601,6 +602,21 @@ void Loader::loadDocument(const YAML::Node& root, Config& cfg) {
   if (auto v = field(top, "limits")) loadLimits(*v, cfg);
   if (auto v = field(top, "drain")) loadDrain(*v, cfg);
   if (auto v = field(top, "overrides")) loadOverrides(*v, cfg);
+  if (auto v = field(top, "state_file")) {
+    if (auto path = scalar(*v, "a file path")) {
+      if (path->empty()) {
+        error(*v, "expected a file path, got an empty string (leave state_file out to keep no state)");
+      } else {
+        std::string full = *path;
+        const size_t slash = file_.rfind('/');
+        if (full.front() != '/' && slash != std::string::npos) full = file_.substr(0, slash + 1) + full;
+        cfg.state_file = full;
+      }
+    }
+  }
+  if (auto v = field(top, "state_max_age")) {
+    if (auto d = positiveDuration(*v)) cfg.state_max_age = *d;
+  }
   if (auto v = requiredField(top, "pools")) loadPools(*v, cfg);
 
   if (auto v = field(top, "routes")) {

@@ -101,6 +101,13 @@ class Server final : public AdminControl {
   void onClientClosed();
   void checkDrained();
   void startHealthChecks();
+  // state_file: read back at start (before the probes), written when it
+  // changes (and at least every state_max_age / 2, and at stop).
+  void loadState();
+  void saveState(bool force);
+  std::string state_body_;         // what was last written (without the header)
+  uint64_t state_written_ms_ = 0;  // loop time of the last write
+  int state_error_ = 0;            // errno of the last failed write (one event per new error)
   // health_check.close_tunnels_on_unhealthy: ends the open tunnels to `b`.
   void closeTunnelsTo(const Backend& b);
   void stopHealthChecks();
