@@ -5,6 +5,9 @@
 // dropped; a corrupt file is reported and ignored, never fatal.
 #include <catch2/catch.hpp>
 
+#include <signal.h>
+
+#include <cstdlib>
 #include <set>
 
 #include "tests/support/harness.h"
@@ -135,4 +138,42 @@ TEST_CASE("state file: a corrupt or foreign file is reported and ignored, never 
     CHECK_FALSE(jsonText(ignored, "error").empty());
     CHECK(servedBy(lb, 2) == std::set<std::string>{"a"});
   }
+}
+
+namespace {
+
+// Kills the detached new process of a hot upgrade at the end of the test.
+struct NewProcess {
+  int pid = 0;
+  ~NewProcess() {
+    if (pid > 0) ::kill(pid, SIGKILL);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("state file: overrides survive a hot upgrade (SIGUSR2)", "[state_file][upgrade]") {
+  TempDir dir;
+  DemoBackend a(dir, "a");
+  DemoBackend b(dir, "b");
+  Ballast lb(dir, stateConfig(dir, {a.address(), b.address()}));
+  REQUIRE(adminCall(lb, "POST", "/pools/web/backends/" + b.address() + "/drain?for=2h&reason=CHG-9&by=bob").status ==
+          200);
+  REQUIRE(pollUntil([&] { return has(readFile(dir.file("state.jsonl")), "CHG-9"); }, 5000ms));
+
+  lb.process().signal(SIGUSR2);
+  JsonObject started = waitEvent(lb, "upgrade_started");
+  NewProcess next{std::atoi(jsonText(started, "new_pid").c_str())};
+  REQUIRE(next.pid > 0);
+  waitEvent(lb, "upgrade_handover", {}, 10000ms);
+  auto code = lb.process().waitExit(10000ms);
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+  // The new process read the state file at its start.
+  JsonObject loaded = waitEvent(lb, "state_loaded");
+  CHECK(jsonText(loaded, "overrides") == "1");
+  const std::string status = adminCall(lb, "GET", "/status").body;
+  CHECK(has(status, "\"pid\":" + std::to_string(next.pid)));
+  CHECK(has(status, "\"reason\":\"CHG-9\",\"by\":\"bob\""));
+  CHECK(servedBy(lb, 6) == std::set<std::string>{"a"});
 }
