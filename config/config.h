@@ -75,6 +75,15 @@ struct OverridesConfig {
   Duration warn_after{4 * 3600 * 1000};
 };
 
+// reload.guard: after a reload, watch the pools it added or changed for
+// `window`; if one of them falls below `min_available_percent` of its
+// backends available (once every one of them has a probe result), roll
+// back to the previous config by itself. Absent = no guard.
+struct ReloadGuardConfig {
+  Duration window{30000};
+  uint32_t min_available_percent = 50;
+};
+
 // Graceful shutdown (SIGTERM/SIGINT).
 struct DrainConfig {
   Duration delay{0};        // keep accepting this long after /readyz turns 503 (outer LB notices)
@@ -203,6 +212,7 @@ struct Config {
   Limits limits;
   DrainConfig drain;
   OverridesConfig overrides;
+  std::optional<ReloadGuardConfig> reload_guard;
   // Where the operator state survives restarts and hot upgrades (overrides
   // with reason and expiry, each backend's health and since when); empty =
   // not kept. Relative to the config file's directory. Health read back is

@@ -394,6 +394,7 @@ class Loader {
   void loadTimeouts(const Value& v, Config& cfg);
   void loadDrain(const Value& v, Config& cfg);
   void loadOverrides(const Value& v, Config& cfg);
+  void loadReload(const Value& v, Config& cfg);
   void loadLimits(const Value& v, Config& cfg);
   void loadPools(const Value& v, Config& cfg);
   void loadPool(const Value& v, PoolConfig& pool);
@@ -592,7 +593,7 @@ void Loader::loadDocument(const YAML::Node& root, Config& cfg) {
     error(top, "expected a mapping at the top level, got " + describe(root));
     return;
   }
-  checkKeys(top, {"listen", "admin", "log", "timeouts", "limits", "drain", "overrides", "state_file",
+  checkKeys(top, {"listen", "admin", "log", "timeouts", "limits", "drain", "overrides", "reload", "state_file",
                   "state_max_age", "pools", "routes"});
 
   if (auto v = field(top, "listen")) loadListen(*v, cfg);
@@ -602,6 +603,7 @@ void Loader::loadDocument(const YAML::Node& root, Config& cfg) {
   if (auto v = field(top, "limits")) loadLimits(*v, cfg);
   if (auto v = field(top, "drain")) loadDrain(*v, cfg);
   if (auto v = field(top, "overrides")) loadOverrides(*v, cfg);
+  if (auto v = field(top, "reload")) loadReload(*v, cfg);
   if (auto v = field(top, "state_file")) {
     if (auto path = scalar(*v, "a file path")) {
       if (path->empty()) {
@@ -834,6 +836,22 @@ void Loader::loadOverrides(const Value& v, Config& cfg) {
   if (auto f = field(v, "warn_after")) {
     if (auto d = positiveDuration(*f)) cfg.overrides.warn_after = *d;
   }
+}
+
+void Loader::loadReload(const Value& v, Config& cfg) {
+  if (!expectMap(v)) return;
+  checkKeys(v, {"guard"});
+  auto g = field(v, "guard");
+  if (!g || !expectMap(*g)) return;
+  checkKeys(*g, {"window", "min_available"});
+  ReloadGuardConfig guard;
+  if (auto f = field(*g, "window")) {
+    if (auto d = positiveDuration(*f)) guard.window = *d;
+  }
+  if (auto f = field(*g, "min_available")) {
+    if (auto n = percentWithSign(*f, 100)) guard.min_available_percent = *n;
+  }
+  cfg.reload_guard = guard;
 }
 
 void Loader::loadLimits(const Value& v, Config& cfg) {

@@ -47,6 +47,13 @@ class AdminControl {
   // listener this request arrived on: the request is still answered.
   using ReloadDone = std::function<void(const ReloadResult&)>;
   virtual void reload(std::string_view trigger, ReloadDone done) = 0;
+  // Goes back to the previously applied config (kept in memory; the file
+  // is not read). Test doubles without one answer that there is none.
+  virtual void rollback(std::string_view /*trigger*/, ReloadDone done) {
+    ReloadResult r;
+    r.errors.push_back("no previous configuration to roll back to");
+    if (done) done(r);
+  }
 };
 
 }  // namespace ballast

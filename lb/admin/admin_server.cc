@@ -156,6 +156,27 @@ bool AdminServer::answer(const AdminRequest& req, AdminReply& out, const Respond
     return true;
   }
 
+  if (path == "/config/rollback") {
+    if (req.method != "POST") {
+      methodNotAllowed(out, "POST");
+      return true;
+    }
+    if (!sameSite(cfg, req, out) || !authorize(cfg, req, out) || !noQuery(req, out)) return true;
+    control_.rollback("admin_rollback", [respond](const ReloadResult& r) {
+      AdminReply reply;
+      JsonWriter w;
+      w.beginObject().boolean("success", r.ok).key("errors").beginArray();
+      for (const auto& e : r.errors) w.str(e);
+      w.endArray().endObject();
+      reply.status = r.ok ? 200 : 409;
+      reply.content_type = std::string(kJsonType);
+      reply.body = w.take();
+      reply.body.push_back('\n');
+      respond(reply);
+    });
+    return false;
+  }
+
   if (path == "/reload") {
     if (req.method != "POST") {
       methodNotAllowed(out, "POST");

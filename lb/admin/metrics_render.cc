@@ -153,6 +153,10 @@ std::string renderMetrics(const Runtime& rt, double start_time) {
                            "code (who ended it: C client, c client timeout, S backend, s backend timeout, K "
                            "shutdown; phase: R request, C connect, H response head, D response body).",
                            MetricType::Counter);
+  auto rollbacks = family("ballast_config_rollbacks_total",
+                          "Reloads rolled back by reload.guard (a changed pool fell below its min_available).",
+                          MetricType::Counter);
+  addValue(rollbacks, {}, static_cast<double>(ps.rollbacks));
   auto stale = family("ballast_backend_override_stale",
                       "1 while a drain/disable without an expiry is older than overrides.warn_after.",
                       MetricType::Gauge);
@@ -285,7 +289,7 @@ std::string renderMetrics(const Runtime& rt, double start_time) {
   addValue(start, {}, start_time);
 
   for (auto* f : {&requests, &req_dur, &be_dur, &up, &state, &checks, &check_dur, &active, &conns, &cfail, &retries,
-                  &budget, &ejections, &healthy, &total, &terminated, &stale, &disagree, &tunnels_active, &tunnels_total,
+                  &budget, &ejections, &healthy, &total, &terminated, &rollbacks, &stale, &disagree, &tunnels_active, &tunnels_total,
                   &tunnel_bytes, &clients, &accepted, &bytes, &errors, &reloads,
                   &last_reload, &last_fail, &hash, &local, &rss, &cpu, &fds, &max_fds, &start}) {
     fams.push_back(std::move(*f));

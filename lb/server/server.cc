@@ -458,6 +458,7 @@ void Server::stopHealthChecks() {
 void Server::onOverrideSweep(uv_timer_t* h) {
   auto* self = static_cast<Server*>(h->data);
   const uint64_t now = uv_now(&self->loop_);
+  self->checkReloadGuard(now);
   sweepOverrides(*self->runtime(), now);
   for (const auto& p : self->runtime()->pools) sweepProbeTraffic(*p, now);
   self->saveState(false);

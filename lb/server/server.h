@@ -67,6 +67,7 @@ class Server final : public AdminControl {
   // served together by one more reload after it (the file may have changed
   // since the running one read it).
   void reload(std::string_view trigger, ReloadDone done) override;
+  void rollback(std::string_view trigger, ReloadDone done) override;
   void setConfigPath(std::string path) { config_path_ = std::move(path); }
 
   // How this process was started (for a hot upgrade, see hot_upgrade.h),
@@ -101,6 +102,15 @@ class Server final : public AdminControl {
   void onClientClosed();
   void checkDrained();
   void startHealthChecks();
+  // reload.guard: the previous config (what a rollback applies), and the
+  // pools the last reload added or changed, watched until guard_until_ms_.
+  std::shared_ptr<const config::Config> previous_config_;
+  std::string previous_hash_;
+  std::vector<std::string> guard_pools_;
+  uint64_t guard_until_ms_ = 0;
+  std::string guard_hash_;  // the guarded config's hash
+  void armReloadGuard(const config::Config& cfg, const config::Config* old);
+  void checkReloadGuard(uint64_t now_ms);
   // state_file: read back at start (before the probes), written when it
   // changes (and at least every state_max_age / 2, and at stop).
   void loadState();
