@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <random>
 
@@ -41,7 +42,11 @@ size_t RateLimiter::SeededHash::operator()(std::string_view s) const {
 }
 
 RateLimiter::RateLimiter(double rate, uint32_t burst, size_t max_keys)
-    : rate_(rate), burst_(burst), max_keys_(std::max<size_t>(max_keys, 1)), table_(0, SeededHash{randomSeed()}) {}
+    : rate_(rate),
+      burst_(burst),
+      max_keys_(std::max<size_t>(max_keys, 1)),
+      table_(0, SeededHash{randomSeed()}),
+      long_key_hash_{randomSeed()} {}
 
 void RateLimiter::unlink(Entry* e) {
   Bucket& b = e->second;
@@ -60,6 +65,15 @@ void RateLimiter::pushFront(Entry* e) {
 }
 
 RateLimiter::Result RateLimiter::take(std::string_view key, uint64_t now_ns) {
+  if (key.size() > kMaxKeyBytes) {
+    // "\0" + 64 bytes + 32 hex digits: never equal to a short key, which
+    // comes from a header, cookie, parameter or address (no NUL byte).
+    char hex[33];
+    std::snprintf(hex, sizeof hex, "%016zx%016zx", table_.hash_function()(key), long_key_hash_(key));
+    long_key_.assign(1, '\0');
+    long_key_.append(key.substr(0, 64)).append(hex, 32);
+    key = long_key_;
+  }
   auto it = table_.find(key);
   Entry* e;
   if (it == table_.end()) {

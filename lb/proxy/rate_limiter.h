@@ -4,8 +4,11 @@
 // refused with the seconds until one is back.
 //
 // The key table is bounded: when it is full, the least recently used key is
-// forgotten (its next request starts with a full bucket again). Lookups use
-// a hash seeded per limiter, so clients cannot aim their keys at one chain.
+// forgotten (its next request starts with a full bucket again), and a key
+// longer than kMaxKeyBytes (a header can hold kilobytes) is stored as its
+// first bytes and two seeded hashes of the whole, so the table stays under
+// about max_keys x 250 bytes. Lookups use a hash seeded per limiter, so
+// clients cannot aim their keys at one chain (nor at another client's key).
 #pragma once
 
 #include <cstddef>
@@ -27,6 +30,7 @@ class RateLimiter {
     bool allowed = true;
     uint32_t retry_after_s = 0;  // refused: whole seconds until a token is back (>= 1)
   };
+  static constexpr size_t kMaxKeyBytes = 128;
   // Takes a token from `key`'s bucket at `now_ns` (a monotonic clock).
   Result take(std::string_view key, uint64_t now_ns);
 
@@ -62,6 +66,8 @@ class RateLimiter {
   uint32_t burst_;
   size_t max_keys_;
   std::unordered_map<std::string, Bucket, SeededHash, Equal> table_;
+  SeededHash long_key_hash_;  // a second seed, for the compact form of long keys
+  std::string long_key_;      // scratch for that form
   Entry* head_ = nullptr;  // most recently used
   Entry* tail_ = nullptr;  // least recently used: evicted first
   uint64_t evictions_ = 0;

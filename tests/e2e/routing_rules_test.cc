@@ -7,7 +7,7 @@
 
 #include <cmath>
 #include <map>
-#include <regex>
+#include <csignal>
 
 #include "tests/support/harness.h"
 
@@ -328,4 +328,36 @@ TEST_CASE("routing rules: examples/routing.yaml passes --check", "[routing][cli]
   CliResult r = runBallastCli(dir, {"--check", "--config", std::string(BALLAST_SOURCE_DIR) + "/examples/routing.yaml"});
   INFO(r.out << r.err);
   CHECK(r.exit_code == 0);
+}
+
+TEST_CASE("routing rules: a reload keeps a route's buckets and counters while its limit stays", "[routing]") {
+  TempDir dir;
+  DemoBackend be(dir, "be");
+  const auto config = [&](const std::string& extra_route, int burst) {
+    return configYaml({PoolSpec{"web", {{be.address(), 1}}}},
+                      "routes:\n" + extra_route +
+                          "  - { name: limited, rate_limit: { requests_per_second: 0.1, burst: " +
+                          std::to_string(burst) + " }, pool: web }\n");
+  };
+  Ballast lb(dir, config("", 2));
+  const auto reload = [&](const std::string& yaml) {
+    const size_t done = countEvents(lb, "config_reloaded");
+    replaceConfig(lb.configPath(), yaml);
+    lb.process().signal(SIGHUP);
+    waitEvent(lb, "config_reloaded", {}, Ms(5000), done);
+  };
+  CHECK(fetch(lb.port(), get("/")).status == 200);
+  CHECK(fetch(lb.port(), get("/")).status == 200);
+  CHECK(fetch(lb.port(), get("/")).status == 429);
+
+  // Another route added in front: "limited" keeps its empty bucket and its count.
+  reload(config("  - { match: { path: /other }, pool: web }\n", 2));
+  CHECK(fetch(lb.port(), get("/")).status == 429);
+  CHECK(metricValue(metricsOf(lb), "ballast_route_rate_limited_total{route=\"limited\"}") == 2);
+
+  // A changed limit starts with full buckets; the count stays.
+  reload(config("", 3));
+  for (int i = 0; i < 3; ++i) CHECK(fetch(lb.port(), get("/")).status == 200);
+  CHECK(fetch(lb.port(), get("/")).status == 429);
+  CHECK(metricValue(metricsOf(lb), "ballast_route_rate_limited_total{route=\"limited\"}") == 3);
 }

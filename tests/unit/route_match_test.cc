@@ -502,3 +502,16 @@ TEST_CASE("route decisions: deny, allow, rate limit, return, rewrite, split key"
   CHECK(sides["a"] > 0);
   CHECK(sides["b"] > 0);
 }
+
+TEST_CASE("rate limiter: long keys stay distinct and bounded", "[rate_limiter]") {
+  RateLimiter rl(1.0, 1, 100);
+  const std::string a(10000, 'a');
+  std::string b = a;
+  b.back() = 'b';  // same first 64 bytes, differs at the end
+  CHECK(rl.take(a, 1).allowed);
+  CHECK_FALSE(rl.take(a, 1).allowed);
+  CHECK(rl.take(b, 1).allowed);  // its own bucket
+  CHECK_FALSE(rl.take(b, 1).allowed);
+  CHECK(rl.take(a.substr(0, 64), 1).allowed);  // the short key the compact form starts with
+  CHECK(rl.keys() == 3);
+}
