@@ -160,7 +160,7 @@ int ProxyRequest::onRequestHead(RequestHead& h) {
   }
   const RouteRequest route_request(host, url, h.method_name, h.headers.headers(), conn_.clientIp());
   const Route* route = runtime_->router.match(route_request);
-  if (route != nullptr) route->decide(route_request, nowNs(), route_);
+  if (route != nullptr) route->decide(route_request, start_ns_, route_);  // start_ns_: this loop turn
   if (route != nullptr && route_.action != RouteDecision::Action::Proxy) {
     // return, allow/deny, rate_limit: answered like a 404, once the head is parsed.
     local_status_ = route_.status;

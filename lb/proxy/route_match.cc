@@ -146,12 +146,12 @@ bool RouteRequest::key(const config::RequestKey& key, std::string& out) const {
 }
 
 RouteMatch::RouteMatch(const config::RouteConfig& rc)
-    : path_regex_(rc.path_regex_compiled), methods_(rc.methods), headers_(rc.headers), query_(rc.query),
-      client_(rc.client) {}
-
-bool RouteMatch::empty() const {
-  return !path_regex_ && methods_.empty() && headers_.empty() && query_.empty() && client_.empty();
-}
+    : path_regex_(rc.path_regex_compiled),
+      methods_(rc.methods),
+      headers_(rc.headers),
+      query_(rc.query),
+      client_(rc.client),
+      empty_(!path_regex_ && methods_.empty() && headers_.empty() && query_.empty() && client_.empty()) {}
 
 namespace {
 
@@ -172,6 +172,7 @@ bool valueMatches(const config::ValueMatch& m, std::string_view value) {
 }  // namespace
 
 bool RouteMatch::matches(const RouteRequest& req) const {
+  if (empty_) return true;
   if (!methods_.empty()) {
     bool found = false;
     for (const std::string& m : methods_) found = found || m == req.method();

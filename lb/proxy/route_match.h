@@ -90,7 +90,7 @@ class RouteMatch {
   // the caller's: see Router).
   bool matches(const RouteRequest& req) const;
   // No condition at all beyond the index's.
-  bool empty() const;
+  bool empty() const { return empty_; }
 
  private:
   std::shared_ptr<const re2::RE2> path_regex_;
@@ -98,6 +98,7 @@ class RouteMatch {
   std::vector<config::ValueMatch> headers_;
   std::vector<config::ValueMatch> query_;
   std::vector<config::Cidr> client_;
+  bool empty_ = true;  // none of the above: every request the index chose matches
 };
 
 }  // namespace ballast

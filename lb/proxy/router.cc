@@ -175,8 +175,9 @@ void Router::scan(const PathIndex& index, const RouteRequest& req, uint32_t& bes
 const Route* Router::match(const RouteRequest& req) const {
   uint32_t best = kNoRoute;
   scan(any_host_, req, best);
+  if (exact_hosts_.empty() && wildcard_hosts_.empty()) return best == kNoRoute ? nullptr : &routes_[best];
   const std::string_view raw = stripPort(req.host());
-  if (!raw.empty() && raw.size() <= kMaxHostBytes && (!exact_hosts_.empty() || !wildcard_hosts_.empty())) {
+  if (!raw.empty() && raw.size() <= kMaxHostBytes) {
     char buf[kMaxHostBytes];
     for (size_t i = 0; i < raw.size(); ++i) buf[i] = lower(raw[i]);
     const std::string_view host(buf, raw.size());
