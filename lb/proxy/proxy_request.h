@@ -165,7 +165,7 @@ class ProxyRequest final : public UpstreamHandler {
   std::string replay_;             // body copy for retrying idempotent requests (reserved once)
   config::RetryOn discard_cause_ = config::RetryOn::Status502;  // DiscardingResponse: why
   Termination termination_;
-  std::string_view local_detail_;  // pending local reply's reason (static strings only)
+  std::string_view local_detail_;  // pending local reply's reason (static strings, or route_.location)
   int local_status_ = 0;           // pending local reply (404) decided at head time
   ErrorKind local_kind_ = ErrorKind::NoRoute;  // ... and its error kind (kCount: none)
   // What the matched route decided (pool, rewrites, edits, or a local
