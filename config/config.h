@@ -206,7 +206,7 @@ struct RequestKey {
 struct SplitTarget {
   std::string pool;
   size_t pool_index = 0;  // into Config::pools, filled by the loader
-  uint32_t weight = 1;    // 0..1000; the weights of one split add up to at least 1
+  uint32_t weight = 1;    // 0..1000 (default 1); the weights of one split add up to at least 1
 };
 
 // Header edits for one direction. Names in `remove` are lower-case, those in

@@ -1563,16 +1563,14 @@ void Loader::loadSplit(const Value& v, RouteConfig& route) {
         }
       }
     }
-    if (auto weight = requiredField(t, "weight")) {
+    if (auto weight = field(t, "weight")) {
       if (auto n = integer(*weight, 0, kMaxWeight)) {
         target.weight = static_cast<uint32_t>(*n);
-        total += target.weight;
       } else {
         weights_ok = false;
       }
-    } else {
-      weights_ok = false;
     }
+    total += target.weight;  // 1 when not written
     route.split.push_back(std::move(target));
   }
   if (weights_ok && total == 0) error(v, "the weights add up to 0: at least one must be above 0");

@@ -199,3 +199,15 @@ TEST_CASE("route config: every mistake is reported with file, line, column and k
   };
   CHECK(errorsOf(yaml, "routes.yaml") == expected);
 }
+
+TEST_CASE("route config: a split weight defaults to 1", "[config][routing]") {
+  const config::LoadResult r = config::loadConfigString(
+      "pools: [{ name: v1, backends: [] }, { name: v2, backends: [] }]\n"
+      "routes: [{ split: [{ pool: v1 }, { pool: v2, weight: 3 }] }]\n");
+  REQUIRE(r.ok());
+  REQUIRE(r.config->routes[0].split.size() == 2);
+  CHECK(r.config->routes[0].split[0].weight == 1);
+  CHECK(r.config->routes[0].split[1].weight == 3);
+  CHECK(errorsOf("pools: [{ name: v1, backends: [] }]\nroutes: [{ split: [{ pool: v1, weight: 0 }] }]\n") ==
+        std::vector<std::string>{"<string>:2:19: routes[0].split: the weights add up to 0: at least one must be above 0"});
+}
