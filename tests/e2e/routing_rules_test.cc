@@ -120,6 +120,12 @@ TEST_CASE("routing rules: a 95/5 split over 10,000 requests, and a sticky split 
   }
   std::printf("sticky split 80/20 over 400 users: %d on v2\n", on_v2);
   CHECK(std::abs(on_v2 / 400.0 - 0.2) < 0.08);
+
+  // /status shows what each route does.
+  const std::string status = fetch(lb.adminPort(), get("/status")).body;
+  CHECK(status.find("\"name\":\"routes[0]\",\"host\":\"\",\"path_prefix\":\"/sticky\"") != std::string::npos);
+  CHECK(status.find("\"action\":\"split\",\"split\":[{\"pool\":\"v1\",\"weight\":95},{\"pool\":\"v2\",\"weight\":5}]") !=
+        std::string::npos);
 }
 
 TEST_CASE("routing rules: rewrites and header edits both ways", "[routing]") {

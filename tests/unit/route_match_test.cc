@@ -458,6 +458,18 @@ TEST_CASE("route decisions: deny, allow, rate limit, return, rewrite, split key"
   decide(q);
   CHECK(d.action == Action::Proxy);
   CHECK(guarded->stats->rate_limited == 1);
+  // Without the header, the client address is the key.
+  q.header_lines = {};
+  decide(q);
+  CHECK(d.action == Action::Proxy);
+  decide(q);
+  CHECK(d.action == Action::Proxy);
+  decide(q);
+  CHECK(d.action == Action::RateLimited);
+  q.client = "192.0.2.2";
+  decide(q);
+  CHECK(d.action == Action::Proxy);
+  CHECK(guarded->limiter->keys() == 4);
 
   Req old;
   old.host = "Example.com:8080";
