@@ -80,6 +80,7 @@ void ProxyRequest::beginRequest() {
   route_.action = RouteDecision::Action::Proxy;
   route_.request_edits = nullptr;
   route_.response_edits = nullptr;
+  route_name_ = {};
   timeouts_ = &runtime_->config->timeouts;
   retries_ = nullptr;
   head_request_ = false;
@@ -160,7 +161,10 @@ int ProxyRequest::onRequestHead(RequestHead& h) {
   }
   const RouteRequest route_request(host, url, h.method_name, h.headers.headers(), conn_.clientIp());
   const Route* route = runtime_->router.match(route_request);
-  if (route != nullptr) route->decide(route_request, start_ns_, route_);  // start_ns_: this loop turn
+  if (route != nullptr) {
+    route_name_ = route->name;
+    route->decide(route_request, start_ns_, route_);  // start_ns_: this loop turn
+  }
   if (route != nullptr && route_.action != RouteDecision::Action::Proxy) {
     // return, allow/deny, rate_limit: answered like a 404, once the head is parsed.
     local_status_ = route_.status;
@@ -662,6 +666,7 @@ void ProxyRequest::logAccess(int status, bool complete) {
   r.method = method_;
   r.path = path_;
   r.status = status;
+  r.route = route_name_;
   r.pool = pool_;
   r.backend = backend_;
   r.duration_ms = static_cast<double>(nowNs() - start_ns_) / 1e6;

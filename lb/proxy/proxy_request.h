@@ -171,6 +171,7 @@ class ProxyRequest final : public UpstreamHandler {
   // What the matched route decided (pool, rewrites, edits, or a local
   // answer). Its pointers borrow from runtime_.
   RouteDecision route_;
+  std::string_view route_name_;                    // for the access log; borrowed from runtime_
   const config::Timeouts* timeouts_ = nullptr;     // the route's or the config's; borrowed from runtime_
   const config::RetryConfig* retries_ = nullptr;   // the route's or the pool's; borrowed from runtime_
   std::string edit_scratch_;                       // working space of header edits

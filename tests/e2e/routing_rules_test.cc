@@ -214,6 +214,7 @@ TEST_CASE("routing rules: redirects with {host} and {path}, and a maintenance pa
       CHECK(jsonText(o, "status") == "503");
       CHECK(jsonText(o, "backend").empty());
       CHECK(jsonText(o, "termination") == "--");
+      CHECK(jsonText(o, "route") == "routes[1]");
     }
   }
   CHECK(logged);
