@@ -527,3 +527,60 @@ TEST_CASE("rate limiter: long keys stay distinct and bounded", "[rate_limiter]")
   CHECK(rl.take(a.substr(0, 64), 1).allowed);  // the short key the compact form starts with
   CHECK(rl.keys() == 3);
 }
+
+TEST_CASE("route decisions: timeouts and retries over the config's and each pool's", "[route_match]") {
+  const std::string yaml =
+      "timeouts: { connect: 2s, backend_response: 30s, backend_idle: 45s }\n"
+      "pools:\n"
+      "  - { name: a, backends: [{ address: 127.0.0.1:9001 }], retries: { attempts: 3, budget_percent: 40 } }\n"
+      "  - { name: b, backends: [{ address: 127.0.0.1:9002 }] }\n"
+      "routes:\n"
+      "  - { match: { path: /t }, timeouts: { connect: 300ms }, pool: a }\n"
+      "  - match: { path: /r }\n"
+      "    retries: { on: [timeout], replay_buffer: 1KiB }\n"
+      "    split: [{ pool: a, weight: 1 }, { pool: b, weight: 1 }]\n"
+      "    split_key: query:user\n"
+      "  - { pool: b }\n";
+  config::LoadResult loaded = config::loadConfigString(yaml);
+  REQUIRE(loaded.ok());
+  const config::Config& cfg = *loaded.config;
+  FakePools fp;
+  Router router;
+  router.build(cfg, fp.pools);
+  RouteDecision d;
+  auto decide = [&](std::string target) {
+    Req q;
+    q.target = std::move(target);
+    const RouteRequest view = q.view();
+    router.match(view)->decide(view, 1, d);
+  };
+  decide("/t");
+  REQUIRE(d.timeouts != nullptr);
+  CHECK(d.timeouts->connect == std::chrono::milliseconds(300));
+  CHECK(d.timeouts->backend_response == std::chrono::milliseconds(30000));  // the config's
+  CHECK(d.timeouts->backend_idle == std::chrono::milliseconds(45000));
+  CHECK(d.retries == nullptr);  // the pool's own
+
+  // Each side of the split gets the route's overrides over its own pool's retries.
+  std::map<std::string, const config::RetryConfig*> by_pool;
+  for (int u = 0; u < 40; ++u) {
+    decide("/r?user=u" + std::to_string(u));
+    by_pool[fp.nameOf(d.pool)] = d.retries;
+    const std::string side = fp.nameOf(d.pool);
+    decide("/r?user=u" + std::to_string(u));
+    CHECK(fp.nameOf(d.pool) == side);  // keyed by the query parameter
+  }
+  REQUIRE(by_pool.size() == 2);
+  REQUIRE(by_pool["a"] != nullptr);
+  REQUIRE(by_pool["b"] != nullptr);
+  CHECK(by_pool["a"]->attempts == 3);  // pool a's
+  CHECK(by_pool["b"]->attempts == 1);  // the default
+  CHECK(by_pool["a"]->budget_percent == 40);
+  for (const auto& [pool, retries] : by_pool) {
+    CHECK(retries->on == std::vector<config::RetryOn>{config::RetryOn::Timeout});
+    CHECK(retries->replay_buffer == 1024);
+  }
+  decide("/other");
+  CHECK(d.timeouts->connect == std::chrono::milliseconds(2000));
+  CHECK(d.retries == nullptr);
+}
