@@ -224,7 +224,7 @@ struct HeaderEditConfig {
 // `return:` - ballast answers itself instead of proxying.
 struct ReturnConfig {
   int status = 200;
-  // Redirects: a template with {host} (Host without port) and {path} (the
+  // Redirects: a template with {host} (Host without port, IPv6 in brackets) and {path} (the
   // request target, after rewrite.path_prefix). Empty = no Location.
   std::string location;
   std::optional<std::string> body;  // nullopt = ballast's one-line text

@@ -28,7 +28,11 @@ void expandLocation(std::string_view tmpl, std::string_view host, std::string_vi
   for (size_t i = 0; i < tmpl.size(); ++i) {
     if (tmpl[i] == '{') {
       if (tmpl.substr(i, 6) == "{host}") {
+        // An IPv6 literal keeps its brackets: "https://[::1]/x".
+        const bool v6 = host.find(':') != std::string_view::npos;
+        if (v6) out.push_back('[');
         out.append(host);
+        if (v6) out.push_back(']');
         i += 5;
         continue;
       }

@@ -478,6 +478,9 @@ TEST_CASE("route decisions: deny, allow, rate limit, return, rewrite, split key"
   CHECK(d.action == Action::Return);
   CHECK(d.status == 308);
   CHECK(d.location == "https://Example.com/new/a?b=1");
+  old.host = "[2001:db8::1]:8443";
+  decide(old);
+  CHECK(d.location == "https://[2001:db8::1]/new/a?b=1");
 
   Req m;
   m.target = "/m";
