@@ -14,6 +14,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include "lb/admin/route_metrics.h"
 #include "lb/proxy/access_log.h"
 #include "lb/stats/local_resources.h"
 #include "lb/stats/stats.h"
@@ -294,6 +295,7 @@ std::string renderMetrics(const Runtime& rt, double start_time) {
                   &last_reload, &last_fail, &hash, &local, &rss, &cpu, &fds, &max_fds, &start}) {
     fams.push_back(std::move(*f));
   }
+  appendRouteMetrics(rt, fams);
   prometheus::TextSerializer ser;
   return ser.Serialize(fams);
 }

@@ -78,9 +78,22 @@ std::string statusJson(AdminControl& control, std::string_view admin_address) {
   w.key("routes").beginArray();
   for (const Route& r : rt->router.routes()) {
     w.beginObject();
+    w.str("name", r.name);
     w.str("host", r.wildcard ? "*" + r.host : r.host);
     w.str("path_prefix", r.path_prefix);
+    w.str("path", r.path);
     w.str("pool", r.pool != nullptr ? r.pool->name() : std::string());
+    // What the route does: "pool", "split" (pools and weights) or "return" (status).
+    const config::RouteConfig& rc = *r.config;
+    w.str("action", rc.ret ? "return" : rc.split.empty() ? "pool" : "split");
+    if (!rc.split.empty()) {
+      w.key("split").beginArray();
+      for (const config::SplitTarget& t : rc.split) {
+        w.beginObject().str("pool", t.pool).num("weight", static_cast<uint64_t>(t.weight)).endObject();
+      }
+      w.endArray();
+    }
+    if (rc.ret) w.num("return_status", static_cast<uint64_t>(rc.ret->status));
     w.endObject();
   }
   w.endArray();

@@ -172,11 +172,17 @@ constexpr std::string_view kPage = R"HTML(<!doctype html>
     });
     st.routes.forEach(function (r, j) {
       var ry = rStart + j * (RH + 14);
-      var host = r.host || "any host", path = r.path_prefix || "any path";
+      var host = r.host || "any host", path = r.path_prefix || r.path || "any path";
+      var split = r.split || [];
+      var target = r.action === "return" ? "return " + r.return_status : r.action === "split" ? "split" : r.pool;
+      var targets = r.action === "split" ? split.map(function (t) { return t.pool + " " + t.weight; }).join(", ") : target;
       node(nodes, COL.rx, ry, COL.rw, RH, "#5f6878", "#fff",
-           [{ text: clip(host, 26) }, { text: clip(path, 22) + "  \u2192 " + clip(r.pool, 12) }],
-           "route #" + (j + 1) + ": host " + host + ", path " + path + " -> pool " + r.pool);
-      if (poolY[r.pool] !== undefined) edge(edges, COL.rx + COL.rw, ry + RH / 2, COL.px, poolY[r.pool]);
+           [{ text: clip(host, 26) }, { text: clip(path, 22) + "  \u2192 " + clip(target, 12) }],
+           "route " + r.name + ": host " + host + ", path " + path + " -> " + targets);
+      var pools = r.action === "split" ? split.map(function (t) { return t.pool; }) : [r.pool];
+      pools.forEach(function (pn) {
+        if (poolY[pn] !== undefined) edge(edges, COL.rx + COL.rw, ry + RH / 2, COL.px, poolY[pn]);
+      });
     });
     st.pools.forEach(function (p) {
       var ph = 62, py = poolY[p.name] - ph / 2, c = poolColor(p);

@@ -11,7 +11,7 @@ std::shared_ptr<Runtime> Runtime::build(const config::Config& cfg, uint64_t now_
     rt->pools.push_back(std::make_shared<Pool>(pc, now_ms, old));
     raw.push_back(rt->pools.back().get());
   }
-  rt->router.build(rt->config->routes, raw);
+  rt->router.build(*rt->config, raw, previous != nullptr ? &previous->router : nullptr);
   return rt;
 }
 
