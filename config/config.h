@@ -309,6 +309,11 @@ struct Config {
   DrainConfig drain;
   OverridesConfig overrides;
   std::optional<ReloadGuardConfig> reload_guard;
+  // config_history: every applied config (start, reload, rollback) kept in
+  // `dir` with its time, hash and trigger; the newest `keep`. Empty dir =
+  // no history.
+  std::string history_dir;
+  uint32_t history_keep = 20;
   // Where the operator state survives restarts and hot upgrades (overrides
   // with reason and expiry, each backend's health and since when); empty =
   // not kept. Relative to the config file's directory. Health read back is

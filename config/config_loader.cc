@@ -612,8 +612,8 @@ void Loader::loadDocument(const YAML::Node& root, Config& cfg) {
     error(top, "expected a mapping at the top level, got " + describe(root));
     return;
   }
-  checkKeys(top, {"listen", "admin", "log", "timeouts", "limits", "drain", "overrides", "reload", "state_file",
-                  "state_max_age", "pools", "routes"});
+  checkKeys(top, {"listen", "admin", "log", "timeouts", "limits", "drain", "overrides", "reload", "config_history",
+                  "state_file", "state_max_age", "pools", "routes"});
 
   if (auto v = field(top, "listen")) loadListen(*v, cfg);
   if (auto v = field(top, "admin")) loadAdmin(*v, cfg);
@@ -623,6 +623,26 @@ void Loader::loadDocument(const YAML::Node& root, Config& cfg) {
   if (auto v = field(top, "drain")) loadDrain(*v, cfg);
   if (auto v = field(top, "overrides")) loadOverrides(*v, cfg);
   if (auto v = field(top, "reload")) loadReload(*v, cfg);
+  if (auto v = field(top, "config_history")) {
+    if (expectMap(*v)) {
+      checkKeys(*v, {"dir", "keep"});
+      if (auto d = requiredField(*v, "dir")) {
+        if (auto path = scalar(*d, "a directory path")) {
+          if (path->empty()) {
+            error(*d, "expected a directory path, got an empty string");
+          } else {
+            std::string full = *path;
+            const size_t slash = file_.rfind('/');
+            if (full.front() != '/' && slash != std::string::npos) full = file_.substr(0, slash + 1) + full;
+            cfg.history_dir = full;
+          }
+        }
+      }
+      if (auto k = field(*v, "keep")) {
+        if (auto n = integer(*k, 1, 1000)) cfg.history_keep = static_cast<uint32_t>(*n);
+      }
+    }
+  }
   if (auto v = field(top, "state_file")) {
     if (auto path = scalar(*v, "a file path")) {
       if (path->empty()) {

@@ -6,9 +6,11 @@
 #include "lb/admin/metrics_render.h"
 #include "lb/admin/status_json.h"
 #include "lb/admin/status_page.h"
+#include "lb/base/clock.h"
 #include "lb/base/json.h"
 #include "lb/base/log.h"
 #include "lb/stats/local_resources.h"
+#include "lb/stats/stats.h"
 
 namespace ballast {
 
@@ -152,6 +154,42 @@ bool AdminServer::answer(const AdminRequest& req, AdminReply& out, const Respond
     } else {
       out.content_type = std::string(kJsonType);
       out.body = statusJson(control_, boundAddress());
+    }
+    return true;
+  }
+
+  // Applied configs (config_history). A config's text may hold secrets
+  // (admin.token): it needs the token whenever one is set, like a POST.
+  constexpr std::string_view kHistory = "/config/history";
+  if (path == kHistory || (path.size() > kHistory.size() + 1 && path.substr(0, kHistory.size() + 1) == "/config/history/")) {
+    if (!get) {
+      methodNotAllowed(out, "GET, HEAD");
+      return true;
+    }
+    if (!noQuery(req, out)) return true;
+    const bool one = path != kHistory;
+    if ((one || cfg.protect_reads) && !authorize(cfg, req, out)) return true;
+    if (!one) {
+      JsonWriter w;
+      w.beginObject().key("configs").beginArray();
+      const auto entries = control_.configHistory();
+      const std::string& current = processStats().config_hash;
+      for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+        w.beginObject().str("time", isoTime(it->time)).str("hash", it->hash).str("trigger", it->trigger);
+        w.boolean("current", it == entries.rbegin() && it->hash == current).endObject();
+      }
+      w.endArray().endObject();
+      out.content_type = std::string(kJsonType);
+      out.body = w.take();
+      out.body.push_back('\n');
+      return true;
+    }
+    const std::string hash = percentDecode(path.substr(kHistory.size() + 1));
+    if (auto text = control_.configText(hash)) {
+      out.content_type = "application/yaml; charset=utf-8";
+      out.body = std::move(*text);
+    } else {
+      plainReply(out, 404, "404 Not Found: no config with hash \"" + hash + "\" in the history (see GET /config/history)");
     }
     return true;
   }

@@ -63,6 +63,11 @@ void Server::startReloadJob() {
           res = failReload(trigger, std::move(res));
         } else {
           res = applyConfig(*loaded.config, trigger, loaded.hash);
+          if (res.ok) {
+            previous_text_ = std::move(config_text_);
+            config_text_ = std::move(loaded.text);
+            recordHistory(trigger);
+          }
         }
         for (const auto& w : waiters) {
           if (w.done) w.done(res);
@@ -240,8 +245,36 @@ void Server::rollback(std::string_view trigger, ReloadDone done) {
     std::shared_ptr<const config::Config> cfg = previous_config_;
     const std::string hash = previous_hash_;
     res = applyConfig(*cfg, trigger, hash);
+    if (res.ok) {
+      std::swap(config_text_, previous_text_);
+      recordHistory(trigger);
+    }
   }
   if (done) done(res);
+}
+
+void Server::recordHistory(std::string_view trigger) {
+  const std::string& dir = config().history_dir;
+  if (dir.empty()) {
+    history_.reset();
+    return;
+  }
+  if (!history_ || history_->dir() != dir) history_ = std::make_unique<ConfigHistory>(dir, config().history_keep);
+  const std::string err = history_->record(config_text_, processStats().config_hash, std::string(trigger), wallSeconds());
+  if (!err.empty()) {
+    auto& j = log().eventLine(LogLevel::Error, "config_history_write_failed");
+    j.str("error", err);
+    log().emit(LogLevel::Error);
+  }
+}
+
+std::vector<ConfigHistoryEntry> Server::configHistory() const {
+  return history_ ? history_->entries() : std::vector<ConfigHistoryEntry>{};
+}
+
+std::optional<std::string> Server::configText(const std::string& hash) const {
+  if (!history_) return std::nullopt;
+  return history_->text(hash);
 }
 
 namespace {

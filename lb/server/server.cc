@@ -170,6 +170,7 @@ int Server::run() {
     stop();
   } else {
     bound_ = true;
+    recordHistory("start");
     loadState();
     startHealthChecks();
     // Overrides end on time (to a quarter second; they last minutes to hours).

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,7 @@
 #include "lb/base/listener.h"
 #include "lb/base/log.h"
 #include "lb/proxy/context.h"
+#include "lb/server/config_history.h"
 
 namespace ballast {
 
@@ -68,6 +70,10 @@ class Server final : public AdminControl {
   // since the running one read it).
   void reload(std::string_view trigger, ReloadDone done) override;
   void rollback(std::string_view trigger, ReloadDone done) override;
+  std::vector<ConfigHistoryEntry> configHistory() const override;
+  std::optional<std::string> configText(const std::string& hash) const override;
+  // The bytes of the config given at start (for the config history).
+  void setConfigText(std::string text) { config_text_ = std::move(text); }
   void setConfigPath(std::string path) { config_path_ = std::move(path); }
 
   // How this process was started (for a hot upgrade, see hot_upgrade.h),
@@ -102,6 +108,11 @@ class Server final : public AdminControl {
   void onClientClosed();
   void checkDrained();
   void startHealthChecks();
+  // config_history: the text of the config in force and of the previous one.
+  std::string config_text_;
+  std::string previous_text_;
+  std::unique_ptr<ConfigHistory> history_;
+  void recordHistory(std::string_view trigger);
   // reload.guard: the previous config (what a rollback applies), and the
   // pools the last reload added or changed, watched until guard_until_ms_.
   std::shared_ptr<const config::Config> previous_config_;

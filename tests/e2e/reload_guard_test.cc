@@ -106,3 +106,62 @@ TEST_CASE("POST /config/rollback goes back to the previous config, 409 when ther
   CHECK(backendsOf(lb.port(), 2, "rb") == std::vector<std::string>{"a", "a"});
   CHECK(adminPost(lb, "/config/rollback?to=1").status == 400);
 }
+
+TEST_CASE("config history: every applied config with time, hash and trigger, its text by hash, pruned to keep",
+          "[reload][history]") {
+  TempDir dir;
+  DemoBackend a(dir, "a");
+  DemoBackend b(dir, "b");
+  // An admin token: the text of a config is only for those who hold it.
+  auto yaml = [&](const std::string& backend) {
+    std::string y = webConfig({backend}, "config_history: { dir: history, keep: 3 }");
+    const std::string plain = "admin: { listen: 127.0.0.1:0 }\n";
+    y.replace(y.find(plain), plain.size(), "admin: { listen: 127.0.0.1:0, token: t0k }\n");
+    return y;
+  };
+  const std::string first = yaml(a.address());
+  Ballast lb(dir, first);
+  const std::vector<std::string> auth = {"Authorization: Bearer t0k"};
+  auto get = [&](const std::string& path, bool with_token) {
+    Client c(lb.adminPort());
+    return c.roundTrip(request("GET", path, with_token ? auth : std::vector<std::string>{}, "",
+                               "127.0.0.1:" + std::to_string(lb.adminPort())));
+  };
+  Response h1 = get("/config/history", false);
+  INFO(h1.describe());
+  REQUIRE(h1.status == 200);
+  CHECK(h1.body.find("\"trigger\":\"start\",\"current\":true") != std::string::npos);
+  const std::string hash1 = h1.body.substr(h1.body.find("\"hash\":\"") + 8, 16);
+
+  // The text of a config needs the token (it may hold secrets).
+  CHECK(get("/config/history/" + hash1, false).status == 401);
+  Response t1 = get("/config/history/" + hash1, true);
+  CHECK(t1.status == 200);
+  CHECK(t1.body == first);
+  CHECK(get("/config/history/0123456789abcdef", true).status == 404);
+
+  for (int i = 0; i < 3; ++i) {
+    replaceConfig(lb.configPath(), yaml(i % 2 == 0 ? b.address() : a.address()) + "# change " + std::to_string(i) + "\n");
+    const size_t done = countEvents(lb, "config_reloaded");
+    lb.process().signal(SIGHUP);
+    waitEvent(lb, "config_reloaded", {}, 20000ms, done);
+  }
+  Response h2 = get("/config/history", false);
+  INFO(h2.describe());
+  // Newest first, three kept: the start entry is gone, and so is its file.
+  CHECK(h2.body.find("\"trigger\":\"SIGHUP\",\"current\":true") != std::string::npos);
+  CHECK(h2.body.find("\"trigger\":\"start\"") == std::string::npos);
+  CHECK(get("/config/history/" + hash1, true).status == 404);
+  size_t entries = 0;
+  for (size_t p = 0; (p = h2.body.find("\"hash\":", p)) != std::string::npos; ++p) ++entries;
+  CHECK(entries == 3);
+
+  // A rollback is an entry too.
+  Client c(lb.adminPort());
+  ReadOptions opts;
+  opts.method = "POST";
+  Response rb = c.roundTrip(request("POST", "/config/rollback", auth, "", "127.0.0.1:" + std::to_string(lb.adminPort())),
+                            opts);
+  CHECK(rb.status == 200);
+  CHECK(get("/config/history", false).body.find("\"trigger\":\"admin_rollback\",\"current\":true") != std::string::npos);
+}
