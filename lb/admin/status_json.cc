@@ -13,6 +13,13 @@
 namespace ballast {
 
 namespace {
+// Per-backend sparklines only for pools up to this size: /status of a pool
+// of thousands of backends stays small.
+constexpr size_t kSparklineMaxBackends = 100;
+}  // namespace
+
+
+namespace {
 
 const char* balanceName(config::Balance b) {
   switch (b) {
@@ -112,6 +119,24 @@ std::string statusJson(AdminControl& control, std::string_view admin_address) {
     w.num("available", static_cast<uint64_t>(p->availableCount()));
     w.num("size", static_cast<uint64_t>(p->backends().size()));
     w.num("tunnels_active", static_cast<uint64_t>(std::max<int64_t>(0, p->stats().tunnels_active)));
+    {
+      // The last 15 minutes in 10 s slots, oldest first (the page's charts).
+      const PoolSeries& s = p->stats().series;
+      w.key("charts").beginObject().num("slot_seconds", kSeriesSlotMs / 1000);
+      w.key("requests").beginArray();
+      for (uint64_t v : s.requests(now_ms)) w.num(v);
+      w.endArray().key("errors").beginArray();
+      for (uint64_t v : s.errors(now_ms)) w.num(v);
+      w.endArray().key("p99_ms").beginArray();
+      for (double v : s.p99(now_ms)) {
+        if (v < 0) {
+          w.null();
+        } else {
+          w.dbl(v * 1000.0, 1);
+        }
+      }
+      w.endArray().endObject();
+    }
     w.key("health_check");
     if (hc) {
       w.beginObject();
@@ -193,6 +218,11 @@ std::string statusJson(AdminControl& control, std::string_view admin_address) {
       w.num("active_connections", static_cast<uint64_t>(st.connections_active));
       w.num("idle_connections", static_cast<uint64_t>(b.idle().size()));
       w.num("requests_1m", st.requests_1m.sum(now_ms));
+      if (p->backends().size() <= kSparklineMaxBackends) {
+        w.key("requests_15m").beginArray();
+        for (uint64_t v : st.requests_15m.snapshot(now_ms)) w.num(v);
+        w.endArray();
+      }
       w.num("errors_1m", st.errors_1m.sum(now_ms));
       w.endObject();
     }

@@ -40,6 +40,10 @@ constexpr std::string_view kPage = R"HTML(<!doctype html>
   .dot { display: inline-block; width: 10px; height: 10px; border-radius: 50%; margin-right: 6px; vertical-align: -1px; }
   .tok { float: right; font-size: 12px; color: var(--muted); }
   h2 { font-size: 15px; margin: 18px 0 8px; }
+  .chartrow { display: flex; flex-wrap: wrap; gap: 10px 24px; align-items: flex-start; margin-bottom: 6px; }
+  .chartrow .pname { width: 120px; font-weight: 600; padding-top: 14px; overflow: hidden; text-overflow: ellipsis; }
+  .chart { font-size: 12px; color: var(--muted); }
+  .chart svg { display: block; background: #fafbfc; border: 1px solid #e4e7ec; border-radius: 4px; }
   .act button { font: inherit; font-size: 12px; padding: 1px 7px; margin-right: 3px; }
   #actopts { margin: 0 0 8px; font-size: 13px; color: var(--muted); }
   #actopts input, #actopts select { font: inherit; padding: 2px 5px; }
@@ -74,6 +78,8 @@ constexpr std::string_view kPage = R"HTML(<!doctype html>
     <span class="tok" id="tokstate"></span>
   </div>
   <div class="card" id="diagram"><svg id="topo" width="1040" height="120" role="img" aria-label="topology"></svg></div>
+  <h2>Last 15 minutes</h2>
+  <div class="card" id="charts"></div>
   <h2>Backends</h2>
   <div id="actopts">
     Take a backend out or bring it back: reason <input id="act-reason" size="18" maxlength="256" placeholder="INC-4411">
@@ -252,7 +258,8 @@ constexpr std::string_view kPage = R"HTML(<!doctype html>
         td(tr, probeText(b.last_probe));
         td(tr, b.active_requests, "num");
         td(tr, b.active_connections + " / " + b.idle_connections, "num");
-        td(tr, b.requests_1m, "num");
+        var spark = td(tr, b.requests_1m, "num");
+        if (b.requests_15m) spark.appendChild(sparkline(b.requests_15m, 60, 14, "#1565c0"));
         td(tr, b.errors_1m, "num");
         var acts = tr.insertCell();
         acts.className = "act";
@@ -310,6 +317,59 @@ constexpr std::string_view kPage = R"HTML(<!doctype html>
   function banner(text) { var b = $("banner"); b.textContent = text || ""; b.style.display = text ? "block" : "none"; }
   function stale(on) { $("diagram").classList.toggle("stale", !!on); }
 
+  // A polyline over `values` (nulls are gaps) in a w x h SVG; max from the data.
+  function sparkline(values, w, h, color, max) {
+    var s = document.createElementNS(NS, "svg");
+    s.setAttribute("width", w); s.setAttribute("height", h);
+    s.setAttribute("viewBox", "0 0 " + w + " " + h);
+    var top = max || 0;
+    values.forEach(function (v) { if (v !== null && v > top) top = v; });
+    if (top <= 0) top = 1;
+    var pts = [], step = w / Math.max(1, values.length - 1);
+    values.forEach(function (v, i) {
+      if (v === null) return;
+      pts.push((i * step).toFixed(1) + "," + (h - 1 - (v / top) * (h - 2)).toFixed(1));
+    });
+    var line = document.createElementNS(NS, "polyline");
+    line.setAttribute("points", pts.join(" "));
+    line.setAttribute("fill", "none"); line.setAttribute("stroke", color); line.setAttribute("stroke-width", "1.5");
+    s.appendChild(line);
+    return s;
+  }
+  function chart(title, values, unit, color) {
+    var box = document.createElement("div");
+    box.className = "chart";
+    var last = null, peak = null;
+    values.forEach(function (v) { if (v !== null) { last = v; peak = peak === null || v > peak ? v : peak; } });
+    var label = document.createElement("div");
+    label.textContent = title + ": " + (last === null ? "-" : fmt(last) + unit) + " (peak " + (peak === null ? "-" : fmt(peak) + unit) + ")";
+    box.appendChild(label);
+    box.appendChild(sparkline(values, 240, 48, color));
+    return box;
+  }
+  function fmt(v) { return v >= 100 ? Math.round(v).toString() : (Math.round(v * 10) / 10).toString(); }
+  // Per pool: request rate, error rate and p99 over the last 15 minutes
+  // (10 s slots from /status; the last slot is still filling).
+  function charts(st) {
+    var root = $("charts");
+    while (root.firstChild) root.removeChild(root.firstChild);
+    st.pools.forEach(function (p) {
+      if (!p.charts) return;
+      var c = p.charts, sec = c.slot_seconds || 10;
+      var rate = c.requests.map(function (n) { return n / sec; });
+      var errPct = c.requests.map(function (n, i) { return n > 0 ? 100 * c.errors[i] / n : null; });
+      var row = document.createElement("div");
+      row.className = "chartrow";
+      var name = document.createElement("div");
+      name.className = "pname"; name.textContent = p.name;
+      row.appendChild(name);
+      row.appendChild(chart("requests/s", rate, "", "#1565c0"));
+      row.appendChild(chart("errors", errPct, "%", "#c62828"));
+      row.appendChild(chart("p99", c.p99_ms, " ms", "#ef6c00"));
+      root.appendChild(row);
+    });
+  }
+
   function render(st) {
     $("meta").textContent = "v" + st.version + " \u00b7 pid " + st.pid + " \u00b7 up " + ago(st.uptime_seconds) +
         " \u00b7 " + st.listeners.length + " listener(s), " + st.routes.length + " route(s), " + st.pools.length + " pool(s)";
@@ -321,6 +381,7 @@ constexpr std::string_view kPage = R"HTML(<!doctype html>
     $("updated").textContent = "updated " + new Date().toLocaleTimeString();
     $("tokstate").textContent = token() ? "using a token" : "";
     draw(st);
+    charts(st);
     table(st);
   }
 

@@ -47,7 +47,11 @@ void recordRequest(const AccessRecord& r) {
   } else {
     ++processStats().unrouted_responses[code];
   }
-  if (r.pool != nullptr) r.pool->stats().request_duration.observe(r.duration_ms / 1000.0);
+  if (r.pool != nullptr) {
+    r.pool->stats().request_duration.observe(r.duration_ms / 1000.0);
+    r.pool->stats().series.record(r.now_ms, r.status >= 500, r.duration_ms / 1000.0);
+  }
+  if (r.backend != nullptr) r.backend->stats().requests_15m.add(r.now_ms);
   if (!r.response_complete) {
     TerminationCounts& t = r.pool != nullptr ? r.pool->stats().terminated : processStats().unrouted_terminated;
     ++t[terminationSlot(r.termination)];

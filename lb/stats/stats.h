@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "lb/stats/series.h"
+
 // Hot-path recording goes through this macro so a benchmark build
 // (-DBALLAST_METRICS=OFF) can measure what metrics cost per request.
 #ifdef BALLAST_NO_METRICS
@@ -125,6 +127,7 @@ struct BackendStats {
   uint64_t connect_failures = 0;
   uint64_t ejections = 0;
   uint32_t connections_active = 0;  // upstream connections attached to a request
+  CountSeries requests_15m;          // status page sparkline: responses per 10 s
 };
 
 // Requests whose response never reached the client complete (cut short, or
@@ -147,6 +150,7 @@ const char* tunnelEndName(TunnelEnd e);
 
 struct PoolStats {
   Histogram request_duration{latencyBuckets()};
+  PoolSeries series{latencyBuckets()};  // status page charts: the last 15 minutes
   int64_t tunnels_active = 0;
   std::array<uint64_t, static_cast<size_t>(TunnelEnd::kCount)> tunnels_total{};
   uint64_t tunnel_bytes_up = 0;    // client -> backend through tunnels

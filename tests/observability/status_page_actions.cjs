@@ -16,6 +16,18 @@ const { CHROME, ADMIN, TOKEN, B } = process.env;
     await page.waitForSelector("#tokenbox", { state: "visible", timeout: 10000 });
     await page.fill("#token", TOKEN);
     await page.click("#tokenform button[type=submit]");
+    // The charts of the last 15 minutes show the requests sent before.
+    await page.waitForFunction(
+      () => {
+        const rows = document.querySelectorAll("#charts .chartrow");
+        if (rows.length !== 1 || rows[0].querySelectorAll("polyline").length !== 3) return false;
+        const label = rows[0].querySelector(".chart div").textContent;
+        return /^requests\/s: [0-9.]+ \(peak [0-9.]+\)$/.test(label) && !/peak 0\)/.test(label);
+      },
+      null,
+      { timeout: 10000 },
+    );
+    console.log("charts: " + (await page.textContent("#charts .chartrow")));
     const button = `button[data-action="${action}"][data-backend="${B}"]`;
     await page.waitForSelector(button, { timeout: 10000 });
     await page.fill("#act-reason", "INC-42");
