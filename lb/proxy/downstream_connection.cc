@@ -248,11 +248,15 @@ void DownstreamConnection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t*
 }
 
 void DownstreamConnection::replyAndClose(int status, std::string_view why, ErrorKind kind) {
-  // The stream cannot be resynchronised after these: answer and close.
+  // The stream cannot be resynchronised after these: answer and close. A
+  // HEAD refused before its head was complete still gets no body (found
+  // by the request fuzz target): the parser has its method once the
+  // message began.
+  const bool head = phase_ != Phase::Idle && parser_.method == HTTP_HEAD;
   phase_ = Phase::Waiting;
   updateReading();
   updateTimer(false);
-  request_.localReplyAndClose(status, why, kind);
+  request_.localReplyAndClose(status, why, kind, head);
 }
 
 bool DownstreamConnection::checkBodyRate(size_t nread) {

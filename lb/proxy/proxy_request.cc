@@ -150,7 +150,15 @@ int ProxyRequest::onRequestHead(RequestHead& h) {
   std::string_view url = h.url;
   std::string_view authority;
   std::string_view origin_path;
-  bool absolute = splitAbsoluteForm(h.url, &authority, &origin_path) && !origin_path.empty() && origin_path[0] == '/';
+  bool absolute = splitAbsoluteForm(h.url, &authority, &origin_path);
+  if (absolute && !origin_path.empty() && origin_path[0] == '?') {
+    // "http://h?q": the origin form is "/?q" (RFC 9112 3.2.1); never
+    // forwarded as it came (found by the request fuzz target).
+    abs_path_.resize(origin_path.size() + 1);
+    abs_path_[0] = '/';
+    origin_path.copy(abs_path_.data() + 1, origin_path.size());
+    origin_path = abs_path_;
+  }
   const int hosts = h.host_count;
   if (hosts > 1 || (hosts == 0 && !client_http10_ && !absolute)) {
     local_detail_ = hosts > 1 ? "more than one Host header" : "missing Host header";
@@ -293,7 +301,11 @@ void ProxyRequest::endAttempt(AttemptOutcome outcome) {
 void ProxyRequest::connectTo(Backend* b, bool fresh_only) {
   attempt_start_ns_ = nowNs();
   const config::Timeouts& timeouts = *timeouts_;
-  UpstreamConnection* c = fresh_only ? nullptr : b->idle().acquire();
+  UpstreamConnection* c = nullptr;
+  if (!fresh_only) {
+    // Skip (and close) pooled connections with input nobody asked for.
+    while ((c = b->idle().acquire()) != nullptr && c->idleInputPending()) c->close();
+  }
   if (c != nullptr) {
     upstream_ = c;
     c->attach(this, timeouts);
@@ -624,8 +636,11 @@ bool ProxyRequest::tryRetry(config::RetryOn cause, RetryReason reason, std::stri
   return true;
 }
 
-void ProxyRequest::localReplyAndClose(int status, std::string_view detail, ErrorKind kind) {
-  if (state_ == RequestState::Idle || state_ == RequestState::Done) beginRequest();
+void ProxyRequest::localReplyAndClose(int status, std::string_view detail, ErrorKind kind, bool head) {
+  if (state_ == RequestState::Idle || state_ == RequestState::Done) {
+    beginRequest();
+    head_request_ = head;
+  }
   if (!local_detail_.empty()) detail = local_detail_;
   close_client_ = true;
   if (responseStarted()) {

@@ -109,7 +109,9 @@ class ProxyRequest final : public UpstreamHandler {
   void abort();
   // A protocol error on the client side (400/408/413/431): answer with
   // `status` and close the connection once written.
-  void localReplyAndClose(int status, std::string_view detail, ErrorKind kind);
+  // `head`: the request is a HEAD (the answer then has no body), for a
+  // refusal before onRequestHead.
+  void localReplyAndClose(int status, std::string_view detail, ErrorKind kind, bool head = false);
   // ---- tunnels: called by DownstreamConnection in its Tunnel phase ----
   // Client bytes (valid until requestBufferReleased() is called back).
   void onTunnelFromClient(const char* at, size_t len);
@@ -210,6 +212,7 @@ class ProxyRequest final : public UpstreamHandler {
   bool idempotent_ = false;
   BodyFraming req_framing_ = BodyFraming::None;
   uint64_t max_body_ = 0;
+  std::string abs_path_;  // origin form built for an absolute-form target with no path ("http://h?q")
   std::string upgrade_;  // protocols offered in an HTTP/1.1 upgrade request (h2c removed); empty: none
 
   // Tunnel (after a 101).

@@ -1,5 +1,8 @@
 #include "lb/upstream/upstream_connection.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <cstring>
 
 #include "lb/base/handle.h"
@@ -88,6 +91,15 @@ void UpstreamConnection::attach(UpstreamHandler* handler, const config::Timeouts
   resetParser();
   updateTimer(false);
   // Still reading (idle watch); nothing else to do.
+}
+
+bool UpstreamConnection::idleInputPending() {
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&tcp_), &fd) != 0) return true;
+  char c;
+  const ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n >= 0) return true;  // stale bytes, or EOF
+  return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
 }
 
 void UpstreamConnection::resetParser() {
@@ -458,6 +470,9 @@ int UpstreamConnection::onHeadersComplete(llhttp_t* p) {
   const int status = p->status_code;
   // RFC 9112 6.3: responses to HEAD, and every 1xx, 204 and 304, end at
   // their head whatever framing headers they carry (1 = no body).
+  // A status outside 100-599 is not HTTP (RFC 9110 15): never passed on
+  // (found by the response fuzz target).
+  if (status < 100 || status > 599) return -1;
   if (status == 101) {
     // Switching Protocols: only to a request that offered an upgrade, and
     // naming the protocol (RFC 9110 15.2.2). The message ends at its head.

@@ -93,6 +93,11 @@ class UpstreamConnection {
   static UpstreamConnection* connect(UpstreamEnv& env, std::shared_ptr<Backend> backend,
                                      const config::Timeouts& timeouts, UpstreamHandler* handler);
 
+  // An idle connection the backend wrote to (bytes nobody asked for) or
+  // closed, not yet seen by the loop: reusing it would read those bytes as
+  // the next response (found by the response fuzz target). A non-blocking
+  // peek at the socket.
+  bool idleInputPending();
   // Attaches an idle connection taken from the pool to a request.
   void attach(UpstreamHandler* handler, const config::Timeouts& timeouts);
   // Detaches after a complete response; returns it to the backend's idle pool

@@ -434,3 +434,60 @@ TEST_CASE("loop: an admin server closed or retired while it is replying", "[loop
   admin.reset();
   CHECK(loop.finish() == 0);
 }
+
+TEST_CASE("loop: a pooled connection with bytes nobody asked for, or closed, is seen before reuse", "[loop][lifecycle]") {
+  // Found by the response fuzz target: a backend writes an unsolicited
+  // response on an idle pooled connection; a request that takes the
+  // connection in the same loop turn, before the loop has read those bytes,
+  // would read them as its own response. ProxyRequest::connectTo skips and
+  // closes such a connection (idleInputPending(): a non-blocking peek).
+  TestLoop loop;
+  RawListener backend;
+  Proxy proxy(loop, runtimeFor("", backend.address()));
+  RawSocket client = RawSocket::connectTo(proxy.port());
+  Backend& b = *proxy.ctx.runtime()->pools[0]->backends()[0];
+  RawSocket upstream;
+  auto exchange = [&](const std::string& path) {
+    client.sendSome(getRequest(path));
+    if (!upstream.open()) {
+      acceptRequest(loop, backend, upstream);
+    } else {
+      std::string seen;
+      REQUIRE(loop.runUntil([&] {
+        upstream.readAvailable(seen);
+        return seen.find("\r\n\r\n") != std::string::npos;
+      }));
+    }
+    upstream.sendSome("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nab");
+    std::string got;
+    REQUIRE(loop.runUntil([&] {
+      client.readAvailable(got);
+      return got.find("\r\n\r\nab") != std::string::npos && b.idle().size() == 1;
+    }));
+  };
+
+  SECTION("clean: reusable") {
+    exchange("/first");
+    UpstreamConnection* c = b.idle().acquire();
+    REQUIRE(c != nullptr);
+    CHECK_FALSE(c->idleInputPending());
+    c->close();
+  }
+  SECTION("stale bytes not yet read by the loop") {
+    exchange("/first");
+    upstream.sendSome("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil");
+    UpstreamConnection* c = b.idle().acquire();
+    REQUIRE(c != nullptr);
+    CHECK(c->idleInputPending());
+    c->close();
+  }
+  SECTION("closed by the backend, not yet seen by the loop") {
+    exchange("/first");
+    upstream.close();
+    UpstreamConnection* c = b.idle().acquire();
+    REQUIRE(c != nullptr);
+    CHECK(c->idleInputPending());
+    c->close();
+  }
+  REQUIRE(loop.runUntil([&] { return proxy.ctx.upstream().live.empty(); }));
+}
