@@ -25,10 +25,7 @@ void controlBackend(const Runtime& rt, uint64_t now_ms, std::string_view client,
                                                   : AdminState::Enabled;
   const std::string old_state = b->stateName();
   const AdminState old_admin = b->adminState();
-  if (old_admin != target) {
-    b->setAdminState(target);
-    b->markChanged(now_ms);
-  }
+  pool->setAdminState(*b, target, now_ms);
   // A backend out of rotation keeps no pooled connections: requests in
   // flight finish on theirs, nothing new is sent.
   if (target != AdminState::Enabled) b->idle().closeAll();

@@ -10,6 +10,7 @@
 #include "lb/proxy/access_log.h"
 #include "lb/proxy/context.h"
 #include "lb/proxy/downstream_connection.h"
+#include "lb/proxy/hash_key.h"
 #include "lb/proxy/retry_policy.h"
 #include "lb/proxy/runtime.h"
 #include "lb/upstream/backend.h"
@@ -66,6 +67,9 @@ void ProxyRequest::beginRequest() {
   backend_ = nullptr;
   upstream_ = nullptr;
   tried_.clear();
+  pick_ = PickRequest{};
+  pick_.tried = &tried_;
+  sticky_in_.clear();
   attempts_ = 0;
   pick_held_ = false;
   retry_counted_ = false;
@@ -160,6 +164,18 @@ int ProxyRequest::onRequestHead(RequestHead& h) {
     return 0;
   }
   pool_ = route->pool;
+  {
+    // What the balancer needs from the head, read before the head is gone.
+    const config::PoolConfig& pc = pool_->config();
+    if (pc.balance == config::Balance::ConsistentHash) {
+      pick_.has_hash = requestHash(pc.hash_key, h.headers.headers(), url, conn_.clientIp(), &pick_.hash);
+    }
+    std::string_view sticky;
+    if (pc.sticky && cookieValue(h.headers.headers(), pc.sticky->cookie, &sticky) && sticky.size() <= 64) {
+      sticky_in_.assign(sticky);
+      pick_.sticky = sticky_in_;
+    }
+  }
   if (idempotent_ && h.framing != BodyFraming::None) {
     // Keep a copy of a small body so the request can be replayed on another
     // backend after it was written. Reserved once: appends never move it,
@@ -216,6 +232,7 @@ void ProxyRequest::afterParse() {
       flushRequest();
       break;
     case RequestState::Idle:
+    case RequestState::Queued:
     case RequestState::Connecting:
     case RequestState::DiscardingResponse:
     case RequestState::Done:
@@ -226,7 +243,14 @@ void ProxyRequest::afterParse() {
 
 void ProxyRequest::start() {
   pool_->retryBudget().onRequest();
-  backend_ = pool_->pick(tried_);
+  const PickResult picked = pool_->pick(pick_);
+  if (picked.status == PickStatus::Full) {
+    if (!pool_->enqueue(*this, pick_, loopNow())) return refuseQueued(false);
+    transitionTo(RequestState::Queued);
+    conn_.startQueueTimer(static_cast<uint64_t>(pool_->config().queue->timeout.count()));
+    return;
+  }
+  backend_ = picked.backend;
   if (backend_ == nullptr) {
     termination_ = Termination{'P', 'C'};
     reply(503, "no backend available", ErrorKind::NoBackend);
@@ -235,6 +259,58 @@ void ProxyRequest::start() {
   pick_held_ = true;
   tried_.add(backend_);
   connectTo(backend_, false);
+}
+
+void ProxyRequest::onDispatched(Backend& b) {
+  // The pool picked (and counted) `b` for this request.
+  conn_.stopQueueTimer();
+  backend_ = &b;
+  pick_held_ = true;
+  tried_.add(backend_);
+  connectTo(backend_, false);
+}
+
+void ProxyRequest::leaveQueue() {
+  if (!queued()) return;
+  conn_.stopQueueTimer();
+  if (pool_ != nullptr) pool_->leaveQueue(*this);
+}
+
+void ProxyRequest::onQueueTimeout() {
+  if (state_ != RequestState::Queued) return;
+  leaveQueue();
+  refuseQueued(true);
+}
+
+void ProxyRequest::refuseQueued(bool timeout) {
+  PoolStats& ps = pool_->stats();
+  ++(timeout ? ps.queue_timeouts : ps.queue_full);
+  // One line a second at most per kind: a full queue refuses in bursts.
+  static uint64_t last_ms[2] = {0, 0};
+  static uint64_t suppressed[2] = {0, 0};
+  const uint64_t now = loopNow();
+  const int k = timeout ? 1 : 0;
+  if (last_ms[k] != 0 && now < last_ms[k] + 1000) {
+    ++suppressed[k];
+  } else {
+    auto& j = log().eventLine(LogLevel::Warn, timeout ? "queue_timeout" : "queue_full");
+    j.str("request_id", request_id_).str("pool", pool_->name());
+    j.num("queue_length", static_cast<uint64_t>(pool_->queueLength()));
+    if (pool_->hasQueue()) {
+      j.num("queue_size", static_cast<uint64_t>(pool_->config().queue->size));
+      if (timeout) j.num("waited_ms", now - enqueuedMs());
+    }
+    j.num("suppressed_since_last", suppressed[k]);
+    log().emit(LogLevel::Warn);
+    last_ms[k] = now;
+    suppressed[k] = 0;
+  }
+  termination_ = Termination{timeout ? 's' : 'P', 'Q'};
+  reply(503,
+        timeout ? "no backend slot became free within the queue timeout"
+                : (pool_->hasQueue() ? "every backend is at max_connections and the queue is full"
+                                     : "every backend is at max_connections"),
+        timeout ? ErrorKind::QueueTimeout : ErrorKind::QueueFull);
 }
 
 void ProxyRequest::endAttempt(AttemptOutcome outcome) {
@@ -345,6 +421,9 @@ bool ProxyRequest::onUpstreamHead(UpstreamConnection& c) {
   info.close = close_client_;
   info.keep_alive_10 = client_http10_ && !close_client_;
   buildResponseHead(resp_head_, c.headers(), c.hop(), info);
+  if (const auto& sticky = pool_->config().sticky; sticky && sticky_in_ != backend_->stickyId()) {
+    addStickyCookie(resp_head_, *sticky, backend_->stickyId());
+  }
   resp_batch_.addBorrowed(resp_head_.data(), resp_head_.size());
   transitionTo(RequestState::Streaming);
   return head_request_;
@@ -496,7 +575,7 @@ bool ProxyRequest::tryRetry(config::RetryOn cause, RetryReason reason, std::stri
     log().emit(LogLevel::Warn);
     return false;
   }
-  Backend* next = pool_->pick(tried_);
+  Backend* next = pool_->pick(pick_).backend;
   if (next == nullptr) return false;
   if (budgeted && !retry_counted_) {
     budget.retryStarted();
@@ -545,6 +624,7 @@ void ProxyRequest::localReplyAndClose(int status, std::string_view detail, Error
 }
 
 void ProxyRequest::reply(int status, std::string_view detail, ErrorKind kind) {
+  leaveQueue();
   if (state_ != RequestState::LocalReply) transitionTo(RequestState::LocalReply);
   status_ = status;
   if (kind != ErrorKind::kCount) ++processStats().errors[static_cast<size_t>(kind)];
@@ -595,6 +675,7 @@ void ProxyRequest::finish() {
 }
 
 void ProxyRequest::abort() {
+  leaveQueue();
   if (upstream_ != nullptr) {
     upstream_->close();
     upstream_ = nullptr;

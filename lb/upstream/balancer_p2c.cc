@@ -1,0 +1,35 @@
+#include "lb/upstream/balancer_p2c.h"
+
+#include "lb/upstream/backend.h"
+
+namespace ballast {
+
+void P2CBalancer::rebuild(const std::vector<Candidate>& candidates) {
+  candidates_ = candidates;
+  table_.build(candidates_);
+}
+
+Backend* P2CBalancer::pick(const PickRequest& r) {
+  const size_t n = candidates_.size();
+  if (n == 0) return nullptr;
+  const Candidate* first = nullptr;
+  const Candidate* second = nullptr;
+  for (int attempt = 0; attempt < 8 && second == nullptr; ++attempt) {
+    const Candidate& c = candidates_[table_.draw(rng_)];
+    if (!r.usable(c.backend)) continue;
+    if (first == nullptr) {
+      first = &c;
+    } else if (c.backend != first->backend || n == 1) {
+      second = &c;
+    }
+  }
+  if (first == nullptr) return drawUsable(candidates_, table_, rng_, r);
+  if (second == nullptr) return first->backend;
+  // (a_active + 1) / a_weight < (b_active + 1) / b_weight, without division.
+  const auto load = [](const Candidate& x, const Candidate& y) {
+    return static_cast<unsigned __int128>(x.backend->activeRequests() + 1) * y.effective();
+  };
+  return load(*second, *first) < load(*first, *second) ? second->backend : first->backend;
+}
+
+}  // namespace ballast
