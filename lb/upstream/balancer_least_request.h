@@ -1,8 +1,10 @@
-// Weighted least request (Envoy's form): the candidate with the highest
-// effective_weight / (active_requests + 1) wins; among equals, the one
-// picked longest ago (a round-robin tie-break). Candidates live in an
-// ordered set keyed on a copy of those numbers, re-keyed on every pick and
-// release of theirs, so a pick is O(log n).
+// Weighted least request (Envoy's form): each candidate's dynamic weight is
+// effective_weight / (active_requests + 1), and picks follow an earliest-
+// deadline-first schedule over those weights: a pick takes the earliest
+// deadline and moves that candidate's next deadline 1 / dynamic weight
+// later. Under no load the shares follow the weights; a loaded candidate's
+// turns come further apart; ties go to the one picked longest ago (a
+// round-robin tie-break). An ordered set makes a pick O(log n).
 #pragma once
 
 #include <cstdint>
@@ -18,30 +20,31 @@ class LeastRequestBalancer final : public Balancer {
  public:
   void rebuild(const std::vector<Candidate>& candidates) override;
   Backend* pick(const PickRequest& r) override;
-  void started(Backend& b) override { rekey(b); }
+  void started(Backend& b) override;
   void release(Backend& b, AttemptOutcome outcome) override;
 
  private:
   struct Key {
-    uint64_t effective;
-    uint32_t active;
+    double deadline;
     uint64_t seq;  // when it was last picked (tie-break)
     Backend* backend;
+    uint64_t effective;
   };
-  struct Better {
+  struct Earlier {
     bool operator()(const Key& a, const Key& b) const {
-      // a.eff / (a.active + 1) > b.eff / (b.active + 1), exactly.
-      const auto l = static_cast<unsigned __int128>(a.effective) * (b.active + 1);
-      const auto r = static_cast<unsigned __int128>(b.effective) * (a.active + 1);
-      if (l != r) return l > r;
+      if (a.deadline != b.deadline) return a.deadline < b.deadline;
       if (a.seq != b.seq) return a.seq < b.seq;
       return a.backend < b.backend;
     }
   };
-  void rekey(Backend& b);
+  using Set = std::set<Key, Earlier>;
+  // 1 / dynamic weight of `b` now.
+  double step(const Key& k) const;
+  void move(Set::iterator it, double deadline, uint64_t seq);
 
-  std::set<Key, Better> order_;
-  std::unordered_map<const Backend*, std::set<Key, Better>::iterator> where_;
+  Set order_;
+  std::unordered_map<const Backend*, Set::iterator> where_;
+  double now_ = 0;  // the deadline of the last pick (virtual time)
   uint64_t seq_ = 0;
 };
 

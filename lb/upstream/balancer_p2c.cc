@@ -25,9 +25,10 @@ Backend* P2CBalancer::pick(const PickRequest& r) {
   }
   if (first == nullptr) return drawUsable(candidates_, table_, rng_, r);
   if (second == nullptr) return first->backend;
-  // (a_active + 1) / a_weight < (b_active + 1) / b_weight, without division.
+  // a_active / a_weight < b_active / b_weight, without division; a tie
+  // keeps the first draw, so under no load the shares are the weights.
   const auto load = [](const Candidate& x, const Candidate& y) {
-    return static_cast<unsigned __int128>(x.backend->activeRequests() + 1) * y.effective();
+    return static_cast<unsigned __int128>(x.backend->activeRequests()) * y.effective();
   };
   return load(*second, *first) < load(*first, *second) ? second->backend : first->backend;
 }

@@ -1,7 +1,8 @@
 // Power of two random choices: two weighted random draws, and the one with
-// fewer active requests per unit of effective weight wins ((active + 1) /
-// weight, compared exactly). O(1); spreads load almost as well as a full
-// least-request scan with none of its cost (Mitzenmacher).
+// fewer active requests per unit of effective weight wins (compared
+// exactly; a tie keeps the first draw, so with no load the shares are the
+// weights). O(1); spreads load almost as well as a full least-request scan
+// with none of its cost (Mitzenmacher).
 #pragma once
 
 #include <cstdint>

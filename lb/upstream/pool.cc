@@ -97,6 +97,8 @@ void Pool::refresh(uint64_t now_ms) {
   for (const auto& b : backends_) {
     b->noteAvailability(b->available(), now_ms);
     all_available += b->available() ? 1 : 0;
+    // Weight 0 takes nothing, so it keeps no traffic from the backups.
+    if (b->weight() == 0) continue;
     if (b->backup()) {
       if (b->available()) ++backups;
       continue;
