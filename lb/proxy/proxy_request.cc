@@ -264,6 +264,9 @@ void ProxyRequest::start() {
 void ProxyRequest::onDispatched(Backend& b) {
   // The pool picked (and counted) `b` for this request.
   conn_.stopQueueTimer();
+  const uint64_t now = loopNow();
+  BALLAST_METRIC(pool_->stats().queue_wait.observe(
+      static_cast<double>(now >= enqueuedMs() ? now - enqueuedMs() : 0) / 1000.0));
   backend_ = &b;
   pick_held_ = true;
   tried_.add(backend_);

@@ -92,7 +92,6 @@ uint32_t Pool::rampPermille(const Backend& b, uint64_t now_ms) const {
 }
 
 void Pool::refresh(uint64_t now_ms) {
-  last_now_ms_ = now_ms;
   size_t primaries = 0, available = 0, unknown = 0, backups = 0, all_available = 0;
   for (const auto& b : backends_) {
     b->noteAvailability(b->available(), now_ms);
@@ -185,7 +184,7 @@ void Pool::refresh(uint64_t now_ms) {
   balancer_->rebuild(local_);
   if (refreshed_) logZoneChange(old_mode, old_spill);
   refreshed_ = true;
-  dispatch(now_ms);
+  dispatch();
 }
 
 void Pool::logZoneChange(ZoneMode old_mode, double old_spill) {
@@ -284,20 +283,19 @@ void Pool::release(Backend& b, AttemptOutcome outcome) {
   b.requestFinished();
   balancer_->release(b, outcome);
   if (remote_balancer_) remote_balancer_->release(b, outcome);
-  if (!queue_.empty()) dispatch(last_now_ms_);
+  if (!queue_.empty()) dispatch();
 }
 
 bool Pool::enqueue(QueueWaiter& w, const PickRequest& r, uint64_t now_ms) {
   if (!cfg_.queue || queue_.size() >= cfg_.queue->size) return false;
   w.pick_ = r;
   queue_.pushBack(&w, now_ms);
-  last_now_ms_ = std::max(last_now_ms_, now_ms);
   return true;
 }
 
 void Pool::leaveQueue(QueueWaiter& w) { queue_.erase(&w); }
 
-void Pool::dispatch(uint64_t now_ms) {
+void Pool::dispatch() {
   // A dispatched request may finish (or fail) synchronously and release
   // again: the outer loop carries on, the nested call does nothing.
   if (dispatching_) return;
@@ -307,8 +305,6 @@ void Pool::dispatch(uint64_t now_ms) {
     if (b == nullptr) break;
     queue_.erase(w);
     count(*b);
-    const uint64_t waited = now_ms >= w->enqueuedMs() ? now_ms - w->enqueuedMs() : 0;
-    BALLAST_METRIC(stats_.queue_wait.observe(static_cast<double>(waited) / 1000.0));
     w->onDispatched(*b);
   }
   dispatching_ = false;

@@ -149,7 +149,7 @@ class Pool {
   Backend* pickFrom(const PickRequest& r);
   bool someoneFull(const TriedSet& tried) const;
   void count(Backend& b);
-  void dispatch(uint64_t now_ms);
+  void dispatch();
   void logZoneChange(ZoneMode old_mode, double old_spill);
 
   config::PoolConfig cfg_;
@@ -171,7 +171,6 @@ class Pool {
   bool refreshed_ = false;  // the first refresh logs no zone change
   WaitQueue queue_;
   bool dispatching_ = false;
-  uint64_t last_now_ms_ = 0;
   FastRandom spill_rng_{0x20e5};
   std::unordered_map<std::string_view, Backend*> by_sticky_id_;  // views into the backends' ids
   std::optional<OutlierDetector> outlier_;

@@ -14,7 +14,8 @@ namespace ballast {
 class Backend;
 
 // A request waiting in a pool's queue. The pool calls onDispatched() with a
-// backend it has picked (and counted) for it, after unlinking it.
+// backend it has picked (and counted) for it, after unlinking it; the
+// request records its wait (it knows the loop time).
 class QueueWaiter {
  public:
   virtual void onDispatched(Backend& b) = 0;
