@@ -23,6 +23,8 @@
 
 namespace ballast {
 
+class Pool;
+
 // Operator's runtime control (admin API): Draining takes no new requests
 // and lets in-flight ones finish; Disabled takes none at all.
 enum class AdminState : uint8_t { Enabled, Draining, Disabled };
@@ -64,6 +66,13 @@ class Backend : public std::enable_shared_from_this<Backend> {
     if (available && !seen_available_) ramp_start_ms_ = now_ms;
     seen_available_ = available;
   }
+  // The pool of the current config that holds this backend (a reload moves
+  // it to the new pool; borrowed, cleared by that pool's destructor). A
+  // request of an older config releasing a slot here lets that pool's
+  // queue know.
+  Pool* homePool() const { return home_pool_; }
+  void setHomePool(Pool* p) { home_pool_ = p; }
+
   // Effective weight share in permille (100..1000) last computed by the pool.
   uint32_t rampPermille() const { return ramp_permille_; }
   void setRampPermille(uint32_t p) { ramp_permille_ = p; }
@@ -129,6 +138,7 @@ class Backend : public std::enable_shared_from_this<Backend> {
   uint64_t ramp_start_ms_ = 0;
   bool seen_available_ = false;
   uint32_t ramp_permille_ = 1000;
+  Pool* home_pool_ = nullptr;
   AdminState admin_ = AdminState::Enabled;
   bool retired_ = false;
   HealthStatus health_ = HealthStatus::Healthy;

@@ -56,12 +56,21 @@ Pool::Pool(const config::PoolConfig& cfg, uint64_t now_ms, const Pool* previous,
       backends_.back()->markChanged(now_ms);
     }
   }
-  for (const auto& b : backends_) by_sticky_id_[b->stickyId()] = b.get();
+  for (const auto& b : backends_) {
+    by_sticky_id_[b->stickyId()] = b.get();
+    b->setHomePool(this);
+  }
   balancer_ = makeBalancer(kindOf(cfg.balance), cfg.bounded_load);
   zone_split_ = cfg.zone_aware && !local_zone_.empty();
   if (zone_split_) remote_balancer_ = makeBalancer(kindOf(cfg.balance), cfg.bounded_load);
   if (cfg.outlier_detection) outlier_.emplace(*cfg.outlier_detection);
   refresh(now_ms);
+}
+
+Pool::~Pool() {
+  for (const auto& b : backends_) {
+    if (b->homePool() == this) b->setHomePool(nullptr);
+  }
 }
 
 Backend* Pool::find(std::string_view address) const {
@@ -146,9 +155,9 @@ void Pool::refresh(uint64_t now_ms) {
   remote_.clear();
   ramping_ = false;
   for (const auto& b : backends_) {
-    if (b->weight() == 0 || !eligible(*b, mode_)) continue;
     const uint32_t permille = rampPermille(*b, now_ms);
     b->setRampPermille(permille);
+    if (b->weight() == 0 || !eligible(*b, mode_)) continue;
     ramping_ = ramping_ || permille < 1000;
     const Candidate c{b.get(), b->weight(), permille};
     (zone_split_ && b->zone() != local_zone_ ? remote_ : local_).push_back(c);
@@ -284,6 +293,9 @@ void Pool::release(Backend& b, AttemptOutcome outcome) {
   balancer_->release(b, outcome);
   if (remote_balancer_) remote_balancer_->release(b, outcome);
   if (!queue_.empty()) dispatch();
+  // A request of an older config freed a slot the current pool's queue may
+  // be waiting for.
+  if (Pool* home = b.homePool(); home != nullptr && home != this && !home->queue_.empty()) home->dispatch();
 }
 
 bool Pool::enqueue(QueueWaiter& w, const PickRequest& r, uint64_t now_ms) {

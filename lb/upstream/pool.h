@@ -73,6 +73,9 @@ class Pool {
   // `local_zone`: this instance's zone (empty = none: zone_aware has no effect).
   Pool(const config::PoolConfig& cfg, uint64_t now_ms = 0, const Pool* previous = nullptr,
        std::string local_zone = {});
+  ~Pool();
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
   const std::string& name() const { return cfg_.name; }
   const config::PoolConfig& config() const { return cfg_; }
   const std::vector<BackendPtr>& backends() const { return backends_; }

@@ -566,3 +566,30 @@ TEST_CASE("round robin: big pools get an evenly spread cycle too", "[policies]")
   for (const auto& cand : c) exact = exact && counts[cand.backend] == static_cast<int>(cand.weight);
   CHECK(exact);
 }
+
+TEST_CASE("queue: a slot freed by a request of the previous config dispatches the new pool's queue",
+          "[policies][queue]") {
+  config::PoolConfig pc = poolConfig(Balance::RoundRobin, {{"a", 1, false, "", 1}});
+  pc.queue = config::QueueConfig{10, config::Duration(1000)};
+  auto old_pool = std::make_unique<Pool>(pc);
+  TriedSet none;
+  Backend* a = old_pool->pick(none);
+  REQUIRE(a != nullptr);
+  // A reload: the new pool takes the same backend over, still full.
+  Pool new_pool(pc, 5, old_pool.get());
+  REQUIRE(new_pool.backends()[0].get() == a);
+  CHECK(a->homePool() == &new_pool);
+  PickRequest r;
+  r.tried = &none;
+  REQUIRE(new_pool.pick(r).status == PickStatus::Full);
+  Waiter w;
+  TriedSet t;
+  PickRequest rw = r;
+  rw.tried = &t;
+  REQUIRE(new_pool.enqueue(w, rw, 5));
+  old_pool->release(*a, AttemptOutcome::Success);
+  CHECK(w.got == a);
+  CHECK(a->activeRequests() == 1);
+  old_pool.reset();
+  CHECK(a->homePool() == &new_pool);
+}
