@@ -69,11 +69,6 @@ void ConsistentHashBalancer::rebuild(const std::vector<Candidate>& candidates) {
   }
 }
 
-Backend* ConsistentHashBalancer::owner(uint64_t hash) const {
-  if (table_.empty()) return nullptr;
-  return members_[table_[mix64(hash) % kTableSize]].backend;
-}
-
 bool ConsistentHashBalancer::accepts(const Member& m, const PickRequest& r, uint64_t key) const {
   if (!r.usable(m.backend)) return false;
   if (m.permille < 1000 && mix64(key ^ m.id_hash) % 1000 >= m.permille) return false;

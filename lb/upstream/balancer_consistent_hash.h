@@ -35,9 +35,6 @@ class ConsistentHashBalancer final : public Balancer {
 
   // Times the table was laid out (tests: only on membership/weight change).
   uint64_t tableBuilds() const { return builds_; }
-  // The candidate owning the table entry of `hash`, ignoring load and
-  // usability (tests: remap fractions).
-  Backend* owner(uint64_t hash) const;
 
  private:
   struct Member {

@@ -62,6 +62,11 @@ Pool::Pool(const config::PoolConfig& cfg, uint64_t now_ms, const Pool* previous,
   }
   balancer_ = makeBalancer(kindOf(cfg.balance), cfg.bounded_load);
   zone_split_ = cfg.zone_aware && !local_zone_.empty();
+  if (cfg.zone_aware && local_zone_.empty()) {
+    auto& j = log().eventLine(LogLevel::Warn, "zone_unset");
+    j.str("pool", cfg.name).str("effect", "zone_aware has no effect: this instance has no zone (set zone: or --zone)");
+    log().emit(LogLevel::Warn);
+  }
   if (zone_split_) remote_balancer_ = makeBalancer(kindOf(cfg.balance), cfg.bounded_load);
   if (cfg.outlier_detection) outlier_.emplace(*cfg.outlier_detection);
   refresh(now_ms);

@@ -337,6 +337,21 @@ TEST_CASE("zones: traffic stays local, spills proportionally below zone_min_heal
   CHECK(remote(100) == 0);
 }
 
+TEST_CASE("--zone: a bad zone is a usage error; zone_aware without a zone says so", "[e2e][balancing][zones]") {
+  TempDir dir;
+  const std::string cfg = balancingConfig({"zone_aware: true"}, {"{ address: 127.0.0.1:1, zone: eu-1a }"});
+  writeFile(dir.file("z.yaml"), cfg);
+  const CliResult bad = runBallastCli(dir, {"--config", dir.file("z.yaml"), "--zone", "eu 1"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("invalid zone 'eu 1'") != std::string::npos);
+  const CliResult missing = runBallastCli(dir, {"--config", dir.file("z.yaml"), "--zone"});
+  CHECK(missing.exit_code == 2);
+  Ballast lb(dir, cfg);
+  const JsonObject ev = waitEvent(lb, "zone_unset");
+  CHECK(jsonText(ev, "pool") == "web");
+  CHECK(adminRequest(lb, "GET", "/status").body.find("\"zone_mode\":\"off\"") != std::string::npos);
+}
+
 TEST_CASE("every example config passes ballast --check", "[e2e][examples]") {
   TempDir dir;
   const std::string examples = std::string(BALLAST_SOURCE_DIR) + "/examples";
