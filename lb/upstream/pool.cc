@@ -279,7 +279,7 @@ PickResult Pool::pick(const PickRequest& r) {
   // First come, first served: while requests wait, a new one waits behind
   // them (a retry, which already holds its place in line, does not).
   if (!queue_.empty() && r.tried->size() == 0) {
-    out.status = PickStatus::Full;
+    out.status = local_.empty() && remote_.empty() ? PickStatus::NoBackend : PickStatus::Full;
     return out;
   }
   Backend* b = pickFrom(r);
