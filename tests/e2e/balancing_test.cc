@@ -341,7 +341,7 @@ TEST_CASE("zones: traffic stays local, spills proportionally below zone_min_heal
   CHECK(remote(100) == 0);
 }
 
-TEST_CASE("--zone: a bad zone is a usage error, and zone_aware without a zone says so", "[e2e][balancing][zones]") {
+TEST_CASE("zone flag: a bad --zone is a usage error, and zone_aware without a zone says so", "[e2e][balancing][zones]") {
   TempDir dir;
   const std::string cfg = balancingConfig({"zone_aware: true"}, {"{ address: 127.0.0.1:1, zone: eu-1a }"});
   writeFile(dir.file("z.yaml"), cfg);
