@@ -241,6 +241,8 @@ TEST_CASE("queue timeout and queue full answer 503 with Retry-After, logged and 
   const JsonObject ev = waitEvent(lb, "queue_timeout");
   CHECK(jsonText(ev, "pool") == "web");
   CHECK(std::stoi(jsonText(ev, "waited_ms")) >= 300);
+  WARN("queue timeout test: 503 after waiting " << jsonText(ev, "waited_ms") << " ms (timeout 300 ms); queue full "
+                                                << "answered 503 at once");
   waitEvent(lb, "queue_full");
   CHECK(metric(lb, "ballast_queue_timeouts_total{pool=\"web\"}") == 1);
   CHECK(metric(lb, "ballast_queue_full_total{pool=\"web\"}") == 1);
