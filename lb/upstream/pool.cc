@@ -106,6 +106,7 @@ uint32_t Pool::rampPermille(const Backend& b, uint64_t now_ms) const {
 }
 
 void Pool::refresh(uint64_t now_ms) {
+  last_refresh_ms_ = now_ms;
   size_t primaries = 0, available = 0, unknown = 0, backups = 0, all_available = 0;
   for (const auto& b : backends_) {
     b->noteAvailability(b->available(), now_ms);
@@ -255,6 +256,14 @@ Backend* Pool::pickFrom(const PickRequest& r) {
   }
   Backend* b = first->pick(r);
   if (b == nullptr && second != nullptr) b = second->pick(r);
+  if (b != nullptr && !eligible(*b, mode_) && !refreshing_) {
+    // Only a pool of an older config can be stale (backends are shared, and
+    // probes and admin actions reach the current pool): catch up, once.
+    refreshing_ = true;
+    refresh(last_refresh_ms_);
+    b = pickFrom(r);
+    refreshing_ = false;
+  }
   return b;
 }
 

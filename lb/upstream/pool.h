@@ -174,6 +174,8 @@ class Pool {
   bool refreshed_ = false;  // the first refresh logs no zone change
   WaitQueue queue_;
   bool dispatching_ = false;
+  bool refreshing_ = false;       // a stale pick is refreshing the pool (no second round)
+  uint64_t last_refresh_ms_ = 0;  // loop time of the last refresh
   FastRandom spill_rng_{0x20e5};
   std::unordered_map<std::string_view, Backend*> by_sticky_id_;  // views into the backends' ids
   std::optional<OutlierDetector> outlier_;

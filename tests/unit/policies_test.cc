@@ -593,3 +593,17 @@ TEST_CASE("queue: a slot freed by a request of the previous config dispatches th
   old_pool.reset();
   CHECK(a->homePool() == &new_pool);
 }
+
+TEST_CASE("a pool of an older config never picks a backend that left rotation since", "[policies]") {
+  for (const auto& [balance, name] : kPolicies) {
+    INFO("balance " << name);
+    config::PoolConfig pc = poolConfig(balance, {{"a"}, {"b"}});
+    Pool old_pool(pc);
+    Pool new_pool(pc, 1, &old_pool);
+    // The admin action reaches the current pool only; the backend is shared.
+    new_pool.setAdminState(byName(new_pool, "a"), AdminState::Disabled, 2);
+    auto counts = spread(old_pool, 100, balance == Balance::ConsistentHash);
+    CHECK(counts.count("a") == 0);
+    CHECK(counts["b"] == 100);
+  }
+}
