@@ -114,9 +114,11 @@ struct Limits {
 
 struct BackendConfig {
   Address address;
-  uint32_t weight = 1;  // 1..1000
+  uint32_t weight = 1;  // 0..1000; 0 = configured but never picked
   // A backup takes traffic only when no primary backend of its pool is usable.
   bool backup = false;
+  std::string zone;              // [A-Za-z0-9_.-]*; empty = no zone (never local)
+  uint32_t max_connections = 0;  // concurrent requests to it; 0 = no limit
 };
 
 // An inclusive range of HTTP status codes; a single code has lo == hi.
@@ -187,11 +189,45 @@ struct RetryConfig {
   }
 };
 
-enum class Balance { RoundRobin };
+enum class Balance { RoundRobin, LeastRequest, P2C, Random, ConsistentHash };
+
+// What consistent_hash hashes (the proxy extracts it from each request).
+struct HashKey {
+  enum class Kind { ClientIp, Header, Cookie, Path, Query } kind = Kind::ClientIp;
+  std::string name;  // header (lower-case), cookie or query parameter name; empty otherwise
+};
+
+// Sticky sessions: the response sets `cookie` naming the backend (an opaque
+// id); later requests carrying it go there while it is available.
+struct StickyConfig {
+  std::string cookie = "ballast_sticky";  // a cookie-name token
+  Duration ttl{3600000};                  // > 0: the cookie's Max-Age
+};
+
+// A backend that becomes available ramps its effective weight from 10% to
+// 100% over `window`: factor = 0.1 + 0.9 * (t / window)^(1 / aggression).
+struct SlowStartConfig {
+  Duration window{0};       // 0 = off
+  double aggression = 1.0;  // > 0; 1 = linear
+};
+
+// The pool's bounded FIFO of requests waiting for a backend slot
+// (max_connections); full or timed out -> 503.
+struct QueueConfig {
+  uint32_t size = 1000;    // 1..1000000
+  Duration timeout{2000};  // > 0
+};
 
 struct PoolConfig {
   std::string name;
   Balance balance = Balance::RoundRobin;
+  HashKey hash_key;             // consistent_hash only (loader-enforced)
+  double bounded_load = 0;      // 0 = off; else > 1: no backend over this x the average load (consistent_hash)
+  std::optional<StickyConfig> sticky;
+  SlowStartConfig slow_start;
+  bool zone_aware = false;
+  uint32_t zone_min_healthy = 70;  // percent 0..100 of the local zone available to keep all traffic local
+  std::optional<QueueConfig> queue;  // absent = no queue: every candidate full -> 503 at once
   std::vector<BackendConfig> backends;
   std::optional<HealthCheckConfig> health_check;            // `health_check: {}` = all defaults, on
   std::optional<OutlierDetectionConfig> outlier_detection;  // `outlier_detection: {}` likewise
@@ -301,6 +337,7 @@ struct RouteConfig {
 
 struct Config {
   std::string source_path;       // file the config came from ("<string>" in tests)
+  std::string zone;              // this instance's zone (`zone:`; --zone overrides it); empty = none
   std::vector<Address> listen;   // at least one
   AdminConfig admin;
   LogConfig log;

@@ -26,6 +26,7 @@
 #include <limits>
 #include <map>
 #include <sstream>
+#include <cstdlib>
 #include <string_view>
 #include <system_error>
 #include <tuple>
@@ -55,6 +56,8 @@ constexpr std::string_view kDefaultAdminListen = "127.0.0.1:9100";
 constexpr uint32_t kMinHeaderBytes = 1024;
 constexpr uint32_t kMaxHeaderBytes = 1024 * 1024;
 constexpr uint32_t kMaxWeight = 1000;
+constexpr int64_t kMaxBackendConnections = 1000000;
+constexpr int64_t kMaxQueueSize = 1000000;
 constexpr int64_t kMaxRiseFall = 100;
 constexpr int64_t kMaxJitterPercent = 50;
 constexpr int64_t kMaxRetryAttempts = 10;
@@ -402,6 +405,17 @@ class Loader {
   void loadPools(const Value& v, Config& cfg);
   void loadPool(const Value& v, PoolConfig& pool);
   void loadHealthCheck(const Value& v, HealthCheckConfig& hc);
+  // balance, hash_key, bounded_load, sticky, slow_start, zone_aware,
+  // zone_min_healthy and queue of one pool (issue 11), and their cross-checks.
+  void loadBalancing(const Value& v, PoolConfig& pool);
+  void loadHashKey(const Value& v, HashKey& key);
+  void loadSticky(const Value& v, StickyConfig& sticky);
+  void loadSlowStart(const Value& v, SlowStartConfig& ss);
+  void loadQueue(const Value& v, QueueConfig& q);
+  // A zone name: [A-Za-z0-9_.-]+, at most 64 bytes.
+  std::optional<std::string> zoneName(const Value& v);
+  // A decimal number like 1.25 in (min, max] (min excluded) or [min, max].
+  std::optional<double> decimal(const Value& v, double min, double max, bool min_excluded);
   void loadExpectStatus(const Value& v, HealthCheckConfig& hc);
   void loadOutlierDetection(const Value& v, OutlierDetectionConfig& od);
   void loadRetries(const Value& v, RetryConfig& retries);
@@ -613,7 +627,11 @@ void Loader::loadDocument(const YAML::Node& root, Config& cfg) {
     return;
   }
   checkKeys(top, {"listen", "admin", "log", "timeouts", "limits", "drain", "overrides", "reload", "config_history",
-                  "state_file", "state_max_age", "pools", "routes"});
+                  "state_file", "state_max_age", "pools", "routes", "zone"});
+
+  if (auto v = field(top, "zone")) {
+    if (auto name = zoneName(*v)) cfg.zone = *name;
+  }
 
   if (auto v = field(top, "listen")) loadListen(*v, cfg);
   if (auto v = field(top, "admin")) loadAdmin(*v, cfg);
@@ -955,7 +973,8 @@ void Loader::loadPools(const Value& v, Config& cfg) {
 void Loader::loadPool(const Value& v, PoolConfig& pool) {
   if (!expectMap(v)) return;
   checkKeys(v, {"name", "balance", "backends", "health_check", "outlier_detection", "retries",
-                "panic_threshold"});
+                "panic_threshold", "hash_key", "bounded_load", "sticky", "slow_start", "zone_aware",
+                "zone_min_healthy", "queue"});
 
   if (auto name = requiredField(v, "name")) {
     if (auto text = scalar(*name, "a pool name")) {
@@ -970,15 +989,7 @@ void Loader::loadPool(const Value& v, PoolConfig& pool) {
     }
   }
 
-  if (auto balance = field(v, "balance")) {
-    if (auto text = scalar(*balance, "a balance algorithm")) {
-      if (*text == "round_robin") {
-        pool.balance = Balance::RoundRobin;
-      } else {
-        error(*balance, "unknown balance " + quoted(*text) + " (allowed: round_robin)");
-      }
-    }
-  }
+  loadBalancing(v, pool);
 
   if (auto hc = field(v, "health_check")) loadHealthCheck(*hc, pool.health_check.emplace());
   if (auto od = field(v, "outlier_detection")) loadOutlierDetection(*od, pool.outlier_detection.emplace());
@@ -994,7 +1005,7 @@ void Loader::loadPool(const Value& v, PoolConfig& pool) {
   for (size_t i = 0; i < backends->node.size(); ++i) {
     const Value b = item(*backends, i, backends->node[i]);
     if (!expectMap(b)) continue;
-    checkKeys(b, {"address", "weight", "backup"});
+    checkKeys(b, {"address", "weight", "backup", "zone", "max_connections"});
     BackendConfig backend;
     bool ok = true;
     if (auto addr_value = requiredField(b, "address")) {
@@ -1012,7 +1023,13 @@ void Loader::loadPool(const Value& v, PoolConfig& pool) {
       ok = false;
     }
     if (auto weight = field(b, "weight")) {
-      if (auto n = integer(*weight, 1, kMaxWeight)) backend.weight = static_cast<uint32_t>(*n);
+      if (auto n = integer(*weight, 0, kMaxWeight)) backend.weight = static_cast<uint32_t>(*n);
+    }
+    if (auto zone = field(b, "zone")) {
+      if (auto name = zoneName(*zone)) backend.zone = *name;
+    }
+    if (auto mc = field(b, "max_connections")) {
+      if (auto n = integer(*mc, 0, kMaxBackendConnections)) backend.max_connections = static_cast<uint32_t>(*n);
     }
     if (auto backup = field(b, "backup")) {
       if (auto flag = boolean(*backup)) backend.backup = *flag;
@@ -1020,6 +1037,182 @@ void Loader::loadPool(const Value& v, PoolConfig& pool) {
     if (!ok) continue;
     pool.backends.push_back(std::move(backend));
     backend_paths.push_back(b.path);
+  }
+}
+
+std::optional<std::string> Loader::zoneName(const Value& v) {
+  const std::optional<std::string> text = scalar(v, "a zone name");
+  if (!text) return std::nullopt;
+  const bool valid = !text->empty() && text->size() <= 64 && std::all_of(text->begin(), text->end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || isDigit(c) || c == '_' || c == '.' || c == '-';
+  });
+  if (!valid) {
+    error(v, "invalid zone " + quoted(shortened(*text, 70)) + " (1 to 64 of A-Z a-z 0-9 _ . -)");
+    return std::nullopt;
+  }
+  return text;
+}
+
+std::optional<double> Loader::decimal(const Value& v, double min, double max, bool min_excluded) {
+  const std::optional<std::string> text = scalar(v, "a number");
+  if (!text) return std::nullopt;
+  // Digits, at most one dot, digits: no exponent, sign, inf or nan.
+  const std::string& t = *text;
+  const size_t dot = t.find('.');
+  const std::string_view whole = std::string_view(t).substr(0, dot);
+  const std::string_view frac = dot == std::string::npos ? std::string_view() : std::string_view(t).substr(dot + 1);
+  const bool shaped = !whole.empty() && whole.size() <= 9 && frac.size() <= 9 &&
+                      std::all_of(whole.begin(), whole.end(), isDigit) &&
+                      std::all_of(frac.begin(), frac.end(), isDigit) && (dot == std::string::npos || !frac.empty());
+  if (!shaped) {
+    error(v, "expected a number like 1.25, got " + quoted(shortened(t, 40)));
+    return std::nullopt;
+  }
+  const double d = std::strtod(t.c_str(), nullptr);
+  if ((min_excluded ? d <= min : d < min) || d > max) {
+    std::ostringstream m;
+    m << "must be " << (min_excluded ? "greater than " : "at least ") << min << " and at most " << max;
+    error(v, m.str());
+    return std::nullopt;
+  }
+  return d;
+}
+
+void Loader::loadBalancing(const Value& v, PoolConfig& pool) {
+  std::optional<Value> balance_value = field(v, "balance");
+  if (balance_value) {
+    if (auto text = scalar(*balance_value, "a balance algorithm")) {
+      static const std::pair<std::string_view, Balance> kNames[] = {
+          {"round_robin", Balance::RoundRobin}, {"least_request", Balance::LeastRequest}, {"p2c", Balance::P2C},
+          {"random", Balance::Random},          {"consistent_hash", Balance::ConsistentHash}};
+      bool found = false;
+      for (const auto& [name, b] : kNames) {
+        if (*text == name) {
+          pool.balance = b;
+          found = true;
+        }
+      }
+      if (!found) {
+        error(*balance_value, "unknown balance " + quoted(*text) +
+                                  " (allowed: round_robin, least_request, p2c, random, consistent_hash)");
+      }
+    }
+  }
+  const bool hashing = pool.balance == Balance::ConsistentHash;
+  if (auto key = field(v, "hash_key")) {
+    if (!hashing) {
+      error(*key, "needs balance: consistent_hash");
+    } else {
+      loadHashKey(*key, pool.hash_key);
+    }
+  }
+  if (auto bl = field(v, "bounded_load")) {
+    if (!hashing) {
+      error(*bl, "needs balance: consistent_hash");
+    } else if (auto d = decimal(*bl, 1.0, 100.0, /*min_excluded=*/true)) {
+      pool.bounded_load = *d;
+    }
+  }
+  if (auto st = field(v, "sticky")) loadSticky(*st, pool.sticky.emplace());
+  if (auto ss = field(v, "slow_start")) loadSlowStart(*ss, pool.slow_start);
+  if (auto za = field(v, "zone_aware")) {
+    if (auto flag = boolean(*za)) pool.zone_aware = *flag;
+  }
+  if (auto zm = field(v, "zone_min_healthy")) {
+    if (!pool.zone_aware) {
+      error(*zm, "needs zone_aware: true");
+    } else if (auto n = percentWithSign(*zm, 100)) {
+      pool.zone_min_healthy = *n;
+    }
+  }
+  if (auto q = field(v, "queue")) loadQueue(*q, pool.queue.emplace());
+}
+
+void Loader::loadHashKey(const Value& v, HashKey& key) {
+  const std::optional<std::string> text = scalar(v, "a hash key");
+  if (!text) return;
+  const std::string_view t = *text;
+  const auto named = [&](std::string_view prefix, HashKey::Kind kind) {
+    if (t.substr(0, prefix.size()) != prefix) return false;
+    const std::string_view name = t.substr(prefix.size());
+    // Header and cookie names are tokens (RFC 9110 5.6.2); so are the query
+    // parameter names we accept.
+    const bool token = !name.empty() && name.size() <= 256 && std::all_of(name.begin(), name.end(), [](char c) {
+      return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || isDigit(c) ||
+             std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    });
+    if (!token) {
+      error(v, "expected a name after " + std::string(prefix) + ", got " + quoted(shortened(t, 70)));
+      return true;
+    }
+    key.kind = kind;
+    key.name = std::string(name);
+    if (kind == HashKey::Kind::Header) {
+      std::transform(key.name.begin(), key.name.end(), key.name.begin(),
+                     [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
+    }
+    return true;
+  };
+  if (t == "client_ip") {
+    key.kind = HashKey::Kind::ClientIp;
+  } else if (t == "path") {
+    key.kind = HashKey::Kind::Path;
+  } else if (named("header:", HashKey::Kind::Header) || named("cookie:", HashKey::Kind::Cookie) ||
+             named("query:", HashKey::Kind::Query)) {
+  } else {
+    error(v, "unknown hash key " + quoted(shortened(t, 70)) +
+                 " (allowed: client_ip, header:NAME, cookie:NAME, path, query:NAME)");
+  }
+}
+
+void Loader::loadSticky(const Value& v, StickyConfig& sticky) {
+  if (!expectMap(v)) return;
+  checkKeys(v, {"cookie", "ttl"});
+  if (auto c = field(v, "cookie")) {
+    if (auto text = scalar(*c, "a cookie name")) {
+      const bool token = !text->empty() && text->size() <= 64 && std::all_of(text->begin(), text->end(), [](char ch) {
+        return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || isDigit(ch) || ch == '_' || ch == '-' ||
+               ch == '.';
+      });
+      if (!token) {
+        error(*c, "invalid cookie name " + quoted(shortened(*text, 70)) + " (1 to 64 of A-Z a-z 0-9 _ - .)");
+      } else {
+        sticky.cookie = *text;
+      }
+    }
+  }
+  if (auto t = field(v, "ttl")) {
+    if (auto d = positiveDuration(*t)) sticky.ttl = *d;
+  }
+}
+
+void Loader::loadSlowStart(const Value& v, SlowStartConfig& ss) {
+  // `slow_start: 30s` (linear) or `slow_start: { window: 30s, aggression: 1.0 }`.
+  if (v.node.IsScalar()) {
+    if (auto d = positiveDuration(v)) ss.window = *d;
+    return;
+  }
+  if (!v.node.IsMap()) {
+    error(v, "expected a duration or a mapping with window and aggression, got " + describe(v.node));
+    return;
+  }
+  checkKeys(v, {"window", "aggression"});
+  if (auto w = requiredField(v, "window")) {
+    if (auto d = positiveDuration(*w)) ss.window = *d;
+  }
+  if (auto a = field(v, "aggression")) {
+    if (auto d = decimal(*a, 0.0, 10.0, /*min_excluded=*/true)) ss.aggression = *d;
+  }
+}
+
+void Loader::loadQueue(const Value& v, QueueConfig& q) {
+  if (!expectMap(v)) return;
+  checkKeys(v, {"size", "timeout"});
+  if (auto s = field(v, "size")) {
+    if (auto n = integer(*s, 1, kMaxQueueSize)) q.size = static_cast<uint32_t>(*n);
+  }
+  if (auto t = field(v, "timeout")) {
+    if (auto d = positiveDuration(*t)) q.timeout = *d;
   }
 }
 

@@ -135,10 +135,7 @@ void controlBackend(const Runtime& rt, uint64_t now_ms, const AdminRequest& req,
                                                   : AdminState::Enabled;
   const std::string old_state = b->stateName();
   const AdminState old_admin = b->adminState();
-  if (old_admin != target) {
-    b->setAdminState(target);
-    b->markChanged(now_ms);
-  }
+  pool->setAdminState(*b, target, now_ms);
   AdminOverride& o = b->adminOverride();
   if (target == AdminState::Enabled) {
     o = AdminOverride{};
@@ -198,8 +195,7 @@ void sweepOverrides(const Runtime& rt, uint64_t now_ms) {
       if (o.expires_ms != 0 && now_ms >= o.expires_ms) {
         const AdminState was = b.adminState();
         const std::string old_state = b.stateName();
-        b.setAdminState(AdminState::Enabled);
-        b.markChanged(now_ms);
+        pool->setAdminState(b, AdminState::Enabled, now_ms);  // the pool recomputes its candidates
         auto& j = log().eventLine(LogLevel::Info, "backend_override_expired");
         j.str("pool", pool->name()).str("backend", b.name()).str("was", toString(was));
         j.str("reason", o.reason).str("by", o.by).str("since", isoTime(o.since_unix));

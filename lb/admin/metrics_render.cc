@@ -174,6 +174,25 @@ std::string renderMetrics(const Runtime& rt, double start_time) {
   auto tunnel_bytes = family("ballast_tunnel_bytes_total",
                              "Bytes relayed through tunnels, per pool: up (client to backend) and down.",
                              MetricType::Counter);
+  auto q_len = family("ballast_queue_length", "Requests waiting in the pool's queue for a backend slot (max_connections).",
+                      MetricType::Gauge);
+  auto q_wait = family("ballast_queue_wait_seconds", "Time a request waited in the pool's queue before dispatch.",
+                       MetricType::Histogram);
+  auto q_timeouts = family("ballast_queue_timeouts_total",
+                           "Requests answered 503 after waiting queue.timeout in the pool's queue.",
+                           MetricType::Counter);
+  auto q_full = family("ballast_queue_full_total",
+                       "Requests answered 503 at once: every backend at max_connections and the queue full (or no queue).",
+                       MetricType::Counter);
+  auto weight_factor = family("ballast_backend_weight_factor",
+                              "Share of its configured weight a backend takes now (slow start ramps it from 0.1 to 1).",
+                              MetricType::Gauge);
+  auto zone_backends = family("ballast_pool_zone_backends", "Primary backends of the pool in each zone.",
+                              MetricType::Gauge);
+  auto zone_available = family("ballast_pool_zone_available_backends",
+                               "Primary backends of the pool in each zone that take traffic.", MetricType::Gauge);
+  auto spill = family("ballast_pool_zone_spill_ratio",
+                      "Share of the pool's traffic sent outside the local zone (zone_aware pools).", MetricType::Gauge);
   const auto addTerminations = [&](const std::string& pool, const TerminationCounts& counts) {
     for (size_t slot = 1; slot < counts.size(); ++slot) {
       if (counts[slot] == 0) continue;
@@ -206,12 +225,26 @@ std::string renderMetrics(const Runtime& rt, double start_time) {
     addValue(budget, {label("pool", pn)}, static_cast<double>(pool->retryBudget().exhausted()));
     addValue(healthy, {label("pool", pn)}, static_cast<double>(pool->availableCount()));
     addValue(total, {label("pool", pn)}, static_cast<double>(pool->backends().size()));
+    if (pool->hasQueue()) {
+      addValue(q_len, {label("pool", pn)}, static_cast<double>(pool->queueLength()));
+      addHistogram(q_wait, {label("pool", pn)}, pst.queue_wait);
+      addValue(q_timeouts, {label("pool", pn)}, static_cast<double>(pst.queue_timeouts));
+    }
+    addValue(q_full, {label("pool", pn)}, static_cast<double>(pst.queue_full));
+    if (pool->config().zone_aware) {
+      for (const ZoneInfo& z : pool->zones()) {
+        addValue(zone_backends, {label("pool", pn), label("zone", z.name)}, z.backends);
+        addValue(zone_available, {label("pool", pn), label("zone", z.name)}, z.available);
+      }
+      addValue(spill, {label("pool", pn)}, pool->spillRatio());
+    }
     for (const auto& b : pool->backends()) {
       const std::string& bn = b->name();
       const BackendStats& bs = b->stats();
       addCodes(requests, pn, bn, bs.responses);
       addHistogram(be_dur, {label("pool", pn), label("backend", bn)}, bs.response_duration);
       addValue(up, {label("pool", pn), label("backend", bn)}, b->available() ? 1 : 0);
+      addValue(weight_factor, {label("pool", pn), label("backend", bn)}, b->rampPermille() / 1000.0);
       std::string cur = b->stateName();
       for (const char* s : Backend::kStateNames) {
         addValue(state, {label("pool", pn), label("backend", bn), label("state", s)}, cur == s ? 1 : 0);
@@ -291,7 +324,8 @@ std::string renderMetrics(const Runtime& rt, double start_time) {
 
   for (auto* f : {&requests, &req_dur, &be_dur, &up, &state, &checks, &check_dur, &active, &conns, &cfail, &retries,
                   &budget, &ejections, &healthy, &total, &terminated, &rollbacks, &stale, &disagree, &tunnels_active, &tunnels_total,
-                  &tunnel_bytes, &clients, &accepted, &bytes, &errors, &reloads,
+                  &tunnel_bytes, &q_len, &q_wait, &q_timeouts, &q_full,
+                  &weight_factor, &zone_backends, &zone_available, &spill, &clients, &accepted, &bytes, &errors, &reloads,
                   &last_reload, &last_fail, &hash, &local, &rss, &cpu, &fds, &max_fds, &start}) {
     fams.push_back(std::move(*f));
   }

@@ -24,6 +24,10 @@ namespace {
 const char* balanceName(config::Balance b) {
   switch (b) {
     case config::Balance::RoundRobin: return "round_robin";
+    case config::Balance::LeastRequest: return "least_request";
+    case config::Balance::P2C: return "p2c";
+    case config::Balance::Random: return "random";
+    case config::Balance::ConsistentHash: return "consistent_hash";
   }
   return "round_robin";
 }
@@ -150,6 +154,43 @@ std::string statusJson(AdminControl& control, std::string_view admin_address) {
     }
     w.boolean("outlier_detection", p->config().outlier_detection.has_value());
     w.num("panic_threshold", static_cast<uint64_t>(p->config().panic_threshold));
+    {
+      const config::PoolConfig& pc = p->config();
+      w.num("slow_start_ms", static_cast<uint64_t>(pc.slow_start.window.count()));
+      w.key("queue");
+      if (pc.queue) {
+        w.beginObject();
+        w.num("length", static_cast<uint64_t>(p->queueLength()));
+        w.num("size", static_cast<uint64_t>(pc.queue->size));
+        w.num("timeout_ms", static_cast<uint64_t>(pc.queue->timeout.count()));
+        w.num("timeouts", p->stats().queue_timeouts);
+        w.num("full", p->stats().queue_full);
+        w.endObject();
+      } else {
+        w.null();
+      }
+      w.key("sticky");
+      if (pc.sticky) {
+        w.beginObject();
+        w.str("cookie", pc.sticky->cookie);
+        w.num("ttl_seconds", static_cast<uint64_t>(pc.sticky->ttl.count() / 1000));
+        w.endObject();
+      } else {
+        w.null();
+      }
+      w.boolean("zone_aware", pc.zone_aware);
+      w.str("zone", p->localZone());
+      w.str("zone_mode", toString(p->zoneMode()));
+      w.dbl("spill_ratio", p->spillRatio(), 3);
+      w.key("zones").beginArray();
+      for (const ZoneInfo& z : p->zones()) {
+        w.beginObject();
+        w.str("zone", z.name).boolean("local", z.local);
+        w.num("backends", static_cast<uint64_t>(z.backends)).num("available", static_cast<uint64_t>(z.available));
+        w.endObject();
+      }
+      w.endArray();
+    }
 
     w.key("backends").beginArray();
     for (const auto& bp : p->backends()) {
@@ -157,6 +198,12 @@ std::string statusJson(AdminControl& control, std::string_view admin_address) {
       w.beginObject();
       w.str("address", b.name());
       w.num("weight", static_cast<uint64_t>(b.weight()));
+      // Slow start: the share of its weight it takes now (1 = fully ramped).
+      const uint32_t ramp = p->rampPermille(b, now_ms);
+      w.dbl("weight_factor", ramp / 1000.0, 3);
+      w.dbl("effective_weight", b.weight() * (ramp / 1000.0), 3);
+      w.str("zone", b.zone());
+      w.num("max_connections", static_cast<uint64_t>(b.maxConnections()));
       w.boolean("backup", b.backup());
       w.str("state", b.stateName());
       w.boolean("available", b.available());

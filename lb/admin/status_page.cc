@@ -206,14 +206,16 @@ constexpr std::string_view kPage = R"HTML(<!doctype html>
       var ph = 62, py = poolY[p.name] - ph / 2, c = poolColor(p);
       node(nodes, COL.px, py, COL.pw, ph, c, "#fff",
            [{ text: clip(p.name, 22) }, { text: p.available + " of " + p.size + " available" },
-            { text: "mode " + p.mode + ", " + p.balance + (p.tunnels_active ? ", " + p.tunnels_active + " tunnels" : ""),
+            { text: "mode " + p.mode + ", " + p.balance + (p.zone_mode && p.zone_mode !== "off" ? ", zone " + p.zone_mode : "") +
+                    (p.tunnels_active ? ", " + p.tunnels_active + " tunnels" : ""),
               color: p.mode === "normal" ? undefined : c }],
            "pool " + p.name + (p.health_check ? ", health check " + p.health_check.type : ", no health check"));
       p.backends.forEach(function (b) {
         var by = backendY[p.name + "|" + b.address], col = COLORS[b.state] || COLORS.unknown;
         var out = b.state === "disabled" || b.state === "drained" || b.state === "unhealthy" || b.state === "ejected";
         edge(edges, COL.px + COL.pw, py + ph / 2, COL.bx, by + BH / 2, col, out);
-        var tag = (b.backup ? " backup" : "") + (b.weight !== 1 ? " w" + b.weight : "");
+        var tag = (b.backup ? " backup" : "") + (b.weight !== 1 ? " w" + b.weight : "") + (b.zone ? " " + b.zone : "") +
+                  (b.weight_factor !== undefined && b.weight_factor < 1 ? " ramp " + Math.round(b.weight_factor * 100) + "%" : "");
         var stateLine = b.state.toUpperCase() + " since " + clock(b.since) + " (" + ago(b.since_seconds) + ")";
         if (b.ejected && b.ejected_remaining_seconds !== undefined) stateLine = "EJECTED for " + ago(b.ejected_remaining_seconds) + " more";
         if (b.override) {

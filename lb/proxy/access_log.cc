@@ -11,7 +11,7 @@ namespace ballast {
 namespace {
 
 constexpr char kCauses[] = {'C', 'c', 'S', 's', 'P', 'K', 'R'};
-constexpr char kPhases[] = {'R', 'C', 'H', 'D'};
+constexpr char kPhases[] = {'R', 'Q', 'C', 'H', 'D'};
 
 JsonWriter& accessLine() {
   static JsonWriter line;

@@ -14,8 +14,10 @@ DownstreamConnection::DownstreamConnection(ProxyContext& ctx)
     : ctx_(ctx), writer_(this, &DownstreamConnection::onWriteDone), request_(*this) {
   uv_tcp_init(ctx_.loop(), &tcp_);
   uv_timer_init(ctx_.loop(), &timer_);
+  uv_timer_init(ctx_.loop(), &queue_timer_);
   tcp_.data = this;
   timer_.data = this;
+  queue_timer_.data = this;
   shutdown_req_.data = this;
   llhttp_init(&parser_, HTTP_REQUEST, parserSettings<DownstreamConnection>());
   parser_.data = this;
@@ -79,7 +81,8 @@ void DownstreamConnection::close() {
   if (reading_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
   reading_ = false;
   // A pending write is cancelled (UV_ECANCELED) before the close callbacks.
-  closeHandles(this, {asHandle(&tcp_), asHandle(&timer_)});
+  uv_timer_stop(&queue_timer_);
+  closeHandles(this, {asHandle(&tcp_), asHandle(&timer_), asHandle(&queue_timer_)});
 }
 
 void DownstreamConnection::kill() {
@@ -510,6 +513,17 @@ void DownstreamConnection::onTunnelShutdown(uv_shutdown_t* req, int status) {
   auto* self = static_cast<DownstreamConnection*>(req->data);
   if (self->phase_ == Phase::Closing || status == UV_ECANCELED) return;
   if (status < 0) self->close();  // the client is gone: logged as a client error
+}
+
+void DownstreamConnection::startQueueTimer(uint64_t ms) {
+  if (phase_ != Phase::Closing) uv_timer_start(&queue_timer_, &DownstreamConnection::onQueueTimer, ms, 0);
+}
+
+void DownstreamConnection::stopQueueTimer() { uv_timer_stop(&queue_timer_); }
+
+void DownstreamConnection::onQueueTimer(uv_timer_t* t) {
+  auto* self = static_cast<DownstreamConnection*>(t->data);
+  self->request_.onQueueTimeout();
 }
 
 void DownstreamConnection::onTimer(uv_timer_t* t) {

@@ -92,6 +92,11 @@ class DownstreamConnection {
   void drainIdle(uint64_t grace_ms);
   // Re-evaluates whether to read from the client (and the timer with it).
   void updateReading();
+  // The request's wait in its pool's queue (ProxyRequest::onQueueTimeout
+  // when it runs out). A timer of its own: the client-side timer keeps
+  // guarding the client meanwhile.
+  void startQueueTimer(uint64_t ms);
+  void stopQueueTimer();
 
   // ---- tunnels (after a 101) ----
   // Switches to the Tunnel phase. Returns the client bytes already read
@@ -130,6 +135,7 @@ class DownstreamConnection {
   static void onAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
   static void onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
   static void onTimer(uv_timer_t* t);
+  static void onQueueTimer(uv_timer_t* t);
   static void onWriteDone(void* owner, int status);
   static void onHandlesClosed(DownstreamConnection* self);
 
@@ -170,6 +176,7 @@ class DownstreamConnection {
 
   uv_tcp_t tcp_;
   uv_timer_t timer_;
+  uv_timer_t queue_timer_;
   uv_shutdown_t shutdown_req_;
   uint64_t linger_deadline_ = 0;  // loop time the lingering ends at the latest
   StreamWriter writer_;

@@ -10,6 +10,7 @@
 #include "lb/proxy/access_log.h"
 #include "lb/proxy/context.h"
 #include "lb/proxy/downstream_connection.h"
+#include "lb/proxy/hash_key.h"
 #include "lb/proxy/retry_policy.h"
 #include "lb/proxy/runtime.h"
 #include "lb/upstream/backend.h"
@@ -66,6 +67,9 @@ void ProxyRequest::beginRequest() {
   backend_ = nullptr;
   upstream_ = nullptr;
   tried_.clear();
+  pick_ = PickRequest{};
+  pick_.tried = &tried_;
+  sticky_in_.clear();
   attempts_ = 0;
   pick_held_ = false;
   retry_counted_ = false;
@@ -209,6 +213,18 @@ int ProxyRequest::onRequestHead(RequestHead& h) {
   retries_ = route_.retries != nullptr ? route_.retries : &pool_->config().retries;
   timeouts_ = route_.timeouts;
   if (route_.rewrite_target) url = route_.target;
+  {
+    // What the balancer needs from the head, read before the head is gone.
+    const config::PoolConfig& pc = pool_->config();
+    if (pc.balance == config::Balance::ConsistentHash) {
+      pick_.has_hash = requestHash(pc.hash_key, h.headers.headers(), url, conn_.clientIp(), &pick_.hash);
+    }
+    std::string_view sticky;
+    if (pc.sticky && cookieValue(h.headers.headers(), pc.sticky->cookie, &sticky) && sticky.size() <= 64) {
+      sticky_in_.assign(sticky);
+      pick_.sticky = sticky_in_;
+    }
+  }
   if (idempotent_ && h.framing != BodyFraming::None) {
     // Keep a copy of a small body so the request can be replayed on another
     // backend after it was written. Reserved once: appends never move it,
@@ -270,6 +286,7 @@ void ProxyRequest::afterParse() {
       flushRequest();
       break;
     case RequestState::Idle:
+    case RequestState::Queued:
     case RequestState::Connecting:
     case RequestState::DiscardingResponse:
     case RequestState::Tunnel:
@@ -281,7 +298,14 @@ void ProxyRequest::afterParse() {
 
 void ProxyRequest::start() {
   pool_->retryBudget().onRequest();
-  backend_ = pool_->pick(tried_);
+  const PickResult picked = pool_->pick(pick_);
+  if (picked.status == PickStatus::Full) {
+    if (!pool_->enqueue(*this, pick_, loopNow())) return refuseQueued(false);
+    transitionTo(RequestState::Queued);
+    conn_.startQueueTimer(static_cast<uint64_t>(pool_->config().queue->timeout.count()));
+    return;
+  }
+  backend_ = picked.backend;
   if (backend_ == nullptr) {
     termination_ = Termination{'P', 'C'};
     reply(503, "no backend available", ErrorKind::NoBackend);
@@ -290,6 +314,61 @@ void ProxyRequest::start() {
   pick_held_ = true;
   tried_.add(backend_);
   connectTo(backend_, false);
+}
+
+void ProxyRequest::onDispatched(Backend& b) {
+  // The pool picked (and counted) `b` for this request.
+  conn_.stopQueueTimer();
+  const uint64_t now = loopNow();
+  BALLAST_METRIC(pool_->stats().queue_wait.observe(
+      static_cast<double>(now >= enqueuedMs() ? now - enqueuedMs() : 0) / 1000.0));
+  backend_ = &b;
+  pick_held_ = true;
+  tried_.add(backend_);
+  connectTo(backend_, false);
+}
+
+void ProxyRequest::leaveQueue() {
+  if (!queued()) return;
+  conn_.stopQueueTimer();
+  if (pool_ != nullptr) pool_->leaveQueue(*this);
+}
+
+void ProxyRequest::onQueueTimeout() {
+  if (state_ != RequestState::Queued) return;
+  leaveQueue();
+  refuseQueued(true);
+}
+
+void ProxyRequest::refuseQueued(bool timeout) {
+  PoolStats& ps = pool_->stats();
+  ++(timeout ? ps.queue_timeouts : ps.queue_full);
+  // One line a second at most per kind: a full queue refuses in bursts.
+  static uint64_t last_ms[2] = {0, 0};
+  static uint64_t suppressed[2] = {0, 0};
+  const uint64_t now = loopNow();
+  const int k = timeout ? 1 : 0;
+  if (last_ms[k] != 0 && now < last_ms[k] + 1000) {
+    ++suppressed[k];
+  } else {
+    auto& j = log().eventLine(LogLevel::Warn, timeout ? "queue_timeout" : "queue_full");
+    j.str("request_id", request_id_).str("pool", pool_->name());
+    j.num("queue_length", static_cast<uint64_t>(pool_->queueLength()));
+    if (pool_->hasQueue()) {
+      j.num("queue_size", static_cast<uint64_t>(pool_->config().queue->size));
+      if (timeout) j.num("waited_ms", now - enqueuedMs());
+    }
+    j.num("suppressed_since_last", suppressed[k]);
+    log().emit(LogLevel::Warn);
+    last_ms[k] = now;
+    suppressed[k] = 0;
+  }
+  termination_ = Termination{timeout ? 's' : 'P', 'Q'};
+  reply(503,
+        timeout ? "no backend slot became free within the queue timeout"
+                : (pool_->hasQueue() ? "every backend is at max_connections and the queue is full"
+                                     : "every backend is at max_connections"),
+        timeout ? ErrorKind::QueueTimeout : ErrorKind::QueueFull);
 }
 
 void ProxyRequest::endAttempt(AttemptOutcome outcome) {
@@ -438,6 +517,9 @@ bool ProxyRequest::onUpstreamHead(UpstreamConnection& c) {
   info.keep_alive_10 = client_http10_ && !close_client_;
   buildResponseHead(resp_head_, c.headers(), c.hop(), info);
   if (route_.response_edits != nullptr) route_.response_edits->apply(resp_head_, edit_scratch_);
+  if (const auto& sticky = pool_->config().sticky; sticky && sticky_in_ != backend_->stickyId()) {
+    addStickyCookie(resp_head_, *sticky, backend_->stickyId());
+  }
   resp_batch_.addBorrowed(resp_head_.data(), resp_head_.size());
   transitionTo(RequestState::Streaming);
   return head_request_;
@@ -605,7 +687,7 @@ bool ProxyRequest::tryRetry(config::RetryOn cause, RetryReason reason, std::stri
     log().emit(LogLevel::Warn);
     return false;
   }
-  Backend* next = pool_->pick(tried_);
+  Backend* next = pool_->pick(pick_).backend;
   if (next == nullptr) return false;
   if (budgeted && !retry_counted_) {
     budget.retryStarted();
@@ -657,6 +739,7 @@ void ProxyRequest::localReplyAndClose(int status, std::string_view detail, Error
 }
 
 void ProxyRequest::reply(int status, std::string_view detail, ErrorKind kind, const RouteDecision* route) {
+  leaveQueue();
   if (state_ != RequestState::LocalReply) transitionTo(RequestState::LocalReply);
   status_ = status;
   if (kind != ErrorKind::kCount) ++processStats().errors[static_cast<size_t>(kind)];
@@ -718,6 +801,7 @@ void ProxyRequest::finish() {
 }
 
 void ProxyRequest::abort() {
+  leaveQueue();
   if (upstream_ != nullptr) {
     upstream_->close();
     upstream_ = nullptr;

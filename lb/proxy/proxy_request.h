@@ -40,6 +40,7 @@
 #include "lb/stats/stats.h"
 #include "lb/upstream/balancer.h"
 #include "lb/upstream/upstream_connection.h"
+#include "lb/upstream/wait_queue.h"
 
 namespace ballast {
 
@@ -84,7 +85,7 @@ struct RequestHead {
   }
 };
 
-class ProxyRequest final : public UpstreamHandler {
+class ProxyRequest final : public UpstreamHandler, public QueueWaiter {
  public:
   explicit ProxyRequest(DownstreamConnection& conn);
   ~ProxyRequest() override;
@@ -145,6 +146,11 @@ class ProxyRequest final : public UpstreamHandler {
   void onUpstreamTunnelEof() override;
   void onUpstreamTunnelAborted() override;
 
+  // ---- QueueWaiter (the pool's queue) ----
+  void onDispatched(Backend& b) override;
+  // The queue timer (owned by the connection) fired: 503.
+  void onQueueTimeout();
+
  private:
   void transitionTo(RequestState s);
   void beginRequest();
@@ -176,6 +182,10 @@ class ProxyRequest final : public UpstreamHandler {
   void finishTunnel(TunnelEnd how, Termination t);
   uint64_t loopNow() const;
   void noteClientLimit();
+  // Queue full (or every backend full and no queue) / queue timeout: 503
+  // with Retry-After, one event (at most one a second per kind), counted.
+  void refuseQueued(bool timeout);
+  void leaveQueue();
 
   DownstreamConnection& conn_;  // owner
   RequestState state_ = RequestState::Idle;
@@ -184,6 +194,8 @@ class ProxyRequest final : public UpstreamHandler {
   Backend* backend_ = nullptr;        // borrowed from pool_; the current (or last) attempt's backend
   UpstreamConnection* upstream_ = nullptr;  // borrowed while attached
   TriedSet tried_;
+  PickRequest pick_;               // hash key and sticky id of this request (pick_.tried = &tried_)
+  std::string sticky_in_;          // the request's sticky cookie value (backend id), or empty
   uint32_t attempts_ = 0;          // retries on other backends so far
   bool pick_held_ = false;         // backend_ counted by the pool until endAttempt()
   bool retry_counted_ = false;     // a budgeted retry counted in the pool's budget

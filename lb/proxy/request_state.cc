@@ -15,7 +15,8 @@ constexpr uint32_t bit(S s) { return 1u << static_cast<unsigned>(s); }
 // Connecting (fresh connection) or Sending (pooled connection).
 constexpr std::array<uint32_t, static_cast<size_t>(S::kCount)> kAllowed = {
     /* Idle */ bit(S::PickingBackend) | bit(S::LocalReply),
-    /* PickingBackend */ bit(S::Connecting) | bit(S::Sending) | bit(S::LocalReply) | bit(S::Done),
+    /* PickingBackend */ bit(S::Queued) | bit(S::Connecting) | bit(S::Sending) | bit(S::LocalReply) | bit(S::Done),
+    /* Queued */ bit(S::Connecting) | bit(S::Sending) | bit(S::LocalReply) | bit(S::Done),
     /* Connecting */ bit(S::Connecting) | bit(S::Sending) | bit(S::LocalReply) | bit(S::Done),
     /* Sending */ bit(S::Connecting) | bit(S::Sending) | bit(S::AwaitingResponse) | bit(S::DiscardingResponse) |
         bit(S::Streaming) | bit(S::Tunnel) | bit(S::LocalReply) | bit(S::Done),
@@ -34,6 +35,7 @@ const char* toString(RequestState s) {
   switch (s) {
     case S::Idle: return "idle";
     case S::PickingBackend: return "picking_backend";
+    case S::Queued: return "queued";
     case S::Connecting: return "connecting";
     case S::Sending: return "sending";
     case S::AwaitingResponse: return "awaiting_response";
@@ -56,6 +58,8 @@ char terminationPhase(RequestState s) {
     case S::Idle:
     case S::LocalReply:
       return 'R';
+    case S::Queued:
+      return 'Q';
     case S::PickingBackend:
     case S::Connecting:
       return 'C';

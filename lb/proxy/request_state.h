@@ -11,6 +11,8 @@ namespace ballast {
 enum class RequestState : uint8_t {
   Idle,                // between requests: holds nothing
   PickingBackend,      // head parsed and routed; the forwarded head is built; no upstream
+  Queued,              // every candidate is at max_connections: waits in the pool's queue (its
+                       // timer armed); holds no backend; the pool dispatches it when a slot frees
   Connecting,          // a connect to the picked backend is pending (the request holds it)
   Sending,             // an upstream connection is borrowed; request bytes are being written
   AwaitingResponse,    // the request is fully written; the backend owes the response
@@ -35,7 +37,7 @@ inline bool attemptInProgress(RequestState s) {
 // Nothing of a response has gone to the client: a failure may still be
 // retried or answered with an error page.
 inline bool beforeResponse(RequestState s) {
-  return s == RequestState::PickingBackend || attemptInProgress(s);
+  return s == RequestState::PickingBackend || s == RequestState::Queued || attemptInProgress(s);
 }
 
 // Termination codes (access log "termination", HAProxy's two letters):
@@ -44,7 +46,8 @@ struct Termination {
   char cause = '-';  // C client closed, c client timeout, S backend failed, s backend timeout,
                      // P ballast refused (bad request, no route, no backend), K killed (shutdown),
                      // R ballast out of local resources (descriptors, buffers)
-  char phase = '-';  // R request, C connect, H waiting for the response head, D response body
+  char phase = '-';  // R request, Q waiting in the pool's queue, C connect, H waiting for the
+                     // response head, D response body
   bool normal() const { return cause == '-'; }
 };
 

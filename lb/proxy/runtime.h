@@ -18,11 +18,14 @@ struct Runtime {
   std::shared_ptr<const config::Config> config;
   std::vector<PoolPtr> pools;
   Router router;
+  std::string zone;  // this instance's zone (--zone, else `zone:`); empty = none
 
   // `previous` (may be null): backends with the same pool name and address
   // are carried over as the same objects, with their health, ejection,
   // admin state, statistics and idle connections.
-  static std::shared_ptr<Runtime> build(const config::Config& cfg, uint64_t now_ms, const Runtime* previous = nullptr);
+  // `zone_override` (--zone) replaces the config's `zone` when not empty.
+  static std::shared_ptr<Runtime> build(const config::Config& cfg, uint64_t now_ms, const Runtime* previous = nullptr,
+                                        const std::string& zone_override = {});
 
   Pool* findPool(std::string_view name) const;
 };

@@ -17,7 +17,7 @@
 namespace {
 
 constexpr const char* kUsage =
-    "Usage: ballast --config FILE [--check | --watch]\n"
+    "Usage: ballast --config FILE [--check | --watch] [--zone ZONE]\n"
     "       ballast --version | --help\n"
     "\n"
     "A Layer-7 HTTP load balancer.\n"
@@ -28,6 +28,8 @@ constexpr const char* kUsage =
     "                      (0 = valid, 1 = invalid); bounded to 20 s of CPU and 2 GiB\n"
     "      --watch         reload when the configuration file changes (debounced;\n"
     "                      handles atomic renames and Kubernetes ConfigMap updates)\n"
+    "      --zone ZONE     this instance's zone (replaces the config's `zone:`), for\n"
+    "                      pools with zone_aware: true\n"
     "  -v, --version       print the version and exit\n"
     "  -h, --help          print this help and exit\n"
     "\n"
@@ -46,6 +48,7 @@ int main(int argc, char** argv) {
   std::string config_path;
   bool check = false;
   bool watch = false;
+  std::string zone;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--help" || a == "-h") {
@@ -63,6 +66,16 @@ int main(int argc, char** argv) {
     } else if (a == "--config" || a == "-c") {
       if (i + 1 >= argc) return usageError("option '" + a + "' needs a file argument");
       config_path = argv[++i];
+    } else if (a == "--zone" || a.rfind("--zone=", 0) == 0) {
+      if (a == "--zone") {
+        if (i + 1 >= argc) return usageError("option '--zone' needs a zone name");
+        zone = argv[++i];
+      } else {
+        zone = a.substr(7);
+      }
+      const bool valid = !zone.empty() && zone.size() <= 64 && zone.find_first_not_of(
+          "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == std::string::npos;
+      if (!valid) return usageError("invalid zone '" + zone + "' (1 to 64 of A-Z a-z 0-9 _ . -)");
     } else if (a.rfind("--config=", 0) == 0) {
       config_path = a.substr(9);
     } else if (!a.empty() && a[0] == '-') {
@@ -105,7 +118,7 @@ int main(int argc, char** argv) {
   ballast::installCrashHandler();
   ballast::processStats().config_hash = hash;
   ballast::processStats().last_reload_success = static_cast<double>(std::time(nullptr));
-  ballast::Server server(*result.config);
+  ballast::Server server(*result.config, zone);
   server.setConfigPath(config_path);
   server.setConfigText(text);
   server.setCommandLine(argc, argv);

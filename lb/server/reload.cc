@@ -182,7 +182,7 @@ ReloadResult Server::applyConfig(const config::Config& cfg, std::string_view tri
 
   std::shared_ptr<Runtime> old = runtime();
   const std::string old_hash = processStats().config_hash;
-  proxy_->setRuntime(Runtime::build(cfg, uv_now(&loop_), old.get()));
+  proxy_->setRuntime(Runtime::build(cfg, uv_now(&loop_), old.get(), zone_override_));
   const auto& rt = *runtime();
   size_t added = 0, removed = 0, kept_backends = 0;
   const auto holds = [](const Runtime& r, const Backend* b) {

@@ -35,12 +35,12 @@ LogOptions logOptions(const config::LogConfig& cfg) {
   return o;
 }
 
-Server::Server(const config::Config& cfg) {
+Server::Server(const config::Config& cfg, std::string zone_override) : zone_override_(std::move(zone_override)) {
   uv_loop_init(&loop_);
   started_ms_ = uv_now(&loop_);
   start_time_ = wallSeconds();
   proxy_ = std::make_unique<ProxyContext>(&loop_);
-  proxy_->setRuntime(Runtime::build(cfg, uv_now(&loop_)));
+  proxy_->setRuntime(Runtime::build(cfg, uv_now(&loop_), nullptr, zone_override_));
   proxy_->on_client_closed = [this] { onClientClosed(); };
   upgrade_ = std::make_unique<HotUpgrade>(&loop_);
   for (size_t i = 0; i < std::size(kSignals); ++i) {
@@ -432,7 +432,8 @@ bool Server::ready() const {
 void Server::startHealthChecks() {
   bool outlier = false;
   for (const auto& p : runtime()->pools) {
-    if (p->config().outlier_detection) outlier = true;
+    // Slow start steps on the same sweep.
+    if (p->config().outlier_detection || p->config().slow_start.window.count() > 0) outlier = true;
     if (!p->config().health_check || p->backends().empty()) continue;
     // The checker computes; the pool acts on each result.
     checkers_.push_back(std::make_unique<health::HealthChecker>(
@@ -536,7 +537,10 @@ void Server::saveState(bool force) {
 void Server::onEjectionSweep(uv_timer_t* h) {
   auto* self = static_cast<Server*>(h->data);
   uint64_t now = uv_now(&self->loop_);
-  for (const auto& p : self->runtime()->pools) p->sweepEjections(now);
+  for (const auto& p : self->runtime()->pools) {
+    p->sweepEjections(now);
+    p->tick(now);
+  }
 }
 
 void Server::onConnectionPending(Listener& l) {

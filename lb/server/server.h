@@ -40,7 +40,8 @@ LogOptions logOptions(const config::LogConfig& cfg);
 
 class Server final : public AdminControl {
  public:
-  explicit Server(const config::Config& cfg);
+  // `zone_override`: --zone, which replaces the config's `zone` (reloads too).
+  explicit Server(const config::Config& cfg, std::string zone_override = {});
   ~Server() override;
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -159,6 +160,7 @@ class Server final : public AdminControl {
   enum class DrainPhase : uint8_t { None, Delay, Waiting } drain_phase_ = DrainPhase::None;
   std::string config_path_;
   bool watch_enabled_ = false;
+  std::string zone_override_;  // --zone
   std::unique_ptr<ConfigWatch> watch_;
   std::unique_ptr<HotUpgrade> upgrade_;
   std::vector<Listener*> deferred_listeners_;  // adopted, accepting once ready

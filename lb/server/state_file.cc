@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <string>
@@ -113,9 +114,11 @@ bool applyState(std::string_view text, const Runtime& rt, double now_unix, uint6
   }
   out.age_seconds = now_unix - written;
   out.stale = out.age_seconds < 0 || out.age_seconds * 1000.0 > static_cast<double>(max_age_ms);
+  std::vector<Pool*> touched;
   for (size_t i = 1; i < lines.size(); ++i) {
     const Members& m = lines[i];
     Pool* pool = rt.findPool(*member(m, "pool"));
+    if (pool != nullptr && std::find(touched.begin(), touched.end(), pool) == touched.end()) touched.push_back(pool);
     Backend* b = pool != nullptr ? pool->find(*member(m, "backend")) : nullptr;
     if (b == nullptr) {
       ++out.unknown;
@@ -135,8 +138,7 @@ bool applyState(std::string_view text, const Runtime& rt, double now_unix, uint6
       ++out.expired;  // its time ran out while ballast was down
       continue;
     }
-    b->setAdminState(admin == "draining" ? AdminState::Draining : AdminState::Disabled);
-    b->markChanged(now_ms);
+    pool->setAdminState(*b, admin == "draining" ? AdminState::Draining : AdminState::Disabled, now_ms);
     AdminOverride& o = b->adminOverride();
     const std::string* reason = member(m, "reason");
     const std::string* by = member(m, "by");
@@ -151,6 +153,9 @@ bool applyState(std::string_view text, const Runtime& rt, double now_unix, uint6
     o.stale = false;
     ++out.overrides;
   }
+  // Health was set on the backends directly: the pools recompute their
+  // candidates from it.
+  for (Pool* p : touched) p->refresh(now_ms);
   return true;
 }
 

@@ -29,6 +29,8 @@ const char* errorKindName(ErrorKind k) {
     case ErrorKind::Reset: return "502_reset";
     case ErrorKind::InvalidResponse: return "502_invalid_response";
     case ErrorKind::NoBackend: return "503_no_backend";
+    case ErrorKind::QueueFull: return "503_queue_full";
+    case ErrorKind::QueueTimeout: return "503_queue_timeout";
     case ErrorKind::LocalResources: return "503_local_resources";
     case ErrorKind::ConnectTimeout: return "504_connect_timeout";
     case ErrorKind::ResponseTimeout: return "504_response_timeout";

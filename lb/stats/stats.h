@@ -73,6 +73,8 @@ enum class ErrorKind : uint8_t {
   Reset,             // 502_reset
   InvalidResponse,   // 502_invalid_response
   NoBackend,         // 503_no_backend
+  QueueFull,         // 503_queue_full (every backend at max_connections and the queue full, or no queue)
+  QueueTimeout,      // 503_queue_timeout (waited queue.timeout for a backend slot)
   LocalResources,    // 503_local_resources (ballast out of descriptors or buffers)
   ConnectTimeout,    // 504_connect_timeout
   ResponseTimeout,   // 504_response_timeout
@@ -133,7 +135,7 @@ struct BackendStats {
 // Requests whose response never reached the client complete (cut short, or
 // the client left), by termination code; the proxy layer maps codes to
 // slots (terminationSlot), so this layer stays free of its types.
-inline constexpr size_t kTerminationSlots = 32;
+inline constexpr size_t kTerminationSlots = 40;
 using TerminationCounts = std::array<uint64_t, kTerminationSlots>;
 
 // How a tunnel (an upgraded connection) ended: ballast_tunnels_total{result}.
@@ -159,6 +161,11 @@ struct PoolStats {
   Histogram health_check_duration{probeBuckets()};
   std::array<uint64_t, 600> local_responses{};  // answered by ballast for this pool (503, ...)
   std::array<uint64_t, static_cast<size_t>(RetryReason::kCount)> retries{};
+  // The pool's request queue (max_connections): wait before dispatch,
+  // requests that timed out waiting, and requests refused because it was full.
+  Histogram queue_wait{latencyBuckets()};
+  uint64_t queue_timeouts = 0;
+  uint64_t queue_full = 0;
 };
 
 struct ProcessStats {

@@ -1,5 +1,7 @@
 #include "lb/upstream/backend.h"
 
+#include <string_view>
+
 namespace ballast {
 
 const char* toString(AdminState s) {
@@ -12,7 +14,27 @@ const char* toString(AdminState s) {
 }
 
 Backend::Backend(std::string pool_name, const config::BackendConfig& cfg)
-    : pool_name_(std::move(pool_name)), address_(cfg.address), weight_(cfg.weight), backup_(cfg.backup) {}
+    : pool_name_(std::move(pool_name)),
+      address_(cfg.address),
+      weight_(cfg.weight),
+      backup_(cfg.backup),
+      zone_(cfg.zone),
+      max_connections_(cfg.max_connections) {
+  // FNV-1a 64 of "pool\0address": opaque in a cookie, the same after a reload.
+  uint64_t h = 14695981039346656037ULL;
+  const auto mix = [&h](std::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ULL;
+    }
+  };
+  mix(pool_name_);
+  mix(std::string_view("\0", 1));
+  mix(address_.text);
+  static const char kHex[] = "0123456789abcdef";
+  sticky_id_.resize(16);
+  for (int i = 15; i >= 0; --i, h >>= 4) sticky_id_[static_cast<size_t>(i)] = kHex[h & 15];
+}
 
 Backend::~Backend() = default;
 

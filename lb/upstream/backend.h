@@ -24,6 +24,8 @@
 
 namespace ballast {
 
+class Pool;
+
 // Operator's runtime control (admin API): Draining takes no new requests
 // and lets in-flight ones finish; Disabled takes none at all.
 enum class AdminState : uint8_t { Enabled, Draining, Disabled };
@@ -53,11 +55,40 @@ class Backend : public std::enable_shared_from_this<Backend> {
   const config::Address& address() const { return address_; }
   const sockaddr* sockAddr() const { return reinterpret_cast<const sockaddr*>(&address_.addr); }
   uint32_t weight() const { return weight_; }
-  // A reload kept this backend: take the new weight and role.
+  // A reload kept this backend: take the new weight, role, zone and limit.
   void reconfigure(const config::BackendConfig& cfg) {
     weight_ = cfg.weight;
     backup_ = cfg.backup;
+    zone_ = cfg.zone;
+    max_connections_ = cfg.max_connections;
   }
+  const std::string& zone() const { return zone_; }
+  // Concurrent requests allowed (0 = no limit), and whether one more fits.
+  uint32_t maxConnections() const { return max_connections_; }
+  bool hasCapacity() const { return max_connections_ == 0 || active_requests_ < max_connections_; }
+  // The sticky-cookie value naming this backend: 16 hex digits derived from
+  // the pool name and the address (stable across reloads, not the address).
+  const std::string& stickyId() const { return sticky_id_; }
+
+  // ---- slow start, managed by the pool ----
+  // Loop time it last became available (the ramp's start), and whether the
+  // pool saw it available at its last refresh.
+  uint64_t rampStartMs() const { return ramp_start_ms_; }
+  bool seenAvailable() const { return seen_available_; }
+  void noteAvailability(bool available, uint64_t now_ms) {
+    if (available && !seen_available_) ramp_start_ms_ = now_ms;
+    seen_available_ = available;
+  }
+  // The pool of the current config that holds this backend (a reload moves
+  // it to the new pool; borrowed, cleared by that pool's destructor). A
+  // request of an older config releasing a slot here lets that pool's
+  // queue know.
+  Pool* homePool() const { return home_pool_; }
+  void setHomePool(Pool* p) { home_pool_ = p; }
+
+  // Effective weight share in permille (100..1000) last computed by the pool.
+  uint32_t rampPermille() const { return ramp_permille_; }
+  void setRampPermille(uint32_t p) { ramp_permille_ = p; }
   bool backup() const { return backup_; }
 
   // Healthy, not ejected, enabled: takes traffic in normal operation.
@@ -124,6 +155,13 @@ class Backend : public std::enable_shared_from_this<Backend> {
   config::Address address_;
   uint32_t weight_;
   bool backup_;
+  std::string zone_;
+  uint32_t max_connections_;
+  std::string sticky_id_;
+  uint64_t ramp_start_ms_ = 0;
+  bool seen_available_ = false;
+  uint32_t ramp_permille_ = 1000;
+  Pool* home_pool_ = nullptr;
   AdminState admin_ = AdminState::Enabled;
   AdminOverride override_;
   ProbeTraffic probe_traffic_ = ProbeTraffic::Agree;

@@ -574,12 +574,13 @@ JsonObject parseFlatJson(const std::string& line) {
   return obj;
 }
 
-Ballast::Ballast(const TempDir& dir, const std::string& config_yaml) {
+Ballast::Ballast(const TempDir& dir, const std::string& config_yaml, const std::vector<std::string>& extra_args) {
   int n = counter();
   config_path_ = dir.file("ballast-" + std::to_string(n) + ".yaml");
   writeFile(config_path_, config_yaml);
-  process_ = std::make_unique<Process>(std::vector<std::string>{BALLAST_BIN, "--config", config_path_}, dir.path(),
-                                       "ballast-" + std::to_string(n));
+  std::vector<std::string> argv{BALLAST_BIN, "--config", config_path_};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  process_ = std::make_unique<Process>(argv, dir.path(), "ballast-" + std::to_string(n));
   process_->requireLine(Stream::Stderr, R"re("event"\s*:\s*"started")re");
   const std::regex listening(R"re("event"\s*:\s*"listening")re");
   const std::regex kind(R"re("kind"\s*:\s*"(\w+)")re");

@@ -237,7 +237,8 @@ JsonObject parseFlatJson(const std::string& line);
 // Throws (with ballast's output) if it exits or does not start in time.
 class Ballast {
  public:
-  Ballast(const TempDir& dir, const std::string& config_yaml);
+  // `extra_args` go after `--config FILE` (e.g. {"--zone", "eu-1a"}).
+  Ballast(const TempDir& dir, const std::string& config_yaml, const std::vector<std::string>& extra_args = {});
   // Stops a ballast that is still running the way an operator does
   // (SIGTERM; a second one after kStopGrace if in-flight requests hold the
   // drain), and checks (Catch CHECK) that it exits 0 with its loop closed.

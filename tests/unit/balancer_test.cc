@@ -1,6 +1,6 @@
 // Smooth weighted round robin (RoundRobinBalancer) and the Pool that owns it.
-// No loop: picks are pure functions of the weights, availability and the
-// per-request TriedSet.
+// No loop: picks are pure functions of the weights, the candidates and the
+// per-request TriedSet. (The other policies: policies_test.cc.)
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -37,26 +37,43 @@ config::BackendConfig backendConfig(const std::string& text, uint32_t weight) {
 
 // Backends named "a", "b", ... (the name is Address::text) with the given
 // weights, plus a balancer over them. Owns both; the balancer borrows.
+// Availability changes go through rebuild() (the pool's refresh does that
+// in the real thing): candidates are the available backends.
 struct Fixture {
   std::vector<BackendPtr> backends;
   std::unique_ptr<RoundRobinBalancer> balancer;
 
   explicit Fixture(const std::vector<uint32_t>& weights) {
-    std::vector<Backend*> raw;
     for (size_t i = 0; i < weights.size(); ++i) {
       std::string name(1, static_cast<char>('a' + i));
       backends.push_back(std::make_shared<Backend>("pool", backendConfig(name, weights[i])));
-      raw.push_back(backends.back().get());
     }
-    balancer = std::make_unique<RoundRobinBalancer>(raw);
+    balancer = std::make_unique<RoundRobinBalancer>();
+    rebuild();
+  }
+  void rebuild() {
+    std::vector<ballast::Candidate> c;
+    for (const auto& b : backends) {
+      if (b->available()) c.push_back(ballast::Candidate{b.get(), b->weight(), 1000});
+    }
+    balancer->rebuild(c);
+  }
+  void setAvailable(char name, bool v) {
+    (*this)[name].setAvailable(v);
+    rebuild();
   }
   Backend& operator[](char name) { return *backends.at(static_cast<size_t>(name - 'a')); }
+  Backend* pick(const TriedSet& tried) {
+    ballast::PickRequest r;
+    r.tried = &tried;
+    return balancer->pick(r);
+  }
 
   // Names of `n` successive picks with an empty TriedSet, "-" for nullptr.
   std::string picks(size_t n, const TriedSet& tried = TriedSet()) {
     std::string out;
     for (size_t i = 0; i < n; ++i) {
-      Backend* b = balancer->pick(tried, PickMode::Normal);
+      Backend* b = pick(tried);
       out += b ? b->name() : std::string("-");
     }
     return out;
@@ -67,7 +84,7 @@ std::map<std::string, int> countPicks(Fixture& f, int n) {
   std::map<std::string, int> counts;
   TriedSet none;
   for (int i = 0; i < n; ++i) {
-    Backend* b = f.balancer->pick(none, PickMode::Normal);
+    Backend* b = f.pick(none);
     counts[b ? b->name() : "-"]++;
   }
   return counts;
@@ -120,7 +137,7 @@ TEST_CASE("smooth WRR: long-run distribution equals the weights", "[balancer]") 
 TEST_CASE("smooth WRR: unavailable backends are skipped", "[balancer]") {
   SECTION("5/1/1 with b down from the start: only a and c, 5:1") {
     Fixture f({5, 1, 1});
-    f['b'].setAvailable(false);
+    f.setAvailable('b', false);
     auto counts = countPicks(f, 6 * 20);
     CHECK(counts["a"] == 100);
     CHECK(counts["c"] == 20);
@@ -128,18 +145,15 @@ TEST_CASE("smooth WRR: unavailable backends are skipped", "[balancer]") {
   }
   SECTION("5/1/1 with a down from the start: b and c alternate") {
     Fixture f({5, 1, 1});
-    f['a'].setAvailable(false);
+    f.setAvailable('a', false);
     CHECK(f.picks(6) == "bcbcbc");
   }
   SECTION("a backend going down mid-cycle: the rest stays proportional") {
     Fixture f({5, 1, 1});
-    CHECK(f.picks(3) == "aab");  // leave the state mid-cycle
-    f['a'].setAvailable(false);
-    // State now a=1 b=-4 c=3: c, which was owed picks, catches up first
-    // (c c c c), then b and c alternate. That is smooth WRR working as
-    // designed; the deviation from 1:1 is bounded by the saved `current`
-    // values and does not grow with the number of picks.
-    CHECK(f.picks(6) == "ccccbc");
+    CHECK(f.picks(3) == "aab");  // leave the cycle midway
+    f.setAvailable('a', false);
+    // The cycle is laid out again over b and c; the position carries over.
+    CHECK(f.picks(6) == "cbcbcb");
     auto counts = countPicks(f, 2000);
     CHECK(counts.count("a") == 0);
     CHECK(counts["b"] + counts["c"] == 2000);
@@ -148,25 +162,24 @@ TEST_CASE("smooth WRR: unavailable backends are skipped", "[balancer]") {
   }
   SECTION("a backend coming back is picked again in proportion") {
     Fixture f({2, 1, 1});
-    f['c'].setAvailable(false);
+    f.setAvailable('c', false);
     (void)countPicks(f, 30);
-    f['c'].setAvailable(true);
+    f.setAvailable('c', true);
     auto counts = countPicks(f, 400);
-    // Proportional 2:1:1 over the long run; the small bound covers the
-    // `current` value c kept while it was down.
+    // Proportional 2:1:1 over the long run.
     CHECK(std::abs(counts["a"] - 200) <= 2);
     CHECK(std::abs(counts["b"] - 100) <= 2);
     CHECK(std::abs(counts["c"] - 100) <= 2);
   }
   SECTION("all unavailable: nullptr, repeatedly") {
     Fixture f({5, 1, 1});
-    for (char c : {'a', 'b', 'c'}) f[c].setAvailable(false);
+    for (char c : {'a', 'b', 'c'}) f.setAvailable(c, false);
     CHECK(f.picks(5) == "-----");
   }
   SECTION("the only available one is always picked") {
     Fixture f({5, 1, 1});
-    f['a'].setAvailable(false);
-    f['b'].setAvailable(false);
+    f.setAvailable('a', false);
+    f.setAvailable('b', false);
     CHECK(f.picks(7) == "ccccccc");
   }
 }
@@ -176,19 +189,19 @@ TEST_CASE("smooth WRR: TriedSet excludes backends a request already tried", "[ba
     Fixture f({5, 1, 1});
     for (int i = 0; i < 50; ++i) {
       TriedSet tried;
-      Backend* first = f.balancer->pick(tried, PickMode::Normal);
+      Backend* first = f.pick(tried);
       REQUIRE(first != nullptr);
       tried.add(first);
-      Backend* second = f.balancer->pick(tried, PickMode::Normal);
+      Backend* second = f.pick(tried);
       REQUIRE(second != nullptr);
       CHECK(second != first);
       tried.add(second);
-      Backend* third = f.balancer->pick(tried, PickMode::Normal);
+      Backend* third = f.pick(tried);
       REQUIRE(third != nullptr);
       CHECK(third != first);
       CHECK(third != second);
       tried.add(third);
-      CHECK(f.balancer->pick(tried, PickMode::Normal) == nullptr);
+      CHECK(f.pick(tried) == nullptr);
     }
   }
   SECTION("excluding a gives b and c alternately") {
@@ -199,7 +212,7 @@ TEST_CASE("smooth WRR: TriedSet excludes backends a request already tried", "[ba
   }
   SECTION("tried and unavailable combine") {
     Fixture f({1, 1, 1});
-    f['b'].setAvailable(false);
+    f.setAvailable('b', false);
     TriedSet tried;
     tried.add(&f['a']);
     CHECK(f.picks(3, tried) == "ccc");
@@ -250,6 +263,7 @@ TEST_CASE("Pool: builds backends from config and picks through its balancer", "[
   CHECK(seq == "1121311");
 
   for (const auto& b : pool.backends()) b->setAvailable(false);
+  pool.refresh(0);
   CHECK(pool.pick(none) == nullptr);
 }
 
@@ -275,7 +289,7 @@ TEST_CASE("Pool: a pick counts a request on the backend until its release", "[ba
   CHECK(a->activeRequests() == 0);
   CHECK(b->activeRequests() == 0);
   // A draining backend with requests in flight shows as "draining", then "drained".
-  b->setAdminState(AdminState::Draining);
+  pool.setAdminState(*b, AdminState::Draining, 0);
   Backend* c = pool.pick(none);
   CHECK(c == a);  // b takes no new requests
   pool.release(*c, AttemptOutcome::Success);

@@ -447,14 +447,14 @@ TEST_CASE("config: value errors", "[config]") {
        "<string>:2:19: limits.max_body_bytes: expected a size in bytes like 16384, 512KiB, 10MiB or 1GB, got \"-1\""},
       {"max_body_bytes lower-case unit", "limits:\n  max_body_bytes: 10mib\n" + pool,
        "<string>:2:19: limits.max_body_bytes: expected a size in bytes like 16384, 512KiB, 10MiB or 1GB, got \"10mib\""},
-      {"weight zero", "pools:\n  - name: web\n    backends: [{ address: 127.0.0.1:1, weight: 0 }]\n",
-       "<string>:3:48: pools[0].backends[0].weight: must be between 1 and 1000"},
+      {"weight negative", "pools:\n  - name: web\n    backends: [{ address: 127.0.0.1:1, weight: -1 }]\n",
+       "<string>:3:48: pools[0].backends[0].weight: must be between 0 and 1000"},
       {"weight too large", "pools:\n  - name: web\n    backends: [{ address: 127.0.0.1:1, weight: 1001 }]\n",
-       "<string>:3:48: pools[0].backends[0].weight: must be between 1 and 1000"},
+       "<string>:3:48: pools[0].backends[0].weight: must be between 0 and 1000"},
       {"weight not a number", "pools:\n  - name: web\n    backends: [{ address: 127.0.0.1:1, weight: heavy }]\n",
        "<string>:3:48: pools[0].backends[0].weight: expected an integer, got \"heavy\""},
       {"balance", "pools:\n  - name: web\n    balance: least_conn\n    backends: []\n",
-       "<string>:3:14: pools[0].balance: unknown balance \"least_conn\" (allowed: round_robin)"},
+       "<string>:3:14: pools[0].balance: unknown balance \"least_conn\" (allowed: round_robin, least_request, p2c, random, consistent_hash)"},
       {"pool name characters", "pools:\n  - name: web/1\n    backends: []\n",
        "<string>:2:11: pools[0].name: invalid pool name \"web/1\" (allowed characters: A-Z a-z 0-9 _ . -)"},
       {"pool name empty", "pools:\n  - name: \"\"\n    backends: []\n",
@@ -585,7 +585,7 @@ TEST_CASE("config: all errors are reported, in document order", "[config]") {
       "pools:\n"                                              // 6
       "  - name: web\n"                                       // 7
       "    backends:\n"                                       // 8
-      "      - { address: 127.0.0.1:9001, weight: 0 }\n"     // 9
+      "      - { address: 127.0.0.1:9001, weight: 1001 }\n"  // 9
       "      - { address: \"[::1]:80\", wieght: 2 }\n"        // 10
       "  - name: web\n"                                       // 11
       "    backends: []\n"                                    // 12
@@ -598,7 +598,7 @@ TEST_CASE("config: all errors are reported, in document order", "[config]") {
                             "<string>:1:9: listen: expected host:port",
                             "<string>:3:10: log.level: unknown log level \"loud\" (allowed: trace, debug, info, warn, error)",
                             "<string>:5:12: timeouts.connect: expected a duration like 250ms, 2s, 1m or 1h, got \"2\"",
-                            "<string>:9:44: pools[0].backends[0].weight: must be between 1 and 1000",
+                            "<string>:9:44: pools[0].backends[0].weight: must be between 0 and 1000",
                             "<string>:10:32: pools[0].backends[1].wieght: unknown key (did you mean \"weight\"?)",
                             "<string>:11:11: pools[1].name: duplicate pool name \"web\" (also at pools[0])",
                             "<string>:14:29: routes[0].match.path_prefix: must start with \"/\"",
@@ -611,7 +611,7 @@ TEST_CASE("config: all errors are reported, in document order", "[config]") {
   CHECK(r.errors[3].line == 9);
   CHECK(r.errors[3].column == 44);
   CHECK(r.errors[3].path == "pools[0].backends[0].weight");
-  CHECK(r.errors[3].message == "must be between 1 and 1000");
+  CHECK(r.errors[3].message == "must be between 0 and 1000");
 }
 
 TEST_CASE("config: an unusable pools section does not cascade into routes", "[config]") {

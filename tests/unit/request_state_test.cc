@@ -28,6 +28,12 @@ TEST_CASE("request states: the paths a request takes are allowed", "[request_sta
       {S::Sending, S::AwaitingResponse, S::LocalReply, S::Done},
       // A protocol error before any head (400 on the first bytes).
       {S::Idle, S::LocalReply, S::Done},
+      // Every backend at max_connections: waits in the queue, then is
+      // dispatched to a fresh or a pooled connection, or times out (503).
+      {S::PickingBackend, S::Queued, S::Connecting, S::Sending, S::AwaitingResponse, S::Streaming, S::Done},
+      {S::PickingBackend, S::Queued, S::Sending},
+      {S::PickingBackend, S::Queued, S::LocalReply, S::Done},
+      {S::Queued, S::Done},
       // The client leaves at any point before the response.
       {S::PickingBackend, S::Done},
       {S::Connecting, S::Done},
@@ -58,6 +64,10 @@ TEST_CASE("request states: what may never happen is refused", "[request_state]")
   // A request starts by picking (or answering locally), never mid-way.
   CHECK_FALSE(transitionAllowed(S::Idle, S::Connecting));
   CHECK_FALSE(transitionAllowed(S::Done, S::Streaming));
+  // A queued request holds no backend: it cannot have a response yet.
+  CHECK_FALSE(transitionAllowed(S::Queued, S::AwaitingResponse));
+  CHECK_FALSE(transitionAllowed(S::Queued, S::Streaming));
+  CHECK_FALSE(transitionAllowed(S::Connecting, S::Queued));
   // A discarded 5xx is never streamed.
   CHECK_FALSE(transitionAllowed(S::DiscardingResponse, S::Streaming));
   CHECK_FALSE(transitionAllowed(S::Connecting, S::AwaitingResponse));
@@ -80,6 +90,9 @@ TEST_CASE("request states: decisions read from the state", "[request_state]") {
   CHECK_FALSE(beforeResponse(S::LocalReply));
   CHECK(attemptInProgress(S::Connecting));
   CHECK_FALSE(attemptInProgress(S::PickingBackend));
+  CHECK(beforeResponse(S::Queued));
+  CHECK_FALSE(attemptInProgress(S::Queued));
+  CHECK(ballast::terminationPhase(S::Queued) == 'Q');
   CHECK(ballast::terminationPhase(S::Connecting) == 'C');
   CHECK(ballast::terminationPhase(S::AwaitingResponse) == 'H');
   CHECK(ballast::terminationPhase(S::Streaming) == 'D');
@@ -90,7 +103,7 @@ TEST_CASE("request states: decisions read from the state", "[request_state]") {
 
 TEST_CASE("termination codes map to metric slots and back", "[request_state]") {
   for (char cause : {'C', 'c', 'S', 's', 'P', 'K', 'R'}) {
-    for (char phase : {'R', 'C', 'H', 'D'}) {
+    for (char phase : {'R', 'Q', 'C', 'H', 'D'}) {
       Termination t{cause, phase};
       size_t slot = ballast::terminationSlot(t);
       INFO(std::string(1, cause) + phase);
