@@ -7,7 +7,8 @@
 #   tests/fuzz/run.sh MINUTES [target...]     (default: all five targets)
 # Prints per target: CPU-minutes, executions, corpus size, the last
 # cov/ft figures and the findings (crash, timeout, leak, oom files).
-# Environment: FUZZ_BUILD_DIR (default build/fuzz), FUZZ_JOBS.
+# Environment: FUZZ_BUILD_DIR (default build/fuzz), FUZZ_JOBS, FUZZ_WALL_MINUTES
+# (wall-time cap per target, default 3 x MINUTES).
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 if [[ $# -lt 1 ]]; then
@@ -20,13 +21,14 @@ TARGETS=("$@")
 [[ ${#TARGETS[@]} -eq 0 ]] && TARGETS=(request response chunked config admin)
 BUILD="${FUZZ_BUILD_DIR:-$ROOT/build/fuzz}"
 JOBS="${FUZZ_JOBS:-2}"
+WALL=$((${FUZZ_WALL_MINUTES:-$((MINUTES * 3))} * 60))
 "$ROOT/tests/fuzz/build.sh" "$BUILD" >/dev/null || { echo "fuzz build failed" >&2; exit 1; }
 
 # CPU time (user + system) of a process, in clock ticks; empty once gone.
 cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null; }
 
 # One target's campaign: runs the fuzzer until it has used MINUTES of CPU
-# (wall time is capped at 3 x MINUTES, for a machine busy with other work);
+# (wall time is capped, FUZZ_WALL_MINUTES, for a machine busy with other work);
 # writes campaign/<t>/summary.
 campaign() {
   local t="$1" dir="$BUILD/campaign/$1"
@@ -36,7 +38,7 @@ campaign() {
   budget=$((MINUTES * 60 * hz))
   start=$(date +%s)
   : >"$dir/log"
-  while [[ $used -lt $budget && $runs -lt 50 && $(($(date +%s) - start)) -lt $((MINUTES * 180)) ]]; do
+  while [[ $used -lt $budget && $runs -lt 50 && $(($(date +%s) - start)) -lt $WALL ]]; do
     runs=$((runs + 1))
     nice -n 19 "$BUILD/bin/${t}_fuzzer" -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix="$dir/artifacts/" "$dir/corpus" "$ROOT/tests/fuzz/corpus/$t" >"$dir/run.log" 2>&1 &
@@ -45,7 +47,7 @@ campaign() {
     while kill -0 "$pid" 2>/dev/null; do
       n=$(cpu_of "$pid")
       [[ -n "$n" ]] && last=$n
-      if [[ $((used + last)) -ge $budget || $(($(date +%s) - start)) -ge $((MINUTES * 180)) ]]; then
+      if [[ $((used + last)) -ge $budget || $(($(date +%s) - start)) -ge $WALL ]]; then
         kill -INT "$pid" 2>/dev/null
         break
       fi
