@@ -245,7 +245,11 @@ void checkRequestPath(std::string_view input, const std::string& sent, const Out
          ": " + r.reason + " at " + std::to_string(r.error_pos) + ")");
   }
   const auto rf = finals(r);
-  const size_t max_answers = c.messages.empty() ? 1 : c.messages.size();
+  // One answer more than the reference sees requests: ballast's refusal of
+  // bytes the reference skips (more than one empty line before a request
+  // line, which ballast answers 400 by design), closing the connection.
+  const bool extra_refusal = !rf.empty() && isLocalReply(*rf.back()) && closes(*rf.back());
+  const size_t max_answers = c.messages.size() + (extra_refusal ? 1 : 0);
   if (rf.size() > max_answers) {
     fail(std::to_string(rf.size()) + " answers to " + std::to_string(c.messages.size()) + " requests");
   }
