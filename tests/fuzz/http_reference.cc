@@ -41,6 +41,7 @@ int onUrl(llhttp_t* p, const char* at, size_t len) {
 }
 int onHeaderField(llhttp_t* p, const char* at, size_t len) {
   Recorder* r = rec(p);
+  if (r->cur().head_complete) r->cur().has_trailers = true;
   if (r->in_value) r->flushHeader();
   r->field.append(at, len);
   return 0;

@@ -33,6 +33,7 @@ struct HttpMessage {
   uint64_t content_length = 0;
   bool keep_alive = false;
   bool head_complete = false;
+  bool has_trailers = false;  // a chunked body ended with trailer fields
   bool complete = false;
   size_t begin = 0, end = 0;  // byte offsets of the message in the stream
 
