@@ -75,7 +75,9 @@ void AdminConnection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf)
     } else {
       plainReply(r, 400, "400 Bad Request: " + std::string(llhttp_errno_name(e)));
     }
-    self->send(r, /*head_only=*/false);
+    // An answer to HEAD has no body, refused or not (llhttp records the
+    // method as soon as it has read it; before that it is not HEAD).
+    self->send(r, /*head_only=*/self->parser_.method == HTTP_HEAD);
   }
 }
 

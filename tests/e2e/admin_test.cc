@@ -304,6 +304,25 @@ TEST_CASE("admin: a request head over 8 KiB gets 431, a POST body that is not a 
   CHECK(adminGet(lb, "/healthz").status == 200);
 }
 
+// Found by the admin fuzz target (tests/fuzz/admin_fuzzer.cc): the 431 to
+// a HEAD request carried its body, which a client reads as the start of
+// another response.
+TEST_CASE("admin: an error answer to HEAD (431 or 400) has no body", "[admin]") {
+  TempDir dir;
+  DemoBackend a(dir, "a");
+  Ballast lb(dir, webConfig({a.address()}));
+  for (const std::string& req : {"HEAD /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + std::string(9000, 'a') + "\r\n\r\n",
+                                 std::string("HEAD /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Name: x\r\n\r\n")}) {
+    Client c(lb.adminPort());
+    c.sendAll(req);
+    const std::string got = c.readUntilClose();
+    INFO(got.substr(0, 400));
+    REQUIRE(got.find("\r\n\r\n") != std::string::npos);
+    CHECK((got.rfind("HTTP/1.1 431 ", 0) == 0 || got.rfind("HTTP/1.1 400 ", 0) == 0));
+    CHECK(got.size() == got.find("\r\n\r\n") + 4);  // the head, and nothing after it
+  }
+}
+
 TEST_CASE("admin: /readyz is 503 until the first health round is done, then 200", "[admin][health]") {
   TempDir dir;
   // The health path never answers: the first probe ends only at its timeout.
