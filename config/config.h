@@ -351,6 +351,10 @@ struct Config {
   // no history.
   std::string history_dir;
   uint32_t history_keep = 20;
+  // explain.buffer: the last requests kept for GET /requests/{id} (failed
+  // and retried ones in a second ring of half that size, so they stay
+  // longer); 0 = off.
+  uint32_t explain_buffer = 1000;
   // Where the operator state survives restarts and hot upgrades (overrides
   // with reason and expiry, each backend's health and since when); empty =
   // not kept. Relative to the config file's directory. Health read back is

@@ -627,7 +627,7 @@ void Loader::loadDocument(const YAML::Node& root, Config& cfg) {
     return;
   }
   checkKeys(top, {"listen", "admin", "log", "timeouts", "limits", "drain", "overrides", "reload", "config_history",
-                  "state_file", "state_max_age", "pools", "routes", "zone"});
+                  "explain", "state_file", "state_max_age", "pools", "routes", "zone"});
 
   if (auto v = field(top, "zone")) {
     if (auto name = zoneName(*v)) cfg.zone = *name;
@@ -641,6 +641,14 @@ void Loader::loadDocument(const YAML::Node& root, Config& cfg) {
   if (auto v = field(top, "drain")) loadDrain(*v, cfg);
   if (auto v = field(top, "overrides")) loadOverrides(*v, cfg);
   if (auto v = field(top, "reload")) loadReload(*v, cfg);
+  if (auto v = field(top, "explain")) {
+    if (expectMap(*v)) {
+      checkKeys(*v, {"buffer"});
+      if (auto b = field(*v, "buffer")) {
+        if (auto n = integer(*b, 0, 1000000)) cfg.explain_buffer = static_cast<uint32_t>(*n);
+      }
+    }
+  }
   if (auto v = field(top, "config_history")) {
     if (expectMap(*v)) {
       checkKeys(*v, {"dir", "keep"});

@@ -95,6 +95,7 @@ void ProxyRequest::beginRequest() {
   req_framing_ = BodyFraming::None;
   max_body_ = runtime_->config->limits.max_body_bytes;
   upgrade_.clear();
+  n_explain_ = 0;
   tunnel_started_ = false;
   tunnel_counted_ = false;
   client_eof_ = false;
@@ -379,6 +380,7 @@ void ProxyRequest::endAttempt(AttemptOutcome outcome) {
 
 void ProxyRequest::connectTo(Backend* b, bool fresh_only) {
   attempt_start_ns_ = nowNs();
+  ExplainAttempt* note = beginExplainAttempt(*b);
   const config::Timeouts& timeouts = *timeouts_;
   UpstreamConnection* c = nullptr;
   if (!fresh_only) {
@@ -386,6 +388,7 @@ void ProxyRequest::connectTo(Backend* b, bool fresh_only) {
     while ((c = b->idle().acquire()) != nullptr && c->idleInputPending()) c->close();
   }
   if (c != nullptr) {
+    if (note != nullptr) note->reused = true;
     upstream_ = c;
     c->attach(this, timeouts);
     transitionTo(RequestState::Sending);
@@ -451,6 +454,7 @@ void ProxyRequest::onUpstreamInterim(UpstreamConnection& c) {
 
 bool ProxyRequest::onUpstreamHead(UpstreamConnection& c) {
   const int code = c.status();
+  endExplainAttempt("response", code);
   BALLAST_METRIC(backend_->stats().response_duration.observe(static_cast<double>(nowNs() - attempt_start_ns_) / 1e9));
   if (code >= 500) {
     pool_->recordFailure(*backend_, "status " + std::to_string(code), loopNow());
@@ -606,6 +610,7 @@ void ProxyRequest::onClientWriteDone(int status) {
 
 void ProxyRequest::onUpstreamError(UpstreamError err, int uv_status) {
   const UpstreamErrorInfo& info = errorInfo(err);
+  endExplainAttempt(info.name, 0);
   UpstreamConnection* c = upstream_;
   upstream_ = nullptr;  // already closed by UpstreamConnection::fail
   const bool reused = c != nullptr && c->reused();
@@ -939,7 +944,78 @@ void ProxyRequest::finishTunnel(TunnelEnd how, Termination t) {
   tunnel_early_ = {};
 }
 
+ExplainAttempt* ProxyRequest::beginExplainAttempt(const Backend& b) {
+  if (!explainLog().enabled()) return nullptr;
+  if (n_explain_ == explain_attempts_.size()) explain_attempts_.emplace_back();
+  ExplainAttempt& a = explain_attempts_[n_explain_++];
+  a.backend.assign(b.name());
+  a.start_ms = static_cast<double>(attempt_start_ns_ - start_ns_) / 1e6;
+  a.duration_ms = 0;
+  a.reused = false;
+  a.outcome.assign("pending");
+  a.http_status = 0;
+  return &a;
+}
+
+void ProxyRequest::endExplainAttempt(std::string_view outcome, int http_status) {
+  if (n_explain_ == 0) return;
+  ExplainAttempt& a = explain_attempts_[n_explain_ - 1];
+  if (a.outcome != "pending") return;  // the first end says it
+  a.outcome.assign(outcome);
+  a.http_status = http_status;
+  a.duration_ms = static_cast<double>(nowNs() - attempt_start_ns_) / 1e6;
+}
+
+void ProxyRequest::recordExplanation(int status, bool complete) {
+  ExplainLog& log = explainLog();
+  if (!log.enabled() || request_id_.empty()) return;
+  endExplainAttempt(termination_.cause == 'C' || termination_.cause == 'c' ? "aborted" : "ended", 0);
+  const bool failed = status >= 500 || !complete || n_explain_ > 1;
+  ExplainRecord& r = log.slot(failed);
+  r.failed = failed;
+  r.request_id.assign(request_id_);
+  r.time = wallSeconds();
+  r.method.assign(method_);
+  r.path.assign(path_.substr(0, std::min(path_.size(), ExplainLog::kMaxPath)));
+  r.route.assign(route_name_);
+  r.pool.assign(pool_ != nullptr ? std::string_view(pool_->name()) : std::string_view());
+  r.status = status;
+  r.termination[0] = termination_.cause;
+  r.termination[1] = termination_.phase;
+  r.duration_ms = static_cast<double>(nowNs() - start_ns_) / 1e6;
+  r.attempts.resize(n_explain_);
+  for (size_t i = 0; i < n_explain_; ++i) {
+    ExplainAttempt& d = r.attempts[i];
+    const ExplainAttempt& s = explain_attempts_[i];
+    d.backend.assign(s.backend);
+    d.outcome.assign(s.outcome);
+    d.start_ms = s.start_ms;
+    d.duration_ms = s.duration_ms;
+    d.reused = s.reused;
+    d.http_status = s.http_status;
+  }
+  r.candidates.clear();
+  if (failed && pool_ != nullptr) {
+    // The pool as this request leaves it: which backends could have taken
+    // it, and why the others did not.
+    for (const auto& bp : pool_->backends()) {
+      if (r.candidates.size() >= ExplainLog::kMaxCandidates) break;
+      ExplainCandidate c;
+      c.backend = bp->name();
+      c.state = bp->stateName();
+      c.available = bp->available();
+      c.at_capacity = !bp->hasCapacity();
+      c.tried = tried_.contains(bp.get());
+      r.candidates.push_back(std::move(c));
+    }
+  }
+  r.retry_budget_tokens = pool_ != nullptr ? pool_->retryBudget().tokens() : 0;
+  r.retries_in_flight = pool_ != nullptr ? pool_->retryBudget().inFlight() : 0;
+  r.config_hash.assign(processStats().config_hash);
+}
+
 void ProxyRequest::logAccess(int status, bool complete) {
+  recordExplanation(status, complete);
   AccessRecord r;
   r.request_id = request_id_;
   r.client = conn_.clientAddr();

@@ -35,6 +35,7 @@
 #include "config/config.h"
 #include "lb/base/write_batch.h"
 #include "lb/http/http_message.h"
+#include "lb/proxy/explain.h"
 #include "lb/proxy/request_state.h"
 #include "lb/proxy/router.h"
 #include "lb/stats/stats.h"
@@ -171,6 +172,10 @@ class ProxyRequest final : public UpstreamHandler, public QueueWaiter {
   void reply(int status, std::string_view detail, ErrorKind kind = ErrorKind::kCount,
              const RouteDecision* route = nullptr);
   void logAccess(int status, bool complete);
+  // Request explanations (explain.h): one entry per attempt, reused.
+  ExplainAttempt* beginExplainAttempt(const Backend& b);
+  void endExplainAttempt(std::string_view outcome, int http_status);
+  void recordExplanation(int status, bool complete);
   // After the 101 was queued: starts relaying both ways.
   void startTunnel();
   // Client FIN and backend FIN both passed on and every write done: the end.
@@ -224,6 +229,8 @@ class ProxyRequest final : public UpstreamHandler, public QueueWaiter {
   bool idempotent_ = false;
   BodyFraming req_framing_ = BodyFraming::None;
   uint64_t max_body_ = 0;
+  std::vector<ExplainAttempt> explain_attempts_;  // [0, n_explain_) in use; entries keep their capacity
+  size_t n_explain_ = 0;
   std::string abs_path_;  // origin form built for an absolute-form target with no path ("http://h?q")
   std::string upgrade_;  // protocols offered in an HTTP/1.1 upgrade request (h2c removed); empty: none
 

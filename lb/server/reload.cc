@@ -7,6 +7,7 @@
 #include "lb/base/address.h"
 #include "lb/base/clock.h"
 #include "lb/base/log.h"
+#include "lb/proxy/explain.h"
 #include "lb/upstream/backend.h"
 #include "lb/upstream/pool.h"
 #include "lb/server/config_job.h"
@@ -183,6 +184,7 @@ ReloadResult Server::applyConfig(const config::Config& cfg, std::string_view tri
   std::shared_ptr<Runtime> old = runtime();
   const std::string old_hash = processStats().config_hash;
   proxy_->setRuntime(Runtime::build(cfg, uv_now(&loop_), old.get(), zone_override_));
+  explainLog().setCapacity(cfg.explain_buffer);
   const auto& rt = *runtime();
   size_t added = 0, removed = 0, kept_backends = 0;
   const auto holds = [](const Runtime& r, const Backend* b) {

@@ -10,6 +10,7 @@
 #include "lb/admin/admin_server.h"
 #include "lb/admin/backend_control.h"
 #include "lb/server/state_file.h"
+#include "lb/proxy/explain.h"
 #include "lb/upstream/probe_traffic.h"
 #include "lb/base/clock.h"
 #include "lb/proxy/downstream_connection.h"
@@ -41,6 +42,7 @@ Server::Server(const config::Config& cfg, std::string zone_override) : zone_over
   start_time_ = wallSeconds();
   proxy_ = std::make_unique<ProxyContext>(&loop_);
   proxy_->setRuntime(Runtime::build(cfg, uv_now(&loop_), nullptr, zone_override_));
+  explainLog().setCapacity(cfg.explain_buffer);
   proxy_->on_client_closed = [this] { onClientClosed(); };
   upgrade_ = std::make_unique<HotUpgrade>(&loop_);
   for (size_t i = 0; i < std::size(kSignals); ++i) {

@@ -29,6 +29,9 @@ class RetryBudget {
     ++in_flight_;
   }
   void retryFinished() { --in_flight_; }
+  // State, for request explanations.
+  double tokens() const { return tokens_; }
+  uint32_t inFlight() const { return in_flight_; }
   // Retries refused so far (ballast_retry_budget_exhausted_total).
   uint64_t exhausted() const { return exhausted_; }
   void noteExhausted() { ++exhausted_; }
