@@ -142,7 +142,7 @@ const std::string kThree = "[{ cert: site.pem, key: site.key }, { cert: api.pem,
 
 }  // namespace
 
-TEST_CASE("listen entries: a string or { address, tls }; tls defaults; paths relative to the config", "[tls][config]") {
+TEST_CASE("listen entries are a string or { address, tls }, with TLS defaults and paths relative to the config", "[tls][config]") {
   auto r = loadConfigString(R"(listen:
   - 127.0.0.1:8080
   - address: 127.0.0.1:8443
