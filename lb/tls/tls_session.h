@@ -59,6 +59,8 @@ class TlsSession {
   void shutdown();
 
   bool hasOutput() const { return !out_.empty(); }
+  // Ciphertext fed but not yet taken by OpenSSL.
+  bool hasPendingInput() const { return in_pos_ < in_.size(); }
   size_t outputSize() const { return out_.size(); }
   // The ciphertext to send, in order; the session's buffer is left empty.
   std::string takeOutput();

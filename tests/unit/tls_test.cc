@@ -24,30 +24,15 @@
 #include "lb/tls/tls_contexts.h"
 #include "lb/tls/tls_metrics.h"
 #include "lb/tls/tls_session.h"
+#include "tests/support/test_certs.h"
 
 using namespace ballast;
 using config::ConfigError;
 using config::loadConfigString;
 using tls::TlsSession;
+using ballast::test::certDir;
 
 namespace {
-
-// One directory of test certificates per test run, removed at exit.
-const std::string& certDir() {
-  static const std::string dir = [] {
-    char tmpl[] = "/tmp/ballast-tls-test-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    std::string d = tmpl;
-    const std::string cmd = std::string("sh ") + BALLAST_SOURCE_DIR "/tests/support/make_test_certs.sh " + d;
-    REQUIRE(std::system(cmd.c_str()) == 0);
-    static struct Cleanup {
-      std::string dir;
-      ~Cleanup() { std::system(("rm -rf " + dir).c_str()); }
-    } cleanup{d};
-    return d;
-  }();
-  return dir;
-}
 
 // A config whose file lives in the certificate directory, so "site.pem" is
 // found relative to it.
