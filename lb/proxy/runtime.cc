@@ -2,13 +2,15 @@
 
 namespace ballast {
 
-std::shared_ptr<Runtime> Runtime::build(const config::Config& cfg, uint64_t now_ms, const Runtime* previous) {
+std::shared_ptr<Runtime> Runtime::build(const config::Config& cfg, uint64_t now_ms, const Runtime* previous,
+                                        const tls::TlsContexts* tls) {
   auto rt = std::make_shared<Runtime>();
   rt->config = std::make_shared<const config::Config>(cfg);
   std::vector<Pool*> raw;
   for (const auto& pc : rt->config->pools) {
     const Pool* old = previous ? previous->findPool(pc.name) : nullptr;
     rt->pools.push_back(std::make_shared<Pool>(pc, now_ms, old));
+    if (tls != nullptr && rt->pools.size() <= tls->pools.size()) rt->pools.back()->setTls(tls->pools[rt->pools.size() - 1]);
     raw.push_back(rt->pools.back().get());
   }
   rt->router.build(rt->config->routes, raw);

@@ -188,7 +188,7 @@ ReloadResult Server::applyConfig(const config::Config& cfg, std::string_view tri
   if (watch_) watch_->setExtraFiles(tlsFiles(cfg));
 
   std::shared_ptr<Runtime> old = runtime();
-  proxy_->setRuntime(Runtime::build(cfg, uv_now(&loop_), old.get()));
+  proxy_->setRuntime(Runtime::build(cfg, uv_now(&loop_), old.get(), &tls_));
   const auto& rt = *runtime();
   size_t added = 0, removed = 0, kept_backends = 0;
   const auto holds = [](const Runtime& r, const Backend* b) {

@@ -37,7 +37,7 @@ Server::Server(const config::Config& cfg, tls::TlsContexts tls) : tls_(std::move
   started_ms_ = uv_now(&loop_);
   start_time_ = wallSeconds();
   proxy_ = std::make_unique<ProxyContext>(&loop_);
-  proxy_->setRuntime(Runtime::build(cfg, uv_now(&loop_)));
+  proxy_->setRuntime(Runtime::build(cfg, uv_now(&loop_), nullptr, &tls_));
   proxy_->on_client_closed = [this] { onClientClosed(); };
   upgrade_ = std::make_unique<HotUpgrade>(&loop_);
   publishTlsStats(cfg);
@@ -448,7 +448,7 @@ void Server::startHealthChecks() {
     // The checker computes; the pool acts on each result.
     checkers_.push_back(std::make_unique<health::HealthChecker>(
         &loop_, p->name(), p->backends(), *p->config().health_check,
-        [this, pool = p](Backend& b, const ProbeResult& r) { pool->onProbe(b, r, uv_now(&loop_)); }));
+        [this, pool = p](Backend& b, const ProbeResult& r) { pool->onProbe(b, r, uv_now(&loop_)); }, p->tls()));
     checkers_.back()->start();
   }
   // Ejections end on time: a coarse sweep is enough (ejections last seconds).

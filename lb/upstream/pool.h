@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "lb/tls/client_context.h"
 #include "lb/stats/stats.h"
 #include "lb/upstream/backend.h"
 #include "lb/upstream/balancer.h"
@@ -34,6 +35,10 @@ class Pool {
   const std::string& name() const { return cfg_.name; }
   const config::PoolConfig& config() const { return cfg_; }
   const std::vector<BackendPtr>& backends() const { return backends_; }
+  // The client TLS context when the pool speaks TLS to its backends
+  // (connections and health probes), else null. Set once after building.
+  const std::shared_ptr<tls::ClientContext>& tls() const { return tls_; }
+  void setTls(std::shared_ptr<tls::ClientContext> ctx) { tls_ = std::move(ctx); }
   // The backend with this configured address, or nullptr.
   Backend* find(std::string_view address) const;
 
@@ -71,6 +76,7 @@ class Pool {
   void uneject(Backend& b, std::string_view reason, uint64_t now_ms);
 
   config::PoolConfig cfg_;
+  std::shared_ptr<tls::ClientContext> tls_;
   std::vector<BackendPtr> backends_;
   BalancerPtr balancer_;
   std::optional<OutlierDetector> outlier_;

@@ -159,3 +159,63 @@ TEST_CASE("tls: --watch reloads when a certificate file changes", "[tls][reload]
   p.signal(SIGTERM);
   CHECK(p.waitExit() == 0);
 }
+
+namespace {
+
+// `openssl s_server -www` on a free port with the site certificate: a TLS
+// backend answering every GET with 200 (one connection at a time).
+std::unique_ptr<Process> tlsBackend(const TempDir& dir, uint16_t& port) {
+  port = freePort();
+  auto p = std::make_unique<Process>(
+      std::vector<std::string>{"/usr/bin/openssl", "s_server", "-www", "-accept", "127.0.0.1:" + std::to_string(port), "-cert",
+                               dir.file("certs/site.pem"), "-key", dir.file("certs/site.key"), "-naccept", "1000"},
+      dir.path(), "tls-backend");
+  p->requireLine(Stream::Stdout, "ACCEPT");
+  return p;
+}
+
+std::string tlsPoolConfig(const std::string& backend, const std::string& tls) {
+  return "listen: 127.0.0.1:0\n"
+         "admin: { listen: 127.0.0.1:0 }\n"
+         "log: { level: info, access: off, events: stderr }\n"
+         "pools:\n"
+         "  - name: web\n"
+         "    tls: " + tls + "\n"
+         "    health_check: { path: /, interval: 300ms, timeout: 300ms, rise: 1, fall: 1 }\n"
+         "    backends:\n"
+         "      - { address: " + backend + " }\n";
+}
+
+}  // namespace
+
+TEST_CASE("tls: health checks of a TLS pool use TLS and verify the backend's certificate", "[tls][health]") {
+  TempDir dir;
+  makeCerts(dir);
+  uint16_t port = 0;
+  auto backend = tlsBackend(dir, port);
+  const std::string addr = "127.0.0.1:" + std::to_string(port);
+  SECTION("verified against the CA, by the name in sni") {
+    Ballast lb(dir, tlsPoolConfig(addr, "{ ca: certs/ca.pem, sni: site.test }"));
+    waitEvent(lb, "backend_state", backendState(addr, "healthy"));
+  }
+  SECTION("verified as an IP address (the certificate has 127.0.0.1)") {
+    Ballast lb(dir, tlsPoolConfig(addr, "{ ca: certs/ca.pem }"));
+    waitEvent(lb, "backend_state", backendState(addr, "healthy"));
+  }
+  SECTION("a name the certificate does not have: the probe fails and says why") {
+    Ballast lb(dir, tlsPoolConfig(addr, "{ ca: certs/ca.pem, sni: api.test }"));
+    JsonObject e = waitEvent(lb, "backend_state", backendState(addr, "unhealthy"));
+    CHECK(jsonText(e, "reason").find("TLS handshake failed") != std::string::npos);
+    CHECK(jsonText(e, "reason").find("certificate verify failed") != std::string::npos);
+  }
+  SECTION("verify: false accepts it") {
+    Ballast lb(dir, tlsPoolConfig(addr, "{ verify: false, sni: api.test }"));
+    waitEvent(lb, "backend_state", backendState(addr, "healthy"));
+  }
+  SECTION("a plain HTTP backend behind a TLS pool fails its probes") {
+    DemoBackend plain(dir, "plain");
+    Ballast lb(dir, tlsPoolConfig(plain.address(), "{ verify: false }"));
+    JsonObject e = waitEvent(lb, "backend_state", backendState(plain.address(), "unhealthy"));
+    CHECK(jsonText(e, "reason").find("TLS handshake failed") != std::string::npos);
+  }
+}
