@@ -116,6 +116,9 @@ struct Timeouts {
   // the reply. At most `lingering` between reads, `lingering_total` in all.
   Duration lingering{5000};
   Duration lingering_total{30000};
+  // An upgraded connection (WebSocket) with no byte in either direction for
+  // this long is closed; client_idle and backend_response do not apply to it.
+  Duration tunnel{3600000};
 };
 
 // Graceful shutdown (SIGTERM/SIGINT).
@@ -171,6 +174,9 @@ struct HealthCheckConfig {
   Duration unhealthy_interval{0};  // used while Unhealthy; 0 = same as interval
   // Status before the first probe result. Unknown: the first result decides.
   enum class Initial { Unknown, Healthy, Unhealthy } initial = Initial::Unknown;
+  // When a backend turns unhealthy, close its open tunnels (WebSockets) too.
+  // Off by default: a tunnel that still works is left to end by itself.
+  bool close_tunnels_on_unhealthy = false;
 
   // True when `status` falls in one of the expect_status ranges.
   bool accepts(int status) const {

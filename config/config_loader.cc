@@ -930,9 +930,10 @@ void Loader::loadTimeouts(const Value& v, Config& cfg) {
       {"backend_idle", &Timeouts::backend_idle},
       {"lingering", &Timeouts::lingering},
       {"lingering_total", &Timeouts::lingering_total},
+      {"tunnel", &Timeouts::tunnel},
   };
   checkKeys(v, {"connect", "client_header", "backend_response", "client_idle", "backend_idle", "lingering",
-                "lingering_total"});
+                "lingering_total", "tunnel"});
   for (const auto& [key, member] : kFields) {
     if (auto field_value = field(v, key)) {
       if (auto d = positiveDuration(*field_value)) cfg.timeouts.*member = *d;
@@ -1092,7 +1093,7 @@ void Loader::loadPool(const Value& v, PoolConfig& pool) {
 void Loader::loadHealthCheck(const Value& v, HealthCheckConfig& hc) {
   if (!expectMap(v)) return;
   checkKeys(v, {"type", "path", "host", "method", "expect_status", "interval", "timeout", "rise", "fall",
-                "jitter", "unhealthy_interval", "initial"});
+                "jitter", "unhealthy_interval", "initial", "close_tunnels_on_unhealthy"});
 
   if (auto type = field(v, "type")) {
     if (auto text = scalar(*type, "a health check type")) {
@@ -1195,6 +1196,9 @@ void Loader::loadHealthCheck(const Value& v, HealthCheckConfig& hc) {
         error(*initial, "unknown initial status " + quoted(*text) + " (allowed: unknown, healthy, unhealthy)");
       }
     }
+  }
+  if (auto f = field(v, "close_tunnels_on_unhealthy")) {
+    if (auto flag = boolean(*f)) hc.close_tunnels_on_unhealthy = *flag;
   }
 }
 

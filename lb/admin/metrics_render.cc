@@ -154,6 +154,15 @@ std::string renderMetrics(const Runtime& rt, double start_time) {
                            "code (who ended it: C client, c client timeout, S backend, s backend timeout, K "
                            "shutdown; phase: R request, C connect, H response head, D response body).",
                            MetricType::Counter);
+  auto tunnels_active = family("ballast_tunnels_active", "Open tunnels (upgraded connections such as WebSockets), per pool.",
+                               MetricType::Gauge);
+  auto tunnels_total = family("ballast_tunnels_total",
+                              "Tunnels ended, per pool and how: closed (both sides), client_error, backend_error, "
+                              "idle_timeout (timeouts.tunnel), shutdown, backend_unhealthy.",
+                              MetricType::Counter);
+  auto tunnel_bytes = family("ballast_tunnel_bytes_total",
+                             "Bytes relayed through tunnels, per pool: up (client to backend) and down.",
+                             MetricType::Counter);
   const auto addTerminations = [&](const std::string& pool, const TerminationCounts& counts) {
     for (size_t slot = 1; slot < counts.size(); ++slot) {
       if (counts[slot] == 0) continue;
@@ -169,6 +178,14 @@ std::string renderMetrics(const Runtime& rt, double start_time) {
     const PoolStats& pst = pool->stats();
     addCodes(requests, pn, "", pst.local_responses);
     addTerminations(pn, pst.terminated);
+    addValue(tunnels_active, {label("pool", pn)}, static_cast<double>(pst.tunnels_active));
+    for (size_t e = 0; e < pst.tunnels_total.size(); ++e) {
+      addValue(tunnels_total, {label("pool", pn), label("result", tunnelEndName(static_cast<TunnelEnd>(e)))},
+               static_cast<double>(pst.tunnels_total[e]));
+    }
+    addValue(tunnel_bytes, {label("pool", pn), label("direction", "up")}, static_cast<double>(pst.tunnel_bytes_up));
+    addValue(tunnel_bytes, {label("pool", pn), label("direction", "down")},
+             static_cast<double>(pst.tunnel_bytes_down));
     addHistogram(req_dur, {label("pool", pn)}, pst.request_duration);
     addHistogram(check_dur, {label("pool", pn)}, pst.health_check_duration);
     for (size_t r = 0; r < pst.retries.size(); ++r) {
@@ -287,8 +304,9 @@ std::string renderMetrics(const Runtime& rt, double start_time) {
   addValue(start, {}, start_time);
 
   for (auto* f : {&requests, &req_dur, &be_dur, &up, &state, &checks, &check_dur, &active, &conns, &cfail, &retries,
-                  &budget, &ejections, &healthy, &total, &terminated, &clients, &accepted, &bytes, &errors, &reloads,
-                  &last_reload, &last_fail, &hash, &local, &tls_hs, &tls_dur, &tls_neg, &tls_exp, &rss, &cpu, &fds, &max_fds, &start}) {
+                  &budget, &ejections, &healthy, &total, &terminated, &tunnels_active, &tunnels_total,
+                  &tunnel_bytes, &clients, &accepted, &bytes, &errors, &reloads, &last_reload, &last_fail, &hash,
+                  &local, &tls_hs, &tls_dur, &tls_neg, &tls_exp, &rss, &cpu, &fds, &max_fds, &start}) {
     fams.push_back(std::move(*f));
   }
   prometheus::TextSerializer ser;

@@ -98,6 +98,7 @@ std::string statusJson(AdminControl& control, std::string_view admin_address) {
     w.str("mode", Pool::modeName(p->mode()));
     w.num("available", static_cast<uint64_t>(p->availableCount()));
     w.num("size", static_cast<uint64_t>(p->backends().size()));
+    w.num("tunnels_active", static_cast<uint64_t>(std::max<int64_t>(0, p->stats().tunnels_active)));
     w.key("health_check");
     if (hc) {
       w.beginObject();

@@ -182,7 +182,8 @@ constexpr std::string_view kPage = R"HTML(<!doctype html>
       var ph = 62, py = poolY[p.name] - ph / 2, c = poolColor(p);
       node(nodes, COL.px, py, COL.pw, ph, c, "#fff",
            [{ text: clip(p.name, 22) }, { text: p.available + " of " + p.size + " available" },
-            { text: "mode " + p.mode + ", " + p.balance, color: p.mode === "normal" ? undefined : c }],
+            { text: "mode " + p.mode + ", " + p.balance + (p.tunnels_active ? ", " + p.tunnels_active + " tunnels" : ""),
+              color: p.mode === "normal" ? undefined : c }],
            "pool " + p.name + (p.health_check ? ", health check " + p.health_check.type : ", no health check"));
       p.backends.forEach(function (b) {
         var by = backendY[p.name + "|" + b.address], col = COLORS[b.state] || COLORS.unknown;

@@ -140,6 +140,7 @@ void HopByHop::scan(const std::vector<Header>& headers) {
   n_tokens_ = 0;
   close_ = false;
   keep_alive_ = false;
+  upgrade_ = false;
   for (const auto& h : headers) {
     const HeaderName cls = classified(h);
     if (cls != HeaderName::Connection && cls != HeaderName::ProxyConnection) continue;
@@ -153,9 +154,30 @@ void HopByHop::scan(const std::vector<Header>& headers) {
         close_ = true;
       } else if (iequals(tok, "keep-alive")) {
         keep_alive_ = true;
+      } else if (iequals(tok, "upgrade")) {
+        upgrade_ = true;  // Upgrade is hop-by-hop anyway: no need to list it
       } else if (n_tokens_ < kMaxConnectionTokens) {
         tokens_[n_tokens_++] = tok;
       }
+    }
+  }
+}
+
+void upgradeProtocols(const std::vector<Header>& headers, std::string& out) {
+  out.clear();
+  for (const auto& h : headers) {
+    if (classified(h) != HeaderName::Upgrade) continue;
+    std::string_view rest = h.value;
+    while (!rest.empty()) {
+      const size_t comma = rest.find(',');
+      const std::string_view tok = trimOws(rest.substr(0, comma));
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      if (tok.empty()) continue;
+      // "h2c", or "h2c/<version>" should anyone send one.
+      const std::string_view name = tok.substr(0, tok.find('/'));
+      if (iequals(name, "h2c")) continue;
+      if (!out.empty()) out.append(", ", 2);
+      out.append(tok);
     }
   }
 }
@@ -219,6 +241,10 @@ void buildRequestHead(std::string& out, std::string_view method, std::string_vie
   }
   appendHeader(out, "X-Forwarded-Proto", info.proto);
   if (info.add_request_id) appendHeader(out, "X-Request-Id", info.request_id);
+  if (!info.upgrade.empty()) {
+    out.append("Connection: upgrade\r\n", 21);
+    appendHeader(out, "Upgrade", info.upgrade);
+  }
   switch (framing) {
     case BodyFraming::ContentLength:
       out.append("Content-Length: ", 16);
@@ -324,7 +350,10 @@ void buildResponseHead(std::string& out, const std::vector<Header>& headers, con
   } else if (info.framing == BodyFraming::Chunked) {
     out.append("Transfer-Encoding: chunked\r\n", 28);
   }
-  if (info.close) {
+  if (!info.upgrade.empty()) {
+    out.append("Connection: upgrade\r\n", 21);
+    appendHeader(out, "Upgrade", info.upgrade);
+  } else if (info.close) {
     out.append("Connection: close\r\n", 19);
   } else if (info.keep_alive_10) {
     out.append("Connection: keep-alive\r\n", 24);

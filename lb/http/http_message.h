@@ -117,13 +117,23 @@ class HopByHop {
   bool isHopByHop(std::string_view name, HeaderName cls) const;
   bool connectionClose() const { return close_; }
   bool connectionKeepAlive() const { return keep_alive_; }
+  // `Connection: upgrade` was sent (RFC 9110 7.8: an Upgrade header counts
+  // only with it).
+  bool connectionUpgrade() const { return upgrade_; }
 
  private:
   std::string_view tokens_[kMaxConnectionTokens];
   size_t n_tokens_ = 0;
   bool close_ = false;
   bool keep_alive_ = false;
+  bool upgrade_ = false;
 };
+
+// The protocols a request's Upgrade headers offer, joined with ", " into
+// `out` (cleared first), without `h2c`: ballast speaks HTTP/1.1 to backends
+// and never offers them a cleartext HTTP/2 upgrade. Empty when nothing is
+// left to offer.
+void upgradeProtocols(const std::vector<Header>& headers, std::string& out);
 
 // How a body is framed on the wire we write.
 enum class BodyFraming : uint8_t {
@@ -141,6 +151,10 @@ struct ForwardInfo {
   // Non-empty for an absolute-form request target ("GET http://h/p"): the
   // authority replaces any Host header (RFC 9112 3.2.2).
   std::string_view host_override;
+  // Non-empty for an upgrade request (WebSocket): the protocols offered.
+  // Sent as `Connection: upgrade` and `Upgrade: <protocols>`, the only
+  // hop-by-hop headers forwarded.
+  std::string_view upgrade;
 };
 
 // A Host value or an absolute-form authority as RFC 9110 4.2.3 / RFC 3986
@@ -175,6 +189,9 @@ struct ResponseHeadInfo {
   std::string_view request_id;  // added when the backend did not send X-Request-Id
   bool close = false;           // add Connection: close
   bool keep_alive_10 = false;   // HTTP/1.0 client kept alive: add Connection: keep-alive
+  // A 101 Switching Protocols: the backend's Upgrade value, sent with
+  // `Connection: upgrade` (and no framing headers).
+  std::string_view upgrade;
 };
 
 // Builds the response head sent to the client into `out` (cleared first).

@@ -140,6 +140,11 @@ void DownstreamConnection::updateTimer(bool progress) {
       ms = std::min<uint64_t>(static_cast<uint64_t>(t.lingering.count()), left);
       break;
     }
+    case Phase::Tunnel:
+      // Both directions: client_idle (a stalled write) does not apply.
+      want = TimerKind::Tunnel;
+      ms = static_cast<uint64_t>(t.tunnel.count());
+      break;
     case Phase::Waiting:
     case Phase::Closing:
       break;
@@ -160,9 +165,20 @@ void DownstreamConnection::updateTimer(bool progress) {
 
 void DownstreamConnection::updateReading() {
   if (phase_ == Phase::Lingering) return;  // reads (and discards) from onShutdown on
+  auto* s = reinterpret_cast<uv_stream_t*>(&tcp_);
+  if (phase_ == Phase::Tunnel) {
+    // One read at a time: the next waits until the backend took this one.
+    const bool want = !tunnel_eof_ && !request_.holdsClientBuffer();
+    if (want && !reading_) {
+      reading_ = uv_read_start(s, &DownstreamConnection::onAlloc, &DownstreamConnection::onRead) == 0;
+    } else if (!want && reading_) {
+      uv_read_stop(s);
+      reading_ = false;
+    }
+    return;
+  }
   bool want = (phase_ == Phase::Idle || phase_ == Phase::ReadingHead || phase_ == Phase::ReadingBody) &&
               !request_.holdsClientBuffer() && end_ < cap_ && local_status_ == 0 && !parse_posted_;
-  auto* s = reinterpret_cast<uv_stream_t*>(&tcp_);
   if (want && !reading_) {
     reading_ = uv_read_start(s, &DownstreamConnection::onAlloc, &DownstreamConnection::onRead) == 0;
   } else if (!want && reading_) {
@@ -196,6 +212,23 @@ void DownstreamConnection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t*
       self->end_ = 0;
       self->updateTimer(true);
     }
+    return;
+  }
+  if (self->phase_ == Phase::Tunnel) {
+    if (nread < 0) {
+      // FIN: half-close, passed on to the backend. An error ends the tunnel.
+      uv_read_stop(s);
+      self->reading_ = false;
+      self->tunnel_eof_ = nread == UV_EOF;
+      self->request_.onTunnelClientEof(nread == UV_EOF);
+      return;
+    }
+    const char* at = self->buf_.get() + self->end_;
+    self->end_ += static_cast<size_t>(nread);
+    self->bytes_in_ += static_cast<uint64_t>(nread);
+    BALLAST_METRIC(processStats().bytes_in += static_cast<uint64_t>(nread));
+    self->request_.onTunnelFromClient(at, static_cast<size_t>(nread));
+    if (self->phase_ == Phase::Tunnel) self->updateReading();
     return;
   }
   if (nread < 0) {
@@ -283,7 +316,9 @@ bool DownstreamConnection::skipLeadingEmptyLines() {
 // Parses what is buffered, one llhttp_execute at a time, then lets the
 // request act on it. Parser callbacks only record; decisions happen here.
 void DownstreamConnection::parse() {
-  if (phase_ == Phase::Closing || phase_ == Phase::Waiting || phase_ == Phase::Lingering) return;
+  if (phase_ == Phase::Closing || phase_ == Phase::Waiting || phase_ == Phase::Lingering || phase_ == Phase::Tunnel) {
+    return;
+  }
   if (phase_ == Phase::Idle && !skipLeadingEmptyLines()) {
     replyAndClose(400, "more than one empty line before the request line", ErrorKind::BadRequest);
     return;
@@ -354,6 +389,11 @@ void DownstreamConnection::parseLater() {
 
 void DownstreamConnection::requestBufferReleased() {
   if (phase_ == Phase::Closing || phase_ == Phase::Lingering) return;
+  if (phase_ == Phase::Tunnel) {
+    start_ = end_ = 0;
+    updateReading();
+    return;
+  }
   if (phase_ == Phase::ReadingBody && start_ == end_ && !request_.holdsClientBuffer()) {
     start_ = end_ = 0;
   }
@@ -433,6 +473,41 @@ void DownstreamConnection::onShutdown(uv_shutdown_t* req, int status) {
   self->updateTimer(true);
 }
 
+std::string_view DownstreamConnection::enterTunnel() {
+  phase_ = Phase::Tunnel;
+  // The parser is done with this connection: what follows the upgrade
+  // request (already read, or still to come) is the new protocol's.
+  const size_t pending = end_ - start_;
+  if (start_ > 0 && pending > 0) std::memmove(buf_.get(), buf_.get() + start_, pending);
+  start_ = 0;
+  end_ = pending;
+  updateTimer(true);
+  // Reading was stopped while the request waited for its response; the
+  // caller sends the pending bytes before any read can come in.
+  updateReading();
+  return {buf_.get(), pending};
+}
+
+void DownstreamConnection::tunnelActivity() {
+  if (phase_ == Phase::Tunnel) updateTimer(true);
+}
+
+void DownstreamConnection::shutdownWrite() {
+  if (phase_ != Phase::Tunnel || tunnel_shutdown_) return;
+  tunnel_shutdown_ = true;
+  // libuv sends the FIN after the pending writes.
+  if (uv_shutdown(&shutdown_req_, reinterpret_cast<uv_stream_t*>(&tcp_), &DownstreamConnection::onTunnelShutdown) !=
+      0) {
+    close();
+  }
+}
+
+void DownstreamConnection::onTunnelShutdown(uv_shutdown_t* req, int status) {
+  auto* self = static_cast<DownstreamConnection*>(req->data);
+  if (self->phase_ == Phase::Closing || status == UV_ECANCELED) return;
+  if (status < 0) self->close();  // the client is gone: logged as a client error
+}
+
 void DownstreamConnection::onTimer(uv_timer_t* t) {
   auto* self = static_cast<DownstreamConnection*>(t->data);
   TimerKind kind = self->timer_kind_;
@@ -460,6 +535,9 @@ void DownstreamConnection::onTimer(uv_timer_t* t) {
       break;
     case TimerKind::Linger:
       self->close();
+      break;
+    case TimerKind::Tunnel:
+      self->request_.onTunnelIdle();
       break;
     case TimerKind::None:
       break;
@@ -558,8 +636,10 @@ int DownstreamConnection::onHeadersComplete(llhttp_t* p) {
     self->refuse(400, ErrorKind::BadRequest, "obsolete line folding in a request header");
     return HPE_USER;
   }
-  // An Upgrade offer (h2c, websocket) is declined: the Upgrade header is
-  // hop-by-hop and not forwarded, and the connection stays HTTP/1.1.
+  // The parser never switches protocols by itself: an upgrade offer
+  // (WebSocket) is forwarded, and only the backend's 101 turns this
+  // connection into a tunnel (ProxyRequest); until then, and after any other
+  // answer, it is HTTP/1.1.
   p->upgrade = 0;
   h.headers.finish();
   h.hop.scan(h.headers.headers());

@@ -27,6 +27,10 @@
 //   Lingering   - the last answer is out and the write side shut down;
 //                 input is read and discarded until EOF; timer =
 //                 timeouts.lingering per read, timeouts.lingering_total in all
+//   Tunnel      - the backend answered 101: raw bytes are relayed both ways
+//                 (ProxyRequest does the relaying); one read at a time from
+//                 buf_[0]; timer = timeouts.tunnel, restarted by a byte
+//                 moving either way (this one timer covers both sides)
 //   Closing     - uv_close issued
 #pragma once
 
@@ -89,9 +93,19 @@ class DownstreamConnection {
   // Re-evaluates whether to read from the client (and the timer with it).
   void updateReading();
 
+  // ---- tunnels (after a 101) ----
+  // Switches to the Tunnel phase. Returns the client bytes already read
+  // after the upgrade request (moved to the front of the buffer): the first
+  // tunnel bytes, valid until requestBufferReleased().
+  std::string_view enterTunnel();
+  // A byte moved through the tunnel: the idle deadline starts over.
+  void tunnelActivity();
+  // Half-close towards the client (the backend sent its FIN).
+  void shutdownWrite();
+
  private:
-  enum class Phase : uint8_t { Idle, ReadingHead, ReadingBody, Waiting, Lingering, Closing };
-  enum class TimerKind : uint8_t { None, Idle, Head, Body, Write, Linger };
+  enum class Phase : uint8_t { Idle, ReadingHead, ReadingBody, Waiting, Lingering, Tunnel, Closing };
+  enum class TimerKind : uint8_t { None, Idle, Head, Body, Write, Linger, Tunnel };
 
   explicit DownstreamConnection(ProxyContext& ctx);
   ~DownstreamConnection();
@@ -109,6 +123,7 @@ class DownstreamConnection {
   // through the Lingering phase (see above).
   void closeAfterAnswer(bool client_may_send);
   static void onShutdown(uv_shutdown_t* req, int status);
+  static void onTunnelShutdown(uv_shutdown_t* req, int status);
   enum class Gauge : uint8_t { None, Idle, Active };
   void setGauge(Gauge g);
 
@@ -144,6 +159,8 @@ class DownstreamConnection {
   const char* local_why_ = nullptr;  // its reason, when the callback knows it (static text)
   uint8_t empty_lines_ = 0;    // empty lines seen before the current request line
   bool over_client_limit_ = false;
+  bool tunnel_eof_ = false;        // Tunnel: the client sent its FIN (no more reading)
+  bool tunnel_shutdown_ = false;   // Tunnel: our FIN to the client was requested
   bool counted_client_ = false;    // counted in the context's per-client table
   // limits.min_body_rate: body bytes and loop time of the current window
   // (while ballast waits on the client for body bytes).

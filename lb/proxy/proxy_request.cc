@@ -83,6 +83,12 @@ void ProxyRequest::beginRequest() {
   idempotent_ = false;
   req_framing_ = BodyFraming::None;
   max_body_ = runtime_->config->limits.max_body_bytes;
+  upgrade_.clear();
+  tunnel_started_ = false;
+  tunnel_counted_ = false;
+  client_eof_ = false;
+  backend_eof_ = false;
+  tunnel_early_ = {};
   req_batch_.clear();
   request_complete_ = false;
   body_in_ = 0;
@@ -121,6 +127,15 @@ int ProxyRequest::onRequestHead(RequestHead& h) {
     return 429;
   }
   if (max_body_ != 0 && h.framing == BodyFraming::ContentLength && h.content_length > max_body_) return 413;
+  // An upgrade (RFC 9110 7.8) counts from an HTTP/1.1 client that lists
+  // `upgrade` in Connection; h2c is never offered to a backend.
+  if (!client_http10_ && h.hop.connectionUpgrade()) upgradeProtocols(h.headers.headers(), upgrade_);
+  if (!upgrade_.empty() && h.framing != BodyFraming::None) {
+    // Where would the body end and the new protocol begin? Refused rather
+    // than guessed (a smuggling vector behind some proxies).
+    local_detail_ = "an Upgrade request must not have a body";
+    return 400;
+  }
 
   // Exactly one Host (RFC 9112 3.2): several, or none from an HTTP/1.1
   // client, is a malformed request and a classic smuggling/poisoning vector.
@@ -169,7 +184,8 @@ int ProxyRequest::onRequestHead(RequestHead& h) {
     replayable_ = h.framing == BodyFraming::Chunked || h.content_length <= limit;
     if (replayable_ && replay_.capacity() < want) replay_.reserve(want);
   }
-  ForwardInfo info{conn_.clientIp(), "http", request_id_, !has_rid, absolute ? authority : std::string_view()};
+  ForwardInfo info{conn_.clientIp(), "http", request_id_, !has_rid, absolute ? authority : std::string_view(),
+                   upgrade_};
   buildRequestHead(req_head_, h.method_name, url, h.headers.headers(), h.hop, info, h.framing, h.content_length);
   req_batch_.addBorrowed(req_head_.data(), req_head_.size());
   return 0;
@@ -218,6 +234,7 @@ void ProxyRequest::afterParse() {
     case RequestState::Idle:
     case RequestState::Connecting:
     case RequestState::DiscardingResponse:
+    case RequestState::Tunnel:
     case RequestState::Done:
     case RequestState::kCount:
       break;
@@ -284,6 +301,20 @@ void ProxyRequest::flushRequest() {
 }
 
 void ProxyRequest::onUpstreamWritten() {
+  if (state_ == RequestState::Tunnel) {
+    req_batch_.clear();
+    conn_.tunnelActivity();
+    if (!tunnel_early_.empty()) {
+      // The upgrade request's head went out: now the bytes that followed it.
+      const std::string_view early = tunnel_early_;
+      tunnel_early_ = {};
+      onTunnelFromClient(early.data(), early.size());
+      return;
+    }
+    conn_.requestBufferReleased();
+    maybeEndTunnel();
+    return;
+  }
   req_batch_.clear();
   conn_.requestBufferReleased();
   flushRequest();
@@ -304,6 +335,25 @@ bool ProxyRequest::onUpstreamHead(UpstreamConnection& c) {
     pool_->recordFailure(*backend_, "status " + std::to_string(code), loopNow());
   } else {
     pool_->recordSuccess(*backend_);
+  }
+  if (code == 101) {
+    // The connection checked that we asked and that the backend named the
+    // protocol. From here the exchange is a byte tunnel: never retried.
+    status_ = 101;
+    ResponseHeadInfo info;
+    info.status = 101;
+    info.reason = c.reason();
+    info.request_id = request_id_;
+    for (const Header& hd : c.headers()) {
+      if (classified(hd) == HeaderName::Upgrade) {
+        info.upgrade = hd.value;
+        break;
+      }
+    }
+    buildResponseHead(resp_head_, c.headers(), c.hop(), info);
+    resp_batch_.addBorrowed(resp_head_.data(), resp_head_.size());
+    transitionTo(RequestState::Tunnel);
+    return false;
   }
   if (code == 502 || code == 503 || code == 504) {
     auto cause = code == 502 ? config::RetryOn::Status502
@@ -366,6 +416,10 @@ void ProxyRequest::onUpstreamComplete() {
 }
 
 void ProxyRequest::onUpstreamReadDone() {
+  if (state_ == RequestState::Tunnel) {
+    if (!tunnel_started_) startTunnel();
+    return;
+  }
   if (state_ == RequestState::DiscardingResponse) {
     const int code = status_;
     status_ = 0;
@@ -412,6 +466,12 @@ void ProxyRequest::onClientWriteDone(int status) {
     return;
   }
   resp_batch_.clear();
+  if (state_ == RequestState::Tunnel) {
+    conn_.tunnelActivity();
+    if (upstream_) upstream_->resumeReading();
+    maybeEndTunnel();
+    return;
+  }
   if (response_complete_) {
     finish();
     return;
@@ -427,6 +487,12 @@ void ProxyRequest::onUpstreamError(UpstreamError err, int uv_status) {
   const bool got_bytes = c != nullptr && c->responseStarted();
   const char cause = !info.backend_fault ? 'R' : info.timeout ? 's' : 'S';
   const uint64_t now = loopNow();
+  if (state_ == RequestState::Tunnel) {
+    // The backend reset the tunnel (or a write to it failed). Not a mark
+    // against its health: long-lived connections end this way too.
+    endTunnel(TunnelEnd::BackendError, Termination{'S', 'D'});
+    return;
+  }
   if (state_ == RequestState::Streaming) {
     // Bytes of this response already went to the client: the only honest
     // signal left is to close the client connection, and to log the
@@ -599,6 +665,14 @@ void ProxyRequest::abort() {
     upstream_->close();
     upstream_ = nullptr;
   }
+  if (state_ == RequestState::Tunnel) {
+    // The client connection closes under the tunnel: the client failed, or
+    // ballast is shutting down (kill() set 'K').
+    Termination t = termination_;
+    if (t.normal()) t.cause = 'C';
+    t.phase = 'D';
+    finishTunnel(t.cause == 'K' ? TunnelEnd::Shutdown : TunnelEnd::ClientError, t);
+  }
   if (state_ != RequestState::Idle && state_ != RequestState::Done) {
     if (termination_.normal()) termination_.cause = 'C';
     if (termination_.phase == '-') termination_.phase = terminationPhase(state_);
@@ -615,6 +689,113 @@ void ProxyRequest::abort() {
   }
   pool_ = nullptr;
   runtime_.reset();
+}
+
+// ---- tunnels ----
+
+void ProxyRequest::startTunnel() {
+  tunnel_started_ = true;
+  tunnel_counted_ = true;
+  ++pool_->stats().tunnels_active;
+  if (log().enabled(LogLevel::Debug)) {
+    auto& j = log().eventLine(LogLevel::Debug, "tunnel_open");
+    j.str("request_id", request_id_).str("pool", pool_->name()).str("backend", backend_->name());
+    log().emit(LogLevel::Debug);
+  }
+  const std::string_view early = conn_.enterTunnel();
+  // The 101 head, and whatever the backend sent right after it.
+  flushResponse();
+  if (state_ != RequestState::Tunnel || early.empty()) return;
+  if (upstream_ != nullptr && upstream_->writePending()) {
+    tunnel_early_ = early;  // after the head (onUpstreamWritten)
+    return;
+  }
+  onTunnelFromClient(early.data(), early.size());
+}
+
+void ProxyRequest::onTunnelFromClient(const char* at, size_t len) {
+  if (state_ != RequestState::Tunnel || upstream_ == nullptr) return;
+  pool_->stats().tunnel_bytes_up += len;
+  conn_.tunnelActivity();
+  req_batch_.clear();
+  req_batch_.addBorrowed(at, len);
+  req_batch_.finalize();
+  if (!upstream_->write(req_batch_)) {
+    // write() closed the connection without calling us back.
+    onUpstreamError(UpstreamError::WriteFailed, UV_EPIPE);
+    return;
+  }
+  if (upstream_->writePending()) return;  // the client waits: onUpstreamWritten
+  req_batch_.clear();
+  conn_.requestBufferReleased();
+}
+
+void ProxyRequest::onUpstreamTunnelData(const char* at, size_t len) {
+  if (state_ != RequestState::Tunnel) return;
+  pool_->stats().tunnel_bytes_down += len;
+  resp_batch_.addBorrowed(at, len);
+  if (!tunnel_started_) return;  // goes out right behind the 101 (startTunnel)
+  conn_.tunnelActivity();
+  flushResponse();  // pauses the backend while the client has not taken it
+}
+
+void ProxyRequest::onTunnelClientEof(bool clean) {
+  if (state_ != RequestState::Tunnel) return;
+  if (!clean) {
+    endTunnel(TunnelEnd::ClientError, Termination{'C', 'D'});
+    return;
+  }
+  client_eof_ = true;
+  if (upstream_ != nullptr) upstream_->shutdownWrite();  // after the pending write, if any
+  maybeEndTunnel();
+}
+
+void ProxyRequest::onUpstreamTunnelEof() {
+  if (state_ != RequestState::Tunnel) return;
+  backend_eof_ = true;
+  conn_.shutdownWrite();  // after the pending write, if any
+  maybeEndTunnel();
+}
+
+void ProxyRequest::onUpstreamTunnelAborted() {
+  upstream_ = nullptr;  // closed by abortTunnel()
+  endTunnel(TunnelEnd::BackendUnhealthy, Termination{'K', 'D'});
+}
+
+void ProxyRequest::onTunnelIdle() { endTunnel(TunnelEnd::IdleTimeout, Termination{'c', 'D'}); }
+
+void ProxyRequest::maybeEndTunnel() {
+  if (state_ != RequestState::Tunnel || !client_eof_ || !backend_eof_) return;
+  if (conn_.writePending() || (upstream_ != nullptr && upstream_->writePending())) return;
+  endTunnel(TunnelEnd::Closed, Termination{});
+}
+
+void ProxyRequest::endTunnel(TunnelEnd how, Termination t) {
+  if (state_ != RequestState::Tunnel) return;
+  finishTunnel(how, t);
+  conn_.close();
+}
+
+void ProxyRequest::finishTunnel(TunnelEnd how, Termination t) {
+  if (upstream_ != nullptr) {
+    upstream_->close();
+    upstream_ = nullptr;
+  }
+  termination_ = t;
+  if (tunnel_counted_) {
+    tunnel_counted_ = false;
+    --pool_->stats().tunnels_active;
+  }
+  ++pool_->stats().tunnels_total[static_cast<size_t>(how)];
+  endAttempt(how == TunnelEnd::Closed || how == TunnelEnd::IdleTimeout ? AttemptOutcome::Success
+                                                                         : AttemptOutcome::Aborted);
+  transitionTo(RequestState::Done);
+  // One line per tunnel, when it ends: status 101, its duration and the
+  // bytes each way. Only a tunnel both sides closed is "complete".
+  logAccess(101, how == TunnelEnd::Closed);
+  if (retry_counted_) pool_->retryBudget().retryFinished();
+  retry_counted_ = false;
+  tunnel_early_ = {};
 }
 
 void ProxyRequest::logAccess(int status, bool complete) {

@@ -16,6 +16,11 @@
 //   AwaitingResponse - request fully written; the backend owes the response
 //   DiscardingResponse - a retryable 5xx is read and dropped
 //   Streaming        - response bytes queued or sent to the client
+//   Tunnel           - after a 101: upstream_ and the client connection
+//                      relay raw bytes; req_batch_ holds one client read
+//                      being written upstream, resp_batch_ one backend read
+//                      being written to the client (each side stops reading
+//                      until its read is written: backpressure both ways)
 //   LocalReply       - ballast answers itself; no upstream
 //   Done             - access log written; pick released; upstream released or closed
 #pragma once
@@ -104,6 +109,14 @@ class ProxyRequest final : public UpstreamHandler {
   // A protocol error on the client side (400/408/413/431): answer with
   // `status` and close the connection once written.
   void localReplyAndClose(int status, std::string_view detail, ErrorKind kind);
+  // ---- tunnels: called by DownstreamConnection in its Tunnel phase ----
+  // Client bytes (valid until requestBufferReleased() is called back).
+  void onTunnelFromClient(const char* at, size_t len);
+  // The client sent its FIN (clean) or failed.
+  void onTunnelClientEof(bool clean);
+  // No byte either way for timeouts.tunnel.
+  void onTunnelIdle();
+
   // Why the request is about to end, when the connection knows better than
   // the request (a client timeout, shutdown); the default for an abort is
   // "the client closed". A phase of '-' is filled in from the state.
@@ -124,6 +137,10 @@ class ProxyRequest final : public UpstreamHandler {
   void onUpstreamReadDone() override;
   void onUpstreamWritten() override;
   void onUpstreamError(UpstreamError err, int uv_status) override;
+  bool upgradeRequested() const override { return !upgrade_.empty(); }
+  void onUpstreamTunnelData(const char* at, size_t len) override;
+  void onUpstreamTunnelEof() override;
+  void onUpstreamTunnelAborted() override;
 
  private:
   void transitionTo(RequestState s);
@@ -143,6 +160,15 @@ class ProxyRequest final : public UpstreamHandler {
   // Answers the client with an error page (status + plain-text body).
   void reply(int status, std::string_view detail, ErrorKind kind = ErrorKind::kCount);
   void logAccess(int status, bool complete);
+  // After the 101 was queued: starts relaying both ways.
+  void startTunnel();
+  // Client FIN and backend FIN both passed on and every write done: the end.
+  void maybeEndTunnel();
+  // Closes both sides, counts and logs the tunnel (one access-log line,
+  // status 101). The client connection closes: nothing may follow.
+  void endTunnel(TunnelEnd how, Termination t);
+  // endTunnel without closing the client connection (it is closing).
+  void finishTunnel(TunnelEnd how, Termination t);
   uint64_t loopNow() const;
   void noteClientLimit();
 
@@ -173,6 +199,15 @@ class ProxyRequest final : public UpstreamHandler {
   bool idempotent_ = false;
   BodyFraming req_framing_ = BodyFraming::None;
   uint64_t max_body_ = 0;
+  std::string upgrade_;  // protocols offered in an HTTP/1.1 upgrade request (h2c removed); empty: none
+
+  // Tunnel (after a 101).
+  bool tunnel_started_ = false;  // relaying (the 101 head may still be in flight)
+  bool tunnel_counted_ = false;  // counted in the pool's tunnels_active
+  bool client_eof_ = false;      // client FIN passed on to the backend
+  bool backend_eof_ = false;     // backend FIN passed on to the client
+  std::string_view tunnel_early_;  // client bytes read after the upgrade request, waiting for
+                                   // the head's write to finish (in the client buffer)
 
   // Request side.
   std::string req_head_;   // forwarded head, kept for a retry

@@ -18,11 +18,12 @@ constexpr std::array<uint32_t, static_cast<size_t>(S::kCount)> kAllowed = {
     /* PickingBackend */ bit(S::Connecting) | bit(S::Sending) | bit(S::LocalReply) | bit(S::Done),
     /* Connecting */ bit(S::Connecting) | bit(S::Sending) | bit(S::LocalReply) | bit(S::Done),
     /* Sending */ bit(S::Connecting) | bit(S::Sending) | bit(S::AwaitingResponse) | bit(S::DiscardingResponse) |
-        bit(S::Streaming) | bit(S::LocalReply) | bit(S::Done),
+        bit(S::Streaming) | bit(S::Tunnel) | bit(S::LocalReply) | bit(S::Done),
     /* AwaitingResponse */ bit(S::Connecting) | bit(S::Sending) | bit(S::DiscardingResponse) | bit(S::Streaming) |
-        bit(S::LocalReply) | bit(S::Done),
+        bit(S::Tunnel) | bit(S::LocalReply) | bit(S::Done),
     /* DiscardingResponse */ bit(S::Connecting) | bit(S::Sending) | bit(S::LocalReply) | bit(S::Done),
     /* Streaming */ bit(S::Done),
+    /* Tunnel */ bit(S::Done),
     /* LocalReply */ bit(S::Done),
     /* Done */ bit(S::PickingBackend) | bit(S::LocalReply) | bit(S::Idle),
 };
@@ -38,6 +39,7 @@ const char* toString(RequestState s) {
     case S::AwaitingResponse: return "awaiting_response";
     case S::DiscardingResponse: return "discarding_response";
     case S::Streaming: return "streaming";
+    case S::Tunnel: return "tunnel";
     case S::LocalReply: return "local_reply";
     case S::Done: return "done";
     case S::kCount: break;
@@ -62,6 +64,7 @@ char terminationPhase(RequestState s) {
     case S::DiscardingResponse:
       return 'H';
     case S::Streaming:
+    case S::Tunnel:
       return 'D';
     case S::Done:
     case S::kCount:

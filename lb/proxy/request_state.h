@@ -16,6 +16,7 @@ enum class RequestState : uint8_t {
   AwaitingResponse,    // the request is fully written; the backend owes the response
   DiscardingResponse,  // a 502/503/504 head arrived and will be retried: nothing goes downstream
   Streaming,           // response bytes went (or are queued) to the client: no retry from here
+  Tunnel,              // a 101 came back: client and backend are one byte tunnel; never retried
   LocalReply,          // ballast answers itself (404/413/503/...); no upstream
   Done,                // access log written; upstream released or closed
   kCount,

@@ -282,6 +282,19 @@ std::vector<ListenerInfo> Server::listeners() const {
   return out;
 }
 
+void Server::closeTunnelsTo(const Backend& b) {
+  size_t closed = 0;
+  proxy_->upstream().live.forEach([&](UpstreamConnection* c) {
+    if (!c->tunneling() || &c->backend() != &b) return;
+    c->abortTunnel();
+    ++closed;
+  });
+  if (closed == 0) return;
+  auto& j = log().eventLine(LogLevel::Warn, "tunnels_closed");
+  j.str("backend", b.name()).num("tunnels", static_cast<uint64_t>(closed)).str("reason", "backend unhealthy");
+  log().emit(LogLevel::Warn);
+}
+
 void Server::retire(std::unique_ptr<Listener> l) {
   housekeeping_ = true;
   l->close();
@@ -448,7 +461,14 @@ void Server::startHealthChecks() {
     // The checker computes; the pool acts on each result.
     checkers_.push_back(std::make_unique<health::HealthChecker>(
         &loop_, p->name(), p->backends(), *p->config().health_check,
-        [this, pool = p](Backend& b, const ProbeResult& r) { pool->onProbe(b, r, uv_now(&loop_)); }, p->tls()));
+        [this, pool = p](Backend& b, const ProbeResult& r) {
+          pool->onProbe(b, r, uv_now(&loop_));
+          if (r.changed && r.status == HealthStatus::Unhealthy && pool->config().health_check &&
+              pool->config().health_check->close_tunnels_on_unhealthy) {
+            closeTunnelsTo(b);
+          }
+        },
+        p->tls()));
     checkers_.back()->start();
   }
   // Ejections end on time: a coarse sweep is enough (ejections last seconds).

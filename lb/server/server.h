@@ -103,6 +103,8 @@ class Server final : public AdminControl {
   void onClientClosed();
   void checkDrained();
   void startHealthChecks();
+  // health_check.close_tunnels_on_unhealthy: ends the open tunnels to `b`.
+  void closeTunnelsTo(const Backend& b);
   void stopHealthChecks();
   void startReloadJob();
   // Applies a validated config (listeners, admin, runtime, health checks).

@@ -57,6 +57,19 @@ const char* retryReasonName(RetryReason r) {
   return "unknown";
 }
 
+const char* tunnelEndName(TunnelEnd e) {
+  switch (e) {
+    case TunnelEnd::Closed: return "closed";
+    case TunnelEnd::ClientError: return "client_error";
+    case TunnelEnd::BackendError: return "backend_error";
+    case TunnelEnd::IdleTimeout: return "idle_timeout";
+    case TunnelEnd::Shutdown: return "shutdown";
+    case TunnelEnd::BackendUnhealthy: return "backend_unhealthy";
+    case TunnelEnd::kCount: break;
+  }
+  return "?";
+}
+
 ProcessStats& processStats() {
   static ProcessStats s;
   return s;

@@ -134,8 +134,24 @@ struct BackendStats {
 inline constexpr size_t kTerminationSlots = 32;
 using TerminationCounts = std::array<uint64_t, kTerminationSlots>;
 
+// How a tunnel (an upgraded connection) ended: ballast_tunnels_total{result}.
+enum class TunnelEnd : uint8_t {
+  Closed,            // both sides closed their write side (the normal end)
+  ClientError,       // the client reset or failed
+  BackendError,      // the backend reset or failed
+  IdleTimeout,       // no byte either way for timeouts.tunnel
+  Shutdown,          // ballast stopped (drain timeout, SIGTERM, hot upgrade)
+  BackendUnhealthy,  // health_check.close_tunnels_on_unhealthy
+  kCount,
+};
+const char* tunnelEndName(TunnelEnd e);
+
 struct PoolStats {
   Histogram request_duration{latencyBuckets()};
+  int64_t tunnels_active = 0;
+  std::array<uint64_t, static_cast<size_t>(TunnelEnd::kCount)> tunnels_total{};
+  uint64_t tunnel_bytes_up = 0;    // client -> backend through tunnels
+  uint64_t tunnel_bytes_down = 0;  // backend -> client through tunnels
   TerminationCounts terminated{};
   Histogram health_check_duration{probeBuckets()};
   std::array<uint64_t, 600> local_responses{};  // answered by ballast for this pool (503, ...)

@@ -21,6 +21,7 @@ UpstreamConnection::UpstreamConnection(UpstreamEnv& env, std::shared_ptr<Backend
   tcp_.data = this;
   timer_.data = this;
   connect_req_.data = this;
+  shutdown_req_.data = this;
   headers_.setBuffer(buf_.get(), buf_.get() + kBufSize);
   resetParser();
   env_.live.push(this);
@@ -97,6 +98,9 @@ void UpstreamConnection::resetParser() {
   head_done_ = false;
   complete_ = false;
   reusable_ = true;
+  upgraded_ = false;
+  shutdown_sent_ = false;
+  tunnel_eof_ = false;
   expect_response_ = false;
   paused_ = false;
   interim_ = 0;
@@ -136,6 +140,27 @@ void UpstreamConnection::close() {
   // A pending connect or write request is cancelled (UV_ECANCELED) before
   // the close callbacks run; both callbacks check the state first.
   closeHandles(this, {asHandle(&tcp_), asHandle(&timer_)});
+}
+
+void UpstreamConnection::shutdownWrite() {
+  if (state_ != State::Tunnel || shutdown_sent_) return;
+  shutdown_sent_ = true;
+  // libuv sends the FIN after the pending writes.
+  int r = uv_shutdown(&shutdown_req_, reinterpret_cast<uv_stream_t*>(&tcp_), &UpstreamConnection::onShutdown);
+  if (r != 0) fail(UpstreamError::WriteFailed, r);
+}
+
+void UpstreamConnection::onShutdown(uv_shutdown_t* req, int status) {
+  auto* self = static_cast<UpstreamConnection*>(req->data);
+  if (status == UV_ECANCELED || self->state_ == State::Closing) return;
+  if (status < 0) self->fail(UpstreamError::WriteFailed, status);
+}
+
+void UpstreamConnection::abortTunnel() {
+  if (state_ != State::Tunnel) return;
+  UpstreamHandler* h = handler_;
+  close();
+  if (h) h->onUpstreamTunnelAborted();
 }
 
 void UpstreamConnection::failConnect(int uv_status) {
@@ -203,6 +228,7 @@ void UpstreamConnection::updateTimer(bool progress) {
       want = TimerMode::Idle;
       ms = idle_timeout_ms_;
       break;
+    case State::Tunnel:  // the client connection's tunnel timer covers both ways
     case State::Closing:
       break;
   }
@@ -256,19 +282,19 @@ void UpstreamConnection::stopReading() {
 }
 
 void UpstreamConnection::pauseReading() {
-  if (state_ != State::Active) return;
+  if (state_ != State::Active && state_ != State::Tunnel) return;
   paused_ = true;
   stopReading();
   updateTimer(false);
 }
 
 void UpstreamConnection::resumeReading() {
-  if (!paused_ || state_ != State::Active) return;
+  if (!paused_ || (state_ != State::Active && state_ != State::Tunnel)) return;
   paused_ = false;
   // The client has consumed everything queued from buf_; body bytes need not
   // be kept (a head in progress is never paused on).
   if (head_done_) end_ = 0;
-  if (!complete_) startReading();
+  if (state_ == State::Tunnel ? !tunnel_eof_ : !complete_) startReading();
   updateTimer(true);
 }
 
@@ -284,6 +310,19 @@ void UpstreamConnection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* b
   if (self->state_ == State::Idle) {
     // The backend closed an idle connection, or sent bytes nobody asked for.
     self->close();
+    return;
+  }
+  if (self->state_ == State::Tunnel) {
+    if (nread == UV_EOF) {
+      self->stopReading();
+      self->tunnel_eof_ = true;
+      self->handler_->onUpstreamTunnelEof();
+    } else if (nread < 0) {
+      self->fail(UpstreamError::Reset, static_cast<int>(nread));
+    } else {
+      self->handler_->onUpstreamTunnelData(buf->base, static_cast<size_t>(nread));
+      if (self->state_ == State::Tunnel && !self->paused_) self->end_ = 0;
+    }
     return;
   }
   if (nread < 0) {
@@ -328,12 +367,17 @@ void UpstreamConnection::parse(const char* data, size_t len) {
     llhttp_errno_t e = llhttp_execute(&parser_, at, left);
     if (state_ == State::Closing) return;
     if (e == HPE_OK) break;
-    if (e != HPE_PAUSED) {
+    if (e != HPE_PAUSED && !(e == HPE_PAUSED_UPGRADE && upgraded_)) {
       fail(UpstreamError::InvalidResponse, 0);
       return;
     }
     const char* pos = llhttp_get_error_pos(&parser_);
     llhttp_resume(&parser_);
+    if (complete_ && upgraded_) {
+      // A 101: what follows it is the new protocol's, in order.
+      startTunnel(pos, static_cast<size_t>(at + left - pos));
+      return;
+    }
     if (complete_) {
       // The final response ended here; anything after it is unexpected: the
       // connection will not be reused, and those bytes are never forwarded.
@@ -365,6 +409,16 @@ void UpstreamConnection::parse(const char* data, size_t len) {
   // The handler may have closed, paused or released us. If still active and
   // not paused, the client took the bytes synchronously: reuse buf_.
   if (state_ == State::Active && !paused_ && head_done_) end_ = 0;
+}
+
+void UpstreamConnection::startTunnel(const char* rest, size_t len) {
+  state_ = State::Tunnel;
+  updateTimer(false);
+  end_ = static_cast<size_t>(rest + len - buf_.get());  // keep those bytes until the client took them
+  if (len > 0) handler_->onUpstreamTunnelData(rest, len);
+  if (state_ != State::Tunnel) return;
+  handler_->onUpstreamReadDone();
+  if (state_ == State::Tunnel && !paused_) end_ = 0;
 }
 
 // ---- llhttp callbacks (compute only; never close) ----
@@ -404,8 +458,20 @@ int UpstreamConnection::onHeadersComplete(llhttp_t* p) {
   const int status = p->status_code;
   // RFC 9112 6.3: responses to HEAD, and every 1xx, 204 and 304, end at
   // their head whatever framing headers they carry (1 = no body).
+  if (status == 101) {
+    // Switching Protocols: only to a request that offered an upgrade, and
+    // naming the protocol (RFC 9110 15.2.2). The message ends at its head.
+    std::string_view protocol;
+    if (!self->handler_->upgradeRequested() || !self->headers_.find("Upgrade", &protocol) || protocol.empty()) {
+      return -1;
+    }
+    self->head_done_ = true;
+    self->upgraded_ = true;
+    self->reusable_ = false;
+    self->handler_->onUpstreamHead(*self);
+    return 1;
+  }
   if (status >= 100 && status < 200) {
-    if (status == 101) return -1;  // we never ask for an upgrade
     self->handler_->onUpstreamInterim(*self);
     return 1;
   }

@@ -17,6 +17,10 @@
 //                 while the request body is still coming from the client.
 //   Idle        - in the backend's idle pool; reading to detect close;
 //                 timer = backend_idle
+//   Tunnel      - the backend answered 101 to an upgrade: raw bytes both
+//                 ways, handed to the handler one read at a time; no timer
+//                 here (the client connection keeps the tunnel's idle
+//                 timer, which covers both directions). Never pooled.
 //   Closing     - uv_close issued on both handles; waiting for close callbacks
 #pragma once
 
@@ -59,6 +63,21 @@ class UpstreamHandler {
   virtual void onUpstreamWritten() = 0;
   // The connection failed and is already closed.
   virtual void onUpstreamError(UpstreamError err, int uv_status) = 0;
+
+  // ---- upgrades ----
+  // The request asked for an upgrade: a 101 is a valid answer (otherwise it
+  // is an invalid response).
+  virtual bool upgradeRequested() const = 0;
+  // Tunnel bytes from the backend (the first call may carry bytes that came
+  // right after the 101, before onUpstreamReadDone). The bytes stay valid
+  // until reading is resumed, or until this returns if reading was not
+  // paused. May close the connection.
+  virtual void onUpstreamTunnelData(const char* at, size_t len) = 0;
+  // The backend shut down its write side of the tunnel (clean FIN). A reset
+  // comes as onUpstreamError.
+  virtual void onUpstreamTunnelEof() = 0;
+  // Ballast closed the tunnel's backend side (abortTunnel); it is closed.
+  virtual void onUpstreamTunnelAborted() = 0;
 };
 
 class UpstreamConnection {
@@ -81,6 +100,12 @@ class UpstreamConnection {
   void release();
   // Idempotent. Cuts the handler pointer; the object is freed later.
   void close();
+  // Tunnel only: sends FIN once pending writes are done (half-close).
+  void shutdownWrite();
+  bool tunneling() const { return state_ == State::Tunnel; }
+  // Tunnel only: ballast closes it (health_check.close_tunnels_on_unhealthy);
+  // the handler hears onUpstreamTunnelAborted().
+  void abortTunnel();
 
   // Sends a batch (finalized by the caller). Returns false if the write failed
   // at once (the connection is then closed and the handler NOT called).
@@ -113,7 +138,7 @@ class UpstreamConnection {
   bool keepAlive() const { return llhttp_should_keep_alive(&parser_) != 0; }
 
  private:
-  enum class State : uint8_t { Connecting, Active, Idle, Closing };
+  enum class State : uint8_t { Connecting, Active, Idle, Tunnel, Closing };
 
   UpstreamConnection(UpstreamEnv& env, std::shared_ptr<Backend> backend);
   ~UpstreamConnection();
@@ -128,6 +153,9 @@ class UpstreamConnection {
   // out of local resources (then not the backend's failure).
   void failConnect(int uv_status);
   void parse(const char* data, size_t len);
+  // After a 101: switches to Tunnel and hands over `len` bytes at `rest`
+  // (what the backend sent right after the 101 head).
+  void startTunnel(const char* rest, size_t len);
   void resetParser();
   void setCountedActive(bool v);
 
@@ -136,6 +164,7 @@ class UpstreamConnection {
   static void onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
   static void onTimer(uv_timer_t* t);
   static void onWriteDone(void* owner, int status);
+  static void onShutdown(uv_shutdown_t* req, int status);
   static void onHandlesClosed(UpstreamConnection* self);
 
   static int onMessageBegin(llhttp_t* p);
@@ -167,12 +196,16 @@ class UpstreamConnection {
   bool complete_ = false;         // final response complete
   bool reusable_ = true;          // no protocol reason to close after the response
   bool counted_active_ = false;   // counted in BackendStats::connections_active
+  bool upgraded_ = false;         // the final response is a 101 the handler asked for
+  bool shutdown_sent_ = false;    // tunnel write side shut down
+  bool tunnel_eof_ = false;       // tunnel: the backend sent its FIN (reading is over)
   uint32_t interim_ = 0;          // interim responses of this exchange
   uint64_t response_bytes_ = 0;
 
   uv_tcp_t tcp_;
   uv_timer_t timer_;
   uv_connect_t connect_req_;
+  uv_shutdown_t shutdown_req_;
   StreamWriter writer_;
   llhttp_t parser_;
   HeaderCollector headers_;

@@ -293,8 +293,8 @@ TEST_CASE("HopByHop::scan and isHopByHop", "[http]") {
 }
 
 TEST_CASE("buildRequestHead: exact bytes", "[http]") {
-  const ForwardInfo with_id{"127.0.0.1", "http", "rid-1", true, {}};
-  const ForwardInfo without_id{"127.0.0.1", "https", "rid-1", false, {}};
+  const ForwardInfo with_id{"127.0.0.1", "http", "rid-1", true, {}, {}};
+  const ForwardInfo without_id{"127.0.0.1", "https", "rid-1", false, {}, {}};
 
   SECTION("representative request: hop-by-hop dropped, XFF merged, XFP replaced, id added, CL re-emitted") {
     HeaderList h{
@@ -604,10 +604,76 @@ TEST_CASE("buildRequestHead: host_override replaces every Host header", "[http_m
   std::vector<ballast::Header> headers = {{"Host", "ignored.example"}, {"Accept", "*/*"}};
   ballast::HopByHop hop;
   hop.scan(headers);
-  ballast::ForwardInfo info{"10.0.0.1", "http", "", false, "real.example"};
+  ballast::ForwardInfo info{"10.0.0.1", "http", "", false, "real.example", {}};
   std::string out;
   ballast::buildRequestHead(out, "GET", "/p", headers, hop, info, ballast::BodyFraming::None, 0);
   CHECK(out ==
         "GET /p HTTP/1.1\r\nAccept: */*\r\nX-Forwarded-For: 10.0.0.1\r\nHost: real.example\r\n"
         "X-Forwarded-Proto: http\r\n\r\n");
+}
+
+TEST_CASE("upgrade: Connection: upgrade is seen, h2c is never offered, protocols are joined", "[http_message]") {
+  using ballast::Header;
+  std::string out;
+  SECTION("websocket offered with Connection: keep-alive, Upgrade") {
+    std::vector<Header> h = {{"Connection", "keep-alive, Upgrade"}, {"Upgrade", "websocket"}};
+    ballast::HopByHop hop;
+    hop.scan(h);
+    CHECK(hop.connectionUpgrade());
+    CHECK(hop.connectionKeepAlive());
+    ballast::upgradeProtocols(h, out);
+    CHECK(out == "websocket");
+  }
+  SECTION("h2c is removed wherever it appears, across several headers") {
+    std::vector<Header> h = {{"Upgrade", "h2c, foo/2"}, {"Upgrade", " H2C/1 ,websocket "}};
+    ballast::upgradeProtocols(h, out);
+    CHECK(out == "foo/2, websocket");
+  }
+  SECTION("only h2c: nothing left to offer") {
+    std::vector<Header> h = {{"Connection", "Upgrade, HTTP2-Settings"}, {"Upgrade", "h2c"}};
+    ballast::upgradeProtocols(h, out);
+    CHECK(out.empty());
+  }
+  SECTION("no Connection: upgrade token") {
+    std::vector<Header> h = {{"Connection", "close"}, {"Upgrade", "websocket"}};
+    ballast::HopByHop hop;
+    hop.scan(h);
+    CHECK_FALSE(hop.connectionUpgrade());
+  }
+}
+
+TEST_CASE("upgrade: the forwarded request keeps Connection: upgrade and Upgrade, and nothing else hop-by-hop",
+          "[http_message]") {
+  std::vector<ballast::Header> headers = {{"Host", "h"},
+                                          {"Connection", "Upgrade, X-Hop"},
+                                          {"Upgrade", "websocket"},
+                                          {"X-Hop", "1"},
+                                          {"Keep-Alive", "timeout=5"},
+                                          {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}};
+  ballast::HopByHop hop;
+  hop.scan(headers);
+  ballast::ForwardInfo info{"10.0.0.1", "http", "", false, {}, "websocket"};
+  std::string out;
+  ballast::buildRequestHead(out, "GET", "/chat", headers, hop, info, ballast::BodyFraming::None, 0);
+  CHECK(out ==
+        "GET /chat HTTP/1.1\r\nHost: h\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "X-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: http\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n");
+}
+
+TEST_CASE("upgrade: a 101 head names the protocol and carries no framing", "[http_message]") {
+  std::vector<ballast::Header> headers = {{"Upgrade", "websocket"},
+                                          {"Connection", "Upgrade"},
+                                          {"Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="},
+                                          {"Content-Length", "0"}};
+  ballast::HopByHop hop;
+  hop.scan(headers);
+  ballast::ResponseHeadInfo info;
+  info.status = 101;
+  info.upgrade = "websocket";
+  info.request_id = "r1";
+  std::string out;
+  ballast::buildResponseHead(out, headers, hop, info);
+  CHECK(out ==
+        "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+        "X-Request-Id: r1\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n");
 }

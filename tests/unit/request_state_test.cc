@@ -32,6 +32,10 @@ TEST_CASE("request states: the paths a request takes are allowed", "[request_sta
       {S::PickingBackend, S::Done},
       {S::Connecting, S::Done},
       {S::AwaitingResponse, S::Done},
+      // An upgrade: the backend's 101 turns the exchange into a tunnel.
+      {S::PickingBackend, S::Connecting, S::Sending, S::AwaitingResponse, S::Tunnel, S::Done},
+      // ... also when the 101 arrives before the head was fully written.
+      {S::Sending, S::Tunnel, S::Done},
   };
   for (const auto& path : paths) {
     for (size_t i = 1; i < path.size(); ++i) {
@@ -57,6 +61,14 @@ TEST_CASE("request states: what may never happen is refused", "[request_state]")
   // A discarded 5xx is never streamed.
   CHECK_FALSE(transitionAllowed(S::DiscardingResponse, S::Streaming));
   CHECK_FALSE(transitionAllowed(S::Connecting, S::AwaitingResponse));
+  // A tunnel is never retried, answered locally or streamed as HTTP.
+  for (S s : {S::PickingBackend, S::Connecting, S::Sending, S::AwaitingResponse, S::DiscardingResponse,
+              S::LocalReply, S::Streaming, S::Tunnel, S::Idle}) {
+    INFO("Tunnel -> " << toString(s));
+    CHECK_FALSE(transitionAllowed(S::Tunnel, s));
+  }
+  CHECK_FALSE(transitionAllowed(S::DiscardingResponse, S::Tunnel));
+  CHECK_FALSE(transitionAllowed(S::Streaming, S::Tunnel));
 }
 
 TEST_CASE("request states: decisions read from the state", "[request_state]") {
@@ -71,6 +83,9 @@ TEST_CASE("request states: decisions read from the state", "[request_state]") {
   CHECK(ballast::terminationPhase(S::Connecting) == 'C');
   CHECK(ballast::terminationPhase(S::AwaitingResponse) == 'H');
   CHECK(ballast::terminationPhase(S::Streaming) == 'D');
+  CHECK_FALSE(beforeResponse(S::Tunnel));
+  CHECK_FALSE(attemptInProgress(S::Tunnel));
+  CHECK(ballast::terminationPhase(S::Tunnel) == 'D');
 }
 
 TEST_CASE("termination codes map to metric slots and back", "[request_state]") {
