@@ -184,7 +184,7 @@ int ProxyRequest::onRequestHead(RequestHead& h) {
     replayable_ = h.framing == BodyFraming::Chunked || h.content_length <= limit;
     if (replayable_ && replay_.capacity() < want) replay_.reserve(want);
   }
-  ForwardInfo info{conn_.clientIp(), "http", request_id_, !has_rid, absolute ? authority : std::string_view(),
+  ForwardInfo info{conn_.clientIp(), conn_.secure() ? "https" : "http", request_id_, !has_rid, absolute ? authority : std::string_view(),
                    upgrade_};
   buildRequestHead(req_head_, h.method_name, url, h.headers.headers(), h.hop, info, h.framing, h.content_length);
   req_batch_.addBorrowed(req_head_.data(), req_head_.size());
@@ -264,6 +264,11 @@ void ProxyRequest::connectTo(Backend* b, bool fresh_only) {
   attempt_start_ns_ = nowNs();
   const config::Timeouts& timeouts = runtime_->config->timeouts;
   UpstreamConnection* c = fresh_only ? nullptr : b->idle().acquire();
+  // Made under another TLS setting of the pool (a reload changed it): not reused.
+  while (c != nullptr && c->tlsContext() != pool_->tls().get()) {
+    c->close();
+    c = b->idle().acquire();
+  }
   if (c != nullptr) {
     upstream_ = c;
     c->attach(this, timeouts);
@@ -272,7 +277,8 @@ void ProxyRequest::connectTo(Backend* b, bool fresh_only) {
     return;
   }
   transitionTo(RequestState::Connecting);
-  upstream_ = UpstreamConnection::connect(conn_.context().upstream(), b->shared_from_this(), timeouts, this);
+  upstream_ = UpstreamConnection::connect(conn_.context().upstream(), b->shared_from_this(), timeouts, this,
+                                          pool_->tls());
 }
 
 void ProxyRequest::onUpstreamConnected(UpstreamConnection&) {

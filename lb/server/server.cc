@@ -511,6 +511,19 @@ void Server::onConnectionPending(Listener& l) {
     return;
   }
   ++accepted_this_turn_;
+  acceptFrom(l);
+}
+
+void Server::acceptFrom(Listener& l) {
+  // listeners_ is parallel to the config's listen list, and so is tls_.
+  for (size_t i = 0; i < listeners_.size() && i < tls_.listeners.size(); ++i) {
+    if (listeners_[i].get() != &l) continue;
+    if (tls_.listeners[i]) {
+      DownstreamConnection::accept(*proxy_, l.stream(), tls_.listeners[i], tls_.listener_names[i]);
+      return;
+    }
+    break;
+  }
   DownstreamConnection::accept(*proxy_, l.stream());
 }
 
@@ -520,7 +533,7 @@ void Server::resumePausedListeners() {
     if (proxy_->openClients() >= config().limits.max_connections) return;
     l->setPaused(false);
     // Accepting the pending connection also re-arms polling of the listener.
-    DownstreamConnection::accept(*proxy_, l->stream());
+    acceptFrom(*l);
   }
 }
 

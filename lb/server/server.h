@@ -99,6 +99,8 @@ class Server final : public AdminControl {
   void checkDescriptorLimit();
   std::unique_ptr<Listener> makeListener(const config::Address& addr);
   void onConnectionPending(Listener& l);
+  // Accepts one connection of `l`, over TLS when its config says so.
+  void acceptFrom(Listener& l);
   void resumePausedListeners();
   void onClientClosed();
   void checkDrained();

@@ -4,6 +4,7 @@
 #
 #   ca.pem / ca.key            a CA ("ballast test CA")
 #   site.pem / site.key        site.test, localhost, 127.0.0.1 (signed by the CA)
+#   site2.pem / site2.key      the same names, another key (a renewed certificate)
 #   api.pem / api.key          api.test
 #   wild.pem / wild.key        *.wild.test
 #   expired.pem / expired.key  expired.test, valid 2020-01-01 .. 2021-01-01
@@ -68,6 +69,7 @@ leaf() {
 }
 
 leaf site "DNS:site.test,DNS:localhost,IP:127.0.0.1"
+leaf site2 "DNS:site.test,DNS:localhost,IP:127.0.0.1"
 leaf api "DNS:api.test"
 leaf wild "DNS:*.wild.test"
 leaf expired "DNS:expired.test" 20200101000000Z 20210101000000Z

@@ -167,7 +167,7 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("TlsTransport: a client and a server transport echo 300 KB; a paused reader resumes", "[tls][loop]") {
+TEST_CASE("TlsTransport: a client and a server transport echo 300 KB, and a paused reader resumes", "[tls][loop]") {
   Fixture f;
   f.echo.pause_once = GENERATE(false, true);
   f.sender.out.resize(300000);
