@@ -8,8 +8,12 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
+#include <ctime>
 #include <string>
+#include <thread>
 
 #include "tests/support/harness.h"
 
@@ -218,4 +222,208 @@ TEST_CASE("tls: health checks of a TLS pool use TLS and verify the backend's cer
     JsonObject e = waitEvent(lb, "backend_state", backendState(plain.address(), "unhealthy"));
     CHECK(jsonText(e, "reason").find("TLS handshake failed") != std::string::npos);
   }
+}
+
+namespace {
+
+// Runs a shell command line to completion; returns its stdout (stderr
+// kept in the process's files for failure messages).
+std::string shell(const TempDir& dir, const std::string& cmd, int* exit_code = nullptr, Ms timeout = Ms(20000)) {
+  Process p({"/bin/sh", "-c", cmd}, dir.path(), "sh");
+  auto code = p.waitExit(timeout);
+  REQUIRE(code.has_value());
+  if (exit_code != nullptr) *exit_code = *code;
+  return p.text(Stream::Stdout);
+}
+
+std::string curlTls(const TempDir& dir, uint16_t port, const std::string& name, const std::string& path,
+                    int* exit_code = nullptr) {
+  const std::string p = std::to_string(port);
+  return shell(dir, "curl -sS --max-time 10 --cacert " + dir.file("certs/ca.pem") + " --resolve " + name + ":" + p + ":127.0.0.1 https://" +
+                        name + ":" + p + path,
+               exit_code);
+}
+
+// The subject CN the listener presents for `sni` ("" = no SNI), unverified.
+std::string servedCn(const TempDir& dir, uint16_t port, const std::string& sni) {
+  const std::string servername = sni.empty() ? "-noservername" : "-servername " + sni;
+  std::string out = shell(dir, "echo | openssl s_client -connect 127.0.0.1:" + std::to_string(port) + " " + servername +
+                                   " 2>/dev/null | openssl x509 -noout -subject");
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+double metric(uint16_t admin_port, const std::string& series) {
+  for (const auto& line : splitLines(metrics(admin_port), true)) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return -1;
+}
+
+const std::string kThreeCerts = "[{ cert: certs/site.pem, key: certs/site.key }, { cert: certs/api.pem, key: certs/api.key }, "
+                                "{ cert: certs/wild.pem, key: certs/wild.key }]";
+
+std::string handshakes(const std::string& result) {
+  return "ballast_tls_handshakes_total{listener=\"127.0.0.1:0\",result=\"" + result + "\"}";
+}
+
+}  // namespace
+
+TEST_CASE("tls: curl and openssl s_client get the certificate of each SNI name, the first without SNI", "[tls]") {
+  TempDir dir;
+  makeCerts(dir);
+  DemoBackend backend(dir, "a");
+  Ballast lb(dir, tlsConfig(backend.address(), kThreeCerts));
+  const uint16_t port = lb.proxyPorts().at(1);
+  // curl verifies the certificate against the name it asked for.
+  for (const char* name : {"site.test", "api.test", "x.wild.test", "localhost"}) {
+    INFO(name);
+    int code = -1;
+    const std::string body = curlTls(dir, port, name, "/?echo=head", &code);
+    CHECK(code == 0);
+    CHECK(body.find("X-Forwarded-Proto: https") != std::string::npos);
+  }
+  CHECK(servedCn(dir, port, "api.test") == "subject=CN = api");
+  CHECK(servedCn(dir, port, "x.wild.test") == "subject=CN = wild");
+  CHECK(servedCn(dir, port, "unknown.test") == "subject=CN = site");
+  CHECK(servedCn(dir, port, "") == "subject=CN = site");
+  // The plain listener still says http.
+  const std::string plain = fetch(lb.port(), get("/?echo=head")).body;
+  CHECK(plain.find("X-Forwarded-Proto: http\r\n") != std::string::npos);
+  CHECK(metric(lb.adminPort(), handshakes("success")) == 8);
+  CHECK(metric(lb.adminPort(), handshakes("failure")) == 0);
+}
+
+TEST_CASE("tls: plain HTTP to a TLS listener fails the handshake, a silent client is cut at client_header", "[tls]") {
+  TempDir dir;
+  makeCerts(dir);
+  DemoBackend backend(dir, "a");
+  Ballast lb(dir, tlsConfig(backend.address(), kSite) + "timeouts: { client_header: 300ms }\n");
+  const uint16_t port = lb.proxyPorts().at(1);
+  {
+    Client c(port);
+    c.sendAll(get("/"));
+    const std::string answer = c.readUntilClose();
+    CHECK(answer.find("HTTP/1.1") == std::string::npos);  // a TLS alert, never HTTP
+  }
+  {
+    Client c(port);
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK(c.readUntilClose().empty());
+    CHECK(std::chrono::steady_clock::now() - t0 >= 250ms);
+  }
+  {
+    // Half a client hello, then nothing: also cut at client_header.
+    Client c(port);
+    c.sendAll(std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11));
+    CHECK(c.readUntilClose().empty());
+  }
+  CHECK(metric(lb.adminPort(), handshakes("failure")) == 1);
+  // The silent client sent no byte: no handshake was attempted.
+  CHECK(metric(lb.adminPort(), handshakes("timeout")) == 1);
+}
+
+TEST_CASE("tls: pipelined requests and Connection: close over TLS", "[tls]") {
+  TempDir dir;
+  makeCerts(dir);
+  DemoBackend backend(dir, "a");
+  Ballast lb(dir, tlsConfig(backend.address(), kSite));
+  const uint16_t port = lb.proxyPorts().at(1);
+  const std::string out = shell(
+      dir, "printf 'GET /one HTTP/1.1\\r\\nHost: a\\r\\n\\r\\nGET /two HTTP/1.1\\r\\nHost: a\\r\\nConnection: close\\r\\n\\r\\n' | "
+           "openssl s_client -quiet -ign_eof -connect 127.0.0.1:" + std::to_string(port) + " 2>/dev/null");
+  size_t responses = 0;
+  for (size_t at = out.find("HTTP/1.1 200"); at != std::string::npos; at = out.find("HTTP/1.1 200", at + 1)) ++responses;
+  CHECK(responses == 2);
+  CHECK(out.find("Connection: close") != std::string::npos);
+}
+
+TEST_CASE("tls: certificate rotation by reload under load: no request fails, new handshakes get the new one", "[tls][reload]") {
+  TempDir dir;
+  makeCerts(dir);
+  DemoBackend backend(dir, "a");
+  const std::string one = "[{ cert: certs/site.pem, key: certs/site.key }]";
+  const std::string two = "[{ cert: certs/site2.pem, key: certs/site2.key }]";
+  Ballast lb(dir, tlsConfig(backend.address(), one));
+  const uint16_t port = lb.proxyPorts().at(1);
+  const std::string p = std::to_string(port);
+  // New TLS connections one after another, each verified, while the
+  // certificate changes underneath: every one must get a 200.
+  Process load({"/bin/sh", "-c",
+                "i=0; while [ $i -lt 150 ]; do curl -s --max-time 5 --cacert " + dir.file("certs/ca.pem") +
+                    " --resolve site.test:" + p +
+                    ":127.0.0.1 -o /dev/null -w '%{http_code}\\n' https://site.test:" + p + "/; i=$((i+1)); done"},
+               dir.path(), "load");
+  for (int i = 0; i < 6; ++i) {
+    const size_t done = countEvents(lb, "config_reloaded");
+    replaceConfig(lb.configPath(), tlsConfig(backend.address(), i % 2 == 0 ? two : one));
+    lb.process().signal(SIGHUP);
+    waitEvent(lb, "config_reloaded", {}, 5000ms, done);
+  }
+  REQUIRE(load.waitExit(60000ms) == 0);
+  const std::vector<std::string> codes = splitLines(load.text(Stream::Stdout));
+  CHECK(codes.size() == 150);
+  CHECK(std::count(codes.begin(), codes.end(), "200") == 150);
+  // The last reload put site.pem back; one more puts site2.pem in place.
+  const size_t done = countEvents(lb, "config_reloaded");
+  replaceConfig(lb.configPath(), tlsConfig(backend.address(), two));
+  lb.process().signal(SIGHUP);
+  waitEvent(lb, "config_reloaded", {}, 5000ms, done);
+  const std::string served = shell(dir, "echo | openssl s_client -connect 127.0.0.1:" + p +
+                                            " -servername site.test 2>/dev/null | openssl x509 -noout -fingerprint");
+  const std::string want = shell(dir, "openssl x509 -noout -fingerprint -in " + dir.file("certs/site2.pem"));
+  CHECK(served == want);
+}
+
+TEST_CASE("tls: TLS to backends: verified, pooled connections reused, new ones resume the session", "[tls]") {
+  TempDir dir;
+  makeCerts(dir);
+  DemoBackend demo(dir, "a");
+  // The TLS backend: a second ballast terminating TLS in front of the demo
+  // backend (keep-alive, and it counts its handshakes).
+  Ballast backend_lb(dir, tlsConfig(demo.address(), kSite) + "timeouts: { client_idle: 200ms }\n");
+  const std::string backend_addr = "127.0.0.1:" + std::to_string(backend_lb.proxyPorts().at(1));
+  Ballast lb(dir, "listen: 127.0.0.1:0\n"
+                  "admin: { listen: 127.0.0.1:0 }\n"
+                  "log: { level: info, access: off, events: stderr }\n"
+                  "pools:\n"
+                  "  - name: web\n"
+                  "    tls: { ca: certs/ca.pem, sni: site.test }\n"
+                  "    backends: [{ address: " + backend_addr + " }]\n");
+  Client c(lb.port());
+  for (int i = 0; i < 5; ++i) {
+    Response r = c.roundTrip(get("/?echo=head"));
+    REQUIRE(r.status == 200);
+    // The backend saw TLS: its X-Forwarded-Proto is https.
+    CHECK(r.body.find("X-Forwarded-Proto: https") != std::string::npos);
+  }
+  // Five requests, one pooled connection: one full handshake.
+  CHECK(metric(backend_lb.adminPort(), handshakes("success")) == 1);
+  // The backend closes the idle connection after 200ms; the next request
+  // opens a new one and resumes the session.
+  const auto closed = [&] { return metric(backend_lb.adminPort(), "ballast_client_connections{state=\"idle\"}") == 0; };
+  for (int i = 0; i < 100 && !closed(); ++i) std::this_thread::sleep_for(20ms);
+  REQUIRE(closed());
+  REQUIRE(c.roundTrip(get("/")).status == 200);
+  CHECK(metric(backend_lb.adminPort(), handshakes("success")) == 1);
+  CHECK(metric(backend_lb.adminPort(), handshakes("resumed")) == 1);
+}
+
+TEST_CASE("tls: a backend whose certificate does not verify gets 502 and no request", "[tls]") {
+  TempDir dir;
+  makeCerts(dir);
+  DemoBackend demo(dir, "a");
+  Ballast backend_lb(dir, tlsConfig(demo.address(), kSite));
+  const std::string backend_addr = "127.0.0.1:" + std::to_string(backend_lb.proxyPorts().at(1));
+  Ballast lb(dir, "listen: 127.0.0.1:0\n"
+                  "admin: { listen: 127.0.0.1:0 }\n"
+                  "log: { level: info, access: off, events: stderr }\n"
+                  "pools:\n"
+                  "  - name: web\n"
+                  "    tls: { ca: certs/ca.pem, sni: api.test }\n"
+                  "    backends: [{ address: " + backend_addr + " }]\n");
+  Response r = fetch(lb.port(), get("/"));
+  CHECK(r.status == 502);
+  CHECK(metric(backend_lb.adminPort(), handshakes("success")) == 0);
+  CHECK(metric(backend_lb.adminPort(), handshakes("failure")) >= 1);
 }
