@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "tests/support/harness.h"
+#include "tests/support/websocket.h"
 
 using namespace ballast::test;
 using namespace std::chrono_literals;
@@ -426,4 +427,24 @@ TEST_CASE("tls: a backend whose certificate does not verify gets 502 and no requ
   CHECK(r.status == 502);
   CHECK(metric(backend_lb.adminPort(), handshakes("success")) == 0);
   CHECK(metric(backend_lb.adminPort(), handshakes("failure")) >= 1);
+}
+
+TEST_CASE("tls: a WebSocket echo through a TLS listener", "[tls][tunnel]") {
+  TempDir dir;
+  makeCerts(dir);
+  auto stats = std::make_shared<ws::EchoStats>();
+  RawBackend backend(ws::echoHandler(stats));
+  Ballast lb(dir, tlsConfig(backend.address(), kSite));
+  const uint16_t port = lb.proxyPorts().at(1);
+  // The upgrade request, a text frame and a close frame in one write; the
+  // frames follow the request into the tunnel, in order.
+  writeFile(dir.file("ws.bin"), ws::Client::upgradeRequest("/ws") + ws::frame(ws::kText, "hello over tls", true) +
+                                    ws::frame(ws::kClose, std::string("\x03\xe8", 2), true));
+  const std::string out = shell(dir, "openssl s_client -quiet -ign_eof -connect 127.0.0.1:" + std::to_string(port) +
+                                         " < " + dir.file("ws.bin") + " 2>/dev/null");
+  INFO(out);
+  REQUIRE(out.rfind("HTTP/1.1 101 ", 0) == 0);
+  CHECK(out.find("Sec-WebSocket-Accept: " + ws::acceptFor(ws::Client::kKey)) != std::string::npos);
+  CHECK(out.find(ws::frame(ws::kText, "hello over tls", false)) != std::string::npos);
+  CHECK(metric(lb.adminPort(), "ballast_tunnels_total{pool=\"web\",result=\"closed\"}") == 1);
 }
