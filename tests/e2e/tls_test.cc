@@ -448,3 +448,43 @@ TEST_CASE("tls: a WebSocket echo through a TLS listener", "[tls][tunnel]") {
   CHECK(out.find(ws::frame(ws::kText, "hello over tls", false)) != std::string::npos);
   CHECK(metric(lb.adminPort(), "ballast_tunnels_total{pool=\"web\",result=\"closed\"}") == 1);
 }
+
+TEST_CASE("tls: a 413 while the client still sends its body reaches it over TLS (lingering close)", "[tls][lingering]") {
+  TempDir dir;
+  makeCerts(dir);
+  DemoBackend backend(dir, "a");
+  Ballast lb(dir, tlsConfig(backend.address(), kSite) + "limits: { max_body_bytes: 1KiB }\n");
+  const uint16_t port = lb.proxyPorts().at(1);
+  // 256 KiB of body where 1 KiB is allowed: the 413 comes while most of it
+  // is still on its way, then ballast reads and discards the rest.
+  writeFile(dir.file("post.bin"), request("POST", "/upload", {}, std::string(256 * 1024, 'p')));
+  for (int i = 0; i < 5; ++i) {
+    const std::string out = shell(dir, "openssl s_client -quiet -ign_eof -connect 127.0.0.1:" + std::to_string(port) +
+                                           " < " + dir.file("post.bin") + " 2>/dev/null");
+    INFO(out);
+    CHECK(out.rfind("HTTP/1.1 413 ", 0) == 0);
+    CHECK(out.find("Connection: close") != std::string::npos);
+  }
+}
+
+TEST_CASE("tls: SIGTERM drains a TLS request in flight: it completes, then ballast exits 0", "[tls][drain]") {
+  TempDir dir;
+  makeCerts(dir);
+  DemoBackend backend(dir, "a");
+  Ballast lb(dir, tlsConfig(backend.address(), kSite) + "drain: { timeout: 10s }\n");
+  const std::string p = std::to_string(lb.proxyPorts().at(1));
+  Process slow({"/bin/sh", "-c",
+                "curl -sS --max-time 10 --cacert " + dir.file("certs/ca.pem") + " --resolve site.test:" + p +
+                    ":127.0.0.1 -D - https://site.test:" + p + "/slow?delay=1000"},
+               dir.path(), "slow");
+  // The request has reached the backend.
+  const std::string series = "ballast_backend_active_requests{pool=\"web\",backend=\"" + backend.address() + "\"}";
+  for (int i = 0; i < 500 && metric(lb.adminPort(), series) != 1; ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE(metric(lb.adminPort(), series) == 1);
+  lb.process().signal(SIGTERM);
+  REQUIRE(slow.waitExit(10000ms) == 0);
+  const std::string out = slow.text(Stream::Stdout);
+  CHECK(out.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(out.find("onnection: close") != std::string::npos);
+  CHECK(lb.process().waitExit(10000ms) == 0);
+}
