@@ -71,8 +71,8 @@ long TlsSession::bioCtrl(BIO* b, int cmd, long /*num*/, void* /*ptr*/) {
 TlsSession::TlsSession(SslPtr ssl) : ssl_(std::move(ssl)) {
   BIO* bio = BIO_new(bioMethod());
   BIO_set_data(bio, this);
-  // One BIO both ways: SSL_set_bio takes one reference per direction.
-  BIO_up_ref(bio);
+  // One BIO both ways: with rbio == wbio, SSL_set_bio takes the one
+  // reference we hold (a second one would leak the BIO).
   SSL_set_bio(ssl_.get(), bio, bio);
 }
 
