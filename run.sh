@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds ballast (Release, build/) and runs the demo: two demo backends on
-# 127.0.0.1:9001 and :9002 behind ballast on 127.0.0.1:8080, configured by
-# examples/demo.yaml. Ctrl-C (or SIGTERM) stops everything.
+# Builds ballast (Release, build/) and runs the demo: three demo backends on
+# 127.0.0.1:9001, :9002 and :9003 behind ballast on 127.0.0.1:8080, with
+# active health checks, configured by examples/demo.yaml; prints a one-minute
+# walk-through (kill a backend and watch it fail over on the status page,
+# bring it back, drain one with a reason). Ctrl-C (or SIGTERM) stops everything.
 set -euo pipefail
 
 cd "$(dirname "$0")"
@@ -11,7 +13,7 @@ CONFIG=examples/demo.yaml
 HOST=127.0.0.1
 PROXY_PORT=8080
 ADMIN_PORT=9100
-BACKEND_PORTS=(9001 9002)
+BACKEND_PORTS=(9001 9002 9003)
 
 pids=()
 
@@ -87,11 +89,13 @@ cmake --build "$BUILD_DIR" --target ballast demo-backend
 
 check_ports_free
 
+backend_pids=()
 for i in "${!BACKEND_PORTS[@]}"; do
   port=${BACKEND_PORTS[$i]}
   name="demo-$((i + 1))"
   "$BUILD_DIR/bin/demo-backend" --listen "$HOST:$port" --name "$name" >/dev/null &
   pids+=("$!")
+  backend_pids+=("$!")
   wait_for_port "$port" "$!" "$name"
 done
 
@@ -103,11 +107,25 @@ ballast_pid=$!
 pids+=("$ballast_pid")
 wait_for_port "$PROXY_PORT" "$ballast_pid" ballast
 
-echo
-echo "Send requests to: curl http://$HOST:$PROXY_PORT/"
-echo "Admin address: http://$HOST:$ADMIN_PORT/"
-echo "Press Ctrl-C to stop."
-echo
+cat <<EOF
+
+ballast is up: curl http://$HOST:$PROXY_PORT/   (X-Backend says which demo backend answered)
+
+A one-minute walk-through, in a second terminal:
+  1. Open the status page: http://$HOST:$ADMIN_PORT/  (three green backends, probed every second)
+  2. Keep a client running:
+       while sleep 0.2; do curl -s -o /dev/null -w '%{http_code} ' http://$HOST:$PROXY_PORT/; done
+  3. Kill a backend:  kill -9 ${backend_pids[1]}
+     Within about 2 s demo-2 turns red on the page; the client keeps printing 200.
+  4. Bring it back:   $BUILD_DIR/bin/demo-backend --listen $HOST:${BACKEND_PORTS[1]} --name demo-2 &
+     Two passing probes later it is green and takes traffic again.
+  5. Drain one for maintenance, with a reason and an expiry:
+       curl -s -X POST "http://$HOST:$ADMIN_PORT/pools/web/backends/$HOST:${BACKEND_PORTS[2]}/drain?for=2m&reason=demo"
+     The page shows it draining, why and until when; it comes back by itself after 2 minutes.
+  Events (state changes with their reasons) print below as JSON lines.
+
+Press Ctrl-C to stop.
+EOF
 
 set +e
 wait "$ballast_pid"

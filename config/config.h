@@ -8,9 +8,15 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
+
+namespace re2 {
+class RE2;
+}
 
 namespace ballast::config {
 
@@ -119,6 +125,22 @@ struct Timeouts {
   // An upgraded connection (WebSocket) with no byte in either direction for
   // this long is closed; client_idle and backend_response do not apply to it.
   Duration tunnel{3600000};
+};
+
+// Operator overrides (drain/disable through the admin API).
+struct OverridesConfig {
+  // An override given without `for` raises backend_override_stale (event and
+  // metric) once it is this old: a backend left disabled after maintenance.
+  Duration warn_after{4 * 3600 * 1000};
+};
+
+// reload.guard: after a reload, watch the pools it added or changed for
+// `window`; if one of them falls below `min_available_percent` of its
+// backends available (once every one of them has a probe result), roll
+// back to the previous config by itself. Absent = no guard.
+struct ReloadGuardConfig {
+  Duration window{30000};
+  uint32_t min_available_percent = 50;
 };
 
 // Graceful shutdown (SIGTERM/SIGINT).
@@ -233,14 +255,104 @@ struct PoolConfig {
   bool usesTls() const { return tls && tls->enabled; }
 };
 
+// A CIDR block ("10.0.0.0/8", "2001:db8::/32"; a bare address is a /32 or
+// /128). Host bits beyond the prefix are zero (the loader refuses others).
+struct Cidr {
+  std::string text;        // as written, for messages and /status
+  int family = AF_INET;    // AF_INET or AF_INET6
+  uint8_t bytes[16] = {};  // network address, 4 or 16 bytes used
+  uint8_t prefix_len = 0;  // 0..32 or 0..128
+};
+
+// A condition on a header or a query parameter. Regexes are RE2, compiled
+// by the loader (so a bad one is a load error) and shared by every copy of
+// the config; they must match the whole value.
+struct ValueMatch {
+  enum class Kind { Present, Absent, Equals, Regex } kind = Kind::Present;
+  std::string name;   // header name (lower-case) or query parameter name
+  std::string value;  // Equals: the value; Regex: the pattern as written
+  std::shared_ptr<const re2::RE2> regex;  // Regex only
+};
+
+// Where a per-request key comes from (split_key, rate_limit.key).
+struct RequestKey {
+  enum class Source { ClientIp, Header, Cookie, Query } source = Source::ClientIp;
+  std::string name;  // Header (lower-case), Cookie, Query; empty for ClientIp
+  std::string text;  // as written, e.g. "header:X-User"
+};
+
+struct SplitTarget {
+  std::string pool;
+  size_t pool_index = 0;  // into Config::pools, filled by the loader
+  uint32_t weight = 1;    // 0..1000 (default 1); the weights of one split add up to at least 1
+};
+
+// Header edits for one direction. Names in `remove` are lower-case, those in
+// `set` and `add` as written (matched case-insensitively); values are checked
+// for control characters. `set` replaces every header of that name, `add`
+// appends one more, `remove` drops every header of that name; framing and
+// hop-by-hop headers cannot be edited.
+struct HeaderEditConfig {
+  std::vector<std::pair<std::string, std::string>> set;
+  std::vector<std::pair<std::string, std::string>> add;
+  std::vector<std::string> remove;
+  bool empty() const { return set.empty() && add.empty() && remove.empty(); }
+};
+
+// `return:` - ballast answers itself instead of proxying.
+struct ReturnConfig {
+  int status = 200;
+  // Redirects: a template with {host} (Host without port, IPv6 in brackets) and {path} (the
+  // request target, after rewrite.path_prefix). Empty = no Location.
+  std::string location;
+  std::optional<std::string> body;  // nullopt = ballast's one-line text
+};
+
+struct RateLimitConfig {
+  double requests_per_second = 0;  // > 0 (fractions allowed)
+  uint32_t burst = 1;              // bucket size, >= 1
+  RequestKey key;                  // default client_ip
+  uint32_t max_keys = 65536;       // keys tracked at once; the least recently used one goes
+};
+
 struct RouteConfig {
+  // For metrics and /status: `name:`, or "routes[N]" when not written.
+  std::string name;
+
+  // ---- match: every condition written must hold ----
   // Empty host = any host. "*.example.com" matches any subdomain. Stored
   // lower-case, without a port.
   std::string host;
-  // Empty = any path.
+  // Empty = any path. A byte prefix of the request target.
   std::string path_prefix;
-  std::string pool;     // pool name, validated to exist
+  std::string path;        // exact path (the target before any '?'); empty = any
+  std::string path_regex;  // RE2 over the whole path before any '?'; empty = none
+  std::shared_ptr<const re2::RE2> path_regex_compiled;
+  std::vector<std::string> methods;  // empty = any method
+  std::vector<ValueMatch> headers;
+  std::vector<ValueMatch> query;     // names and values compared percent-decoded
+  std::vector<Cidr> client;          // empty = any client address
+
+  // ---- what to do: exactly one of pool, split, return ----
+  std::string pool;      // pool name, validated to exist (empty with split or return)
   size_t pool_index = 0; // index into Config::pools, filled by the loader
+  std::vector<SplitTarget> split;
+  std::optional<RequestKey> split_key;  // the same key always picks the same side
+  std::optional<ReturnConfig> ret;
+
+  // ---- per-route policy ----
+  std::optional<std::string> rewrite_path_prefix;  // replaces the matched path_prefix (or path)
+  std::string rewrite_host;                        // empty = Host unchanged
+  HeaderEditConfig request_headers;
+  HeaderEditConfig response_headers;
+  std::optional<Duration> connect_timeout;           // overrides timeouts.connect
+  std::optional<Duration> backend_response_timeout;  // overrides timeouts.backend_response
+  std::optional<uint32_t> retry_attempts;            // override the pool's retries.attempts ...
+  std::optional<std::vector<RetryOn>> retry_on;      // ... retries.on ...
+  std::optional<uint64_t> retry_replay_buffer;       // ... and retries.replay_buffer
+  std::vector<Cidr> allow;  // non-empty: only these client addresses (others 403)
+  std::vector<Cidr> deny;   // these client addresses get 403 (checked first)
+  std::optional<RateLimitConfig> rate_limit;
 };
 
 struct Config {
@@ -251,6 +363,19 @@ struct Config {
   Timeouts timeouts;
   Limits limits;
   DrainConfig drain;
+  OverridesConfig overrides;
+  std::optional<ReloadGuardConfig> reload_guard;
+  // config_history: every applied config (start, reload, rollback) kept in
+  // `dir` with its time, hash and trigger; the newest `keep`. Empty dir =
+  // no history.
+  std::string history_dir;
+  uint32_t history_keep = 20;
+  // Where the operator state survives restarts and hot upgrades (overrides
+  // with reason and expiry, each backend's health and since when); empty =
+  // not kept. Relative to the config file's directory. Health read back is
+  // used only when the file was written less than state_max_age ago.
+  std::string state_file;
+  Duration state_max_age{60000};
   std::vector<PoolConfig> pools; // at least one, unique names
   // When the YAML has no `routes` and exactly one pool, the loader adds one
   // catch-all route to it, so the runtime always routes through this list.

@@ -13,11 +13,14 @@
 #include <unistd.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/parser.h>
+#include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <initializer_list>
 #include <limits>
@@ -400,6 +403,8 @@ class Loader {
   void loadLog(const Value& v, Config& cfg);
   void loadTimeouts(const Value& v, Config& cfg);
   void loadDrain(const Value& v, Config& cfg);
+  void loadOverrides(const Value& v, Config& cfg);
+  void loadReload(const Value& v, Config& cfg);
   void loadLimits(const Value& v, Config& cfg);
   void loadPools(const Value& v, Config& cfg);
   void loadPool(const Value& v, PoolConfig& pool);
@@ -409,6 +414,22 @@ class Loader {
   void loadRetries(const Value& v, RetryConfig& retries);
   void loadRoutes(const Value& v, Config& cfg);
   void loadRoute(const Value& v, RouteConfig& route);
+  // Route pieces (config/config_loader.cc, after loadRoute).
+  void loadRouteMatch(const Value& v, RouteConfig& route);
+  void loadRouteHost(const Value& v, RouteConfig& route);
+  void loadValueMatches(const Value& v, bool header_names, std::vector<ValueMatch>& out);
+  std::shared_ptr<const re2::RE2> compileRegex(const Value& v, const std::string& pattern);
+  void loadCidrList(const Value& v, std::vector<Cidr>& out);
+  std::optional<RequestKey> requestKey(const Value& v);
+  void loadSplit(const Value& v, RouteConfig& route);
+  bool poolReference(const Value& v, std::string& name, size_t& index);
+  void loadRewrite(const Value& v, RouteConfig& route);
+  void loadRouteHeaders(const Value& v, RouteConfig& route);
+  void loadHeaderEdits(const Value& v, HeaderEditConfig& edits);
+  void loadReturn(const Value& v, RouteConfig& route);
+  void loadRateLimit(const Value& v, RateLimitConfig& rl);
+  void loadRouteTimeouts(const Value& v, RouteConfig& route);
+  void loadRouteRetries(const Value& v, RouteConfig& route);
   void checkAdminAgainstListen(const Config& cfg);
 
   std::string file_;
@@ -598,7 +619,8 @@ void Loader::loadDocument(const YAML::Node& root, Config& cfg) {
     error(top, "expected a mapping at the top level, got " + describe(root));
     return;
   }
-  checkKeys(top, {"listen", "admin", "log", "timeouts", "limits", "drain", "pools", "routes"});
+  checkKeys(top, {"listen", "admin", "log", "timeouts", "limits", "drain", "overrides", "reload", "config_history",
+                  "state_file", "state_max_age", "pools", "routes"});
 
   if (auto v = field(top, "listen")) loadListen(*v, cfg);
   if (auto v = field(top, "admin")) loadAdmin(*v, cfg);
@@ -606,6 +628,43 @@ void Loader::loadDocument(const YAML::Node& root, Config& cfg) {
   if (auto v = field(top, "timeouts")) loadTimeouts(*v, cfg);
   if (auto v = field(top, "limits")) loadLimits(*v, cfg);
   if (auto v = field(top, "drain")) loadDrain(*v, cfg);
+  if (auto v = field(top, "overrides")) loadOverrides(*v, cfg);
+  if (auto v = field(top, "reload")) loadReload(*v, cfg);
+  if (auto v = field(top, "config_history")) {
+    if (expectMap(*v)) {
+      checkKeys(*v, {"dir", "keep"});
+      if (auto d = requiredField(*v, "dir")) {
+        if (auto path = scalar(*d, "a directory path")) {
+          if (path->empty()) {
+            error(*d, "expected a directory path, got an empty string");
+          } else {
+            std::string full = *path;
+            const size_t slash = file_.rfind('/');
+            if (full.front() != '/' && slash != std::string::npos) full = file_.substr(0, slash + 1) + full;
+            cfg.history_dir = full;
+          }
+        }
+      }
+      if (auto k = field(*v, "keep")) {
+        if (auto n = integer(*k, 1, 1000)) cfg.history_keep = static_cast<uint32_t>(*n);
+      }
+    }
+  }
+  if (auto v = field(top, "state_file")) {
+    if (auto path = scalar(*v, "a file path")) {
+      if (path->empty()) {
+        error(*v, "expected a file path, got an empty string (leave state_file out to keep no state)");
+      } else {
+        std::string full = *path;
+        const size_t slash = file_.rfind('/');
+        if (full.front() != '/' && slash != std::string::npos) full = file_.substr(0, slash + 1) + full;
+        cfg.state_file = full;
+      }
+    }
+  }
+  if (auto v = field(top, "state_max_age")) {
+    if (auto d = positiveDuration(*v)) cfg.state_max_age = *d;
+  }
   if (auto v = requiredField(top, "pools")) loadPools(*v, cfg);
 
   if (auto v = field(top, "routes")) {
@@ -957,6 +1016,30 @@ void Loader::loadDrain(const Value& v, Config& cfg) {
   if (auto f = field(v, "timeout")) {
     if (auto d = positiveDuration(*f)) cfg.drain.timeout = *d;
   }
+}
+
+void Loader::loadOverrides(const Value& v, Config& cfg) {
+  if (!expectMap(v)) return;
+  checkKeys(v, {"warn_after"});
+  if (auto f = field(v, "warn_after")) {
+    if (auto d = positiveDuration(*f)) cfg.overrides.warn_after = *d;
+  }
+}
+
+void Loader::loadReload(const Value& v, Config& cfg) {
+  if (!expectMap(v)) return;
+  checkKeys(v, {"guard"});
+  auto g = field(v, "guard");
+  if (!g || !expectMap(*g)) return;
+  checkKeys(*g, {"window", "min_available"});
+  ReloadGuardConfig guard;
+  if (auto f = field(*g, "window")) {
+    if (auto d = positiveDuration(*f)) guard.window = *d;
+  }
+  if (auto f = field(*g, "min_available")) {
+    if (auto n = percentWithSign(*f, 100)) guard.min_available_percent = *n;
+  }
+  cfg.reload_guard = guard;
 }
 
 void Loader::loadLimits(const Value& v, Config& cfg) {
@@ -1313,69 +1396,603 @@ void Loader::loadRetries(const Value& v, RetryConfig& retries) {
 void Loader::loadRoutes(const Value& v, Config& cfg) {
   if (!expectSequence(v)) return;
   // An explicitly empty list is allowed: every request then gets a 404.
+  std::map<std::string, std::string, std::less<>> names;  // name -> path of the route that took it
   for (size_t i = 0; i < v.node.size(); ++i) {
     RouteConfig route;
-    loadRoute(item(v, i, v.node[i]), route);
+    const Value route_value = item(v, i, v.node[i]);
+    loadRoute(route_value, route);
+    if (route.name.empty()) {
+      route.name = route_value.path;  // "routes[3]": '[' is not allowed in a written name
+    } else if (auto [it, inserted] = names.emplace(route.name, route_value.path); !inserted) {
+      error(*field(route_value, "name"), "duplicate route name " + quoted(route.name) + " (also at " + it->second + ")");
+    }
     cfg.routes.push_back(std::move(route));
   }
 }
 
+namespace {
+
+// Headers that carry the message's framing or the connection's state:
+// ballast writes them itself, so no route may edit them.
+constexpr std::string_view kUneditableHeaders[] = {"connection", "keep-alive", "proxy-connection", "te", "trailer",
+                                                   "upgrade", "transfer-encoding", "content-length", "host"};
+
+bool isTokenChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || isDigit(c) ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+std::string lowerCase(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+// A header or query value may hold visible characters, spaces and tabs: no
+// CR, LF or other control character that could end the line early.
+bool validFieldValue(std::string_view s) {
+  return std::none_of(s.begin(), s.end(), [](unsigned char c) { return (c < ' ' && c != '\t') || c == 0x7f; });
+}
+
+// Parses "10.0.0.0/8", "2001:db8::/32" or a bare address into `out`;
+// returns the problem, or an empty string.
+std::string parseCidr(std::string_view text, Cidr& out) {
+  const size_t slash = text.find('/');
+  const std::string address(text.substr(0, slash));
+  out = Cidr{};
+  out.text = std::string(text);
+  int max_len = 0;
+  if (inet_pton(AF_INET, address.c_str(), out.bytes) == 1) {
+    out.family = AF_INET;
+    max_len = 32;
+  } else if (inet_pton(AF_INET6, address.c_str(), out.bytes) == 1) {
+    out.family = AF_INET6;
+    max_len = 128;
+  } else {
+    return "expected an address or CIDR block like 10.0.0.0/8 or 2001:db8::/32, got " + quoted(text);
+  }
+  int len = max_len;
+  if (slash != std::string_view::npos) {
+    const std::string_view digits = text.substr(slash + 1);
+    const std::optional<int64_t> n =
+        digits.size() <= 3 && std::all_of(digits.begin(), digits.end(), isDigit) ? parseInteger(digits) : std::nullopt;
+    if (!n || *n > max_len) return "prefix length must be between 0 and " + std::to_string(max_len);
+    len = static_cast<int>(*n);
+  }
+  out.prefix_len = static_cast<uint8_t>(len);
+  // Bits past the prefix must be zero: "10.1.2.3/8" is most likely a typo
+  // for a host or for another block, and silently widening it hides that.
+  for (int bit = len; bit < max_len; ++bit) {
+    if ((out.bytes[bit / 8] >> (7 - bit % 8)) & 1) {
+      Cidr network = out;
+      for (int b = len; b < max_len; ++b) network.bytes[b / 8] &= static_cast<uint8_t>(~(1u << (7 - b % 8)));
+      char buf[INET6_ADDRSTRLEN] = {};
+      inet_ntop(out.family, network.bytes, buf, sizeof buf);
+      return "host bits are set past the /" + std::to_string(len) + " prefix (did you mean " + buf + "/" +
+             std::to_string(len) + "?)";
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
 void Loader::loadRoute(const Value& v, RouteConfig& route) {
   if (!expectMap(v)) return;
-  checkKeys(v, {"match", "pool"});
+  checkKeys(v, {"name", "match", "pool", "split", "split_key", "return", "rewrite", "headers", "timeouts", "retries",
+                "allow", "deny", "rate_limit"});
 
-  if (auto match = field(v, "match"); match && expectMap(*match)) {
-    checkKeys(*match, {"host", "path_prefix"});
-    if (auto host = field(*match, "host")) {
-      if (auto text = scalar(*host, "a host name")) {
-        std::string lower = *text;
-        std::transform(lower.begin(), lower.end(), lower.begin(),
-                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-        const size_t star = lower.find('*');
-        std::string problem;
-        if (lower.empty()) {
-          problem = "must not be empty (leave host out to match any host)";
-        } else if (lower.find("://") != std::string::npos) {
-          problem = "expected a host name, not a URL";
-        } else if (std::any_of(lower.begin(), lower.end(), isSpace)) {
-          problem = "must not contain spaces";
-        } else if (lower.find(':') != std::string::npos) {
-          problem = "must not contain a port";
-        } else if (lower.find('/') != std::string::npos) {
-          problem = "must not contain a path (use path_prefix)";
-        } else if (star != std::string::npos &&
-                   (star != 0 || lower.size() < 3 || lower[1] != '.' ||
-                    lower.find('*', 1) != std::string::npos)) {
-          problem = "a wildcard is only allowed as a leading \"*.\", e.g. *.example.com";
-        }
-        if (problem.empty()) {
-          route.host = std::move(lower);
-        } else {
-          error(*host, std::move(problem));
-        }
-      }
-    }
-    if (auto prefix = field(*match, "path_prefix")) {
-      if (auto text = scalar(*prefix, "a path prefix")) {
-        if (text->empty() || text->front() != '/') {
-          error(*prefix, "must start with \"/\"");
-        } else {
-          route.path_prefix = *text;
-        }
+  if (auto name = field(v, "name")) {
+    if (auto text = scalar(*name, "a route name")) {
+      const bool valid = !text->empty() && std::all_of(text->begin(), text->end(), [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || isDigit(c) || c == '_' || c == '.' || c == '-';
+      });
+      if (valid) {
+        route.name = *text;
+      } else {
+        error(*name, "invalid route name " + quoted(*text) + " (allowed characters: A-Z a-z 0-9 _ . -)");
       }
     }
   }
+  if (auto match = field(v, "match"); match && expectMap(*match)) loadRouteMatch(*match, route);
 
-  if (auto pool = requiredField(v, "pool")) {
-    if (auto name = scalar(*pool, "a pool name")) {
-      route.pool = *name;
-      if (auto it = pool_index_.find(*name); it != pool_index_.end()) {
-        route.pool_index = it->second;
-      } else if (pools_usable_) {
-        error(*pool, "unknown pool " + quoted(*name));
+  // Exactly one action.
+  const std::optional<Value> pool = field(v, "pool");
+  const std::optional<Value> split = field(v, "split");
+  const std::optional<Value> ret = field(v, "return");
+  const int actions = (pool ? 1 : 0) + (split ? 1 : 0) + (ret ? 1 : 0);
+  if (actions == 0) {
+    addError(v.mark, childPath(v.path, "pool"), "missing required key (a route needs one of pool, split or return)");
+  } else if (actions > 1) {
+    const Value& second = ret ? *ret : *split;
+    error(second, "a route takes one of pool, split or return, not several");
+  }
+  if (pool) poolReference(*pool, route.pool, route.pool_index);
+  if (split) loadSplit(*split, route);
+  if (ret) loadReturn(*ret, route);
+
+  if (auto key = field(v, "split_key")) {
+    if (!split) {
+      error(*key, "only allowed with split");
+    } else {
+      route.split_key = requestKey(*key);
+    }
+  }
+  if (auto f = field(v, "rewrite")) loadRewrite(*f, route);
+  if (auto f = field(v, "headers")) loadRouteHeaders(*f, route);
+  if (auto f = field(v, "timeouts")) loadRouteTimeouts(*f, route);
+  if (auto f = field(v, "retries")) loadRouteRetries(*f, route);
+  if (auto f = field(v, "allow")) loadCidrList(*f, route.allow);
+  if (auto f = field(v, "deny")) loadCidrList(*f, route.deny);
+  if (auto f = field(v, "rate_limit")) loadRateLimit(*f, route.rate_limit.emplace());
+
+  // Keys that would do nothing are errors, never silently ignored.
+  if (ret) {
+    for (std::string_view key : {"timeouts", "retries"}) {
+      if (auto f = field(v, key)) error(*f, "has no effect with return (nothing is sent to a backend)");
+    }
+    if (auto rw = field(v, "rewrite"); rw && rw->node.IsMap()) {
+      if (auto host = field(*rw, "host")) error(*host, "has no effect with return (nothing is sent to a backend)");
+    }
+    if (auto headers = field(v, "headers"); headers && headers->node.IsMap()) {
+      if (auto req = field(*headers, "request")) error(*req, "has no effect with return (nothing is sent to a backend)");
+    }
+  }
+  if (auto rw = field(v, "rewrite"); rw && rw->node.IsMap()) {
+    if (auto prefix = field(*rw, "path_prefix"); prefix && route.path_prefix.empty() && route.path.empty()) {
+      error(*prefix, "needs match.path_prefix or match.path (the part of the path it replaces)");
+    }
+  }
+}
+
+void Loader::loadRouteMatch(const Value& match, RouteConfig& route) {
+  checkKeys(match, {"host", "path_prefix", "path", "path_regex", "methods", "headers", "query", "client"});
+  if (auto host = field(match, "host")) loadRouteHost(*host, route);
+  if (auto prefix = field(match, "path_prefix")) {
+    if (auto text = scalar(*prefix, "a path prefix")) {
+      if (text->empty() || text->front() != '/') {
+        error(*prefix, "must start with \"/\"");
+      } else {
+        route.path_prefix = *text;
       }
     }
   }
+  if (auto path = field(match, "path")) {
+    if (auto text = scalar(*path, "a path")) {
+      if (text->empty() || text->front() != '/') {
+        error(*path, "must start with \"/\"");
+      } else if (text->find('?') != std::string::npos) {
+        error(*path, "must not contain \"?\" (match query parameters with query)");
+      } else if (field(match, "path_prefix")) {
+        error(*path, "set path or path_prefix, not both");
+      } else {
+        route.path = *text;
+      }
+    }
+  }
+  if (auto regex = field(match, "path_regex")) {
+    if (auto text = scalar(*regex, "a regular expression")) {
+      if (auto re = compileRegex(*regex, *text)) {
+        route.path_regex = *text;
+        route.path_regex_compiled = std::move(re);
+      }
+    }
+  }
+  if (auto methods = field(match, "methods"); methods && expectSequence(*methods)) {
+    if (methods->node.size() == 0) error(*methods, "at least one method is required (leave methods out to match any)");
+    for (size_t i = 0; i < methods->node.size(); ++i) {
+      const Value m = item(*methods, i, methods->node[i]);
+      auto text = scalar(m, "an HTTP method");
+      if (!text) continue;
+      const bool valid = !text->empty() && std::all_of(text->begin(), text->end(), [](char c) {
+        return (c >= 'A' && c <= 'Z') || c == '-' || c == '_';
+      });
+      if (!valid) {
+        error(m, "expected an upper-case HTTP method like GET, got " + quoted(*text));
+      } else if (std::find(route.methods.begin(), route.methods.end(), *text) != route.methods.end()) {
+        error(m, "duplicate method " + quoted(*text));
+      } else {
+        route.methods.push_back(*text);
+      }
+    }
+  }
+  if (auto headers = field(match, "headers")) loadValueMatches(*headers, /*header_names=*/true, route.headers);
+  if (auto query = field(match, "query")) loadValueMatches(*query, /*header_names=*/false, route.query);
+  if (auto client = field(match, "client")) loadCidrList(*client, route.client);
+}
+
+void Loader::loadRouteHost(const Value& host, RouteConfig& route) {
+  auto text = scalar(host, "a host name");
+  if (!text) return;
+  std::string lower = lowerCase(*text);
+  const size_t star = lower.find('*');
+  std::string problem;
+  if (lower.empty()) {
+    problem = "must not be empty (leave host out to match any host)";
+  } else if (lower.find("://") != std::string::npos) {
+    problem = "expected a host name, not a URL";
+  } else if (std::any_of(lower.begin(), lower.end(), isSpace)) {
+    problem = "must not contain spaces";
+  } else if (lower.find(':') != std::string::npos) {
+    problem = "must not contain a port";
+  } else if (lower.find('/') != std::string::npos) {
+    problem = "must not contain a path (use path_prefix)";
+  } else if (star != std::string::npos &&
+             (star != 0 || lower.size() < 3 || lower[1] != '.' || lower.find('*', 1) != std::string::npos)) {
+    problem = "a wildcard is only allowed as a leading \"*.\", e.g. *.example.com";
+  }
+  if (problem.empty()) {
+    route.host = std::move(lower);
+  } else {
+    error(host, std::move(problem));
+  }
+}
+
+std::shared_ptr<const re2::RE2> Loader::compileRegex(const Value& v, const std::string& pattern) {
+  RE2::Options options;
+  options.set_log_errors(false);
+  auto re = std::make_shared<const re2::RE2>(pattern, options);
+  if (!re->ok()) {
+    error(v, "invalid regular expression " + quoted(pattern) + ": " + re->error());
+    return nullptr;
+  }
+  return re;
+}
+
+// `headers:` or `query:` of a match: a mapping of name -> condition, where
+// the condition is a value (equals), or { present: true|false },
+// { equals: V } or { regex: R }.
+void Loader::loadValueMatches(const Value& v, bool header_names, std::vector<ValueMatch>& out) {
+  if (!expectMap(v)) return;
+  std::map<std::string, std::string, std::less<>> seen;  // name -> path, to catch duplicates
+  for (const auto& kv : v.node) {
+    if (!kv.first.IsScalar()) {
+      addError(kv.first.Mark(), v.path, "expected a string key, got " + describe(kv.first));
+      continue;
+    }
+    const std::string& written = kv.first.Scalar();
+    const std::string path = childPath(v.path, written);
+    const Value value{kv.second, path, kv.second.IsNull() ? kv.first.Mark() : kv.second.Mark()};
+    ValueMatch m;
+    m.name = header_names ? lowerCase(written) : written;
+    if (written.empty() || (header_names && !std::all_of(written.begin(), written.end(), isTokenChar))) {
+      addError(kv.first.Mark(), path, header_names ? "invalid header name " + quoted(written) : "must not be empty");
+      continue;
+    }
+    if (auto [it, inserted] = seen.emplace(m.name, path); !inserted) {
+      addError(kv.first.Mark(), path, "duplicate name (also at " + it->second + ")");
+      continue;
+    }
+    if (value.node.IsScalar()) {
+      m.kind = ValueMatch::Kind::Equals;
+      m.value = value.node.Scalar();
+    } else if (value.node.IsMap()) {
+      checkKeys(value, {"present", "equals", "regex"});
+      if (value.node.size() != 1) {
+        error(value, "expected exactly one of present, equals or regex");
+        continue;
+      }
+      if (auto present = field(value, "present")) {
+        auto flag = boolean(*present);
+        if (!flag) continue;
+        m.kind = *flag ? ValueMatch::Kind::Present : ValueMatch::Kind::Absent;
+      } else if (auto equals = field(value, "equals")) {
+        auto text = scalar(*equals, "a value");
+        if (!text) continue;
+        m.kind = ValueMatch::Kind::Equals;
+        m.value = *text;
+      } else if (auto regex = field(value, "regex")) {
+        auto text = scalar(*regex, "a regular expression");
+        if (!text) continue;
+        m.regex = compileRegex(*regex, *text);
+        if (!m.regex) continue;
+        m.kind = ValueMatch::Kind::Regex;
+        m.value = *text;
+      } else {
+        continue;  // the unknown key has its error
+      }
+    } else {
+      error(value, "expected a value or one of { present: true }, { equals: V }, { regex: R }, got " +
+                       describe(value.node));
+      continue;
+    }
+    out.push_back(std::move(m));
+  }
+}
+
+void Loader::loadCidrList(const Value& v, std::vector<Cidr>& out) {
+  if (!expectSequence(v)) return;
+  if (v.node.size() == 0) error(v, "at least one address or CIDR block is required");
+  for (size_t i = 0; i < v.node.size(); ++i) {
+    const Value c = item(v, i, v.node[i]);
+    auto text = scalar(c, "an address or CIDR block");
+    if (!text) continue;
+    Cidr cidr;
+    if (std::string problem = parseCidr(*text, cidr); !problem.empty()) {
+      error(c, std::move(problem));
+      continue;
+    }
+    out.push_back(std::move(cidr));
+  }
+}
+
+std::optional<RequestKey> Loader::requestKey(const Value& v) {
+  auto text = scalar(v, "a request key");
+  if (!text) return std::nullopt;
+  RequestKey key;
+  key.text = *text;
+  const size_t colon = text->find(':');
+  const std::string_view kind = std::string_view(*text).substr(0, colon);
+  const std::string name = colon == std::string::npos ? std::string() : text->substr(colon + 1);
+  if (*text == "client_ip") {
+    key.source = RequestKey::Source::ClientIp;
+    return key;
+  }
+  static constexpr std::pair<std::string_view, RequestKey::Source> kSources[] = {
+      {"header", RequestKey::Source::Header}, {"cookie", RequestKey::Source::Cookie}, {"query", RequestKey::Source::Query}};
+  for (const auto& [prefix, source] : kSources) {
+    if (kind != prefix || colon == std::string::npos) continue;
+    if (name.empty() || !std::all_of(name.begin(), name.end(), isTokenChar)) {
+      error(v, "expected a name after \"" + std::string(prefix) + ":\", e.g. " + std::string(prefix) + ":X-User");
+      return std::nullopt;
+    }
+    key.source = source;
+    key.name = source == RequestKey::Source::Header ? lowerCase(name) : name;
+    return key;
+  }
+  error(v, "expected client_ip, header:NAME, cookie:NAME or query:NAME, got " + quoted(*text));
+  return std::nullopt;
+}
+
+bool Loader::poolReference(const Value& v, std::string& name, size_t& index) {
+  auto text = scalar(v, "a pool name");
+  if (!text) return false;
+  name = *text;
+  if (auto it = pool_index_.find(*text); it != pool_index_.end()) {
+    index = it->second;
+    return true;
+  }
+  if (pools_usable_) error(v, "unknown pool " + quoted(*text));
+  return false;
+}
+
+void Loader::loadSplit(const Value& v, RouteConfig& route) {
+  if (!expectSequence(v)) return;
+  if (v.node.size() == 0) {
+    error(v, "at least one { pool, weight } is required");
+    return;
+  }
+  uint64_t total = 0;
+  bool weights_ok = true;
+  for (size_t i = 0; i < v.node.size(); ++i) {
+    const Value t = item(v, i, v.node[i]);
+    if (!expectMap(t)) {
+      weights_ok = false;
+      continue;
+    }
+    checkKeys(t, {"pool", "weight"});
+    SplitTarget target;
+    if (auto pool = requiredField(t, "pool")) {
+      if (poolReference(*pool, target.pool, target.pool_index)) {
+        for (size_t j = 0; j < route.split.size(); ++j) {
+          if (route.split[j].pool == target.pool) {
+            error(*pool, "pool " + quoted(target.pool) + " is already in this split (" + indexPath(v.path, j) + ")");
+          }
+        }
+      }
+    }
+    if (auto weight = field(t, "weight")) {
+      if (auto n = integer(*weight, 0, kMaxWeight)) {
+        target.weight = static_cast<uint32_t>(*n);
+      } else {
+        weights_ok = false;
+      }
+    }
+    total += target.weight;  // 1 when not written
+    route.split.push_back(std::move(target));
+  }
+  if (weights_ok && total == 0) error(v, "the weights add up to 0: at least one must be above 0");
+}
+
+void Loader::loadRewrite(const Value& v, RouteConfig& route) {
+  if (!expectMap(v)) return;
+  checkKeys(v, {"path_prefix", "host"});
+  if (auto prefix = field(v, "path_prefix")) {
+    if (auto text = scalar(*prefix, "a path prefix")) {
+      if (text->empty() || text->front() != '/') {
+        error(*prefix, "must start with \"/\"");
+      } else if (std::any_of(text->begin(), text->end(), isSpaceOrControl)) {
+        error(*prefix, "must not contain spaces or control characters");
+      } else {
+        route.rewrite_path_prefix = *text;
+      }
+    }
+  }
+  if (auto host = field(v, "host")) {
+    if (auto text = scalar(*host, "a host name")) {
+      const bool valid = !text->empty() && std::all_of(text->begin(), text->end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || isDigit(c) || c == '-' || c == '.' || c == ':' ||
+               c == '[' || c == ']' || c == '_';
+      });
+      if (valid) {
+        route.rewrite_host = *text;
+      } else {
+        error(*host, "expected a host name or host:port, got " + quoted(*text));
+      }
+    }
+  }
+}
+
+void Loader::loadRouteHeaders(const Value& v, RouteConfig& route) {
+  if (!expectMap(v)) return;
+  checkKeys(v, {"request", "response"});
+  if (auto f = field(v, "request")) loadHeaderEdits(*f, route.request_headers);
+  if (auto f = field(v, "response")) loadHeaderEdits(*f, route.response_headers);
+}
+
+void Loader::loadHeaderEdits(const Value& v, HeaderEditConfig& edits) {
+  if (!expectMap(v)) return;
+  checkKeys(v, {"set", "add", "remove"});
+  // A name is checked where it is written; false when it cannot be edited.
+  const auto editableName = [this](const YAML::Mark& mark, const std::string& path, const std::string& name) {
+    if (name.empty() || !std::all_of(name.begin(), name.end(), isTokenChar)) {
+      addError(mark, path, "invalid header name " + quoted(name));
+      return false;
+    }
+    const std::string lower = lowerCase(name);
+    for (std::string_view fixed : kUneditableHeaders) {
+      if (lower == fixed) {
+        addError(mark, path, "header " + quoted(name) + " cannot be edited (ballast writes it" +
+                                 (lower == "host" ? "; use rewrite.host" : "") + ")");
+        return false;
+      }
+    }
+    return true;
+  };
+  std::map<std::string, std::string, std::less<>> named;  // lower-case name -> path of its first edit
+  const auto noteName = [&](const YAML::Mark& mark, const std::string& path, const std::string& lower) {
+    if (auto [it, inserted] = named.emplace(lower, path); !inserted) {
+      addError(mark, path, "header " + quoted(lower) + " is already edited at " + it->second);
+    }
+  };
+  for (auto [key, target] : {std::pair{"set", &edits.set}, std::pair{"add", &edits.add}}) {
+    auto f = field(v, key);
+    if (!f || !expectMap(*f)) continue;
+    for (const auto& kv : f->node) {
+      if (!kv.first.IsScalar()) {
+        addError(kv.first.Mark(), f->path, "expected a string key, got " + describe(kv.first));
+        continue;
+      }
+      const std::string& name = kv.first.Scalar();
+      const std::string path = childPath(f->path, name);
+      if (!editableName(kv.first.Mark(), path, name)) continue;
+      noteName(kv.first.Mark(), path, lowerCase(name));
+      const Value value{kv.second, path, kv.second.IsNull() ? kv.first.Mark() : kv.second.Mark()};
+      auto text = scalar(value, "a header value");
+      if (!text) continue;
+      if (!validFieldValue(*text)) {
+        error(value, "must not contain control characters (CR, LF, ...)");
+        continue;
+      }
+      target->emplace_back(name, *text);  // written as the operator spelled it
+    }
+  }
+  if (auto f = field(v, "remove"); f && expectSequence(*f)) {
+    for (size_t i = 0; i < f->node.size(); ++i) {
+      const Value n = item(*f, i, f->node[i]);
+      auto name = scalar(n, "a header name");
+      if (!name || !editableName(n.mark, n.path, *name)) continue;
+      noteName(n.mark, n.path, lowerCase(*name));
+      edits.remove.push_back(lowerCase(*name));
+    }
+  }
+}
+
+void Loader::loadReturn(const Value& v, RouteConfig& route) {
+  if (!expectMap(v)) return;
+  checkKeys(v, {"status", "location", "body"});
+  ReturnConfig& ret = route.ret.emplace();
+  bool status_ok = false;
+  const std::optional<Value> status = requiredField(v, "status");
+  if (status) {
+    if (auto n = integer(*status, 200, kMaxStatus)) {
+      if (*n == 204 || *n == 205 || *n == 304) {
+        error(*status, "status " + std::to_string(*n) + " has no body; use another status");
+      } else {
+        ret.status = static_cast<int>(*n);
+        status_ok = true;
+      }
+    }
+  }
+  const bool redirect = ret.status == 301 || ret.status == 302 || ret.status == 303 || ret.status == 307 ||
+                        ret.status == 308;
+  if (auto location = field(v, "location")) {
+    if (auto text = scalar(*location, "a URL")) {
+      std::string problem;
+      if (text->empty()) {
+        problem = "must not be empty";
+      } else if (std::any_of(text->begin(), text->end(), isSpaceOrControl)) {
+        problem = "must not contain spaces or control characters";
+      } else {
+        for (size_t i = 0; i < text->size() && problem.empty(); ++i) {
+          const char c = (*text)[i];
+          if (c != '{' && c != '}') continue;
+          const size_t close = c == '{' ? text->find('}', i) : std::string::npos;
+          const std::string var = close == std::string::npos ? text->substr(i, 1) : text->substr(i, close - i + 1);
+          if (var != "{host}" && var != "{path}") {
+            problem = "unknown variable " + quoted(var) + " (allowed: {host}, {path})";
+          }
+          if (close != std::string::npos) i = close;
+        }
+      }
+      if (!problem.empty()) {
+        error(*location, std::move(problem));
+      } else if (status_ok && !((ret.status >= 300 && ret.status < 400) || ret.status == 201)) {
+        error(*location, "only allowed with a 3xx or 201 status");
+      } else {
+        ret.location = *text;
+      }
+    }
+  } else if (status_ok && redirect) {
+    error(*status, "a redirect needs location");
+  }
+  if (auto body = field(v, "body")) {
+    if (auto text = scalar(*body, "a string")) ret.body = *text;
+  }
+}
+
+void Loader::loadRateLimit(const Value& v, RateLimitConfig& rl) {
+  if (!expectMap(v)) return;
+  checkKeys(v, {"requests_per_second", "burst", "key", "max_keys"});
+  if (auto rps = requiredField(v, "requests_per_second")) {
+    if (auto text = scalar(*rps, "a number")) {
+      // A plain decimal: digits, at most one '.', nothing else.
+      const bool shaped = !text->empty() && std::count(text->begin(), text->end(), '.') <= 1 &&
+                          std::all_of(text->begin(), text->end(), [](char c) { return isDigit(c) || c == '.'; }) &&
+                          text->front() != '.' && text->back() != '.';
+      const double n = shaped ? std::strtod(text->c_str(), nullptr) : 0;
+      if (!shaped) {
+        error(*rps, "expected a number like 100 or 0.5, got " + quoted(*text));
+      } else if (n < 0.001 || n > 1e6) {
+        error(*rps, "must be between 0.001 and 1000000");
+      } else {
+        rl.requests_per_second = n;
+      }
+    }
+  }
+  if (auto burst = field(v, "burst")) {
+    if (auto n = integer(*burst, 1, 1'000'000'000)) rl.burst = static_cast<uint32_t>(*n);
+  } else {
+    rl.burst = static_cast<uint32_t>(std::max(1.0, std::ceil(rl.requests_per_second)));
+  }
+  if (auto key = field(v, "key")) {
+    if (auto k = requestKey(*key)) rl.key = std::move(*k);
+  } else {
+    rl.key.text = "client_ip";
+  }
+  if (auto max = field(v, "max_keys")) {
+    if (auto n = integer(*max, 1, 10'000'000)) rl.max_keys = static_cast<uint32_t>(*n);
+  }
+}
+
+void Loader::loadRouteTimeouts(const Value& v, RouteConfig& route) {
+  if (!expectMap(v)) return;
+  checkKeys(v, {"connect", "backend_response"});
+  if (auto f = field(v, "connect")) route.connect_timeout = positiveDuration(*f);
+  if (auto f = field(v, "backend_response")) route.backend_response_timeout = positiveDuration(*f);
+}
+
+void Loader::loadRouteRetries(const Value& v, RouteConfig& route) {
+  if (!expectMap(v)) return;
+  // The budget bounds a pool's extra load, whichever route sent it.
+  for (std::string_view key : {"budget_percent", "budget_min"}) {
+    if (auto f = field(v, key)) error(*f, "the retry budget is per pool: set it in the pool's retries");
+  }
+  RetryConfig parsed;  // loadRetries checks every key and value
+  loadRetries(v, parsed);
+  if (field(v, "attempts")) route.retry_attempts = parsed.attempts;
+  if (field(v, "on")) route.retry_on = parsed.on;
+  if (field(v, "replay_buffer")) route.retry_replay_buffer = parsed.replay_buffer;
 }
 
 FileRead readFile(const std::string& path, size_t max_bytes, std::string& out) {

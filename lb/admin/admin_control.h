@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,13 @@ namespace ballast {
 struct ReloadResult {
   bool ok = false;
   std::vector<std::string> errors;  // each "FILE:LINE:COL: PATH: MESSAGE" or a sentence
+};
+
+// One applied config (config_history).
+struct ConfigHistoryEntry {
+  double time = 0;  // unix seconds
+  std::string hash;
+  std::string trigger;
 };
 
 struct ListenerInfo {
@@ -47,6 +55,16 @@ class AdminControl {
   // listener this request arrived on: the request is still answered.
   using ReloadDone = std::function<void(const ReloadResult&)>;
   virtual void reload(std::string_view trigger, ReloadDone done) = 0;
+  // Goes back to the previously applied config (kept in memory; the file
+  // is not read). Test doubles without one answer that there is none.
+  // config_history (empty, and nullopt, when not configured).
+  virtual std::vector<ConfigHistoryEntry> configHistory() const { return {}; }
+  virtual std::optional<std::string> configText(const std::string& /*hash*/) const { return std::nullopt; }
+  virtual void rollback(std::string_view /*trigger*/, ReloadDone done) {
+    ReloadResult r;
+    r.errors.push_back("no previous configuration to roll back to");
+    if (done) done(r);
+  }
 };
 
 }  // namespace ballast

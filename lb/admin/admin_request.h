@@ -33,5 +33,7 @@ struct AdminReply {
 void plainReply(AdminReply& out, int status, std::string body);
 void jsonError(AdminReply& out, int status, std::string_view message);
 void methodNotAllowed(AdminReply& out, std::string_view allow);
+// %XX decoded (a malformed escape is kept as it is).
+std::string percentDecode(std::string_view s);
 
 }  // namespace ballast

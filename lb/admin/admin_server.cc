@@ -6,9 +6,11 @@
 #include "lb/admin/metrics_render.h"
 #include "lb/admin/status_json.h"
 #include "lb/admin/status_page.h"
+#include "lb/base/clock.h"
 #include "lb/base/json.h"
 #include "lb/base/log.h"
 #include "lb/stats/local_resources.h"
+#include "lb/stats/stats.h"
 
 namespace ballast {
 
@@ -26,22 +28,6 @@ int hexValue(char c) {
 }
 
 // %XX decoding of one path segment; a malformed escape is kept literally.
-std::string percentDecode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size()) {
-      const int hi = hexValue(s[i + 1]), lo = hexValue(s[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(s[i]);
-  }
-  return out;
-}
 
 // No endpoint takes a query parameter: refuse any (never ignore one).
 bool noQuery(const AdminRequest& req, AdminReply& out) {
@@ -59,6 +45,23 @@ bool noQuery(const AdminRequest& req, AdminReply& out) {
 }
 
 }  // namespace
+
+std::string percentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      const int hi = hexValue(s[i + 1]), lo = hexValue(s[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(s[i]);
+  }
+  return out;
+}
 
 void plainReply(AdminReply& out, int status, std::string body) {
   out.status = status;
@@ -155,6 +158,63 @@ bool AdminServer::answer(const AdminRequest& req, AdminReply& out, const Respond
     return true;
   }
 
+  // Applied configs (config_history). A config's text may hold secrets
+  // (admin.token): it needs the token whenever one is set, like a POST.
+  constexpr std::string_view kHistory = "/config/history";
+  if (path == kHistory || (path.size() > kHistory.size() + 1 && path.substr(0, kHistory.size() + 1) == "/config/history/")) {
+    if (!get) {
+      methodNotAllowed(out, "GET, HEAD");
+      return true;
+    }
+    if (!noQuery(req, out)) return true;
+    const bool one = path != kHistory;
+    if ((one || cfg.protect_reads) && !authorize(cfg, req, out)) return true;
+    if (!one) {
+      JsonWriter w;
+      w.beginObject().key("configs").beginArray();
+      const auto entries = control_.configHistory();
+      const std::string& current = processStats().config_hash;
+      for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+        w.beginObject().str("time", isoTime(it->time)).str("hash", it->hash).str("trigger", it->trigger);
+        w.boolean("current", it == entries.rbegin() && it->hash == current).endObject();
+      }
+      w.endArray().endObject();
+      out.content_type = std::string(kJsonType);
+      out.body = w.take();
+      out.body.push_back('\n');
+      return true;
+    }
+    const std::string hash = percentDecode(path.substr(kHistory.size() + 1));
+    if (auto text = control_.configText(hash)) {
+      out.content_type = "application/yaml; charset=utf-8";
+      out.body = std::move(*text);
+    } else {
+      plainReply(out, 404, "404 Not Found: no config with hash \"" + hash + "\" in the history (see GET /config/history)");
+    }
+    return true;
+  }
+
+  if (path == "/config/rollback") {
+    if (req.method != "POST") {
+      methodNotAllowed(out, "POST");
+      return true;
+    }
+    if (!sameSite(cfg, req, out) || !authorize(cfg, req, out) || !noQuery(req, out)) return true;
+    control_.rollback("admin_rollback", [respond](const ReloadResult& r) {
+      AdminReply reply;
+      JsonWriter w;
+      w.beginObject().boolean("success", r.ok).key("errors").beginArray();
+      for (const auto& e : r.errors) w.str(e);
+      w.endArray().endObject();
+      reply.status = r.ok ? 200 : 409;
+      reply.content_type = std::string(kJsonType);
+      reply.body = w.take();
+      reply.body.push_back('\n');
+      respond(reply);
+    });
+    return false;
+  }
+
   if (path == "/reload") {
     if (req.method != "POST") {
       methodNotAllowed(out, "POST");
@@ -192,9 +252,9 @@ bool AdminServer::answer(const AdminRequest& req, AdminReply& out, const Respond
     if (shaped) {
       if (req.method != "POST") {
         methodNotAllowed(out, "POST");
-      } else if (sameSite(cfg, req, out) && authorize(cfg, req, out) && noQuery(req, out)) {
-        controlBackend(*rt, uv_now(control_.loop()), req.client, percentDecode(seg[0]), percentDecode(seg[2]),
-                       seg[3], out);
+      } else if (sameSite(cfg, req, out) && authorize(cfg, req, out)) {
+        controlBackend(*rt, uv_now(control_.loop()), req, percentDecode(seg[0]), percentDecode(seg[2]), seg[3],
+                       out);
       }
       return true;
     }

@@ -14,6 +14,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include "lb/admin/route_metrics.h"
 #include "lb/proxy/access_log.h"
 #include "lb/stats/local_resources.h"
 #include "lb/stats/stats.h"
@@ -154,6 +155,17 @@ std::string renderMetrics(const Runtime& rt, double start_time) {
                            "code (who ended it: C client, c client timeout, S backend, s backend timeout, K "
                            "shutdown; phase: R request, C connect, H response head, D response body).",
                            MetricType::Counter);
+  auto rollbacks = family("ballast_config_rollbacks_total",
+                          "Reloads rolled back by reload.guard (a changed pool fell below its min_available).",
+                          MetricType::Counter);
+  addValue(rollbacks, {}, static_cast<double>(ps.rollbacks));
+  auto stale = family("ballast_backend_override_stale",
+                      "1 while a drain/disable without an expiry is older than overrides.warn_after.",
+                      MetricType::Gauge);
+  auto disagree = family("ballast_backend_probe_traffic_disagreement",
+                         "1 while a backend's probes and its real traffic disagree over the last minute (probes "
+                         "pass while most requests fail, or the reverse).",
+                         MetricType::Gauge);
   auto tunnels_active = family("ballast_tunnels_active", "Open tunnels (upgraded connections such as WebSockets), per pool.",
                                MetricType::Gauge);
   auto tunnels_total = family("ballast_tunnels_total",
@@ -218,6 +230,9 @@ std::string renderMetrics(const Runtime& rt, double start_time) {
                static_cast<double>(b->idle().size()));
       addValue(cfail, {label("pool", pn), label("backend", bn)}, static_cast<double>(bs.connect_failures));
       addValue(ejections, {label("pool", pn), label("backend", bn)}, static_cast<double>(bs.ejections));
+      addValue(disagree, {label("pool", pn), label("backend", bn)}, b->probeTraffic() != ProbeTraffic::Agree ? 1 : 0);
+      addValue(stale, {label("pool", pn), label("backend", bn)},
+               b->adminState() != AdminState::Enabled && b->adminOverride().stale ? 1 : 0);
     }
   }
   addCodes(requests, "", "", ps.unrouted_responses);
@@ -304,11 +319,13 @@ std::string renderMetrics(const Runtime& rt, double start_time) {
   addValue(start, {}, start_time);
 
   for (auto* f : {&requests, &req_dur, &be_dur, &up, &state, &checks, &check_dur, &active, &conns, &cfail, &retries,
-                  &budget, &ejections, &healthy, &total, &terminated, &tunnels_active, &tunnels_total,
-                  &tunnel_bytes, &clients, &accepted, &bytes, &errors, &reloads, &last_reload, &last_fail, &hash,
-                  &local, &tls_hs, &tls_dur, &tls_neg, &tls_exp, &rss, &cpu, &fds, &max_fds, &start}) {
+                  &budget, &ejections, &healthy, &total, &terminated, &rollbacks, &stale, &disagree,
+                  &tunnels_active, &tunnels_total, &tunnel_bytes, &clients, &accepted, &bytes, &errors, &reloads,
+                  &last_reload, &last_fail, &hash, &local, &tls_hs, &tls_dur, &tls_neg, &tls_exp, &rss, &cpu, &fds,
+                  &max_fds, &start}) {
     fams.push_back(std::move(*f));
   }
+  appendRouteMetrics(rt, fams);
   prometheus::TextSerializer ser;
   return ser.Serialize(fams);
 }

@@ -78,9 +78,22 @@ std::string statusJson(AdminControl& control, std::string_view admin_address) {
   w.key("routes").beginArray();
   for (const Route& r : rt->router.routes()) {
     w.beginObject();
+    w.str("name", r.name);
     w.str("host", r.wildcard ? "*" + r.host : r.host);
     w.str("path_prefix", r.path_prefix);
+    w.str("path", r.path);
     w.str("pool", r.pool != nullptr ? r.pool->name() : std::string());
+    // What the route does: "pool", "split" (pools and weights) or "return" (status).
+    const config::RouteConfig& rc = *r.config;
+    w.str("action", rc.ret ? "return" : rc.split.empty() ? "pool" : "split");
+    if (!rc.split.empty()) {
+      w.key("split").beginArray();
+      for (const config::SplitTarget& t : rc.split) {
+        w.beginObject().str("pool", t.pool).num("weight", static_cast<uint64_t>(t.weight)).endObject();
+      }
+      w.endArray();
+    }
+    if (rc.ret) w.num("return_status", static_cast<uint64_t>(rc.ret->status));
     w.endObject();
   }
   w.endArray();
@@ -124,6 +137,23 @@ std::string statusJson(AdminControl& control, std::string_view admin_address) {
       w.boolean("available", b.available());
       w.str("health", toString(b.health()));
       w.str("admin", toString(b.adminState()));
+      w.str("probes_vs_traffic", toString(b.probeTraffic()));
+      if (b.adminState() != AdminState::Enabled) {
+        // Why, by whom, since when and until when (null: until enabled).
+        const AdminOverride& o = b.adminOverride();
+        w.key("override").beginObject();
+        w.str("reason", o.reason).str("by", o.by).str("since", isoTime(o.since_unix));
+        w.key("expires");
+        if (o.expires_ms != 0) {
+          w.str(isoTime(o.expires_unix));
+          w.dbl("expires_in_seconds", o.expires_ms > now_ms ? static_cast<double>(o.expires_ms - now_ms) / 1000.0 : 0.0,
+                1);
+        } else {
+          w.null();
+        }
+        w.boolean("stale", o.stale);
+        w.endObject();
+      }
       w.boolean("ejected", b.ejected());
       if (b.ejected()) {
         w.str("ejected_until", isoTime(wallOf(b.ejected_until_ms_)));

@@ -40,6 +40,12 @@ constexpr std::string_view kPage = R"HTML(<!doctype html>
   .dot { display: inline-block; width: 10px; height: 10px; border-radius: 50%; margin-right: 6px; vertical-align: -1px; }
   .tok { float: right; font-size: 12px; color: var(--muted); }
   h2 { font-size: 15px; margin: 18px 0 8px; }
+  .act button { font: inherit; font-size: 12px; padding: 1px 7px; margin-right: 3px; }
+  #actopts { margin: 0 0 8px; font-size: 13px; color: var(--muted); }
+  #actopts input, #actopts select { font: inherit; padding: 2px 5px; }
+  #actresult { margin-left: 10px; font-weight: 600; }
+  #actresult.ok { color: var(--ok); }
+  #actresult.err { color: var(--bad); }
 </style>
 </head>
 <body>
@@ -69,9 +75,15 @@ constexpr std::string_view kPage = R"HTML(<!doctype html>
   </div>
   <div class="card" id="diagram"><svg id="topo" width="1040" height="120" role="img" aria-label="topology"></svg></div>
   <h2>Backends</h2>
+  <div id="actopts">
+    Take a backend out or bring it back: reason <input id="act-reason" size="18" maxlength="256" placeholder="INC-4411">
+    for <select id="act-for"><option value="15m">15 minutes</option><option value="1h" selected>1 hour</option>
+    <option value="4h">4 hours</option><option value="">no expiry</option></select>
+    <span id="actresult" role="status"></span>
+  </div>
   <div class="card"><table id="backends"><thead><tr>
-    <th>pool</th><th>backend</th><th>state</th><th>since</th><th>last probe</th>
-    <th>active req</th><th>conns (active/idle)</th><th>req/min</th><th>err/min</th></tr></thead><tbody></tbody></table></div>
+    <th>pool</th><th>backend</th><th>state</th><th>since</th><th>why</th><th>last probe</th>
+    <th>active req</th><th>conns (active/idle)</th><th>req/min</th><th>err/min</th><th>act</th></tr></thead><tbody></tbody></table></div>
 </main>
 <script>
 (function () {
@@ -172,11 +184,17 @@ constexpr std::string_view kPage = R"HTML(<!doctype html>
     });
     st.routes.forEach(function (r, j) {
       var ry = rStart + j * (RH + 14);
-      var host = r.host || "any host", path = r.path_prefix || "any path";
+      var host = r.host || "any host", path = r.path_prefix || r.path || "any path";
+      var split = r.split || [];
+      var target = r.action === "return" ? "return " + r.return_status : r.action === "split" ? "split" : r.pool;
+      var targets = r.action === "split" ? split.map(function (t) { return t.pool + " " + t.weight; }).join(", ") : target;
       node(nodes, COL.rx, ry, COL.rw, RH, "#5f6878", "#fff",
-           [{ text: clip(host, 26) }, { text: clip(path, 22) + "  \u2192 " + clip(r.pool, 12) }],
-           "route #" + (j + 1) + ": host " + host + ", path " + path + " -> pool " + r.pool);
-      if (poolY[r.pool] !== undefined) edge(edges, COL.rx + COL.rw, ry + RH / 2, COL.px, poolY[r.pool]);
+           [{ text: clip(host, 26) }, { text: clip(path, 22) + "  \u2192 " + clip(target, 12) }],
+           "route " + r.name + ": host " + host + ", path " + path + " -> " + targets);
+      var pools = r.action === "split" ? split.map(function (t) { return t.pool; }) : [r.pool];
+      pools.forEach(function (pn) {
+        if (poolY[pn] !== undefined) edge(edges, COL.rx + COL.rw, ry + RH / 2, COL.px, poolY[pn]);
+      });
     });
     st.pools.forEach(function (p) {
       var ph = 62, py = poolY[p.name] - ph / 2, c = poolColor(p);
@@ -192,6 +210,15 @@ constexpr std::string_view kPage = R"HTML(<!doctype html>
         var tag = (b.backup ? " backup" : "") + (b.weight !== 1 ? " w" + b.weight : "");
         var stateLine = b.state.toUpperCase() + " since " + clock(b.since) + " (" + ago(b.since_seconds) + ")";
         if (b.ejected && b.ejected_remaining_seconds !== undefined) stateLine = "EJECTED for " + ago(b.ejected_remaining_seconds) + " more";
+        if (b.override) {
+          stateLine = b.state.toUpperCase() + (b.override.reason ? " (" + b.override.reason + ")" : "") + " by " + b.override.by +
+            (b.override.expires_in_seconds !== undefined ? ", back in " + ago(b.override.expires_in_seconds) : ", no expiry") +
+            (b.override.stale ? " \u26a0" : "");
+        }
+        if (b.probes_vs_traffic && b.probes_vs_traffic !== "agree") {
+          stateLine += b.probes_vs_traffic === "probes_pass_traffic_fails" ? " \u26a0 probes pass, traffic fails"
+                                                                          : " \u26a0 probes fail, traffic ok";
+        }
         node(nodes, COL.bx, by, COL.bw, BH, col, FILLS[b.state] || FILLS.unknown,
              [{ text: clip(b.address + tag, 36) }, { text: clip(stateLine, 44), color: col },
               { text: clip("probe: " + probeText(b.last_probe), 46) },
@@ -219,12 +246,64 @@ constexpr std::string_view kPage = R"HTML(<!doctype html>
         dot.className = "dot"; dot.style.background = COLORS[b.state] || COLORS.unknown;
         c.insertBefore(dot, c.firstChild);
         td(tr, clock(b.since) + " (" + ago(b.since_seconds) + " ago)").title = b.since;
+        td(tr, b.override ? (b.override.reason || "(no reason)") + " \u00b7 " + b.override.by +
+           (b.override.expires_in_seconds !== undefined ? " \u00b7 back in " + ago(b.override.expires_in_seconds)
+                                                         : " \u00b7 no expiry") : "");
         td(tr, probeText(b.last_probe));
         td(tr, b.active_requests, "num");
         td(tr, b.active_connections + " / " + b.idle_connections, "num");
         td(tr, b.requests_1m, "num");
         td(tr, b.errors_1m, "num");
+        var acts = tr.insertCell();
+        acts.className = "act";
+        ["drain", "disable", "enable"].forEach(function (action) {
+          var btn = document.createElement("button");
+          btn.type = "button";
+          btn.textContent = action;
+          btn.setAttribute("data-action", action);
+          btn.setAttribute("data-backend", b.address);
+          btn.addEventListener("click", function () { act(p.name, b.address, action); });
+          acts.appendChild(btn);
+        });
       });
+    });
+  }
+
+  // POST /pools/P/backends/B/ACTION with the reason and expiry chosen above;
+  // the result (or the error ballast gave) is shown next to them.
+  function act(pool, backend, action) {
+    var q = [], reason = $("act-reason").value.trim(), dur = $("act-for").value;
+    if (reason) q.push("reason=" + encodeURIComponent(reason));
+    if (dur && action !== "enable") q.push("for=" + encodeURIComponent(dur));
+    q.push("by=" + encodeURIComponent("status page"));
+    var headers = {}, t = token();
+    if (t) headers["Authorization"] = "Bearer " + t;
+    var res = $("actresult");
+    res.className = "";
+    res.textContent = action + " " + backend + "\u2026";
+    fetch("/pools/" + encodeURIComponent(pool) + "/backends/" + encodeURIComponent(backend) + "/" + action + "?" + q.join("&"),
+          { method: "POST", headers: headers, cache: "no-store" }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (body) { return { status: r.status, body: body }; });
+    }).then(function (r) {
+      if (r.status === 401) {
+        $("tokenbox").style.display = "block";
+        res.className = "err";
+        res.textContent = action + " " + backend + ": a token is needed (401); paste it above and try again";
+        return;
+      }
+      if (r.status !== 200) {
+        res.className = "err";
+        res.textContent = action + " " + backend + " failed (" + r.status + "): " + (r.body.error || "no details");
+        return;
+      }
+      res.className = "ok";
+      res.textContent = action + " " + backend + ": " + r.body.old + " \u2192 " + r.body["new"] +
+        (r.body.override && r.body.override.expires ? " until " + clock(r.body.override.expires) : "");
+      if (timer) clearTimeout(timer);
+      poll();
+    }).catch(function (e) {
+      res.className = "err";
+      res.textContent = action + " " + backend + " failed: " + (e && e.message ? e.message : e);
     });
   }
 

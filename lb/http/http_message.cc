@@ -19,14 +19,14 @@ void appendHeader(std::string& out, std::string_view name, std::string_view valu
   out.append("\r\n", 2);
 }
 
+}  // namespace
+
 void appendNumber(std::string& out, uint64_t v) {
   char buf[24];
   auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
   (void)ec;
   out.append(buf, static_cast<size_t>(p - buf));
 }
-
-}  // namespace
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;

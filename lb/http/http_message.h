@@ -58,6 +58,9 @@ inline HeaderName classified(const Header& h) {
 
 bool iequals(std::string_view a, std::string_view b);
 
+// Appends `v` in decimal (no allocation beyond `out` growing).
+void appendNumber(std::string& out, uint64_t v);
+
 std::string_view trimOws(std::string_view s);
 
 // Collects header spans while llhttp delivers them in pieces. A piece that

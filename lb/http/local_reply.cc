@@ -2,20 +2,10 @@
 
 #include <charconv>
 
+#include "lb/http/http_message.h"
 #include "lb/http/reason_phrase.h"
 
 namespace ballast {
-
-namespace {
-
-void appendNumber(std::string& out, uint64_t v) {
-  char buf[24];
-  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  (void)ec;
-  out.append(buf, static_cast<size_t>(p - buf));
-}
-
-}  // namespace
 
 void buildLocalReply(std::string& out, const LocalReply& r) {
   const std::string_view reason = reasonPhrase(r.status);
@@ -24,11 +14,13 @@ void buildLocalReply(std::string& out, const LocalReply& r) {
   (void)nec;
   const std::string_view code(num, static_cast<size_t>(np - num));
   // Body: "502 Bad Gateway: backend refused the connection\n"
-  const size_t body_len = code.size() + 1 + reason.size() + 2 + r.detail.size() + 1;
+  const size_t body_len =
+      r.custom_body ? r.body.size() : code.size() + 1 + reason.size() + 2 + r.detail.size() + 1;
   out.clear();
   out.append("HTTP/1.1 ").append(code).append(" ").append(reason);
   out.append("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
   appendNumber(out, body_len);
+  if (!r.location.empty()) out.append("\r\nLocation: ").append(r.location);
   if (!r.request_id.empty()) out.append("\r\nX-Request-Id: ").append(r.request_id);
   int retry_after = r.retry_after != 0 ? r.retry_after : (r.status == 503 ? 1 : 0);
   if (retry_after > 0) {
@@ -42,6 +34,10 @@ void buildLocalReply(std::string& out, const LocalReply& r) {
   }
   out.append("\r\n\r\n");
   if (r.head) return;
+  if (r.custom_body) {
+    out.append(r.body);
+    return;
+  }
   out.append(code).append(" ").append(reason).append(": ").append(r.detail).append("\n");
 }
 

@@ -17,6 +17,9 @@ struct LocalReply {
   bool keep_alive_10 = false;   // HTTP/1.0 client kept alive: Connection: keep-alive
   bool head = false;            // a HEAD request: the head only
   int retry_after = 0;          // seconds; 0 = no Retry-After (503 gets 1 by default)
+  std::string_view location;    // non-empty: a Location header (a route's redirect)
+  bool custom_body = false;     // `body` is the whole body instead of the status line and detail
+  std::string_view body;
 };
 
 // Writes the whole response into `out` (cleared first).

@@ -65,6 +65,7 @@ void recordRequest(const AccessRecord& r) {
       .str("method", r.method)
       .str("path", r.path)
       .num("status", r.status)
+      .str("route", r.route)
       .str("pool", r.pool ? std::string_view(r.pool->name()) : std::string_view())
       .str("backend", r.backend ? std::string_view(r.backend->name()) : std::string_view())
       .dbl("duration_ms", r.duration_ms)

@@ -20,6 +20,7 @@ struct AccessRecord {
   std::string_view method;
   std::string_view path;
   int status = 0;             // what the client was (or was being) sent; 499: nothing, the client left
+  std::string_view route;     // the matched route's name; empty: no route matched
   Pool* pool = nullptr;       // null: not routed
   Backend* backend = nullptr; // null: answered by ballast
   double duration_ms = 0;

@@ -76,6 +76,13 @@ void ProxyRequest::beginRequest() {
   termination_ = Termination{};
   local_detail_ = {};
   local_status_ = 0;
+  local_kind_ = ErrorKind::NoRoute;
+  route_.action = RouteDecision::Action::Proxy;
+  route_.request_edits = nullptr;
+  route_.response_edits = nullptr;
+  route_name_ = {};
+  timeouts_ = &runtime_->config->timeouts;
+  retries_ = nullptr;
   head_request_ = false;
   client_keep_alive_ = true;
   client_http10_ = false;
@@ -167,26 +174,47 @@ int ProxyRequest::onRequestHead(RequestHead& h) {
     host = authority;
     url = origin_path;
   }
-  const Route* route = runtime_->router.match(host, url);
-  if (route == nullptr || route->pool == nullptr) {
+  const RouteRequest route_request(host, url, h.method_name, h.headers.headers(), conn_.clientIp());
+  const Route* route = runtime_->router.match(route_request);
+  if (route != nullptr) {
+    route_name_ = route->name;
+    route->decide(route_request, start_ns_, route_);  // start_ns_: this loop turn
+  }
+  if (route != nullptr && route_.action != RouteDecision::Action::Proxy) {
+    // return, allow/deny, rate_limit: answered like a 404, once the head is parsed.
+    local_status_ = route_.status;
+    local_kind_ = ErrorKind::kCount;
+    local_detail_ = route_.action == RouteDecision::Action::Denied        ? "the client address is not allowed here"
+                    : route_.action == RouteDecision::Action::RateLimited ? "rate limit exceeded, see Retry-After"
+                    : !route_.location.empty()                            ? std::string_view(route_.location)
+                                                                          : "answered by ballast's route";
+    transitionTo(RequestState::LocalReply);
+    return 0;
+  }
+  if (route == nullptr || route_.pool == nullptr) {
     local_status_ = 404;
     local_detail_ = "no route matches this host and path";
     transitionTo(RequestState::LocalReply);
     return 0;
   }
-  pool_ = route->pool;
+  pool_ = route_.pool;
+  retries_ = route_.retries != nullptr ? route_.retries : &pool_->config().retries;
+  timeouts_ = route_.timeouts;
+  if (route_.rewrite_target) url = route_.target;
   if (idempotent_ && h.framing != BodyFraming::None) {
     // Keep a copy of a small body so the request can be replayed on another
     // backend after it was written. Reserved once: appends never move it,
     // so a pending write may borrow it.
-    uint64_t limit = pool_->config().retries.replay_buffer;
+    uint64_t limit = retries_->replay_buffer;
     uint64_t want = h.framing == BodyFraming::ContentLength ? std::min<uint64_t>(h.content_length, limit) : limit;
     replayable_ = h.framing == BodyFraming::Chunked || h.content_length <= limit;
     if (replayable_ && replay_.capacity() < want) replay_.reserve(want);
   }
   ForwardInfo info{conn_.clientIp(), conn_.secure() ? "https" : "http", request_id_, !has_rid, absolute ? authority : std::string_view(),
                    upgrade_};
+  if (!route_.host.empty()) info.host_override = route_.host;  // rewrite.host
   buildRequestHead(req_head_, h.method_name, url, h.headers.headers(), h.hop, info, h.framing, h.content_length);
+  if (route_.request_edits != nullptr) route_.request_edits->apply(req_head_, edit_scratch_);
   req_batch_.addBorrowed(req_head_.data(), req_head_.size());
   return 0;
 }
@@ -219,8 +247,10 @@ void ProxyRequest::afterParse() {
   switch (state_) {
     case RequestState::LocalReply:
       if (status_ == 0) {
-        termination_ = Termination{'P', 'R'};
-        reply(local_status_, local_detail_, ErrorKind::NoRoute);
+        const bool from_route = route_.action != RouteDecision::Action::Proxy;
+        // A route's return is a normal answer; 404, 403 and 429 are refusals.
+        if (route_.action != RouteDecision::Action::Return) termination_ = Termination{'P', 'R'};
+        reply(local_status_, local_detail_, local_kind_, from_route ? &route_ : nullptr);
       }
       break;
     case RequestState::PickingBackend:
@@ -262,7 +292,7 @@ void ProxyRequest::endAttempt(AttemptOutcome outcome) {
 
 void ProxyRequest::connectTo(Backend* b, bool fresh_only) {
   attempt_start_ns_ = nowNs();
-  const config::Timeouts& timeouts = runtime_->config->timeouts;
+  const config::Timeouts& timeouts = *timeouts_;
   UpstreamConnection* c = fresh_only ? nullptr : b->idle().acquire();
   // Made under another TLS setting of the pool (a reload changed it): not reused.
   while (c != nullptr && c->tlsContext() != pool_->tls().get()) {
@@ -365,7 +395,7 @@ bool ProxyRequest::onUpstreamHead(UpstreamConnection& c) {
     auto cause = code == 502 ? config::RetryOn::Status502
                  : code == 503 ? config::RetryOn::Status503 : config::RetryOn::Status504;
     AttemptFacts f{written_, idempotent_, body_in_ > 0, replayable_, attempts_, tried_.size(), pool_->backends().size()};
-    if (retryAllowed(pool_->config().retries, cause, f)) {
+    if (retryAllowed(*retries_, cause, f)) {
       // Discard this response (no byte reaches the client); the retry starts
       // in onUpstreamReadDone, outside the parser.
       transitionTo(RequestState::DiscardingResponse);
@@ -401,6 +431,7 @@ bool ProxyRequest::onUpstreamHead(UpstreamConnection& c) {
   info.close = close_client_;
   info.keep_alive_10 = client_http10_ && !close_client_;
   buildResponseHead(resp_head_, c.headers(), c.hop(), info);
+  if (route_.response_edits != nullptr) route_.response_edits->apply(resp_head_, edit_scratch_);
   resp_batch_.addBorrowed(resp_head_.data(), resp_head_.size());
   transitionTo(RequestState::Streaming);
   return head_request_;
@@ -518,7 +549,7 @@ void ProxyRequest::onUpstreamError(UpstreamError err, int uv_status) {
     connectTo(backend_, true);
     return;
   }
-  const std::string why = upstreamErrorDetail(err, uv_status, runtime_->config->timeouts);
+  const std::string why = upstreamErrorDetail(err, uv_status, *timeouts_);
   if (info.backend_fault) {
     pool_->recordFailure(*backend_, why, now);
     backend_->stats().errors_1m.add(now);
@@ -553,7 +584,7 @@ void ProxyRequest::rebuildRequestBatch(bool with_replay) {
 bool ProxyRequest::tryRetry(config::RetryOn cause, RetryReason reason, std::string_view why) {
   if (!beforeResponse(state_)) return false;
   AttemptFacts f{written_, idempotent_, body_in_ > 0, replayable_, attempts_, tried_.size(), pool_->backends().size()};
-  if (!retryAllowed(pool_->config().retries, cause, f)) return false;
+  if (!retryAllowed(*retries_, cause, f)) return false;
   // The budget bounds the extra load retries put on backends. A request that
   // never reached a backend (connect refused or timed out) adds none when
   // retried, so only retries of written requests count against it; this is
@@ -616,7 +647,7 @@ void ProxyRequest::localReplyAndClose(int status, std::string_view detail, Error
   reply(status, detail, kind);
 }
 
-void ProxyRequest::reply(int status, std::string_view detail, ErrorKind kind) {
+void ProxyRequest::reply(int status, std::string_view detail, ErrorKind kind, const RouteDecision* route) {
   if (state_ != RequestState::LocalReply) transitionTo(RequestState::LocalReply);
   status_ = status;
   if (kind != ErrorKind::kCount) ++processStats().errors[static_cast<size_t>(kind)];
@@ -631,7 +662,18 @@ void ProxyRequest::reply(int status, std::string_view detail, ErrorKind kind) {
   r.close = close_client_;
   r.keep_alive_10 = client_http10_ && !close_client_;
   r.head = head_request_;
+  if (route != nullptr) {
+    r.retry_after = static_cast<int>(route->retry_after_s);
+    r.location = route->location;
+    if (route->body != nullptr && route->body->has_value()) {
+      r.custom_body = true;
+      r.body = **route->body;
+    }
+  }
   buildLocalReply(resp_head_, r);
+  if (route != nullptr && route->action == RouteDecision::Action::Return && route->response_edits != nullptr) {
+    route->response_edits->apply(resp_head_, edit_scratch_);
+  }
   resp_batch_.clear();
   resp_batch_.addBorrowed(resp_head_.data(), resp_head_.size());
   flushResponse();
@@ -811,6 +853,7 @@ void ProxyRequest::logAccess(int status, bool complete) {
   r.method = method_;
   r.path = path_;
   r.status = status;
+  r.route = route_name_;
   r.pool = pool_;
   r.backend = backend_;
   r.duration_ms = static_cast<double>(nowNs() - start_ns_) / 1e6;

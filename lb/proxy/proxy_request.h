@@ -36,6 +36,7 @@
 #include "lb/base/write_batch.h"
 #include "lb/http/http_message.h"
 #include "lb/proxy/request_state.h"
+#include "lb/proxy/router.h"
 #include "lb/stats/stats.h"
 #include "lb/upstream/balancer.h"
 #include "lb/upstream/upstream_connection.h"
@@ -157,8 +158,10 @@ class ProxyRequest final : public UpstreamHandler {
   void flushResponse();
   void finish();
   bool clientMustClose() const;
-  // Answers the client with an error page (status + plain-text body).
-  void reply(int status, std::string_view detail, ErrorKind kind = ErrorKind::kCount);
+  // Answers the client with an error page (status + plain-text body), or
+  // with what `route` decided (return, 403, 429) when it is given.
+  void reply(int status, std::string_view detail, ErrorKind kind = ErrorKind::kCount,
+             const RouteDecision* route = nullptr);
   void logAccess(int status, bool complete);
   // After the 101 was queued: starts relaying both ways.
   void startTunnel();
@@ -188,8 +191,16 @@ class ProxyRequest final : public UpstreamHandler {
   std::string replay_;             // body copy for retrying idempotent requests (reserved once)
   config::RetryOn discard_cause_ = config::RetryOn::Status502;  // DiscardingResponse: why
   Termination termination_;
-  std::string_view local_detail_;  // pending local reply's reason (static strings only)
+  std::string_view local_detail_;  // pending local reply's reason (static strings, or route_.location)
   int local_status_ = 0;           // pending local reply (404) decided at head time
+  ErrorKind local_kind_ = ErrorKind::NoRoute;  // ... and its error kind (kCount: none)
+  // What the matched route decided (pool, rewrites, edits, or a local
+  // answer). Its pointers borrow from runtime_.
+  RouteDecision route_;
+  std::string_view route_name_;                    // for the access log; borrowed from runtime_
+  const config::Timeouts* timeouts_ = nullptr;     // the route's or the config's; borrowed from runtime_
+  const config::RetryConfig* retries_ = nullptr;   // the route's or the pool's; borrowed from runtime_
+  std::string edit_scratch_;                       // working space of header edits
 
   // Facts of the request (set once per request from its head).
   bool head_request_ = false;

@@ -13,7 +13,7 @@ std::shared_ptr<Runtime> Runtime::build(const config::Config& cfg, uint64_t now_
     if (tls != nullptr && rt->pools.size() <= tls->pools.size()) rt->pools.back()->setTls(tls->pools[rt->pools.size() - 1]);
     raw.push_back(rt->pools.back().get());
   }
-  rt->router.build(rt->config->routes, raw);
+  rt->router.build(*rt->config, raw, previous != nullptr ? &previous->router : nullptr);
   return rt;
 }
 

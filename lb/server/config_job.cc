@@ -194,6 +194,7 @@ void ConfigLoadJob::onWork(uv_work_t* w) {
     return;
   }
   r.config = std::move(loaded.config);
+  r.text = std::move(text);
 }
 
 void ConfigLoadJob::onWorkDone(uv_work_t* w, int) {

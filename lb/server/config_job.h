@@ -34,6 +34,7 @@ class ConfigLoadJob {
     std::optional<config::Config> config;  // set when valid
     std::vector<std::string> errors;       // "FILE:LINE:COL: PATH: MESSAGE" or a sentence
     std::string hash;                      // FNV-1a of the bytes loaded
+    std::string text;                      // those bytes (for the config history)
   };
   using Done = std::function<void(Result&&)>;
 

@@ -115,6 +115,7 @@ int main(int argc, char** argv) {
   ballast::processStats().last_reload_success = static_cast<double>(std::time(nullptr));
   ballast::Server server(*result.config, std::move(tls));
   server.setConfigPath(config_path);
+  server.setConfigText(text);
   server.setCommandLine(argc, argv);
   server.setWatch(watch);
   return server.run();

@@ -7,6 +7,9 @@
 #include "lb/admin/admin_server.h"
 #include "lb/base/address.h"
 #include "lb/base/clock.h"
+#include "lb/base/log.h"
+#include "lb/upstream/backend.h"
+#include "lb/upstream/pool.h"
 #include "lb/server/config_job.h"
 #include "lb/server/server.h"
 #include "lb/server/watch.h"
@@ -61,6 +64,11 @@ void Server::startReloadJob() {
           res = failReload(trigger, std::move(res));
         } else {
           res = applyConfig(*loaded.config, trigger, loaded.hash);
+          if (res.ok) {
+            previous_text_ = std::move(config_text_);
+            config_text_ = std::move(loaded.text);
+            recordHistory(trigger);
+          }
         }
         for (const auto& w : waiters) {
           if (w.done) w.done(res);
@@ -188,6 +196,7 @@ ReloadResult Server::applyConfig(const config::Config& cfg, std::string_view tri
   if (watch_) watch_->setExtraFiles(tlsFiles(cfg));
 
   std::shared_ptr<Runtime> old = runtime();
+  const std::string old_hash = processStats().config_hash;
   proxy_->setRuntime(Runtime::build(cfg, uv_now(&loop_), old.get(), &tls_));
   const auto& rt = *runtime();
   size_t added = 0, removed = 0, kept_backends = 0;
@@ -219,6 +228,8 @@ ReloadResult Server::applyConfig(const config::Config& cfg, std::string_view tri
   ++processStats().reloads_success;
   processStats().last_reload_success = wallSeconds();
   processStats().config_hash = hash;
+  previous_config_ = old->config;
+  previous_hash_ = old_hash;
   auto& j = log().eventLine(LogLevel::Info, "config_reloaded");
   j.str("trigger", trigger).str("file", config_path_).str("hash", hash);
   j.num("pools", static_cast<uint64_t>(rt.pools.size()));
@@ -227,8 +238,132 @@ ReloadResult Server::applyConfig(const config::Config& cfg, std::string_view tri
   j.num("listeners_added", static_cast<uint64_t>(fresh.size()));
   j.num("listeners_removed", static_cast<uint64_t>(listeners_removed));
   log().emit(LogLevel::Info);
+  // A rollback is not itself guarded (it goes back to what ran before).
+  if (trigger.find("rollback") == std::string_view::npos) {
+    armReloadGuard(cfg, old->config.get());
+  } else {
+    guard_pools_.clear();
+    guard_until_ms_ = 0;
+  }
   res.ok = true;
   return res;
+}
+
+void Server::rollback(std::string_view trigger, ReloadDone done) {
+  ReloadResult res;
+  if (stopping_) res.errors.push_back("shutting down: rollback refused");
+  if (!previous_config_) res.errors.push_back("no previous configuration to roll back to (none applied since start)");
+  if (!res.errors.empty()) {
+    res = failReload(trigger, std::move(res));
+  } else {
+    // Copies: applyConfig replaces previous_config_ with the one in force.
+    std::shared_ptr<const config::Config> cfg = previous_config_;
+    const std::string hash = previous_hash_;
+    res = applyConfig(*cfg, trigger, hash);
+    if (res.ok) {
+      std::swap(config_text_, previous_text_);
+      recordHistory(trigger);
+    }
+  }
+  if (done) done(res);
+}
+
+void Server::recordHistory(std::string_view trigger) {
+  const std::string& dir = config().history_dir;
+  if (dir.empty()) {
+    history_.reset();
+    return;
+  }
+  if (!history_ || history_->dir() != dir) history_ = std::make_unique<ConfigHistory>(dir, config().history_keep);
+  const std::string err = history_->record(config_text_, processStats().config_hash, std::string(trigger), wallSeconds());
+  if (!err.empty()) {
+    auto& j = log().eventLine(LogLevel::Error, "config_history_write_failed");
+    j.str("error", err);
+    log().emit(LogLevel::Error);
+  }
+}
+
+std::vector<ConfigHistoryEntry> Server::configHistory() const {
+  return history_ ? history_->entries() : std::vector<ConfigHistoryEntry>{};
+}
+
+std::optional<std::string> Server::configText(const std::string& hash) const {
+  if (!history_) return std::nullopt;
+  return history_->text(hash);
+}
+
+namespace {
+
+// Whether a reload changed what a pool sends traffic to or how it judges it.
+bool poolChanged(const config::PoolConfig& a, const config::PoolConfig& b) {
+  if (a.backends.size() != b.backends.size() || a.health_check.has_value() != b.health_check.has_value()) return true;
+  for (size_t i = 0; i < a.backends.size(); ++i) {
+    if (a.backends[i].address.text != b.backends[i].address.text || a.backends[i].weight != b.backends[i].weight ||
+        a.backends[i].backup != b.backends[i].backup) {
+      return true;
+    }
+  }
+  if (a.health_check) {
+    const auto& x = *a.health_check;
+    const auto& y = *b.health_check;
+    if (x.type != y.type || x.path != y.path || x.host != y.host || x.method != y.method) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void Server::armReloadGuard(const config::Config& cfg, const config::Config* old) {
+  guard_pools_.clear();
+  guard_until_ms_ = 0;
+  if (!cfg.reload_guard || old == nullptr) return;
+  for (const auto& p : cfg.pools) {
+    const auto it = std::find_if(old->pools.begin(), old->pools.end(),
+                                 [&](const config::PoolConfig& o) { return o.name == p.name; });
+    if (it == old->pools.end() || poolChanged(p, *it)) guard_pools_.push_back(p.name);
+  }
+  if (guard_pools_.empty()) return;
+  guard_until_ms_ = uv_now(&loop_) + static_cast<uint64_t>(cfg.reload_guard->window.count());
+  guard_hash_ = processStats().config_hash;
+  auto& j = log().eventLine(LogLevel::Info, "reload_guard_armed");
+  std::string pools;
+  for (const auto& n : guard_pools_) pools += (pools.empty() ? "" : ",") + n;
+  j.str("pools", pools).num("window_ms", static_cast<uint64_t>(cfg.reload_guard->window.count()));
+  j.num("min_available_percent", static_cast<uint64_t>(cfg.reload_guard->min_available_percent));
+  log().emit(LogLevel::Info);
+}
+
+void Server::checkReloadGuard(uint64_t now_ms) {
+  if (guard_pools_.empty() || stopping_) return;
+  const auto& guard = config().reload_guard;
+  if (!guard || now_ms >= guard_until_ms_) {
+    auto& j = log().eventLine(LogLevel::Info, "reload_guard_passed");
+    j.str("hash", guard_hash_);
+    log().emit(LogLevel::Info);
+    guard_pools_.clear();
+    return;
+  }
+  for (const auto& name : guard_pools_) {
+    Pool* pool = runtime()->findPool(name);
+    if (pool == nullptr || pool->backends().empty()) continue;
+    size_t known = 0;
+    for (const auto& b : pool->backends()) known += b->health() != HealthStatus::Unknown ? 1 : 0;
+    // Judge once every backend has a verdict: new backends start unknown.
+    if (known < pool->backends().size()) continue;
+    const size_t available = pool->availableCount();
+    const size_t size = pool->backends().size();
+    if (available * 100 >= static_cast<size_t>(guard->min_available_percent) * size) continue;
+    auto& j = log().eventLine(LogLevel::Error, "reload_rolled_back");
+    j.str("pool", name).num("available", static_cast<uint64_t>(available)).num("backends", static_cast<uint64_t>(size));
+    j.num("min_available_percent", static_cast<uint64_t>(guard->min_available_percent));
+    j.str("from_hash", guard_hash_).str("to_hash", previous_hash_);
+    j.str("note", "the config file still holds the rejected config: fix it before the next reload");
+    log().emit(LogLevel::Error);
+    ++processStats().rollbacks;
+    guard_pools_.clear();
+    rollback("guard_rollback", nullptr);
+    return;
+  }
 }
 
 }  // namespace ballast

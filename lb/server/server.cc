@@ -4,9 +4,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <ctime>
 
 #include "lb/admin/admin_server.h"
+#include "lb/admin/backend_control.h"
+#include "lb/server/state_file.h"
+#include "lb/upstream/probe_traffic.h"
 #include "lb/base/clock.h"
 #include "lb/proxy/downstream_connection.h"
 #include "lb/server/config_job.h"
@@ -47,7 +53,7 @@ Server::Server(const config::Config& cfg, tls::TlsContexts tls) : tls_(std::move
   }
   uv_prepare_init(&loop_, &prepare_);
   prepare_.data = this;
-  for (uv_timer_t* t : {&ejection_sweep_, &drain_timer_, &handover_timer_}) {
+  for (uv_timer_t* t : {&ejection_sweep_, &override_sweep_, &drain_timer_, &handover_timer_}) {
     uv_timer_init(&loop_, t);
     t->data = this;
   }
@@ -200,7 +206,11 @@ int Server::run() {
     stop();
   } else {
     bound_ = true;
+    recordHistory("start");
+    loadState();
     startHealthChecks();
+    // Overrides end on time (to a quarter second; they last minutes to hours).
+    uv_timer_start(&override_sweep_, &Server::onOverrideSweep, 250, 250);
     if (!deferred_listeners_.empty() || upgrade_->waitingForReady()) {
       uv_timer_start(&handover_timer_, &Server::onHandoverTimer, 0, 20);
     }
@@ -252,7 +262,10 @@ void Server::stop() {
   stopping_ = true;
   proxy_->setDraining();
   drain_phase_ = DrainPhase::None;
-  if (bound_) logEvent(LogLevel::Info, "stopping");
+  if (bound_) {
+    logEvent(LogLevel::Info, "stopping");
+    saveState(true);  // fresh for the next start (or the new process of a hot upgrade)
+  }
   for (auto& l : listeners_) l->close();
   for (auto& l : retired_listeners_) l->close();
   if (admin_) admin_->close();
@@ -269,7 +282,7 @@ void Server::stop() {
   reload_waiters_.clear();
   for (auto& s : signals_) uv_close(reinterpret_cast<uv_handle_t*>(&s), nullptr);
   for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&prepare_), reinterpret_cast<uv_handle_t*>(&ejection_sweep_),
-                         reinterpret_cast<uv_handle_t*>(&drain_timer_),
+                         reinterpret_cast<uv_handle_t*>(&override_sweep_), reinterpret_cast<uv_handle_t*>(&drain_timer_),
                          reinterpret_cast<uv_handle_t*>(&handover_timer_)}) {
     if (!uv_is_closing(h)) uv_close(h, nullptr);
   }
@@ -479,6 +492,83 @@ void Server::stopHealthChecks() {
   for (auto& c : checkers_) c->close();
   checkers_.clear();
   uv_timer_stop(&ejection_sweep_);
+}
+
+void Server::onOverrideSweep(uv_timer_t* h) {
+  auto* self = static_cast<Server*>(h->data);
+  const uint64_t now = uv_now(&self->loop_);
+  self->checkReloadGuard(now);
+  sweepOverrides(*self->runtime(), now);
+  for (const auto& p : self->runtime()->pools) sweepProbeTraffic(*p, now);
+  self->saveState(false);
+}
+
+void Server::loadState() {
+  const std::string& path = config().state_file;
+  if (path.empty()) return;
+  std::string text;
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    if (errno == ENOENT) {
+      logEvent(LogLevel::Info, "state_file_absent");
+      return;
+    }
+    auto& j = log().eventLine(LogLevel::Warn, "state_file_ignored");
+    j.str("path", path).str("error", std::strerror(errno));
+    log().emit(LogLevel::Warn);
+    return;
+  }
+  constexpr size_t kMaxStateBytes = 64u << 20;
+  char buf[65536];
+  size_t n;
+  bool too_big = false;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
+    if (text.size() + n > kMaxStateBytes) {
+      too_big = true;
+      break;
+    }
+    text.append(buf, n);
+  }
+  std::fclose(f);
+  StateApplied applied;
+  std::string error = too_big ? "larger than 64 MiB" : "";
+  if (too_big || !applyState(text, *runtime(), wallSeconds(), uv_now(&loop_),
+                             static_cast<uint64_t>(config().state_max_age.count()), applied, error)) {
+    // Never fatal: the probes and the config decide, as on a first start.
+    auto& j = log().eventLine(LogLevel::Warn, "state_file_ignored");
+    j.str("path", path).str("error", error);
+    log().emit(LogLevel::Warn);
+    return;
+  }
+  auto& j = log().eventLine(LogLevel::Info, "state_loaded");
+  j.str("path", path).dbl("age_seconds", applied.age_seconds, 1).boolean("health_used", !applied.stale);
+  j.num("overrides", static_cast<uint64_t>(applied.overrides)).num("overrides_expired", static_cast<uint64_t>(applied.expired));
+  j.num("health", static_cast<uint64_t>(applied.health)).num("unknown_backends", static_cast<uint64_t>(applied.unknown));
+  log().emit(LogLevel::Info);
+}
+
+void Server::saveState(bool force) {
+  const std::string& path = config().state_file;
+  if (path.empty()) return;
+  const uint64_t now = uv_now(&loop_);
+  std::string body = renderStateBody(*runtime());
+  // Rewritten when something changed, and often enough that a restart
+  // within state_max_age finds it fresh.
+  const uint64_t refresh = static_cast<uint64_t>(config().state_max_age.count()) / 2;
+  if (!force && body == state_body_ && now - state_written_ms_ < refresh) return;
+  const int err = writeFileAtomically(path, stateHeader(wallSeconds()) + body);
+  if (err != 0) {
+    if (err != state_error_) {
+      auto& j = log().eventLine(LogLevel::Error, "state_file_write_failed");
+      j.str("path", path).str("error", std::strerror(err));
+      log().emit(LogLevel::Error);
+    }
+    state_error_ = err;
+    return;
+  }
+  state_error_ = 0;
+  state_body_ = std::move(body);
+  state_written_ms_ = now;
 }
 
 void Server::onEjectionSweep(uv_timer_t* h) {

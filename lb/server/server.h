@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +27,7 @@
 #include "lb/base/log.h"
 #include "lb/proxy/context.h"
 #include "lb/tls/tls_contexts.h"
+#include "lb/server/config_history.h"
 
 namespace ballast {
 
@@ -69,6 +71,11 @@ class Server final : public AdminControl {
   // served together by one more reload after it (the file may have changed
   // since the running one read it).
   void reload(std::string_view trigger, ReloadDone done) override;
+  void rollback(std::string_view trigger, ReloadDone done) override;
+  std::vector<ConfigHistoryEntry> configHistory() const override;
+  std::optional<std::string> configText(const std::string& hash) const override;
+  // The bytes of the config given at start (for the config history).
+  void setConfigText(std::string text) { config_text_ = std::move(text); }
   void setConfigPath(std::string path) { config_path_ = std::move(path); }
 
   // How this process was started (for a hot upgrade, see hot_upgrade.h),
@@ -105,6 +112,27 @@ class Server final : public AdminControl {
   void onClientClosed();
   void checkDrained();
   void startHealthChecks();
+  // config_history: the text of the config in force and of the previous one.
+  std::string config_text_;
+  std::string previous_text_;
+  std::unique_ptr<ConfigHistory> history_;
+  void recordHistory(std::string_view trigger);
+  // reload.guard: the previous config (what a rollback applies), and the
+  // pools the last reload added or changed, watched until guard_until_ms_.
+  std::shared_ptr<const config::Config> previous_config_;
+  std::string previous_hash_;
+  std::vector<std::string> guard_pools_;
+  uint64_t guard_until_ms_ = 0;
+  std::string guard_hash_;  // the guarded config's hash
+  void armReloadGuard(const config::Config& cfg, const config::Config* old);
+  void checkReloadGuard(uint64_t now_ms);
+  // state_file: read back at start (before the probes), written when it
+  // changes (and at least every state_max_age / 2, and at stop).
+  void loadState();
+  void saveState(bool force);
+  std::string state_body_;         // what was last written (without the header)
+  uint64_t state_written_ms_ = 0;  // loop time of the last write
+  int state_error_ = 0;            // errno of the last failed write (one event per new error)
   // health_check.close_tunnels_on_unhealthy: ends the open tunnels to `b`.
   void closeTunnelsTo(const Backend& b);
   void stopHealthChecks();
@@ -124,6 +152,7 @@ class Server final : public AdminControl {
   static void onSignal(uv_signal_t* h, int signum);
   static void onPrepare(uv_prepare_t* h);
   static void onEjectionSweep(uv_timer_t* h);
+  static void onOverrideSweep(uv_timer_t* h);
   static void onDrainTimer(uv_timer_t* h);
   static void onHandoverTimer(uv_timer_t* h);
 
@@ -133,6 +162,7 @@ class Server final : public AdminControl {
   uv_signal_t signals_[std::size(kSignals)];
   uv_prepare_t prepare_;
   uv_timer_t ejection_sweep_;  // outlier ejection expiry
+  uv_timer_t override_sweep_;  // 4 times a second: override expiry and staleness, probes vs traffic
   uv_timer_t drain_timer_;
   uv_timer_t handover_timer_;  // hot upgrade, new side: waits for readiness
   enum class DrainPhase : uint8_t { None, Delay, Waiting } drain_phase_ = DrainPhase::None;

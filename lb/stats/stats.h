@@ -169,6 +169,7 @@ struct ProcessStats {
   TerminationCounts unrouted_terminated{};         // no pool: the client left before routing
   uint64_t reloads_success = 0;
   uint64_t reloads_failure = 0;
+  uint64_t rollbacks = 0;  // reload.guard rolled a reload back
   double last_reload_success = 0;  // unix time
   double last_reload_failure = 0;  // unix time; 0 = never failed
   std::string config_hash;

@@ -20,6 +20,7 @@
 #include "lb/stats/stats.h"
 #include "lb/upstream/health_status.h"
 #include "lb/upstream/idle_pool.h"
+#include "lb/upstream/probe_traffic.h"
 
 namespace ballast {
 
@@ -27,6 +28,18 @@ namespace ballast {
 // and lets in-flight ones finish; Disabled takes none at all.
 enum class AdminState : uint8_t { Enabled, Draining, Disabled };
 const char* toString(AdminState s);  // "enabled", "draining", "disabled"
+
+// Why the admin state is what it is (admin API `reason`, `by`, `for`). Kept
+// with the backend, so across reloads that keep it.
+struct AdminOverride {
+  std::string reason;
+  std::string by;             // who: `by`, else the client address
+  double since_unix = 0;      // wall clock, for people
+  uint64_t since_ms = 0;      // loop time
+  uint64_t expires_ms = 0;    // loop time the backend is enabled again; 0 = until enabled by hand
+  double expires_unix = 0;
+  bool stale = false;         // no expiry and older than overrides.warn_after (event sent)
+};
 
 class Backend : public std::enable_shared_from_this<Backend> {
  public:
@@ -55,6 +68,16 @@ class Backend : public std::enable_shared_from_this<Backend> {
   bool enabled() const { return admin_ == AdminState::Enabled; }
   AdminState adminState() const { return admin_; }
   void setAdminState(AdminState s) { admin_ = s; }
+  // Probes versus real traffic (probe_traffic.h), as last judged.
+  ProbeTraffic probeTraffic() const { return probe_traffic_; }
+  uint64_t probeTrafficSinceMs() const { return probe_traffic_since_ms_; }
+  void setProbeTraffic(ProbeTraffic v, uint64_t now_ms) {
+    probe_traffic_ = v;
+    probe_traffic_since_ms_ = now_ms;
+  }
+  // Meaningful while the admin state is not Enabled.
+  AdminOverride& adminOverride() { return override_; }
+  const AdminOverride& adminOverride() const { return override_; }
 
   HealthStatus health() const { return health_; }
   void setHealth(HealthStatus h) { health_ = h; }
@@ -102,6 +125,9 @@ class Backend : public std::enable_shared_from_this<Backend> {
   uint32_t weight_;
   bool backup_;
   AdminState admin_ = AdminState::Enabled;
+  AdminOverride override_;
+  ProbeTraffic probe_traffic_ = ProbeTraffic::Agree;
+  uint64_t probe_traffic_since_ms_ = 0;
   bool retired_ = false;
   HealthStatus health_ = HealthStatus::Healthy;
   uint64_t last_change_ms_ = 0;

@@ -42,7 +42,7 @@ TEST_CASE("each request writes one JSON access log line with the expected fields
   for (size_t i = 0; i < sent.size(); ++i) {
     INFO("line " << i << ": " << lines[i]);
     JsonObject o = parseFlatJson(lines[i]);
-    for (const char* field : {"time", "request_id", "client", "method", "path", "status", "pool", "backend",
+    for (const char* field : {"time", "request_id", "client", "method", "path", "status", "route", "pool", "backend",
                               "duration_ms", "bytes_in", "bytes_out"}) {
       INFO("field " << field);
       CHECK(o.count(field) == 1);

@@ -280,7 +280,7 @@ TEST_CASE("admin: /healthz is 200, unknown paths 404, wrong methods 405 with All
   CHECK(stateOf(lb, a.address()) == "healthy");  // a GET changed nothing
 }
 
-TEST_CASE("admin: a request head over 8 KiB gets 431, a POST body is read and ignored", "[admin]") {
+TEST_CASE("admin: a request head over 8 KiB gets 431, a POST body that is not a JSON object gets 400", "[admin]") {
   TempDir dir;
   DemoBackend a(dir, "a");
   Ballast lb(dir, webConfig({a.address()}));
@@ -289,7 +289,14 @@ TEST_CASE("admin: a request head over 8 KiB gets 431, a POST body is read and ig
   INFO(big.describe());
   CHECK(big.status == 431);
 
-  Response withBody = admin(lb, "POST", "/pools/web/backends/" + a.address() + "/disable", {}, std::string(3000, 'x'));
+  // A body is read whole, and it must say something the endpoint takes:
+  // never ignored.
+  Response junk = admin(lb, "POST", "/pools/web/backends/" + a.address() + "/disable", {}, std::string(3000, 'x'));
+  INFO(junk.describe());
+  CHECK(junk.status == 400);
+  CHECK(stateOf(lb, a.address()) == "healthy");
+  Response withBody = admin(lb, "POST", "/pools/web/backends/" + a.address() + "/disable", {},
+                            "{\"reason\": \"" + std::string(200, 'r') + "\"}" + std::string(2000, ' '));
   INFO(withBody.describe());
   CHECK(withBody.status == 200);
   CHECK(stateOf(lb, a.address()) == "disabled");

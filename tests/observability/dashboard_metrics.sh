@@ -58,6 +58,11 @@ pools:
     retries: { attempts: 1, on: [connect_failure, reset] }
     backends:
       - { address: $BACKEND }
+# Routes with allow/deny and a rate limit, so promtool sees the route
+# families too (the limit is far above this test's traffic).
+routes:
+  - { name: guarded, match: { path_prefix: /guarded }, deny: [192.0.2.0/24], pool: obs }
+  - { name: all, rate_limit: { requests_per_second: 1000, burst: 1000 }, pool: obs }
 EOF
 start_ballast
 
@@ -110,6 +115,8 @@ if ! promtool check metrics <"$tmp/m1.txt" >"$tmp/lint.txt" 2>&1; then
   cat "$tmp/lint.txt" >&2
   fail "promtool check metrics rejects ballast's /metrics (see above)"
 fi
+grep -q '^ballast_route_rate_limited_total{route="all"} 0$' "$tmp/m1.txt" ||
+  fail "ballast_route_rate_limited_total{route=\"all\"} 0 is not in /metrics"
 echo "promtool check metrics: OK"
 
 # --- 3. 10 requests add exactly 10 to ballast_requests_total ----------------

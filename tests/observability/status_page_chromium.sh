@@ -69,9 +69,15 @@ pools:
     backends:
       - { address: $A }
       - { address: $B }
+  # Only the split below names it: never probed, never sent a request.
+  - name: canary
+    backends:
+      - { address: 127.0.0.1:9 }
 routes:
   # Markup in a config value: the page must show it as text, never run it.
   - { match: { path_prefix: "/<img src=x onerror=document.title='pwned'><script>document.title='pwned'</script>" }, pool: web }
+  - { match: { path_prefix: /canary }, split: [{ pool: web, weight: 3 }, { pool: canary, weight: 1 }] }
+  - { match: { path: /maintenance }, return: { status: 503, body: down } }
   - { pool: web }
 EOF
 start_ballast
@@ -344,6 +350,16 @@ assert "<img" not in dom.lower(), "an <img> element was created"
 assert dom.count("<script") == 1, "a second <script> element was created"
 assert "&lt;img src=x onerror=" in dom, "the markup is not shown as text"
 print("status page: markup from the config shown as text, not run")
+PY
+# Each route says what it does: a split names its pools and weights, a
+# return its status.
+python3 - "$tmp/healthy.html" <<'PY' || fail "the status page does not describe the split and return routes (DOM in $tmp/healthy.html)"
+import sys
+dom = open(sys.argv[1], encoding="utf-8", errors="replace").read()
+for want in ("route routes[1]: host any host, path /canary -&gt; web 3, canary 1",
+             "route routes[2]: host any host, path /maintenance -&gt; return 503"):
+    assert want in dom, "missing: " + want
+print("status page: split and return routes drawn with their targets")
 PY
 
 # --- 2. kill b: it turns red, a stays green ---------------------------------

@@ -1,4 +1,5 @@
-// lb/base without a loop: WriteBatch framing and the address formatters.
+// lb/base without a loop: WriteBatch framing, the address formatters and the
+// flat JSON reader.
 
 #include <arpa/inet.h>
 #include <uv.h>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "lb/base/address.h"
+#include "lb/base/json_read.h"
 #include "lb/base/write_batch.h"
 
 using ballast::WriteBatch;
@@ -138,4 +140,31 @@ TEST_CASE("formatSockaddr and formatIp", "[uv_util]") {
   CHECK(out == "::1");
   ballast::formatIp(reinterpret_cast<sockaddr*>(&unknown), out);
   CHECK(out.empty());
+}
+
+TEST_CASE("parseFlatJsonObject: flat objects in, every malformed or nested one refused", "[base][json]") {
+  std::vector<std::pair<std::string, std::string>> kv;
+  std::string error;
+  SECTION("strings with escapes, numbers and literals") {
+    REQUIRE(ballast::parseFlatJsonObject(R"( {"for": "2h", "reason": "a \"b\" \\ \u00e9 \ud83d\ude00", "n": -1.5e3,)"
+                                         R"( "ok": true, "x": null} )",
+                                         kv, error));
+    REQUIRE(kv.size() == 5);
+    CHECK(kv[0] == std::pair<std::string, std::string>{"for", "2h"});
+    CHECK(kv[1].second == "a \"b\" \\ \xc3\xa9 \xf0\x9f\x98\x80");
+    CHECK(kv[2].second == "-1.5e3");
+    CHECK(kv[3].second == "true");
+    CHECK(kv[4].second == "null");
+  }
+  SECTION("empty object") {
+    REQUIRE(ballast::parseFlatJsonObject("{}", kv, error));
+    CHECK(kv.empty());
+  }
+  for (const char* bad : {"", "[]", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{\"a\":[1]}", "{\"a\":{}}",
+                          "{\"a\":\"x\"} trailing", "{a:1}", "{\"a\":01x}", "{\"a\":\"\\ud800\"}", "{\"a\":\"\x01\"}",
+                          "{\"a\":tru}", "{\"a\":1 \"b\":2}", "{\"a\":\"\\q\"}"}) {
+    INFO(bad);
+    CHECK_FALSE(ballast::parseFlatJsonObject(bad, kv, error));
+    CHECK(error.find("at byte") != std::string::npos);
+  }
 }

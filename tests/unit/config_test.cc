@@ -479,7 +479,7 @@ TEST_CASE("config: missing required keys point at the parent mapping", "[config]
       {"backend address", "pools:\n  - name: web\n    backends:\n      - weight: 2\n",
        "<string>:4:9: pools[0].backends[0].address: missing required key"},
       {"route pool", std::string(kOnePool) + "routes:\n  - match: { host: a.test }\n",
-       "<string>:5:5: routes[0].pool: missing required key"},
+       "<string>:5:5: routes[0].pool: missing required key (a route needs one of pool, split or return)"},
   });
 }
 

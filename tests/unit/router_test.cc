@@ -39,9 +39,21 @@ struct FakePools {
   Pool* operator[](size_t i) const { return pools.at(i); }
 };
 
+// A Router over `routes` (kept alive in `cfg`, which the router borrows).
+void build(Router& r, config::Config& cfg, std::vector<config::RouteConfig> routes, const FakePools& fp) {
+  cfg.routes = std::move(routes);
+  r.build(cfg, fp.pools);
+}
+
+const std::vector<ballast::Header> kNoHeaders;
+
+const Route* matchOf(const Router& r, std::string_view host, std::string_view path) {
+  return r.match(ballast::RouteRequest(host, path, "GET", kNoHeaders, "127.0.0.1"));
+}
+
 // Index of the pool that (host, path) routes to, or -1 for no match.
 int routeIndex(const Router& r, const FakePools& fp, std::string_view host, std::string_view path) {
-  const Route* route = r.match(host, path);
+  const Route* route = matchOf(r, host, path);
   if (route == nullptr) return -1;
   for (size_t i = 0; i < fp.pools.size(); ++i) {
     if (fp.pools[i] == route->pool) return static_cast<int>(i);
@@ -81,9 +93,10 @@ TEST_CASE("Router::stripPort", "[router]") {
 TEST_CASE("Router::build stores lower-case hosts, wildcard suffixes and pools", "[router]") {
   FakePools fp;
   Router r;
-  r.build({route("API.Example.COM", "", 0), route("*.Example.com", "/x", 1), route("", "", 7),
+  config::Config cfg;
+  build(r, cfg, {route("API.Example.COM", "", 0), route("*.Example.com", "/x", 1), route("", "", 7),
            route("a", "", 99)},
-          fp.pools);
+          fp);
   const auto& routes = r.routes();
   REQUIRE(routes.size() == 4);
   CHECK(routes[0].host == "api.example.com");
@@ -98,7 +111,7 @@ TEST_CASE("Router::build stores lower-case hosts, wildcard suffixes and pools", 
   CHECK(routes[3].pool == nullptr);  // out-of-range index: no pool, never a wild pointer
 
   // Rebuilding replaces the table rather than appending to it.
-  r.build({route("", "", 3)}, fp.pools);
+  build(r, cfg, {route("", "", 3)}, fp);
   REQUIRE(r.routes().size() == 1);
   CHECK(r.routes()[0].pool == fp[3]);
 }
@@ -106,8 +119,9 @@ TEST_CASE("Router::build stores lower-case hosts, wildcard suffixes and pools", 
 TEST_CASE("Router::match table", "[router]") {
   FakePools fp;
   Router r;
+  config::Config cfg;
   // Order matters: first match wins.
-  r.build(
+  build(r, cfg,
       {
           route("api.example.com", "/v2/", 0),  // more specific first
           route("api.example.com", "", 1),
@@ -117,7 +131,7 @@ TEST_CASE("Router::match table", "[router]") {
           route("localhost", "/admin", 5),
           route("", "/health", 6),
       },
-      fp.pools);
+      fp);
 
   struct Row {
     std::string_view host;
@@ -172,7 +186,8 @@ TEST_CASE("Router::match: catch-all, empty table, first match wins", "[router]")
   FakePools fp;
   SECTION("catch-all route matches anything, including no Host") {
     Router r;
-    r.build({route("", "", 2)}, fp.pools);
+    config::Config cfg;
+    build(r, cfg, {route("", "", 2)}, fp);
     for (std::string_view host : {"", "x", "a.b.c:1", "[::1]:80", "EXAMPLE.COM."}) {
       INFO("Host \"" << host << "\"");
       CHECK(routeIndex(r, fp, host, "/anything") == 2);
@@ -181,31 +196,35 @@ TEST_CASE("Router::match: catch-all, empty table, first match wins", "[router]")
   }
   SECTION("catch-all placed first shadows every later route") {
     Router r;
-    r.build({route("", "", 0), route("api.example.com", "", 1)}, fp.pools);
+    config::Config cfg;
+    build(r, cfg, {route("", "", 0), route("api.example.com", "", 1)}, fp);
     CHECK(routeIndex(r, fp, "api.example.com", "/") == 0);
   }
   SECTION("catch-all placed last only takes what nothing else matched") {
     Router r;
-    r.build({route("api.example.com", "", 1), route("", "", 0)}, fp.pools);
+    config::Config cfg;
+    build(r, cfg, {route("api.example.com", "", 1), route("", "", 0)}, fp);
     CHECK(routeIndex(r, fp, "api.example.com", "/") == 1);
     CHECK(routeIndex(r, fp, "other.example.com", "/") == 0);
   }
   SECTION("two identical routes: the first one is returned") {
     Router r;
-    r.build({route("*.example.com", "", 4), route("*.example.com", "", 5)}, fp.pools);
-    const Route* m = r.match("a.example.com", "/");
+    config::Config cfg;
+    build(r, cfg, {route("*.example.com", "", 4), route("*.example.com", "", 5)}, fp);
+    const Route* m = matchOf(r, "a.example.com", "/");
     REQUIRE(m != nullptr);
     CHECK(m == &r.routes()[0]);
     CHECK(m->pool == fp[4]);
   }
   SECTION("empty table: nothing matches") {
     Router r;
-    r.build({}, fp.pools);
-    CHECK(r.match("example.com", "/") == nullptr);
-    CHECK(r.match("", "") == nullptr);
+    config::Config cfg;
+    build(r, cfg, {}, fp);
+    CHECK(matchOf(r, "example.com", "/") == nullptr);
+    CHECK(matchOf(r, "", "") == nullptr);
   }
   SECTION("a default-constructed router matches nothing") {
     Router r;
-    CHECK(r.match("example.com", "/") == nullptr);
+    CHECK(matchOf(r, "example.com", "/") == nullptr);
   }
 }

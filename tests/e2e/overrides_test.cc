@@ -1,0 +1,155 @@
+// Operator overrides that expire and say why (issue 13): drain/disable take
+// `for`, `reason` and `by` (query or JSON body), /status shows them, the
+// backend comes back by itself when `for` runs out, an override without an
+// expiry is flagged once older than overrides.warn_after, and anything the
+// admin API does not know is refused, never ignored.
+#include <catch2/catch.hpp>
+
+#include "tests/support/harness.h"
+#include "tests/support/raw_backend.h"
+
+#include <set>
+
+using namespace ballast::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+Response adminCall(const Ballast& lb, const std::string& method, const std::string& path, const std::string& body = "",
+                   const std::vector<std::string>& headers = {}) {
+  Client c(lb.adminPort());
+  ReadOptions opts;
+  opts.method = method;
+  return c.roundTrip(request(method, path, headers, body, "127.0.0.1:" + std::to_string(lb.adminPort())), opts);
+}
+
+// The backends answering `n` GETs through ballast (X-Backend of each).
+std::set<std::string> servedBy(const Ballast& lb, int n) {
+  std::set<std::string> out;
+  for (const auto& b : backendsOf(lb.port(), n, "ov")) out.insert(b);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("overrides: disable for a while with a reason, shown in /status, then back by itself", "[overrides]") {
+  TempDir dir;
+  DemoBackend a(dir, "a");
+  DemoBackend b(dir, "b");
+  Ballast lb(dir, webConfig({a.address(), b.address()}));
+  REQUIRE(servedBy(lb, 10) == std::set<std::string>{"a", "b"});
+
+  Response r = adminCall(lb, "POST", "/pools/web/backends/" + b.address() + "/disable?for=1500ms&reason=INC-4411&by=alice");
+  INFO(r.describe());
+  REQUIRE(r.status == 200);
+  CHECK(has(r.body, "\"reason\":\"INC-4411\""));
+  CHECK(has(r.body, "\"by\":\"alice\""));
+  CHECK_FALSE(has(r.body, "\"expires\":null"));
+  CHECK(servedBy(lb, 10) == std::set<std::string>{"a"});
+
+  const std::string status = adminCall(lb, "GET", "/status").body;
+  CHECK(has(status, "\"admin\":\"disabled\""));
+  CHECK(has(status, "\"override\":{\"reason\":\"INC-4411\",\"by\":\"alice\""));
+  CHECK(has(status, "\"expires_in_seconds\":"));
+
+  JsonObject ev = waitEvent(lb, "backend_override_expired", {}, 5000ms);
+  CHECK(jsonText(ev, "backend") == b.address());
+  CHECK(jsonText(ev, "reason") == "INC-4411");
+  CHECK(jsonText(ev, "by") == "alice");
+  CHECK(jsonText(ev, "was") == "disabled");
+  REQUIRE(pollUntil([&] { return servedBy(lb, 10).count("b") == 1; }, 5000ms));
+  CHECK_FALSE(has(adminCall(lb, "GET", "/status").body, "INC-4411"));
+}
+
+TEST_CASE("overrides: a JSON body works like the query, and enable ends the override at once", "[overrides]") {
+  TempDir dir;
+  DemoBackend a(dir, "a");
+  DemoBackend b(dir, "b");
+  Ballast lb(dir, webConfig({a.address(), b.address()}));
+
+  Response r = adminCall(lb, "POST", "/pools/web/backends/" + b.address() + "/drain",
+                         R"({"for": "2h", "reason": "kernel upgrade \u00e9", "by": "ops"})",
+                         {"Content-Type: application/json"});
+  INFO(r.describe());
+  REQUIRE(r.status == 200);
+  CHECK(has(r.body, "\"reason\":\"kernel upgrade \xc3\xa9\""));
+  CHECK(servedBy(lb, 6) == std::set<std::string>{"a"});
+  JsonObject ev = waitEvent(lb, "admin_action");
+  CHECK(jsonText(ev, "for") == "2h");
+  CHECK(jsonText(ev, "by") == "ops");
+
+  REQUIRE(adminCall(lb, "POST", "/pools/web/backends/" + b.address() + "/enable?reason=done").status == 200);
+  CHECK(servedBy(lb, 10) == std::set<std::string>{"a", "b"});
+  CHECK_FALSE(has(adminCall(lb, "GET", "/status").body, "\"override\""));
+}
+
+TEST_CASE("overrides: an override without expiry is flagged once older than overrides.warn_after", "[overrides]") {
+  TempDir dir;
+  DemoBackend a(dir, "a");
+  DemoBackend b(dir, "b");
+  Ballast lb(dir, webConfig({a.address(), b.address()}, "overrides: { warn_after: 600ms }"));
+
+  REQUIRE(adminCall(lb, "POST", "/pools/web/backends/" + b.address() + "/disable?reason=maintenance").status == 200);
+  const std::string family = "ballast_backend_override_stale";
+  CHECK(metricSum(metricsText(lb.adminPort()), family, {"backend=\"" + b.address() + "\""}).value_or(-1) == 0);
+  JsonObject ev = waitEvent(lb, "backend_override_stale", {}, 5000ms);
+  CHECK(jsonText(ev, "backend") == b.address());
+  CHECK(jsonText(ev, "reason") == "maintenance");
+  CHECK(metricSum(metricsText(lb.adminPort()), family, {"backend=\"" + b.address() + "\""}).value_or(-1) == 1);
+  CHECK(has(adminCall(lb, "GET", "/status").body, "\"stale\":true"));
+  // Still disabled: a warning, not an action.
+  CHECK(servedBy(lb, 6) == std::set<std::string>{"a"});
+  REQUIRE(adminCall(lb, "POST", "/pools/web/backends/" + b.address() + "/enable").status == 200);
+  CHECK(metricSum(metricsText(lb.adminPort()), family, {"backend=\"" + b.address() + "\""}).value_or(-1) == 0);
+  CHECK(countEvents(lb, "backend_override_stale") == 1);
+}
+
+TEST_CASE("overrides: unknown or invalid parameters are refused and change nothing", "[overrides][admin]") {
+  TempDir dir;
+  DemoBackend a(dir, "a");
+  Ballast lb(dir, webConfig({a.address()}));
+  const std::string base = "/pools/web/backends/" + a.address();
+
+  struct Case {
+    std::string path;
+    std::string body;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {base + "/disable?for=2h&ttl=1", "", "unknown parameter \\\"ttl\\\""},
+      {base + "/disable?for=soon", "", "\\\"for\\\" must be a duration"},
+      {base + "/disable?for=0s", "", "\\\"for\\\" must be a duration"},
+      {base + "/disable?for=365d", "", "\\\"for\\\" must be a duration"},
+      {base + "/enable?for=1h", "", "applies to drain and disable"},
+      {base + "/drain?reason=a&reason=b", "", "given twice"},
+      {base + "/drain?reason=%0a", "", "no control characters"},
+      {base + "/drain", "{\"for\": [1]}", "nested objects"},
+      {base + "/drain", "for=2h", "flat JSON object"},
+      {base + "/drain", "{\"for\": \"2h\", \"dry_run\": true}", "unknown parameter \\\"dry_run\\\""},
+  };
+  for (const auto& c : cases) {
+    Response r = adminCall(lb, "POST", c.path, c.body);
+    INFO(c.path << " " << c.body << "\n" << r.describe());
+    CHECK(r.status == 400);
+    CHECK(has(r.body, c.says));
+  }
+  CHECK(countEvents(lb, "admin_action") == 0);
+  CHECK(has(adminCall(lb, "GET", "/status").body, "\"admin\":\"enabled\""));
+}
+
+TEST_CASE("admin: a query parameter an endpoint does not take is a 400 naming it, never ignored", "[admin]") {
+  TempDir dir;
+  DemoBackend a(dir, "a");
+  Ballast lb(dir, webConfig({a.address()}));
+  // The classic: a dry run that would reload for real.
+  Response r = adminCall(lb, "POST", "/reload?dry_run=1");
+  INFO(r.describe());
+  CHECK(r.status == 400);
+  CHECK(has(r.body, "unknown query parameter \\\"dry_run\\\""));
+  CHECK(countEvents(lb, "config_reloaded") == 0);
+  Response s = adminCall(lb, "GET", "/status?pool=web");
+  CHECK(s.status == 400);
+  CHECK(has(s.body, "unknown query parameter \"pool\""));
+}
