@@ -32,6 +32,59 @@ struct Address {
   socklen_t addr_len = 0;
 };
 
+// Where a value was written, for errors found after loading (a certificate
+// that does not match its key is found by the TLS layer, not the loader).
+struct Position {
+  int line = 0;    // 1-based; 0 when unknown
+  int column = 0;  // 1-based
+  std::string path;  // key path, e.g. "listen[1].tls.certificates[0]"
+};
+
+enum class TlsVersion { Tls12, Tls13 };
+
+// One certificate of a TLS listener. The loader resolves the paths (relative
+// to the config file) but does not read the files: the TLS layer reads and
+// checks them (chain, key match, expiry, names) on every load and reload.
+struct CertificateConfig {
+  std::string cert;       // as written (for messages and metric labels)
+  std::string key;        // as written
+  std::string cert_path;  // resolved
+  std::string key_path;   // resolved
+  Position where;
+};
+
+// TLS termination on one listener.
+struct ListenerTlsConfig {
+  // At least one. SNI picks one: an exact name, then a wildcard; the first
+  // is the default (no SNI, or no name matches).
+  std::vector<CertificateConfig> certificates;
+  TlsVersion min_version = TlsVersion::Tls12;
+  // OpenSSL cipher list for TLS 1.2; empty = ballast's defaults (ECDHE with
+  // AES-GCM or ChaCha20-Poly1305). TLS 1.3 suites are OpenSSL's defaults.
+  std::string ciphers;
+  Position ciphers_where;
+  // Protocols offered through ALPN; only "http/1.1" is spoken. Empty = no ALPN.
+  std::vector<std::string> alpn{"http/1.1"};
+  // Stateless resumption with ticket keys generated and rotated in memory.
+  bool session_tickets = true;
+};
+
+// A proxy listener: an address, plain or TLS.
+struct ListenConfig : Address {
+  std::optional<ListenerTlsConfig> tls;
+};
+
+// TLS from ballast to the backends of one pool (`tls:` of a pool).
+struct PoolTlsConfig {
+  bool enabled = true;   // `tls: {}` turns it on; `enabled: false` keeps the block but off
+  bool verify = true;    // verify the backend's certificate chain and name
+  std::string ca;        // as written; empty = the system's trust store
+  std::string ca_path;   // resolved
+  Position ca_where;
+  std::string sni;       // empty = the backend's host name (none for an IP address)
+  Position where;
+};
+
 struct AdminConfig {
   // Default 127.0.0.1:9100 (filled in by the loader when absent).
   Address listen;
@@ -233,6 +286,9 @@ struct PoolConfig {
   std::optional<OutlierDetectionConfig> outlier_detection;  // `outlier_detection: {}` likewise
   RetryConfig retries;           // defaults apply when `retries` is absent
   uint32_t panic_threshold = 0;  // percent 0..100; 0 = off
+  std::optional<PoolTlsConfig> tls;  // absent = plain TCP to the backends
+  // True when connections to the backends (and health probes) use TLS.
+  bool usesTls() const { return tls && tls->enabled; }
 };
 
 // A CIDR block ("10.0.0.0/8", "2001:db8::/32"; a bare address is a /32 or
@@ -338,7 +394,7 @@ struct RouteConfig {
 struct Config {
   std::string source_path;       // file the config came from ("<string>" in tests)
   std::string zone;              // this instance's zone (`zone:`; --zone overrides it); empty = none
-  std::vector<Address> listen;   // at least one
+  std::vector<ListenConfig> listen;  // at least one
   AdminConfig admin;
   LogConfig log;
   Timeouts timeouts;

@@ -395,6 +395,13 @@ class Loader {
   bool statusRange(const Value& v, std::vector<StatusRange>& out);
 
   void loadListen(const Value& v, Config& cfg);
+  void loadListenerTls(const Value& v, ListenerTlsConfig& tls);
+  void loadPoolTls(const Value& v, PoolTlsConfig& tls);
+  // A path relative to the config file's directory (absolute ones unchanged).
+  std::string relativeToConfig(const std::string& path) const;
+  Position position(const Value& v) const;
+  // A non-empty scalar, or nullopt after an error.
+  std::optional<std::string> filePath(const Value& v);
   void loadAdmin(const Value& v, Config& cfg);
   void loadLog(const Value& v, Config& cfg);
   void loadTimeouts(const Value& v, Config& cfg);
@@ -612,7 +619,7 @@ bool Loader::statusRange(const Value& v, std::vector<StatusRange>& out) {
 }
 
 void Loader::loadDocument(const YAML::Node& root, Config& cfg) {
-  cfg.listen = {defaultAddress(kDefaultListen)};
+  cfg.listen = {ListenConfig{defaultAddress(kDefaultListen), std::nullopt}};
   cfg.admin.listen = defaultAddress(kDefaultAdminListen);
   listen_values_ = {std::nullopt};
 
@@ -704,7 +711,7 @@ void Loader::loadListen(const Value& v, Config& cfg) {
   cfg.listen.clear();
   listen_values_.clear();
   std::vector<Value> items;
-  if (v.node.IsScalar()) {
+  if (v.node.IsScalar() || v.node.IsMap()) {
     items.push_back(v);
   } else if (v.node.IsSequence()) {
     if (v.node.size() == 0) error(v, "at least one address is required");
@@ -716,15 +723,161 @@ void Loader::loadListen(const Value& v, Config& cfg) {
 
   std::map<std::string, size_t> seen;  // endpointKey() -> index into cfg.listen
   for (const Value& it : items) {
-    std::optional<Address> addr = address(it, /*allow_port_zero=*/true);
+    // An entry is "host:port", or { address: host:port, tls: {...} }.
+    Value address_value = it;
+    ListenConfig entry;
+    if (it.node.IsMap()) {
+      checkKeys(it, {"address", "tls"});
+      std::optional<Value> a = requiredField(it, "address");
+      if (auto t = field(it, "tls")) loadListenerTls(*t, entry.tls.emplace());
+      if (!a) continue;
+      address_value = *a;
+    } else if (!it.node.IsScalar()) {
+      error(it, "expected host:port or a mapping with address and tls, got " + describe(it.node));
+      continue;
+    }
+    std::optional<Address> addr = address(address_value, /*allow_port_zero=*/true);
     if (!addr) continue;
     // Two listeners on one ephemeral port are two different sockets.
     if (std::string key = endpointKey(*addr); addr->port != 0 && !key.empty()) {
       auto [first, inserted] = seen.try_emplace(std::move(key), cfg.listen.size());
-      if (!inserted) error(it, "duplicate listen address (same as " + listen_values_[first->second]->path + ")");
+      if (!inserted) {
+        error(address_value, "duplicate listen address (same as " + listen_values_[first->second]->path + ")");
+      }
     }
-    cfg.listen.push_back(std::move(*addr));
-    listen_values_.push_back(it);
+    static_cast<Address&>(entry) = std::move(*addr);
+    cfg.listen.push_back(std::move(entry));
+    listen_values_.push_back(address_value);
+  }
+}
+
+std::string Loader::relativeToConfig(const std::string& path) const {
+  const size_t slash = file_.rfind('/');
+  if (path.empty() || path.front() == '/' || slash == std::string::npos) return path;
+  return file_.substr(0, slash + 1) + path;
+}
+
+Position Loader::position(const Value& v) const {
+  Position p;
+  p.line = v.mark.line >= 0 ? v.mark.line + 1 : 0;
+  p.column = v.mark.line >= 0 && v.mark.column >= 0 ? v.mark.column + 1 : 0;
+  p.path = v.path;
+  return p;
+}
+
+std::optional<std::string> Loader::filePath(const Value& v) {
+  std::optional<std::string> text = scalar(v, "a file path");
+  if (text && text->empty()) {
+    error(v, "expected a file path, got an empty string");
+    return std::nullopt;
+  }
+  return text;
+}
+
+void Loader::loadListenerTls(const Value& v, ListenerTlsConfig& tls) {
+  if (!expectMap(v)) return;
+  checkKeys(v, {"certificates", "min_version", "ciphers", "alpn", "session_tickets"});
+  if (auto certs = requiredField(v, "certificates"); certs && expectSequence(*certs)) {
+    if (certs->node.size() == 0) error(*certs, "at least one certificate is required");
+    for (size_t i = 0; i < certs->node.size(); ++i) {
+      const Value c = item(*certs, i, certs->node[i]);
+      if (!expectMap(c)) continue;
+      checkKeys(c, {"cert", "key"});
+      CertificateConfig cert;
+      cert.where = position(c);
+      bool ok = true;
+      if (auto f = requiredField(c, "cert"); f) {
+        if (auto p = filePath(*f)) cert.cert = *p; else ok = false;
+      } else {
+        ok = false;
+      }
+      if (auto f = requiredField(c, "key"); f) {
+        if (auto p = filePath(*f)) cert.key = *p; else ok = false;
+      } else {
+        ok = false;
+      }
+      if (!ok) continue;
+      cert.cert_path = relativeToConfig(cert.cert);
+      cert.key_path = relativeToConfig(cert.key);
+      tls.certificates.push_back(std::move(cert));
+    }
+  }
+  if (auto f = field(v, "min_version")) {
+    if (auto text = scalar(*f, "a TLS version")) {
+      if (*text == "TLSv1.2") {
+        tls.min_version = TlsVersion::Tls12;
+      } else if (*text == "TLSv1.3") {
+        tls.min_version = TlsVersion::Tls13;
+      } else {
+        error(*f, "unknown TLS version " + quoted(*text) + " (allowed: TLSv1.2, TLSv1.3)");
+      }
+    }
+  }
+  if (auto f = field(v, "ciphers")) {
+    if (auto text = scalar(*f, "an OpenSSL cipher list")) {
+      if (text->empty()) {
+        error(*f, "expected an OpenSSL cipher list, got an empty string");
+      } else {
+        tls.ciphers = *text;
+        tls.ciphers_where = position(*f);
+      }
+    }
+  }
+  if (auto f = field(v, "alpn")) {
+    tls.alpn.clear();
+    if (expectSequence(*f)) {
+      for (size_t i = 0; i < f->node.size(); ++i) {
+        const Value p = item(*f, i, f->node[i]);
+        if (auto text = scalar(p, "a protocol name")) {
+          // ballast speaks HTTP/1.1 only: offering h2 would break clients.
+          if (*text != "http/1.1") {
+            error(p, "unsupported ALPN protocol " + quoted(*text) + " (allowed: http/1.1)");
+          } else if (std::find(tls.alpn.begin(), tls.alpn.end(), *text) != tls.alpn.end()) {
+            error(p, "duplicate ALPN protocol " + quoted(*text));
+          } else {
+            tls.alpn.push_back(*text);
+          }
+        }
+      }
+    }
+  }
+  if (auto f = field(v, "session_tickets")) {
+    if (auto b = boolean(*f)) tls.session_tickets = *b;
+  }
+}
+
+void Loader::loadPoolTls(const Value& v, PoolTlsConfig& tls) {
+  tls.where = position(v);
+  if (!expectMap(v)) return;
+  checkKeys(v, {"enabled", "verify", "ca", "sni"});
+  if (auto f = field(v, "enabled")) {
+    if (auto b = boolean(*f)) tls.enabled = *b;
+  }
+  if (auto f = field(v, "verify")) {
+    if (auto b = boolean(*f)) tls.verify = *b;
+  }
+  if (auto f = field(v, "ca")) {
+    if (auto p = filePath(*f)) {
+      tls.ca = *p;
+      tls.ca_path = relativeToConfig(*p);
+      tls.ca_where = position(*f);
+    }
+  }
+  if (auto f = field(v, "sni")) {
+    if (auto text = scalar(*f, "a host name")) {
+      // A DNS name: letters, digits, '-', '.'; no IP literal (RFC 6066 3).
+      const bool valid = !text->empty() && text->size() <= 253 &&
+                         std::all_of(text->begin(), text->end(), [](char c) {
+                           return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || isDigit(c) || c == '-' ||
+                                  c == '.';
+                         }) &&
+                         !std::all_of(text->begin(), text->end(), [](char c) { return isDigit(c) || c == '.'; });
+      if (!valid) {
+        error(*f, "expected a DNS host name, got " + quoted(*text));
+      } else {
+        tls.sni = *text;
+      }
+    }
   }
 }
 
@@ -767,11 +920,7 @@ void Loader::loadAdmin(const Value& v, Config& cfg) {
       error(*token_file, "set admin.token or admin.token_file, not both");
     } else if (auto path = scalar(*token_file, "a file path")) {
       // A relative path is relative to the config file's directory.
-      std::string full = *path;
-      const size_t slash = file_.rfind('/');
-      if (!full.empty() && full.front() != '/' && slash != std::string::npos) {
-        full = file_.substr(0, slash + 1) + full;
-      }
+      const std::string full = relativeToConfig(*path);
       std::string text;
       FileRead read;
       if (path->empty()) {
@@ -982,7 +1131,7 @@ void Loader::loadPool(const Value& v, PoolConfig& pool) {
   if (!expectMap(v)) return;
   checkKeys(v, {"name", "balance", "backends", "health_check", "outlier_detection", "retries",
                 "panic_threshold", "hash_key", "bounded_load", "sticky", "slow_start", "zone_aware",
-                "zone_min_healthy", "queue"});
+                "zone_min_healthy", "queue", "tls"});
 
   if (auto name = requiredField(v, "name")) {
     if (auto text = scalar(*name, "a pool name")) {
@@ -1005,6 +1154,7 @@ void Loader::loadPool(const Value& v, PoolConfig& pool) {
   if (auto panic = field(v, "panic_threshold")) {
     if (auto n = integer(*panic, 0, 100)) pool.panic_threshold = static_cast<uint32_t>(*n);
   }
+  if (auto tls = field(v, "tls")) loadPoolTls(*tls, pool.tls.emplace());
 
   const std::optional<Value> backends = requiredField(v, "backends");
   if (!backends || !expectSequence(*backends)) return;

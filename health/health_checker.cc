@@ -8,12 +8,13 @@
 namespace ballast::health {
 
 HealthChecker::HealthChecker(uv_loop_t* loop, std::string pool_name, const std::vector<BackendPtr>& backends,
-                             const config::HealthCheckConfig& cfg, Listener listener)
-    : loop_(loop), pool_name_(std::move(pool_name)), cfg_(cfg), listener_(std::move(listener)) {
+                             const config::HealthCheckConfig& cfg, Listener listener,
+                             std::shared_ptr<tls::ClientContext> tls)
+    : loop_(loop), pool_name_(std::move(pool_name)), cfg_(cfg), listener_(std::move(listener)), tls_(std::move(tls)) {
   std::random_device rd;
   for (const auto& b : backends) {
     uint64_t seed = (static_cast<uint64_t>(rd()) << 32) ^ rd();
-    sessions_.push_back(new HealthSession(*this, b, cfg_, loop_, seed));
+    sessions_.push_back(new HealthSession(*this, b, cfg_, loop_, seed, tls_));
     // A backend carried over by a reload keeps its status; rise/fall start
     // over from it.
     if (b->health() != HealthStatus::Unknown) sessions_.back()->seed(b->health());

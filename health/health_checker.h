@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "health/health_state.h"
+#include "lb/tls/client_context.h"
 #include "lb/upstream/backend.h"
 
 namespace ballast::health {
@@ -26,8 +27,10 @@ class HealthChecker {
   // Called after every probe result, with the backend it concerns.
   using Listener = std::function<void(Backend& backend, const ProbeResult& result)>;
 
+  // `tls`: the pool's client context when its backends speak TLS, else null.
   HealthChecker(uv_loop_t* loop, std::string pool_name, const std::vector<BackendPtr>& backends,
-                const config::HealthCheckConfig& cfg, Listener listener);
+                const config::HealthCheckConfig& cfg, Listener listener,
+                std::shared_ptr<tls::ClientContext> tls = nullptr);
   ~HealthChecker();
   HealthChecker(const HealthChecker&) = delete;
   HealthChecker& operator=(const HealthChecker&) = delete;
@@ -54,6 +57,7 @@ class HealthChecker {
   std::string pool_name_;
   config::HealthCheckConfig cfg_;
   Listener listener_;
+  std::shared_ptr<tls::ClientContext> tls_;
   std::vector<HealthSession*> sessions_;  // owned until close()
 };
 

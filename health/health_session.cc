@@ -7,18 +7,20 @@
 #include "config/duration.h"
 #include "health/health_checker.h"
 #include "lb/http/parser.h"
+#include "lb/base/transport.h"
 #include "lb/stats/local_resources.h"
+#include "lb/tls/tls_transport.h"
 
 namespace ballast::health {
 
-// One probe: its own connection, request write and response parser. Owned
-// by itself from start to its close callback; `session` is cut (set null)
-// when the session stops caring (result reported, or session closed).
-struct Probe {
+// One probe: its own connection (plain TCP, or TLS for a pool that speaks
+// TLS to its backends), request write and response parser. Owned by itself
+// from start to its transport's close callback; `session` is cut (set
+// null) when the session stops caring (result reported, or session closed).
+struct Probe final : TransportUser {
   HealthSession* session = nullptr;
-  uv_tcp_t tcp;
+  std::unique_ptr<Transport> t;
   uv_connect_t connect_req;
-  uv_write_t write_req;
   llhttp_t parser;
   char buf[4096];
   int http_status = 0;
@@ -28,7 +30,7 @@ struct Probe {
     if (closing) return;
     closing = true;
     session = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(&tcp), [](uv_handle_t* h) { delete static_cast<Probe*>(h->data); });
+    t->close();
   }
 
   // Reports once and detaches.
@@ -41,6 +43,24 @@ struct Probe {
   // A system error: the backend's failure, unless ballast itself is out of
   // descriptors, buffers or ports (then the probe proves nothing: skipped).
   void failed(int uv_err);
+  // Connected (and, over TLS, the handshake done): pass a tcp check, or
+  // send the request.
+  void ready();
+
+  uv_buf_t onTransportAlloc() override { return uv_buf_init(buf, sizeof buf); }
+  void onTransportRead(ssize_t nread) override;
+  void onTransportWriteDone(int status) override {
+    if (status < 0 && session) failed(status);
+  }
+  void onTransportHandshake(int status) override {
+    if (session == nullptr) return;
+    if (status < 0) {
+      done(false, "TLS handshake failed: " + (t->error().empty() ? std::string(uv_strerror(status)) : t->error()));
+      return;
+    }
+    ready();
+  }
+  void onTransportClosed() override { delete this; }
 
   static int onHeadersComplete(llhttp_t* p) {
     auto* self = static_cast<Probe*>(p->data);
@@ -70,8 +90,9 @@ void Probe::failed(int uv_err) {
 }
 
 HealthSession::HealthSession(HealthChecker& checker, std::shared_ptr<Backend> backend,
-                             const config::HealthCheckConfig& cfg, uv_loop_t* loop, uint64_t seed)
-    : checker_(checker), backend_(std::move(backend)), cfg_(cfg), loop_(loop),
+                             const config::HealthCheckConfig& cfg, uv_loop_t* loop, uint64_t seed,
+                             std::shared_ptr<tls::ClientContext> tls)
+    : checker_(checker), backend_(std::move(backend)), cfg_(cfg), loop_(loop), tls_(std::move(tls)),
       state_(cfg.rise, cfg.fall, cfg.initial), rng_(seed) {
   uv_timer_init(loop_, &timer_);
   timer_.data = this;
@@ -143,64 +164,66 @@ void HealthSession::probe() {
   auto* p = new Probe();
   p->session = this;
   probe_ = p;
-  uv_tcp_init(loop_, &p->tcp);
-  p->tcp.data = p;
+  if (tls_) {
+    p->t = std::make_unique<tls::TlsTransport>(loop_, *p, tls_, backend_->address());
+  } else {
+    p->t = std::make_unique<TcpTransport>(loop_, *p);
+  }
   p->connect_req.data = p;
   uv_timer_start(&timer_, &HealthSession::onTimer, static_cast<uint64_t>(cfg_.timeout.count()), 0);
-  int err = uv_tcp_connect(&p->connect_req, &p->tcp, backend_->sockAddr(), [](uv_connect_t* req, int status) {
+  int err = uv_tcp_connect(&p->connect_req, p->t->tcp(), backend_->sockAddr(), [](uv_connect_t* req, int status) {
     auto* p = static_cast<Probe*>(req->data);
     if (p->session == nullptr) return;  // timed out or closed meanwhile
     if (status < 0) {
       p->failed(status);
       return;
     }
-    HealthSession* s = p->session;
-    if (s->cfg_.type == config::HealthCheckConfig::Type::Tcp) {
-      p->done(true, "connected");
-      return;
+    const int r = p->t->connected();  // TLS: the handshake first
+    if (r < 0) {
+      p->failed(r);
+    } else if (r == 0) {
+      p->ready();
     }
-    llhttp_init(&p->parser, HTTP_RESPONSE, parserSettings<Probe>());
-    p->parser.data = p;
-    if (s->cfg_.method == config::HealthCheckConfig::Method::Head) {
-      // A response to HEAD has no body whatever its headers say.
-      p->parser.method = HTTP_HEAD;
-    }
-    uv_buf_t b = uv_buf_init(s->request_.data(), static_cast<unsigned>(s->request_.size()));
-    p->write_req.data = p;
-    int werr = uv_write(&p->write_req, reinterpret_cast<uv_stream_t*>(&p->tcp), &b, 1, [](uv_write_t* w, int st) {
-      auto* p = static_cast<Probe*>(w->data);
-      if (st < 0 && p->session) p->failed(st);
-    });
-    if (werr < 0) {
-      p->failed(werr);
-      return;
-    }
-    uv_read_start(
-        reinterpret_cast<uv_stream_t*>(&p->tcp),
-        [](uv_handle_t* h, size_t, uv_buf_t* buf) {
-          auto* p = static_cast<Probe*>(h->data);
-          buf->base = p->buf;
-          buf->len = sizeof p->buf;
-        },
-        [](uv_stream_t* st, ssize_t nread, const uv_buf_t* buf) {
-          auto* p = static_cast<Probe*>(st->data);
-          if (p->session == nullptr || nread == 0) return;
-          if (nread < 0) {
-            p->failed(static_cast<int>(nread));
-            return;
-          }
-          llhttp_errno_t e = llhttp_execute(&p->parser, buf->base, static_cast<size_t>(nread));
-          if (e == HPE_PAUSED) {
-            HealthSession* s = p->session;
-            int code = p->http_status;
-            bool ok = s->cfg_.accepts(code);
-            p->done(ok, "status " + std::to_string(code));
-          } else if (e != HPE_OK) {
-            p->done(false, "invalid response");
-          }
-        });
   });
   if (err < 0) p->failed(err);
+}
+
+void Probe::ready() {
+  HealthSession* s = session;
+  if (s->cfg_.type == config::HealthCheckConfig::Type::Tcp) {
+    done(true, t->secure() ? "connected (TLS)" : "connected");
+    return;
+  }
+  llhttp_init(&parser, HTTP_RESPONSE, parserSettings<Probe>());
+  parser.data = this;
+  if (s->cfg_.method == config::HealthCheckConfig::Method::Head) {
+    // A response to HEAD has no body whatever its headers say.
+    parser.method = HTTP_HEAD;
+  }
+  uv_buf_t b = uv_buf_init(s->request_.data(), static_cast<unsigned>(s->request_.size()));
+  int werr = t->write(&b, 1);
+  if (werr < 0) {
+    failed(werr);
+    return;
+  }
+  if (int rerr = t->readStart(); rerr < 0) failed(rerr);
+}
+
+void Probe::onTransportRead(ssize_t nread) {
+  if (session == nullptr) return;
+  if (nread < 0) {
+    failed(static_cast<int>(nread));
+    return;
+  }
+  llhttp_errno_t e = llhttp_execute(&parser, buf, static_cast<size_t>(nread));
+  if (e == HPE_PAUSED) {
+    HealthSession* s = session;
+    int code = http_status;
+    bool ok = s->cfg_.accepts(code);
+    done(ok, "status " + std::to_string(code));
+  } else if (e != HPE_OK) {
+    done(false, "invalid response");
+  }
 }
 
 void HealthSession::onProbeSkipped(int uv_err) {

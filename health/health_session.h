@@ -17,6 +17,7 @@
 
 #include "config/config.h"
 #include "health/health_state.h"
+#include "lb/tls/client_context.h"
 #include "lb/upstream/backend.h"
 
 namespace ballast::health {
@@ -26,8 +27,10 @@ struct Probe;
 
 class HealthSession {
  public:
+  // `tls`: the pool's client context when it speaks TLS to its backends
+  // (probes then use TLS too), else null.
   HealthSession(HealthChecker& checker, std::shared_ptr<Backend> backend, const config::HealthCheckConfig& cfg,
-                uv_loop_t* loop, uint64_t seed);
+                uv_loop_t* loop, uint64_t seed, std::shared_ptr<tls::ClientContext> tls = nullptr);
   // Starts from a known status (carried over by a reload).
   void seed(HealthStatus s) {
     state_.set(s);
@@ -67,11 +70,13 @@ class HealthSession {
 
   static void onTimer(uv_timer_t* t);
   static void onClose(uv_handle_t* h);
+  friend struct Probe;
 
   HealthChecker& checker_;  // owner until close()
   std::shared_ptr<Backend> backend_;
   config::HealthCheckConfig cfg_;  // a copy: the session outlives its checker while closing
   uv_loop_t* loop_;
+  std::shared_ptr<tls::ClientContext> tls_;
   uv_timer_t timer_;
   HealthState state_;
   Probe* probe_ = nullptr;  // in flight, or null

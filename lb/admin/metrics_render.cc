@@ -18,6 +18,7 @@
 #include "lb/proxy/access_log.h"
 #include "lb/stats/local_resources.h"
 #include "lb/stats/stats.h"
+#include "lb/stats/tls_stats.h"
 #include "lb/upstream/backend.h"
 #include "lb/upstream/pool.h"
 
@@ -308,6 +309,34 @@ std::string renderMetrics(const Runtime& rt, double start_time) {
                static_cast<double>(lrc[s][e]));
     }
   }
+  // TLS, per listener (lb/stats/tls_stats.h).
+  auto tls_hs = family("ballast_tls_handshakes_total",
+                       "TLS handshakes on each listener by result: success (full), resumed, failure, timeout "
+                       "(not done within timeouts.client_header), closed (the client left).",
+                       MetricType::Counter);
+  auto tls_dur = family("ballast_tls_handshake_duration_seconds",
+                        "Time from a client's first byte to the end of its completed handshake.",
+                        MetricType::Histogram);
+  auto tls_neg = family("ballast_tls_negotiated_total",
+                        "Completed TLS handshakes by protocol version and cipher.", MetricType::Counter);
+  auto tls_exp = family("ballast_tls_certificate_expiry_timestamp_seconds",
+                        "Unix time the certificate (or the first of its chain) expires, by listener and file.",
+                        MetricType::Gauge);
+  for (const auto& [listener, st] : tlsListenerStats()) {
+    for (size_t r = 0; r < st.handshakes.size(); ++r) {
+      addValue(tls_hs, {label("listener", listener), label("result", handshakeResultName(static_cast<HandshakeResult>(r)))},
+               static_cast<double>(st.handshakes[r]));
+    }
+    addHistogram(tls_dur, {label("listener", listener)}, st.handshake_duration);
+    for (const auto& [key, n] : st.negotiated) {
+      addValue(tls_neg, {label("listener", listener), label("protocol", key.first), label("cipher", key.second)},
+               static_cast<double>(n));
+    }
+    for (const auto& c : st.certificates) {
+      addValue(tls_exp, {label("listener", listener), label("cert", c.cert)}, c.not_after);
+    }
+  }
+
   auto rss = family("process_resident_memory_bytes", "Resident memory size in bytes.", MetricType::Gauge);
   addValue(rss, {}, residentBytes());
   auto cpu = family("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
@@ -326,7 +355,7 @@ std::string renderMetrics(const Runtime& rt, double start_time) {
                   &budget, &ejections, &healthy, &total, &terminated, &rollbacks, &stale, &disagree, &tunnels_active, &tunnels_total,
                   &tunnel_bytes, &q_len, &q_wait, &q_timeouts, &q_full,
                   &weight_factor, &zone_backends, &zone_available, &spill, &clients, &accepted, &bytes, &errors, &reloads,
-                  &last_reload, &last_fail, &hash, &local, &rss, &cpu, &fds, &max_fds, &start}) {
+                  &last_reload, &last_fail, &hash, &local, &tls_hs, &tls_dur, &tls_neg, &tls_exp, &rss, &cpu, &fds, &max_fds, &start}) {
     fams.push_back(std::move(*f));
   }
   appendRouteMetrics(rt, fams);

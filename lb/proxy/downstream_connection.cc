@@ -7,18 +7,23 @@
 #include "lb/http/parser.h"
 #include "lb/proxy/context.h"
 #include "lb/stats/stats.h"
+#include "lb/tls/tls_transport.h"
 
 namespace ballast {
 
-DownstreamConnection::DownstreamConnection(ProxyContext& ctx)
-    : ctx_(ctx), writer_(this, &DownstreamConnection::onWriteDone), request_(*this) {
-  uv_tcp_init(ctx_.loop(), &tcp_);
+DownstreamConnection::DownstreamConnection(ProxyContext& ctx, std::shared_ptr<tls::ServerContext> tls,
+                                           const std::string& listener_name)
+    : ctx_(ctx), request_(*this) {
+  if (tls) {
+    transport_ = std::make_unique<tls::TlsTransport>(ctx_.loop(), static_cast<TransportUser&>(*this), std::move(tls),
+                                                     listener_name);
+  } else {
+    transport_ = std::make_unique<TcpTransport>(ctx_.loop(), static_cast<TransportUser&>(*this));
+  }
   uv_timer_init(ctx_.loop(), &timer_);
   uv_timer_init(ctx_.loop(), &queue_timer_);
-  tcp_.data = this;
   timer_.data = this;
   queue_timer_.data = this;
-  shutdown_req_.data = this;
   llhttp_init(&parser_, HTTP_REQUEST, parserSettings<DownstreamConnection>());
   parser_.data = this;
   // The whole head must fit, plus room so a small body read is not split.
@@ -33,16 +38,18 @@ DownstreamConnection::~DownstreamConnection() {
   if (ctx_.on_client_closed) ctx_.on_client_closed();
 }
 
-DownstreamConnection* DownstreamConnection::accept(ProxyContext& ctx, uv_stream_t* listener) {
-  auto* c = new DownstreamConnection(ctx);
-  if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&c->tcp_)) != 0) {
+DownstreamConnection* DownstreamConnection::accept(ProxyContext& ctx, uv_stream_t* listener,
+                                                   std::shared_ptr<tls::ServerContext> tls,
+                                                   const std::string& listener_name) {
+  auto* c = new DownstreamConnection(ctx, std::move(tls), listener_name);
+  if (uv_accept(listener, c->transport_->stream()) != 0) {
     c->close();
     return nullptr;
   }
-  uv_tcp_nodelay(&c->tcp_, 1);
+  uv_tcp_nodelay(c->transport_->tcp(), 1);
   sockaddr_storage peer{};
   int len = sizeof peer;
-  if (uv_tcp_getpeername(&c->tcp_, reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
+  if (uv_tcp_getpeername(c->transport_->tcp(), reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
     formatIp(reinterpret_cast<sockaddr*>(&peer), c->client_ip_);
     c->client_addr_ = formatSockaddr(reinterpret_cast<sockaddr*>(&peer));
     const uint32_t limit = ctx.runtime()->config->limits.max_connections_per_client;
@@ -78,11 +85,17 @@ void DownstreamConnection::close() {
   request_.abort();
   timer_kind_ = TimerKind::None;
   uv_timer_stop(&timer_);
-  if (reading_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  if (reading_) transport_->readStop();
   reading_ = false;
   // A pending write is cancelled (UV_ECANCELED) before the close callbacks.
   uv_timer_stop(&queue_timer_);
-  closeHandles(this, {asHandle(&tcp_), asHandle(&timer_), asHandle(&queue_timer_)});
+  ++pending_closes_;  // the transport's, counted down in onTransportClosed
+  transport_->close();
+  closeHandles(this, {asHandle(&timer_), asHandle(&queue_timer_)});
+}
+
+void DownstreamConnection::onTransportClosed() {
+  if (--pending_closes_ == 0) onHandlesClosed(this);
 }
 
 void DownstreamConnection::kill() {
@@ -152,7 +165,7 @@ void DownstreamConnection::updateTimer(bool progress) {
     case Phase::Closing:
       break;
   }
-  if (want == TimerKind::None && writer_.pending()) {
+  if (want == TimerKind::None && transport_->writePending()) {
     want = TimerKind::Write;
     ms = static_cast<uint64_t>(t.client_idle.count());
   }
@@ -167,15 +180,14 @@ void DownstreamConnection::updateTimer(bool progress) {
 }
 
 void DownstreamConnection::updateReading() {
-  if (phase_ == Phase::Lingering) return;  // reads (and discards) from onShutdown on
-  auto* s = reinterpret_cast<uv_stream_t*>(&tcp_);
+  if (phase_ == Phase::Lingering) return;  // reads (and discards) from onLingerShutdown on
   if (phase_ == Phase::Tunnel) {
     // One read at a time: the next waits until the backend took this one.
     const bool want = !tunnel_eof_ && !request_.holdsClientBuffer();
     if (want && !reading_) {
-      reading_ = uv_read_start(s, &DownstreamConnection::onAlloc, &DownstreamConnection::onRead) == 0;
+      reading_ = transport_->readStart() == 0;
     } else if (!want && reading_) {
-      uv_read_stop(s);
+      transport_->readStop();
       reading_ = false;
     }
     return;
@@ -183,9 +195,9 @@ void DownstreamConnection::updateReading() {
   bool want = (phase_ == Phase::Idle || phase_ == Phase::ReadingHead || phase_ == Phase::ReadingBody) &&
               !request_.holdsClientBuffer() && end_ < cap_ && local_status_ == 0 && !parse_posted_;
   if (want && !reading_) {
-    reading_ = uv_read_start(s, &DownstreamConnection::onAlloc, &DownstreamConnection::onRead) == 0;
+    reading_ = transport_->readStart() == 0;
   } else if (!want && reading_) {
-    uv_read_stop(s);
+    transport_->readStop();
     reading_ = false;
   } else {
     return;
@@ -198,14 +210,12 @@ void DownstreamConnection::updateReading() {
   }
 }
 
-void DownstreamConnection::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
-  auto* self = static_cast<DownstreamConnection*>(h->data);
-  buf->base = self->buf_.get() + self->end_;
-  buf->len = self->cap_ - self->end_;
+uv_buf_t DownstreamConnection::onTransportAlloc() {
+  return uv_buf_init(buf_.get() + end_, static_cast<unsigned>(cap_ - end_));
 }
 
-void DownstreamConnection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
-  auto* self = static_cast<DownstreamConnection*>(s->data);
+void DownstreamConnection::onTransportRead(ssize_t nread) {
+  DownstreamConnection* self = this;
   if (nread == 0 || self->phase_ == Phase::Closing) return;
   if (self->phase_ == Phase::Lingering) {
     // Discarded; EOF (or an error) is the end we waited for.
@@ -220,7 +230,7 @@ void DownstreamConnection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t*
   if (self->phase_ == Phase::Tunnel) {
     if (nread < 0) {
       // FIN: half-close, passed on to the backend. An error ends the tunnel.
-      uv_read_stop(s);
+      self->transport_->readStop();
       self->reading_ = false;
       self->tunnel_eof_ = nread == UV_EOF;
       self->request_.onTunnelClientEof(nread == UV_EOF);
@@ -410,13 +420,13 @@ void DownstreamConnection::requestBufferReleased() {
 int DownstreamConnection::write(WriteBatch& batch) {
   if (phase_ == Phase::Closing) return UV_ECANCELED;
   batch.finalize();
-  int r = writer_.write(reinterpret_cast<uv_stream_t*>(&tcp_), batch.bufs(), batch.count());
+  int r = transport_->write(batch.bufs(), batch.count());
   if (r == 1) updateTimer(true);  // now waiting on the client to read
   return r;
 }
 
-void DownstreamConnection::onWriteDone(void* owner, int status) {
-  auto* self = static_cast<DownstreamConnection*>(owner);
+void DownstreamConnection::onTransportWriteDone(int status) {
+  DownstreamConnection* self = this;
   if (self->phase_ == Phase::Closing) return;
   self->updateTimer(false);
   self->request_.onClientWriteDone(status);
@@ -451,18 +461,25 @@ void DownstreamConnection::closeAfterAnswer(bool client_may_send) {
   }
   phase_ = Phase::Lingering;
   setGauge(Gauge::None);
-  if (reading_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  if (reading_) transport_->readStop();
   reading_ = false;
   timer_kind_ = TimerKind::None;
   uv_timer_stop(&timer_);
-  // The shutdown waits for the answer's pending write, then sends FIN.
-  if (uv_shutdown(&shutdown_req_, reinterpret_cast<uv_stream_t*>(&tcp_), &DownstreamConnection::onShutdown) != 0) {
-    close();
+  // The shutdown waits for the answer's pending write, then sends FIN (TLS:
+  // close_notify first).
+  if (transport_->shutdown() != 0) close();
+}
+
+void DownstreamConnection::onTransportShutdown(int status) {
+  if (phase_ == Phase::Tunnel) {
+    onTunnelShutdown(status);
+  } else {
+    onLingerShutdown(status);
   }
 }
 
-void DownstreamConnection::onShutdown(uv_shutdown_t* req, int status) {
-  auto* self = static_cast<DownstreamConnection*>(req->data);
+void DownstreamConnection::onLingerShutdown(int status) {
+  DownstreamConnection* self = this;
   if (self->phase_ == Phase::Closing) return;  // cancelled by close()
   if (status < 0) {
     self->close();
@@ -471,8 +488,7 @@ void DownstreamConnection::onShutdown(uv_shutdown_t* req, int status) {
   const auto& t = self->ctx_.runtime()->config->timeouts;
   self->linger_deadline_ = uv_now(self->ctx_.loop()) + static_cast<uint64_t>(t.lingering_total.count());
   self->start_ = self->end_ = 0;
-  auto* s = reinterpret_cast<uv_stream_t*>(&self->tcp_);
-  self->reading_ = uv_read_start(s, &DownstreamConnection::onAlloc, &DownstreamConnection::onRead) == 0;
+  self->reading_ = self->transport_->readStart() == 0;
   if (!self->reading_) {
     self->close();
     return;
@@ -503,14 +519,11 @@ void DownstreamConnection::shutdownWrite() {
   if (phase_ != Phase::Tunnel || tunnel_shutdown_) return;
   tunnel_shutdown_ = true;
   // libuv sends the FIN after the pending writes.
-  if (uv_shutdown(&shutdown_req_, reinterpret_cast<uv_stream_t*>(&tcp_), &DownstreamConnection::onTunnelShutdown) !=
-      0) {
-    close();
-  }
+  if (transport_->shutdown() != 0) close();
 }
 
-void DownstreamConnection::onTunnelShutdown(uv_shutdown_t* req, int status) {
-  auto* self = static_cast<DownstreamConnection*>(req->data);
+void DownstreamConnection::onTunnelShutdown(int status) {
+  DownstreamConnection* self = this;
   if (self->phase_ == Phase::Closing || status == UV_ECANCELED) return;
   if (status < 0) self->close();  // the client is gone: logged as a client error
 }

@@ -41,18 +41,26 @@
 #include <memory>
 #include <string>
 
+#include "lb/base/transport.h"
 #include "lb/base/write_batch.h"
 #include "lb/proxy/proxy_request.h"
+#include "lb/tls/server_context.h"
 
 namespace ballast {
 
 class ProxyContext;
 
-class DownstreamConnection {
+class DownstreamConnection final : private TransportUser {
  public:
   // Accepts one pending connection from `listener`. Returns nullptr (and
-  // nothing to clean up) when accept fails.
-  static DownstreamConnection* accept(ProxyContext& ctx, uv_stream_t* listener);
+  // nothing to clean up) when accept fails. `tls`: the listener's TLS
+  // context (the connection then speaks TLS, and `listener_name` names the
+  // listener its handshake is counted on), or null for plain TCP.
+  static DownstreamConnection* accept(ProxyContext& ctx, uv_stream_t* listener,
+                                      std::shared_ptr<tls::ServerContext> tls = nullptr,
+                                      const std::string& listener_name = {});
+  // TLS under this connection (X-Forwarded-Proto: https).
+  bool secure() const { return transport_->secure(); }
 
   // Idempotent; the object is deleted after its last close callback, on a
   // later loop turn.
@@ -75,7 +83,7 @@ class DownstreamConnection {
   // onClientWriteDone follows), <0 error (nothing pending). A no-op
   // (UV_ECANCELED) once closing.
   int write(WriteBatch& batch);
-  bool writePending() const { return writer_.pending(); }
+  bool writePending() const { return transport_->writePending(); }
   // The request's queued body bytes were written upstream: reuse the buffer.
   void requestBufferReleased();
   // The response is complete and written. Closes, or moves to the next
@@ -112,8 +120,8 @@ class DownstreamConnection {
   enum class Phase : uint8_t { Idle, ReadingHead, ReadingBody, Waiting, Lingering, Tunnel, Closing };
   enum class TimerKind : uint8_t { None, Idle, Head, Body, Write, Linger, Tunnel };
 
-  explicit DownstreamConnection(ProxyContext& ctx);
-  ~DownstreamConnection();
+  DownstreamConnection(ProxyContext& ctx, std::shared_ptr<tls::ServerContext> tls, const std::string& listener_name);
+  ~DownstreamConnection() override;
 
   void parse();
   void parseLater();
@@ -127,16 +135,20 @@ class DownstreamConnection {
   // Closes after a final answer; when the client may still be sending,
   // through the Lingering phase (see above).
   void closeAfterAnswer(bool client_may_send);
-  static void onShutdown(uv_shutdown_t* req, int status);
-  static void onTunnelShutdown(uv_shutdown_t* req, int status);
+  void onLingerShutdown(int status);
+  void onTunnelShutdown(int status);
   enum class Gauge : uint8_t { None, Idle, Active };
   void setGauge(Gauge g);
 
-  static void onAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
-  static void onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
+  // ---- TransportUser ----
+  uv_buf_t onTransportAlloc() override;
+  void onTransportRead(ssize_t nread) override;
+  void onTransportWriteDone(int status) override;
+  void onTransportShutdown(int status) override;
+  void onTransportClosed() override;
+
   static void onTimer(uv_timer_t* t);
   static void onQueueTimer(uv_timer_t* t);
-  static void onWriteDone(void* owner, int status);
   static void onHandlesClosed(DownstreamConnection* self);
 
   static int onMessageBegin(llhttp_t* p);
@@ -174,12 +186,10 @@ class DownstreamConnection {
   uint64_t rate_window_bytes_ = 0;
   bool checkBodyRate(size_t nread);
 
-  uv_tcp_t tcp_;
+  std::unique_ptr<Transport> transport_;  // the socket: plain TCP or TLS
   uv_timer_t timer_;
   uv_timer_t queue_timer_;
-  uv_shutdown_t shutdown_req_;
   uint64_t linger_deadline_ = 0;  // loop time the lingering ends at the latest
-  StreamWriter writer_;
   llhttp_t parser_;
   RequestHead head_;
   ProxyRequest request_;

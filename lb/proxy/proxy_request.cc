@@ -235,7 +235,7 @@ int ProxyRequest::onRequestHead(RequestHead& h) {
     replayable_ = h.framing == BodyFraming::Chunked || h.content_length <= limit;
     if (replayable_ && replay_.capacity() < want) replay_.reserve(want);
   }
-  ForwardInfo info{conn_.clientIp(), "http", request_id_, !has_rid, absolute ? authority : std::string_view(),
+  ForwardInfo info{conn_.clientIp(), conn_.secure() ? "https" : "http", request_id_, !has_rid, absolute ? authority : std::string_view(),
                    upgrade_};
   if (!route_.host.empty()) info.host_override = route_.host;  // rewrite.host
   buildRequestHead(req_head_, h.method_name, url, h.headers.headers(), h.hop, info, h.framing, h.content_length);
@@ -382,10 +382,13 @@ void ProxyRequest::connectTo(Backend* b, bool fresh_only) {
   attempt_start_ns_ = nowNs();
   ExplainAttempt* note = beginExplainAttempt(*b);
   const config::Timeouts& timeouts = *timeouts_;
-  UpstreamConnection* c = nullptr;
-  if (!fresh_only) {
-    // Skip (and close) pooled connections with input nobody asked for.
-    while ((c = b->idle().acquire()) != nullptr && c->idleInputPending()) c->close();
+  UpstreamConnection* c = fresh_only ? nullptr : b->idle().acquire();
+  // Not reused: a connection made under another TLS setting of the pool (a
+  // reload changed it), or one with input nobody asked for (a plain
+  // connection the backend wrote to or closed, not yet seen by the loop).
+  while (c != nullptr && (c->tlsContext() != pool_->tls().get() || (c->tlsContext() == nullptr && c->idleInputPending()))) {
+    c->close();
+    c = b->idle().acquire();
   }
   if (c != nullptr) {
     if (note != nullptr) note->reused = true;
@@ -396,7 +399,8 @@ void ProxyRequest::connectTo(Backend* b, bool fresh_only) {
     return;
   }
   transitionTo(RequestState::Connecting);
-  upstream_ = UpstreamConnection::connect(conn_.context().upstream(), b->shared_from_this(), timeouts, this);
+  upstream_ = UpstreamConnection::connect(conn_.context().upstream(), b->shared_from_this(), timeouts, this,
+                                          pool_->tls());
 }
 
 void ProxyRequest::onUpstreamConnected(UpstreamConnection&) {

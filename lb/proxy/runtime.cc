@@ -3,7 +3,7 @@
 namespace ballast {
 
 std::shared_ptr<Runtime> Runtime::build(const config::Config& cfg, uint64_t now_ms, const Runtime* previous,
-                                        const std::string& zone_override) {
+                                        const std::string& zone_override, const tls::TlsContexts* tls) {
   auto rt = std::make_shared<Runtime>();
   rt->config = std::make_shared<const config::Config>(cfg);
   rt->zone = zone_override.empty() ? cfg.zone : zone_override;
@@ -11,6 +11,7 @@ std::shared_ptr<Runtime> Runtime::build(const config::Config& cfg, uint64_t now_
   for (const auto& pc : rt->config->pools) {
     const Pool* old = previous ? previous->findPool(pc.name) : nullptr;
     rt->pools.push_back(std::make_shared<Pool>(pc, now_ms, old, rt->zone));
+    if (tls != nullptr && rt->pools.size() <= tls->pools.size()) rt->pools.back()->setTls(tls->pools[rt->pools.size() - 1]);
     raw.push_back(rt->pools.back().get());
   }
   rt->router.build(*rt->config, raw, previous != nullptr ? &previous->router : nullptr);

@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "lb/proxy/router.h"
+#include "lb/tls/tls_contexts.h"
 #include "lb/upstream/pool.h"
 
 namespace ballast {
@@ -24,8 +25,10 @@ struct Runtime {
   // are carried over as the same objects, with their health, ejection,
   // admin state, statistics and idle connections.
   // `zone_override` (--zone) replaces the config's `zone` when not empty.
+  // `tls` (may be null): the contexts built for `cfg`; each pool that
+  // speaks TLS to its backends gets its client context.
   static std::shared_ptr<Runtime> build(const config::Config& cfg, uint64_t now_ms, const Runtime* previous = nullptr,
-                                        const std::string& zone_override = {});
+                                        const std::string& zone_override = {}, const tls::TlsContexts* tls = nullptr);
 
   Pool* findPool(std::string_view name) const;
 };

@@ -13,6 +13,7 @@
 #include "lb/server/check_limits.h"
 #include "lb/server/server.h"
 #include "lb/stats/stats.h"
+#include "lb/tls/tls_contexts.h"
 
 namespace {
 
@@ -96,6 +97,13 @@ int main(int argc, char** argv) {
   } else {
     result = ballast::config::loadConfigString(text, config_path);
   }
+  // Certificates, keys and CA files are read and checked with the config:
+  // --check (and so every reload) refuses an expired or mismatched one.
+  ballast::tls::TlsContexts tls;
+  if (result.ok() && !ballast::tls::buildTlsContexts(*result.config, static_cast<int64_t>(std::time(nullptr)),
+                                                     result.errors, tls)) {
+    result.config.reset();
+  }
   if (!result.ok()) {
     for (const auto& e : result.errors) std::fprintf(stderr, "%s\n", e.format().c_str());
     std::fprintf(stderr, "ballast: %zu error%s in %s\n", result.errors.size(),
@@ -118,7 +126,7 @@ int main(int argc, char** argv) {
   ballast::installCrashHandler();
   ballast::processStats().config_hash = hash;
   ballast::processStats().last_reload_success = static_cast<double>(std::time(nullptr));
-  ballast::Server server(*result.config, zone);
+  ballast::Server server(*result.config, std::move(tls), zone);
   server.setConfigPath(config_path);
   server.setConfigText(text);
   server.setCommandLine(argc, argv);

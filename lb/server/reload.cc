@@ -2,6 +2,7 @@
 // then in the thread pool: config_job.h), bind what it adds, and only then
 // swap it in; any failure leaves the running config as it was.
 #include <algorithm>
+#include <ctime>
 
 #include "lb/admin/admin_server.h"
 #include "lb/base/address.h"
@@ -100,6 +101,16 @@ ReloadResult Server::applyConfig(const config::Config& cfg, std::string_view tri
     res.errors.push_back("shutting down: reload refused");
     return failReload(trigger, std::move(res));
   }
+  // 0. TLS: every certificate, key and CA file is read again and checked;
+  //    a bad one refuses the reload (the running contexts keep serving).
+  //    Listeners that stay keep their session ticket keys.
+  tls::TlsContexts next_tls;
+  std::vector<config::ConfigError> tls_errors;
+  if (!tls::buildTlsContexts(cfg, static_cast<int64_t>(std::time(nullptr)), tls_errors, next_tls, &tls_)) {
+    for (const auto& e : tls_errors) res.errors.push_back(e.format());
+    return failReload(trigger, std::move(res));
+  }
+
   // 1. Listeners: the same address keeps its socket (no refused connection,
   //    no accept gap); new ones are bound now, and any bind failure fails
   //    the whole reload before anything changed. Addresses compare as
@@ -181,9 +192,13 @@ ReloadResult Server::applyConfig(const config::Config& cfg, std::string_view tri
     log().emit(LogLevel::Info);
   }
 
+  tls_ = std::move(next_tls);
+  publishTlsStats(cfg);
+  if (watch_) watch_->setExtraFiles(tlsFiles(cfg));
+
   std::shared_ptr<Runtime> old = runtime();
   const std::string old_hash = processStats().config_hash;
-  proxy_->setRuntime(Runtime::build(cfg, uv_now(&loop_), old.get(), zone_override_));
+  proxy_->setRuntime(Runtime::build(cfg, uv_now(&loop_), old.get(), zone_override_, &tls_));
   explainLog().setCapacity(cfg.explain_buffer);
   const auto& rt = *runtime();
   size_t added = 0, removed = 0, kept_backends = 0;

@@ -3,9 +3,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 
 #include "lb/admin/admin_server.h"
 #include "lb/admin/backend_control.h"
@@ -18,6 +20,7 @@
 #include "lb/server/hot_upgrade.h"
 #include "lb/server/watch.h"
 #include "lb/stats/local_resources.h"
+#include "lb/stats/tls_stats.h"
 #include "lb/upstream/upstream_connection.h"
 
 namespace ballast {
@@ -36,15 +39,17 @@ LogOptions logOptions(const config::LogConfig& cfg) {
   return o;
 }
 
-Server::Server(const config::Config& cfg, std::string zone_override) : zone_override_(std::move(zone_override)) {
+Server::Server(const config::Config& cfg, tls::TlsContexts tls, std::string zone_override)
+    : zone_override_(std::move(zone_override)), tls_(std::move(tls)) {
   uv_loop_init(&loop_);
   started_ms_ = uv_now(&loop_);
   start_time_ = wallSeconds();
   proxy_ = std::make_unique<ProxyContext>(&loop_);
-  proxy_->setRuntime(Runtime::build(cfg, uv_now(&loop_), nullptr, zone_override_));
+  proxy_->setRuntime(Runtime::build(cfg, uv_now(&loop_), nullptr, zone_override_, &tls_));
   explainLog().setCapacity(cfg.explain_buffer);
   proxy_->on_client_closed = [this] { onClientClosed(); };
   upgrade_ = std::make_unique<HotUpgrade>(&loop_);
+  publishTlsStats(cfg);
   for (size_t i = 0; i < std::size(kSignals); ++i) {
     uv_signal_init(&loop_, &signals_[i]);
     signals_[i].data = this;
@@ -72,6 +77,38 @@ Server::~Server() {
   listeners_.clear();
   admin_.reset();
   if (!loop_closed_) uv_loop_close(&loop_);
+}
+
+void Server::publishTlsStats(const config::Config& cfg) {
+  auto& all = tlsListenerStats();
+  for (auto it = all.begin(); it != all.end();) {
+    const bool kept = std::any_of(cfg.listen.begin(), cfg.listen.end(),
+                                  [&](const config::ListenConfig& l) { return l.tls && l.text == it->first; });
+    it = kept ? std::next(it) : all.erase(it);
+  }
+  for (size_t i = 0; i < cfg.listen.size(); ++i) {
+    if (i >= tls_.listeners.size() || !tls_.listeners[i]) continue;
+    TlsListenerStats& st = all[cfg.listen[i].text];
+    st.certificates.clear();
+    for (const auto& c : tls_.listeners[i]->certificates()) {
+      st.certificates.push_back({c.label, static_cast<double>(c.not_after)});
+    }
+  }
+}
+
+std::vector<std::string> Server::tlsFiles(const config::Config& cfg) {
+  std::vector<std::string> files;
+  for (const auto& l : cfg.listen) {
+    if (!l.tls) continue;
+    for (const auto& c : l.tls->certificates) {
+      files.push_back(c.cert_path);
+      files.push_back(c.key_path);
+    }
+  }
+  for (const auto& p : cfg.pools) {
+    if (p.usesTls() && !p.tls->ca_path.empty()) files.push_back(p.tls->ca_path);
+  }
+  return files;
 }
 
 void Server::setCommandLine(int argc, char** argv) { upgrade_->setCommandLine(argc, argv); }
@@ -182,6 +219,7 @@ int Server::run() {
     }
     if (watch_enabled_) {
       watch_ = std::make_unique<ConfigWatch>(&loop_, config_path_, [this] { reload("watch", nullptr); });
+      watch_->setExtraFiles(tlsFiles(config()));
       watch_->start();
     }
     auto& j = log().eventLine(LogLevel::Info, "started");
@@ -446,7 +484,8 @@ void Server::startHealthChecks() {
               pool->config().health_check->close_tunnels_on_unhealthy) {
             closeTunnelsTo(b);
           }
-        }));
+        },
+        p->tls()));
     checkers_.back()->start();
   }
   // Ejections end on time: a coarse sweep is enough (ejections last seconds).
@@ -569,6 +608,19 @@ void Server::onConnectionPending(Listener& l) {
     return;
   }
   ++accepted_this_turn_;
+  acceptFrom(l);
+}
+
+void Server::acceptFrom(Listener& l) {
+  // listeners_ is parallel to the config's listen list, and so is tls_.
+  for (size_t i = 0; i < listeners_.size() && i < tls_.listeners.size(); ++i) {
+    if (listeners_[i].get() != &l) continue;
+    if (tls_.listeners[i]) {
+      DownstreamConnection::accept(*proxy_, l.stream(), tls_.listeners[i], tls_.listener_names[i]);
+      return;
+    }
+    break;
+  }
   DownstreamConnection::accept(*proxy_, l.stream());
 }
 
@@ -578,7 +630,7 @@ void Server::resumePausedListeners() {
     if (proxy_->openClients() >= config().limits.max_connections) return;
     l->setPaused(false);
     // Accepting the pending connection also re-arms polling of the listener.
-    DownstreamConnection::accept(*proxy_, l->stream());
+    acceptFrom(*l);
   }
 }
 

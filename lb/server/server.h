@@ -26,6 +26,7 @@
 #include "lb/base/listener.h"
 #include "lb/base/log.h"
 #include "lb/proxy/context.h"
+#include "lb/tls/tls_contexts.h"
 #include "lb/server/config_history.h"
 
 namespace ballast {
@@ -40,8 +41,9 @@ LogOptions logOptions(const config::LogConfig& cfg);
 
 class Server final : public AdminControl {
  public:
+  // `tls`: the contexts built (and certificates checked) from `cfg`.
   // `zone_override`: --zone, which replaces the config's `zone` (reloads too).
-  explicit Server(const config::Config& cfg, std::string zone_override = {});
+  Server(const config::Config& cfg, tls::TlsContexts tls, std::string zone_override = {});
   ~Server() override;
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -105,6 +107,8 @@ class Server final : public AdminControl {
   void checkDescriptorLimit();
   std::unique_ptr<Listener> makeListener(const config::Address& addr);
   void onConnectionPending(Listener& l);
+  // Accepts one connection of `l`, over TLS when its config says so.
+  void acceptFrom(Listener& l);
   void resumePausedListeners();
   void onClientClosed();
   void checkDrained();
@@ -140,6 +144,11 @@ class Server final : public AdminControl {
   void retire(std::unique_ptr<Listener> l);
   void retire(std::unique_ptr<AdminServer> a);
   void sweepRetired();
+  // Publishes the certificates of tls_ (expiry metrics) and forgets the
+  // TLS statistics of listeners no longer configured.
+  void publishTlsStats(const config::Config& cfg);
+  // Certificate, key and CA files of `cfg`, for --watch.
+  static std::vector<std::string> tlsFiles(const config::Config& cfg);
 
   static void onSignal(uv_signal_t* h, int signum);
   static void onPrepare(uv_prepare_t* h);
@@ -166,6 +175,9 @@ class Server final : public AdminControl {
   std::vector<Listener*> deferred_listeners_;  // adopted, accepting once ready
 
   std::vector<std::unique_ptr<Listener>> listeners_;
+  // TLS contexts of the config in force (parallel to its listen and pools
+  // lists); replaced by a reload. Connections hold their own references.
+  tls::TlsContexts tls_;
   std::unique_ptr<AdminServer> admin_;
   std::vector<std::unique_ptr<health::HealthChecker>> checkers_;
   // Replaced by a reload: closed, deleted once their handles (and, for an

@@ -8,6 +8,12 @@ const std::vector<double>& latencyBuckets() {
   return b;
 }
 
+const std::vector<double>& handshakeBuckets() {
+  // A full handshake costs ~1 ms of CPU; the tail is network round trips.
+  static const std::vector<double> b{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
+  return b;
+}
+
 const std::vector<double>& probeBuckets() {
   static const std::vector<double> b = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
   return b;

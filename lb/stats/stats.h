@@ -56,6 +56,7 @@ class Histogram {
 // Bucket bounds shared by all histograms of a kind.
 const std::vector<double>& latencyBuckets();
 const std::vector<double>& probeBuckets();
+const std::vector<double>& handshakeBuckets();
 
 // Causes of errors ballast answers itself or sees (ballast_errors_total{kind}).
 enum class ErrorKind : uint8_t {

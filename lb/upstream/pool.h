@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "lb/tls/client_context.h"
 #include "lb/stats/stats.h"
 #include "lb/upstream/backend.h"
 #include "lb/upstream/balancer.h"
@@ -79,6 +80,10 @@ class Pool {
   const std::string& name() const { return cfg_.name; }
   const config::PoolConfig& config() const { return cfg_; }
   const std::vector<BackendPtr>& backends() const { return backends_; }
+  // The client TLS context when the pool speaks TLS to its backends
+  // (connections and health probes), else null. Set once after building.
+  const std::shared_ptr<tls::ClientContext>& tls() const { return tls_; }
+  void setTls(std::shared_ptr<tls::ClientContext> ctx) { tls_ = std::move(ctx); }
   // The backend with this configured address, or nullptr.
   Backend* find(std::string_view address) const;
   // The backend whose sticky id (Backend::stickyId) this is, or nullptr.
@@ -157,6 +162,7 @@ class Pool {
 
   config::PoolConfig cfg_;
   std::string local_zone_;
+  std::shared_ptr<tls::ClientContext> tls_;
   std::vector<BackendPtr> backends_;
   PickMode mode_ = PickMode::Normal;
   size_t available_ = 0;

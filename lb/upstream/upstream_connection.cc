@@ -8,6 +8,7 @@
 #include "lb/base/handle.h"
 #include "lb/http/parser.h"
 #include "lb/stats/local_resources.h"
+#include "lb/tls/tls_transport.h"
 #include "lb/upstream/backend.h"
 
 namespace ballast {
@@ -16,15 +17,18 @@ void UpstreamEnv::closeAll() {
   live.forEach([](UpstreamConnection* c) { c->close(); });
 }
 
-UpstreamConnection::UpstreamConnection(UpstreamEnv& env, std::shared_ptr<Backend> backend)
-    : env_(env), backend_(std::move(backend)), writer_(this, &UpstreamConnection::onWriteDone),
-      buf_(new char[kBufSize]) {
-  uv_tcp_init(env_.loop, &tcp_);
+UpstreamConnection::UpstreamConnection(UpstreamEnv& env, std::shared_ptr<Backend> backend,
+                                       std::shared_ptr<tls::ClientContext> tls)
+    : env_(env), backend_(std::move(backend)), tls_ctx_(tls.get()), buf_(new char[kBufSize]) {
+  if (tls) {
+    transport_ = std::make_unique<tls::TlsTransport>(env_.loop, static_cast<TransportUser&>(*this), std::move(tls),
+                                                     backend_->address());
+  } else {
+    transport_ = std::make_unique<TcpTransport>(env_.loop, static_cast<TransportUser&>(*this));
+  }
   uv_timer_init(env_.loop, &timer_);
-  tcp_.data = this;
   timer_.data = this;
   connect_req_.data = this;
-  shutdown_req_.data = this;
   headers_.setBuffer(buf_.get(), buf_.get() + kBufSize);
   resetParser();
   env_.live.push(this);
@@ -35,14 +39,16 @@ UpstreamConnection::~UpstreamConnection() { env_.live.erase(this); }
 void UpstreamConnection::onHandlesClosed(UpstreamConnection* self) { delete self; }
 
 UpstreamConnection* UpstreamConnection::connect(UpstreamEnv& env, std::shared_ptr<Backend> backend,
-                                                const config::Timeouts& timeouts, UpstreamHandler* handler) {
-  auto* c = new UpstreamConnection(env, std::move(backend));
+                                                const config::Timeouts& timeouts, UpstreamHandler* handler,
+                                                std::shared_ptr<tls::ClientContext> tls) {
+  auto* c = new UpstreamConnection(env, std::move(backend), std::move(tls));
   c->handler_ = handler;
   c->timeouts_ = &timeouts;
   c->setCountedActive(true);
   c->state_ = State::Connecting;
-  uv_tcp_nodelay(&c->tcp_, 1);
-  int err = uv_tcp_connect(&c->connect_req_, &c->tcp_, c->backend_->sockAddr(), &UpstreamConnection::onConnect);
+  uv_tcp_nodelay(c->transport_->tcp(), 1);
+  int err = uv_tcp_connect(&c->connect_req_, c->transport_->tcp(), c->backend_->sockAddr(),
+                           &UpstreamConnection::onConnect);
   if (err < 0) {
     // The handler expects a callback, but calling it from inside connect()
     // would re-enter the request: a zero timer reports it on the next turn.
@@ -56,16 +62,35 @@ UpstreamConnection* UpstreamConnection::connect(UpstreamEnv& env, std::shared_pt
 }
 
 void UpstreamConnection::onConnect(uv_connect_t* req, int status) {
-  auto* self = static_cast<UpstreamConnection*>(req->handle->data);
+  auto* self = static_cast<UpstreamConnection*>(req->data);
   if (status == UV_ECANCELED || self->state_ == State::Closing) return;
   if (status < 0) {
     self->failConnect(status);
     return;
   }
-  self->state_ = State::Active;
-  self->updateTimer(false);
-  self->startReading();
-  self->handler_->onUpstreamConnected(*self);
+  // TLS: the handshake first (still Connecting, under the connect timer).
+  const int r = self->transport_->connected();
+  if (r < 0) {
+    self->failConnect(r);
+  } else if (r == 0) {
+    self->onReady();
+  }
+}
+
+void UpstreamConnection::onTransportHandshake(int status) {
+  if (state_ != State::Connecting) return;
+  if (status < 0) {
+    fail(UpstreamError::ConnectFailed, status);
+    return;
+  }
+  onReady();
+}
+
+void UpstreamConnection::onReady() {
+  state_ = State::Active;
+  updateTimer(false);
+  startReading();
+  handler_->onUpstreamConnected(*this);
 }
 
 void UpstreamConnection::setCountedActive(bool v) {
@@ -95,7 +120,7 @@ void UpstreamConnection::attach(UpstreamHandler* handler, const config::Timeouts
 
 bool UpstreamConnection::idleInputPending() {
   uv_os_fd_t fd = -1;
-  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&tcp_), &fd) != 0) return true;
+  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(transport_->tcp()), &fd) != 0) return true;
   char c;
   const ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
   if (n >= 0) return true;  // stale bytes, or EOF
@@ -126,7 +151,7 @@ void UpstreamConnection::release() {
   handler_ = nullptr;
   timeouts_ = nullptr;  // the request's config may go away now
   setCountedActive(false);
-  bool ok = complete_ && reusable_ && keepAlive() && !writer_.pending() && backend_->available() &&
+  bool ok = complete_ && reusable_ && keepAlive() && !transport_->writePending() && backend_->available() &&
             !backend_->retired() && env_.keep_idle && idle_timeout_ms_ > 0;
   if (!ok || !backend_->idle().release(this)) {
     close();
@@ -151,19 +176,25 @@ void UpstreamConnection::close() {
   stopReading();
   // A pending connect or write request is cancelled (UV_ECANCELED) before
   // the close callbacks run; both callbacks check the state first.
-  closeHandles(this, {asHandle(&tcp_), asHandle(&timer_)});
+  ++pending_closes_;  // the transport's, counted down in onTransportClosed
+  transport_->close();
+  closeHandles(this, {asHandle(&timer_)});
+}
+
+void UpstreamConnection::onTransportClosed() {
+  if (--pending_closes_ == 0) onHandlesClosed(this);
 }
 
 void UpstreamConnection::shutdownWrite() {
   if (state_ != State::Tunnel || shutdown_sent_) return;
   shutdown_sent_ = true;
-  // libuv sends the FIN after the pending writes.
-  int r = uv_shutdown(&shutdown_req_, reinterpret_cast<uv_stream_t*>(&tcp_), &UpstreamConnection::onShutdown);
+  // The FIN goes after the pending writes (TLS: close_notify first).
+  int r = transport_->shutdown();
   if (r != 0) fail(UpstreamError::WriteFailed, r);
 }
 
-void UpstreamConnection::onShutdown(uv_shutdown_t* req, int status) {
-  auto* self = static_cast<UpstreamConnection*>(req->data);
+void UpstreamConnection::onTransportShutdown(int status) {
+  UpstreamConnection* self = this;
   if (status == UV_ECANCELED || self->state_ == State::Closing) return;
   if (status < 0) self->fail(UpstreamError::WriteFailed, status);
 }
@@ -193,7 +224,7 @@ void UpstreamConnection::fail(UpstreamError err, int uv_status) {
 }
 
 bool UpstreamConnection::write(WriteBatch& batch) {
-  int r = writer_.write(reinterpret_cast<uv_stream_t*>(&tcp_), batch.bufs(), batch.count());
+  int r = transport_->write(batch.bufs(), batch.count());
   if (r < 0) {
     close();
     return false;
@@ -202,8 +233,8 @@ bool UpstreamConnection::write(WriteBatch& batch) {
   return true;
 }
 
-void UpstreamConnection::onWriteDone(void* owner, int status) {
-  auto* self = static_cast<UpstreamConnection*>(owner);
+void UpstreamConnection::onTransportWriteDone(int status) {
+  UpstreamConnection* self = this;
   if (self->state_ == State::Closing) return;
   if (status < 0) {
     self->fail(UpstreamError::WriteFailed, status);
@@ -231,7 +262,7 @@ void UpstreamConnection::updateTimer(bool progress) {
       // Waiting on the backend: it is not reading our request, or it owes
       // us response bytes and we are reading. Paused by a slow client, or
       // still receiving the request body from the client: not its fault.
-      if (writer_.pending() || (expect_response_ && !complete_ && !paused_)) {
+      if (transport_->writePending() || (expect_response_ && !complete_ && !paused_)) {
         want = TimerMode::Response;
         ms = static_cast<uint64_t>(timeouts_->backend_response.count());
       }
@@ -281,15 +312,14 @@ void UpstreamConnection::onTimer(uv_timer_t* t) {
 
 void UpstreamConnection::startReading() {
   if (reading_ || state_ == State::Closing) return;
-  if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &UpstreamConnection::onAlloc,
-                    &UpstreamConnection::onRead) == 0) {
+  if (transport_->readStart() == 0) {
     reading_ = true;
   }
 }
 
 void UpstreamConnection::stopReading() {
   if (!reading_) return;
-  uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  transport_->readStop();
   reading_ = false;
 }
 
@@ -310,14 +340,15 @@ void UpstreamConnection::resumeReading() {
   updateTimer(true);
 }
 
-void UpstreamConnection::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
-  auto* self = static_cast<UpstreamConnection*>(h->data);
-  buf->base = self->buf_.get() + self->end_;
-  buf->len = kBufSize - self->end_;
+uv_buf_t UpstreamConnection::onTransportAlloc() {
+  return uv_buf_init(buf_.get() + end_, static_cast<unsigned>(kBufSize - end_));
 }
 
-void UpstreamConnection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
-  auto* self = static_cast<UpstreamConnection*>(s->data);
+void UpstreamConnection::onTransportRead(ssize_t nread) {
+  UpstreamConnection* self = this;
+  // The bytes are where onTransportAlloc put them.
+  const uv_buf_t read_buf = uv_buf_init(buf_.get() + end_, static_cast<unsigned>(nread > 0 ? nread : 0));
+  const uv_buf_t* buf = &read_buf;
   if (nread == 0 || self->state_ == State::Closing) return;
   if (self->state_ == State::Idle) {
     // The backend closed an idle connection, or sent bytes nobody asked for.

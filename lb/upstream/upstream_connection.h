@@ -32,8 +32,10 @@
 #include <string_view>
 
 #include "config/config.h"
+#include "lb/base/transport.h"
 #include "lb/base/write_batch.h"
 #include "lb/http/http_message.h"
+#include "lb/tls/client_context.h"
 #include "lb/upstream/upstream_env.h"
 #include "lb/upstream/upstream_error.h"
 
@@ -80,7 +82,7 @@ class UpstreamHandler {
   virtual void onUpstreamTunnelAborted() = 0;
 };
 
-class UpstreamConnection {
+class UpstreamConnection final : private TransportUser {
  public:
   // Interim (1xx) responses accepted before the final one; more is a
   // broken or hostile backend (502).
@@ -89,9 +91,16 @@ class UpstreamConnection {
   // Starts connecting; `handler` is called back with onUpstreamConnected or
   // onUpstreamError(ConnectFailed/ConnectTimeout), never from inside this
   // call. `timeouts` is borrowed from the request's config snapshot, which
-  // outlives the attachment. Never returns nullptr.
+  // outlives the attachment. Never returns nullptr. `tls`: the pool's client
+  // context when it speaks TLS to its backends (the handshake is part of
+  // connecting, bounded by timeouts.connect; a failed one is a connect
+  // failure), else null.
   static UpstreamConnection* connect(UpstreamEnv& env, std::shared_ptr<Backend> backend,
-                                     const config::Timeouts& timeouts, UpstreamHandler* handler);
+                                     const config::Timeouts& timeouts, UpstreamHandler* handler,
+                                     std::shared_ptr<tls::ClientContext> tls = nullptr);
+  // The TLS context it was made with (null: plain TCP). A pooled connection
+  // is reused only by a pool with the same one (a reload may change it).
+  const tls::ClientContext* tlsContext() const { return tls_ctx_; }
 
   // An idle connection the backend wrote to (bytes nobody asked for) or
   // closed, not yet seen by the loop: reusing it would read those bytes as
@@ -116,7 +125,7 @@ class UpstreamConnection {
   // at once (the connection is then closed and the handler NOT called).
   // Check writePending() afterwards; onUpstreamWritten comes when it drains.
   bool write(WriteBatch& batch);
-  bool writePending() const { return writer_.pending(); }
+  bool writePending() const { return transport_->writePending(); }
 
   // The request has been written completely: from now the backend owes a
   // response (the response timer runs while we read).
@@ -145,8 +154,10 @@ class UpstreamConnection {
  private:
   enum class State : uint8_t { Connecting, Active, Idle, Tunnel, Closing };
 
-  UpstreamConnection(UpstreamEnv& env, std::shared_ptr<Backend> backend);
-  ~UpstreamConnection();
+  UpstreamConnection(UpstreamEnv& env, std::shared_ptr<Backend> backend, std::shared_ptr<tls::ClientContext> tls);
+  ~UpstreamConnection() override;
+  // Connected (and, over TLS, the handshake done): Active, and the handler hears it.
+  void onReady();
 
   void startReading();
   void stopReading();
@@ -165,12 +176,16 @@ class UpstreamConnection {
   void setCountedActive(bool v);
 
   static void onConnect(uv_connect_t* req, int status);
-  static void onAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
-  static void onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
   static void onTimer(uv_timer_t* t);
-  static void onWriteDone(void* owner, int status);
-  static void onShutdown(uv_shutdown_t* req, int status);
   static void onHandlesClosed(UpstreamConnection* self);
+
+  // ---- TransportUser ----
+  uv_buf_t onTransportAlloc() override;
+  void onTransportRead(ssize_t nread) override;
+  void onTransportWriteDone(int status) override;
+  void onTransportShutdown(int status) override;
+  void onTransportHandshake(int status) override;
+  void onTransportClosed() override;
 
   static int onMessageBegin(llhttp_t* p);
   static int onStatus(llhttp_t* p, const char* at, size_t len);
@@ -207,11 +222,10 @@ class UpstreamConnection {
   uint32_t interim_ = 0;          // interim responses of this exchange
   uint64_t response_bytes_ = 0;
 
-  uv_tcp_t tcp_;
+  std::unique_ptr<Transport> transport_;  // the socket: plain TCP or TLS
+  const tls::ClientContext* tls_ctx_ = nullptr;
   uv_timer_t timer_;
   uv_connect_t connect_req_;
-  uv_shutdown_t shutdown_req_;
-  StreamWriter writer_;
   llhttp_t parser_;
   HeaderCollector headers_;
   HopByHop hop_;

@@ -12,12 +12,13 @@ import sys
 import tempfile
 
 # layer -> the layers it may include (besides itself)
-BELOW_UPSTREAM = {"config", "base", "http", "stats"}
+BELOW_UPSTREAM = {"config", "base", "http", "stats", "tls"}
 ALLOWED = {
     "config": set(),
     "base": set(),
     "http": {"base"},
     "stats": {"base"},
+    "tls": {"config", "base", "stats"},
     "upstream": BELOW_UPSTREAM,
     "health": {"upstream"} | BELOW_UPSTREAM,
     "proxy": {"upstream"} | BELOW_UPSTREAM,
@@ -87,14 +88,17 @@ def self_test():
         write("lb/base/bad.h", '#include "config/config.h"\n')
         write("lb/stray.cc", "")
         write("health/h.cc", '#include "lb/server/server.h"\n')
+        write("lb/tls/t.cc", '#include "lb/http/http_message.h"\n')
+        write("lb/proxy/uses_tls.cc", '#include "lb/tls/tls_session.h"\n')
         _, problems = check(root)
         text = "\n".join(problems)
         for expected in ("lb/upstream/bad.cc:1: layer upstream includes \"lb/proxy/p.h\"",
                          "lb/base/bad.h:1: layer base includes \"config/config.h\"",
                          "lb/stray.cc: not inside a layer folder",
-                         "health/h.cc:1: layer health includes \"lb/server/server.h\""):
+                         "health/h.cc:1: layer health includes \"lb/server/server.h\"",
+                         "lb/tls/t.cc:1: layer tls includes \"lb/http/http_message.h\""):
             assert expected in text, f"missing: {expected}\n{text}"
-        assert len(problems) == 4, text
+        assert len(problems) == 5, text
     print("check_layers self-test: OK")
 
 

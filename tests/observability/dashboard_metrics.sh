@@ -37,8 +37,14 @@ start_demo obs
 BACKEND=$DEMO_ADDR
 
 # --- start ballast in front of it -------------------------------------------
+# A TLS listener too (second, so the plain one is the proxy address below),
+# so the ballast_tls_* series exist.
+sh "$ROOT/tests/support/make_test_certs.sh" "$tmp/certs" || fail "cannot generate test certificates"
 cat >"$tmp/ballast.yaml" <<EOF
-listen: 127.0.0.1:0
+listen:
+  - 127.0.0.1:0
+  - address: 127.0.0.1:0
+    tls: { certificates: [{ cert: certs/site.pem, key: certs/site.key }] }
 admin:
   listen: 127.0.0.1:0
 log:

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Memory per idle client connection, plain and TLS: ballast's resident set
+# (VmRSS) before and after N connections that each made one keep-alive
+# request and then sit idle, for a plain and for a TLS listener (TLS 1.3,
+# EC P-256 certificate, the client resumes nothing). Prints KiB per
+# connection for each.
+#
+# Environment: BALLAST_BUILD [build]  CONNS [2000]  BENCH_KEEP [0]
+set -euo pipefail
+
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+CONNS=${CONNS:-2000}
+bench_require_binaries
+CERTS=$BENCH_TMP/certs
+sh "$REPO_ROOT/tests/support/make_test_certs.sh" "$CERTS"
+bench_start_demo backend 0
+BACKEND_PORT=$DEMO_PORT
+
+cat >"$BENCH_TMP/ballast.yaml" <<EOF
+listen:
+  - 127.0.0.1:0
+  - address: 127.0.0.1:0
+    tls:
+      certificates: [{ cert: $CERTS/site.pem, key: $CERTS/site.key }]
+admin: { listen: 127.0.0.1:0 }
+log: { level: info, access: off, events: $BENCH_TMP/events.log }
+timeouts: { client_idle: 300s }
+pools:
+  - name: web
+    backends: [{ address: 127.0.0.1:$BACKEND_PORT }]
+EOF
+# A fresh ballast for each measurement: memory freed by one set of
+# connections would otherwise be reused by the next.
+start_ballast() {
+  : >"$BENCH_TMP/events.log"
+  "$BALLAST_BIN" --config "$BENCH_TMP/ballast.yaml" >"$BENCH_TMP/stdout.log" 2>&1 &
+  PID=$!
+  bench_track "$PID"
+  bench_wait_for "$BENCH_TMP/events.log" '"event":"started"' 5 || bench_die "ballast did not start"
+  mapfile -t PORTS < <(sed -n 's/.*"event":"listening","kind":"proxy","address":"127\.0\.0\.1:\([0-9]*\)".*/\1/p' "$BENCH_TMP/events.log")
+}
+
+# measure PORT TLS(0/1): opens CONNS connections, one request each, holds
+# them while RSS is read, then closes them. Prints "before after".
+measure() {
+  python3 - "$1" "$2" "$CONNS" "$PID" <<'PY'
+import socket, ssl, sys, time
+port, use_tls, n, pid = int(sys.argv[1]), sys.argv[2] == "1", int(sys.argv[3]), sys.argv[4]
+def rss():
+    for line in open("/proc/%s/status" % pid):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+time.sleep(0.5)
+before = rss()
+conns = []
+for _ in range(n):
+    s = socket.create_connection(("127.0.0.1", port))
+    if use_tls:
+        s = ctx.wrap_socket(s, server_hostname="site.test")
+    s.sendall(b"GET / HTTP/1.1\r\nHost: rss\r\n\r\n")
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        buf += s.recv(65536)
+    head, _, body = buf.partition(b"\r\n\r\n")
+    length = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0])
+    while len(body) < length:
+        body += s.recv(65536)
+    conns.append(s)
+time.sleep(1.0)
+after = rss()
+print(before, after)
+for s in conns:
+    s.close()
+PY
+}
+
+start_ballast
+read -r p0 p1 < <(measure "${PORTS[0]}" 0)
+bench_stop "$PID"
+bench_untrack "$PID"
+start_ballast
+read -r t0 t1 < <(measure "${PORTS[1]}" 1)
+bench_stop "$PID"
+bench_untrack "$PID"
+echo
+echo "RSS per idle client connection ($CONNS connections, one request each, then idle)"
+{
+  echo "listener|RSS before KiB|RSS with conns KiB|KiB per connection"
+  echo "plain|$p0|$p1|$(awk -v a="$p0" -v b="$p1" -v n="$CONNS" 'BEGIN { printf "%.1f", (b - a) / n }')"
+  echo "tls|$t0|$t1|$(awk -v a="$t0" -v b="$t1" -v n="$CONNS" 'BEGIN { printf "%.1f", (b - a) / n }')"
+} | column -t -s '|' -o ' | '
