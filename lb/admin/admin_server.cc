@@ -9,6 +9,7 @@
 #include "lb/base/clock.h"
 #include "lb/base/json.h"
 #include "lb/base/log.h"
+#include "lb/proxy/explain.h"
 #include "lb/stats/local_resources.h"
 #include "lb/stats/stats.h"
 
@@ -190,6 +191,28 @@ bool AdminServer::answer(const AdminRequest& req, AdminReply& out, const Respond
       out.body = std::move(*text);
     } else {
       plainReply(out, 404, "404 Not Found: no config with hash \"" + hash + "\" in the history (see GET /config/history)");
+    }
+    return true;
+  }
+
+  // GET /requests/{X-Request-Id}: why a recent request went the way it did.
+  constexpr std::string_view kRequests = "/requests/";
+  if (path.size() > kRequests.size() && path.substr(0, kRequests.size()) == kRequests) {
+    if (!get) {
+      methodNotAllowed(out, "GET, HEAD");
+      return true;
+    }
+    if (!noQuery(req, out)) return true;
+    if (cfg.protect_reads && !authorize(cfg, req, out)) return true;
+    const std::string id = percentDecode(path.substr(kRequests.size()));
+    if (!explainLog().enabled()) {
+      jsonError(out, 404, "request explanations are off (explain.buffer: 0)");
+    } else if (const ExplainRecord* r = explainLog().find(id)) {
+      out.content_type = std::string(kJsonType);
+      out.body = explainJson(*r);
+    } else {
+      jsonError(out, 404, "no recent request with X-Request-Id \"" + id +
+                              "\" (kept: the last explain.buffer requests, and half as many failed or retried ones)");
     }
     return true;
   }

@@ -45,7 +45,7 @@ std::string explainJson(const ExplainRecord& r) {
   w.str("request_id", r.request_id).str("time", isoTime(r.time)).str("method", r.method).str("path", r.path);
   w.str("route", r.route).str("pool", r.pool).num("status", r.status);
   w.str("termination", std::string_view(r.termination, 2)).dbl("duration_ms", r.duration_ms, 3);
-  w.boolean("failed", r.failed).str("config_hash", r.config_hash);
+  w.boolean("failed_or_retried", r.failed).str("config_hash", r.config_hash);
   w.key("attempts").beginArray();
   for (const auto& a : r.attempts) {
     w.beginObject().str("backend", a.backend).dbl("start_ms", a.start_ms, 3).dbl("duration_ms", a.duration_ms, 3);
