@@ -31,6 +31,23 @@ struct ConfigHistoryEntry {
   std::string trigger;
 };
 
+// One pool of a reload preflight (dry run).
+struct PreflightPool {
+  std::string name;
+  size_t backends = 0;
+  size_t passing = 0;
+  std::vector<std::string> failures;  // "127.0.0.1:9001: status 404"
+};
+
+// POST /reload?dry_run=1: what a reload would do, with nothing changed.
+struct PreflightResult {
+  bool valid = false;
+  std::vector<std::string> errors;   // as ReloadResult's
+  std::string hash;                  // of the file checked
+  std::vector<std::string> changes;  // "pool web: backend 127.0.0.1:9003 added", ...
+  std::vector<PreflightPool> probes; // new or changed pools with a health check
+};
+
 struct ListenerInfo {
   std::string bound;       // "127.0.0.1:8080" (port 0 resolved)
   std::string configured;  // as written in the config
@@ -57,6 +74,14 @@ class AdminControl {
   virtual void reload(std::string_view trigger, ReloadDone done) = 0;
   // Goes back to the previously applied config (kept in memory; the file
   // is not read). Test doubles without one answer that there is none.
+  // Validates the config file and probes what it adds or changes; applies
+  // nothing. Test doubles without one say so.
+  using PreflightDone = std::function<void(const PreflightResult&)>;
+  virtual void preflight(PreflightDone done) {
+    PreflightResult r;
+    r.errors.push_back("dry runs are not available");
+    if (done) done(r);
+  }
   // config_history (empty, and nullopt, when not configured).
   virtual std::vector<ConfigHistoryEntry> configHistory() const { return {}; }
   virtual std::optional<std::string> configText(const std::string& /*hash*/) const { return std::nullopt; }

@@ -243,7 +243,48 @@ bool AdminServer::answer(const AdminRequest& req, AdminReply& out, const Respond
       methodNotAllowed(out, "POST");
       return true;
     }
-    if (!sameSite(cfg, req, out) || !authorize(cfg, req, out) || !noQuery(req, out)) return true;
+    if (!sameSite(cfg, req, out) || !authorize(cfg, req, out)) return true;
+    // The one parameter: dry_run=1 (or true). Anything else is refused, never
+    // ignored (a dry run that reloads for real is the bug this prevents).
+    if (!req.query.empty()) {
+      if (req.query != "dry_run=1" && req.query != "dry_run=true") {
+        std::string_view first = req.query.substr(0, req.query.find('&'));
+        const std::string name = percentDecode(first.substr(0, first.find('=')));
+        jsonError(out, 400, name == "dry_run" ? "dry_run takes 1 or true (one parameter only)"
+                                               : "unknown query parameter \"" + name + "\" for /reload (allowed: dry_run=1)");
+        return true;
+      }
+      control_.preflight([respond](const PreflightResult& r) {
+        AdminReply reply;
+        JsonWriter w;
+        w.beginObject().boolean("dry_run", true).boolean("valid", r.valid).str("hash", r.hash);
+        w.key("errors").beginArray();
+        for (const auto& e : r.errors) w.str(e);
+        w.endArray().key("changes").beginArray();
+        for (const auto& c : r.changes) w.str(c);
+        w.endArray().key("probes").beginArray();
+        for (const auto& p : r.probes) {
+          w.beginObject().str("pool", p.name).num("backends", static_cast<uint64_t>(p.backends));
+          w.num("passing", static_cast<uint64_t>(p.passing)).key("failures").beginArray();
+          for (const auto& f : p.failures) w.str(f);
+          w.endArray().endObject();
+        }
+        w.endArray().key("summary").beginArray();
+        for (const auto& p : r.probes) {
+          std::string line = "pool " + p.name + ": " + std::to_string(p.passing) + " of " + std::to_string(p.backends) +
+                             " would pass";
+          if (!p.failures.empty()) line += ": " + p.failures.front() + (p.failures.size() > 1 ? ", ..." : "");
+          w.str(line);
+        }
+        w.endArray().str("result", "nothing was changed").endObject();
+        reply.status = r.valid ? 200 : 422;
+        reply.content_type = std::string(kJsonType);
+        reply.body = w.take();
+        reply.body.push_back('\n');
+        respond(reply);
+      });
+      return false;
+    }
     control_.reload("admin", [respond](const ReloadResult& r) {
       AdminReply reply;
       JsonWriter w;

@@ -9,6 +9,7 @@
 #include "config/config_loader.h"
 #include "lb/base/crash.h"
 #include "lb/base/file_hash.h"
+#include "lb/server/preflight.h"
 #include "lb/base/log.h"
 #include "lb/server/check_limits.h"
 #include "lb/server/server.h"
@@ -18,7 +19,7 @@
 namespace {
 
 constexpr const char* kUsage =
-    "Usage: ballast --config FILE [--check | --watch] [--zone ZONE]\n"
+    "Usage: ballast --config FILE [--check [--probe] | --watch] [--zone ZONE]\n"
     "       ballast --version | --help\n"
     "\n"
     "A Layer-7 HTTP load balancer.\n"
@@ -27,6 +28,9 @@ constexpr const char* kUsage =
     "  -c, --config FILE   YAML configuration file (required to run or check)\n"
     "      --check         validate the configuration, print every error, and exit\n"
     "                      (0 = valid, 1 = invalid); bounded to 20 s of CPU and 2 GiB\n"
+    "      --probe         with --check: also run one round of every pool's health\n"
+    "                      probes and say how many backends would pass (exit 3 when a\n"
+    "                      pool would have none)\n"
     "      --watch         reload when the configuration file changes (debounced;\n"
     "                      handles atomic renames and Kubernetes ConfigMap updates)\n"
     "      --zone ZONE     this instance's zone (replaces the config's `zone:`), for\n"
@@ -48,6 +52,7 @@ int usageError(const std::string& what) {
 int main(int argc, char** argv) {
   std::string config_path;
   bool check = false;
+  bool probe = false;
   bool watch = false;
   std::string zone;
   for (int i = 1; i < argc; ++i) {
@@ -62,6 +67,8 @@ int main(int argc, char** argv) {
     }
     if (a == "--check") {
       check = true;
+    } else if (a == "--probe") {
+      probe = true;
     } else if (a == "--watch") {
       watch = true;
     } else if (a == "--config" || a == "-c") {
@@ -86,6 +93,7 @@ int main(int argc, char** argv) {
     }
   }
   if (config_path.empty()) return usageError("missing --config FILE");
+  if (probe && !check) return usageError("--probe goes with --check");
 
   // --check is also what the server runs, as a child, before every reload:
   // whatever the file, it ends within its CPU limit and a bounded memory.
@@ -114,7 +122,22 @@ int main(int argc, char** argv) {
   if (check) {
     // The hash names the bytes checked (the server compares it with what it loads).
     std::printf("%s: configuration OK (hash %s)\n", config_path.c_str(), hash.c_str());
-    return 0;
+    if (!probe) return 0;
+    // One round of probes, on a loop of its own; nothing else starts.
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    int rc = 0;
+    ballast::Preflight::start(&loop, *result.config, tls, {}, [&rc](std::vector<ballast::PreflightPool> pools) {
+      for (const auto& p : pools) {
+        std::printf("%s\n", ballast::preflightSummary(p).c_str());
+        if (p.backends > 0 && p.passing == 0) rc = 3;
+      }
+      if (pools.empty()) std::printf("no pool has a health check: nothing to probe\n");
+    });
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    std::fflush(stdout);
+    return rc;
   }
 
   std::string err;

@@ -12,6 +12,7 @@
 #include "lb/upstream/backend.h"
 #include "lb/upstream/pool.h"
 #include "lb/server/config_job.h"
+#include "lb/server/preflight.h"
 #include "lb/server/server.h"
 #include "lb/server/watch.h"
 
@@ -294,26 +295,68 @@ std::optional<std::string> Server::configText(const std::string& hash) const {
   return history_->text(hash);
 }
 
-namespace {
 
-// Whether a reload changed what a pool sends traffic to or how it judges it.
-bool poolChanged(const config::PoolConfig& a, const config::PoolConfig& b) {
-  if (a.backends.size() != b.backends.size() || a.health_check.has_value() != b.health_check.has_value()) return true;
-  for (size_t i = 0; i < a.backends.size(); ++i) {
-    if (a.backends[i].address.text != b.backends[i].address.text || a.backends[i].weight != b.backends[i].weight ||
-        a.backends[i].backup != b.backends[i].backup) {
-      return true;
+void Server::preflight(PreflightDone done) {
+  PreflightResult refused;
+  if (stopping_) refused.errors.push_back("shutting down: dry run refused");
+  if (config_path_.empty()) refused.errors.push_back("no configuration file to check");
+  if (!refused.errors.empty()) {
+    if (done) done(refused);
+    return;
+  }
+  // Validated exactly as a reload is (bounded child, then the thread pool).
+  const uint64_t id = ++preflight_seq_;
+  auto job = std::make_unique<ConfigLoadJob>(&loop_, "/proc/self/exe", config_path_, [this, done, id](
+                                                                                          ConfigLoadJob::Result&& loaded) {
+    // The job may not be deleted from inside its own callback.
+    for (auto& [jid, j] : preflight_jobs_) {
+      if (jid == id && j) retired_jobs_.push_back(std::move(j));
     }
-  }
-  if (a.health_check) {
-    const auto& x = *a.health_check;
-    const auto& y = *b.health_check;
-    if (x.type != y.type || x.path != y.path || x.host != y.host || x.method != y.method) return true;
-  }
-  return false;
+    preflight_jobs_.erase(std::remove_if(preflight_jobs_.begin(), preflight_jobs_.end(),
+                                         [](const auto& e) { return e.second == nullptr; }),
+                          preflight_jobs_.end());
+    housekeeping_ = true;
+    PreflightResult res;
+    res.hash = loaded.hash;
+    tls::TlsContexts next_tls;
+    std::vector<config::ConfigError> tls_errors;
+    if (loaded.config &&
+        !tls::buildTlsContexts(*loaded.config, static_cast<int64_t>(std::time(nullptr)), tls_errors, next_tls, &tls_)) {
+      for (const auto& e : tls_errors) loaded.errors.push_back(e.format());
+      loaded.config.reset();
+    }
+    if (!loaded.config || stopping_) {
+      res.errors = std::move(loaded.errors);
+      if (stopping_) res.errors.push_back("shutting down: dry run stopped");
+      if (done) done(res);
+      return;
+    }
+    res.valid = true;
+    res.changes = configChanges(config(), *loaded.config);
+    // Probed: the pools this config adds or changes (the others run today).
+    std::vector<std::string> probe;
+    for (const auto& p : loaded.config->pools) {
+      const auto it = std::find_if(config().pools.begin(), config().pools.end(),
+                                   [&](const config::PoolConfig& o) { return o.name == p.name; });
+      if (it == config().pools.end() || poolChanged(p, *it)) probe.push_back(p.name);
+    }
+    if (probe.empty()) {
+      if (done) done(res);
+      return;
+    }
+    auto slot = std::make_shared<Preflight*>(nullptr);
+    *slot = Preflight::start(&loop_, *loaded.config, next_tls, probe,
+                             [this, done, res, slot](std::vector<PreflightPool> pools) mutable {
+                               preflights_.erase(std::remove(preflights_.begin(), preflights_.end(), *slot),
+                                                 preflights_.end());
+                               res.probes = std::move(pools);
+                               if (done) done(res);
+                             });
+    preflights_.push_back(*slot);
+  });
+  job->start();
+  preflight_jobs_.emplace_back(id, std::move(job));
 }
-
-}  // namespace
 
 void Server::armReloadGuard(const config::Config& cfg, const config::Config* old) {
   guard_pools_.clear();

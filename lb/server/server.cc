@@ -11,6 +11,7 @@
 
 #include "lb/admin/admin_server.h"
 #include "lb/admin/backend_control.h"
+#include "lb/server/preflight.h"
 #include "lb/server/state_file.h"
 #include "lb/proxy/explain.h"
 #include "lb/upstream/probe_traffic.h"
@@ -282,6 +283,11 @@ void Server::stop() {
   if (watch_) watch_->close();
   // A reload in progress: its child is killed; its handles close on their own.
   if (reload_job_) reload_job_->cancel();
+  for (auto& [id, job] : preflight_jobs_) {
+    if (job) job->cancel();
+  }
+  for (Preflight* p : preflights_) p->cancel();
+  preflights_.clear();
   reload_waiters_.clear();
   for (auto& s : signals_) uv_close(reinterpret_cast<uv_handle_t*>(&s), nullptr);
   for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&prepare_), reinterpret_cast<uv_handle_t*>(&ejection_sweep_),

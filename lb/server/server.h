@@ -73,6 +73,7 @@ class Server final : public AdminControl {
   // since the running one read it).
   void reload(std::string_view trigger, ReloadDone done) override;
   void rollback(std::string_view trigger, ReloadDone done) override;
+  void preflight(PreflightDone done) override;
   std::vector<ConfigHistoryEntry> configHistory() const override;
   std::optional<std::string> configText(const std::string& hash) const override;
   // The bytes of the config given at start (for the config history).
@@ -191,6 +192,9 @@ class Server final : public AdminControl {
     ReloadDone done;
   };
   std::unique_ptr<ConfigLoadJob> reload_job_;
+  std::vector<std::pair<uint64_t, std::unique_ptr<ConfigLoadJob>>> preflight_jobs_;  // dry runs validating
+  std::vector<class Preflight*> preflights_;  // dry runs probing (self-owned; cancelled at stop)
+  uint64_t preflight_seq_ = 0;
   std::vector<ReloadWaiter> reload_waiters_;
   std::vector<std::unique_ptr<ConfigLoadJob>> retired_jobs_;
 

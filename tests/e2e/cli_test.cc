@@ -100,3 +100,27 @@ TEST_CASE("cli: --check reports every error with file:line:col and key path, exi
   CHECK(hasLine(all, file + R"(:3:\d+: bogus: .+)"));
   CHECK(hasLine(all, file + R"(:7:\d+: pools\[0\]\.backends\[0\]\.address: .+)"));
 }
+
+TEST_CASE("cli: --check --probe runs one round of health probes and says how many backends would pass", "[cli][dry_run]") {
+  TempDir dir;
+  DemoBackend a(dir, "a");
+  DeadPort dead;
+  auto write = [&](const std::string& name, const std::vector<std::string>& backends) {
+    std::string y = "listen: 127.0.0.1:0\npools:\n  - name: web\n    health_check: { interval: 1s, timeout: 500ms }\n"
+                    "    backends:\n";
+    for (const auto& b : backends) y += "      - { address: " + b + " }\n";
+    writeFile(dir.file(name), y);
+    return dir.file(name);
+  };
+  CliResult some = runBallastCli(dir, {"--check", "--probe", "--config", write("some.yaml", {a.address(), dead.address()})});
+  INFO(some.out << some.err);
+  CHECK(some.exit_code == 0);
+  CHECK(some.out.find("pool web: 1 of 2 would pass: " + dead.address() + ": first probe failed: connection refused") !=
+        std::string::npos);
+  CliResult none = runBallastCli(dir, {"--check", "--probe", "--config", write("none.yaml", {dead.address()})});
+  CHECK(none.exit_code == 3);
+  CHECK(none.out.find("pool web: 0 of 1 would pass") != std::string::npos);
+  CliResult alone = runBallastCli(dir, {"--probe", "--config", write("x.yaml", {a.address()})});
+  CHECK(alone.exit_code == 2);
+  CHECK(alone.err.find("--probe goes with --check") != std::string::npos);
+}

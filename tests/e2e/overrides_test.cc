@@ -143,13 +143,48 @@ TEST_CASE("admin: a query parameter an endpoint does not take is a 400 naming it
   TempDir dir;
   DemoBackend a(dir, "a");
   Ballast lb(dir, webConfig({a.address()}));
-  // The classic: a dry run that would reload for real.
-  Response r = adminCall(lb, "POST", "/reload?dry_run=1");
-  INFO(r.describe());
-  CHECK(r.status == 400);
-  CHECK(has(r.body, "unknown query parameter \\\"dry_run\\\""));
+  for (const std::string q : {"force=1", "dry_run=1&force=1", "dry_run=2"}) {
+    Response r = adminCall(lb, "POST", "/reload?" + q);
+    INFO(q << "\n" << r.describe());
+    CHECK(r.status == 400);
+  }
+  CHECK(has(adminCall(lb, "POST", "/reload?force=1").body, "unknown query parameter \\\"force\\\""));
   CHECK(countEvents(lb, "config_reloaded") == 0);
   Response s = adminCall(lb, "GET", "/status?pool=web");
   CHECK(s.status == 400);
   CHECK(has(s.body, "unknown query parameter \"pool\""));
+}
+
+TEST_CASE("reload dry run: validates, lists the changes, probes new backends, changes nothing", "[admin][dry_run]") {
+  TempDir dir;
+  DemoBackend a(dir, "a");
+  DemoBackend c(dir, "c");
+  DemoBackend d(dir, "d");
+  DemoBackend e(dir, "e");
+  for (auto* b : {&c, &d, &e}) demoControl(b->port(), "health_status=404");
+  const std::string hc = "health_check: { interval: 200ms, timeout: 150ms }";
+  Ballast lb(dir, failoverConfig({{a.address()}}, {hc}));
+  waitEvent(lb, "backend_state", backendState(a.address(), "healthy"));
+  replaceConfig(lb.configPath(), failoverConfig({{c.address()}, {d.address()}, {e.address()}}, {hc}));
+
+  Response r = adminCall(lb, "POST", "/reload?dry_run=1");
+  INFO(r.describe());
+  REQUIRE(r.status == 200);
+  CHECK(has(r.body, "\"dry_run\":true,\"valid\":true"));
+  CHECK(has(r.body, "\"pool web: backend " + c.address() + " added\""));
+  CHECK(has(r.body, "\"pool web: backend " + a.address() + " removed\""));
+  CHECK(has(r.body, "\"pool web: 0 of 3 would pass: " + c.address()));
+  CHECK(has(r.body, "status 404"));
+  CHECK(has(r.body, "\"result\":\"nothing was changed\""));
+  // Nothing changed: no reload, the old backend still serves.
+  CHECK(countEvents(lb, "config_reloaded") == 0);
+  CHECK(backendsOf(lb.port(), 2, "dry") == std::vector<std::string>{"a", "a"});
+
+  // An invalid file: 422 with the errors, still nothing changed.
+  replaceConfig(lb.configPath(), "pools: [");
+  Response bad = adminCall(lb, "POST", "/reload?dry_run=true");
+  CHECK(bad.status == 422);
+  CHECK(has(bad.body, "\"valid\":false"));
+  CHECK(countEvents(lb, "config_reloaded") == 0);
+  CHECK(countEvents(lb, "config_reload_failed") == 0);
 }
