@@ -580,6 +580,7 @@ void DownstreamConnection::onTimer(uv_timer_t* t) {
 int DownstreamConnection::onMessageBegin(llhttp_t* p) {
   auto* self = static_cast<DownstreamConnection*>(p->data);
   self->head_.reset();
+  self->trailer_bytes_ = 0;
   self->empty_lines_ = 0;
   self->phase_ = Phase::ReadingHead;
   self->setGauge(Gauge::Active);
@@ -608,8 +609,22 @@ int DownstreamConnection::onUrl(llhttp_t* p, const char* at, size_t len) {
   return 0;
 }
 
+// Trailer fields of a chunked body (after the head: phase ReadingBody) are
+// not kept: the body is re-chunked and they are dropped, as RFC 9112 7.1.2
+// lets a recipient that removes the chunked coding do. Only their size is
+// bounded (by limits.max_header_bytes): they arrive in pieces whose buffer
+// is reused between reads, and must not count as header lines (found by the
+// chunked fuzz target: a long trailer in small reads was refused with 431).
+bool DownstreamConnection::trailerBytes(size_t len) {
+  trailer_bytes_ += len;
+  if (trailer_bytes_ <= ctx_.runtime()->config->limits.max_header_bytes) return true;
+  refuse(431, ErrorKind::HeadTooLarge, "request trailer fields too large");
+  return false;
+}
+
 int DownstreamConnection::onHeaderField(llhttp_t* p, const char* at, size_t len) {
   auto* self = static_cast<DownstreamConnection*>(p->data);
+  if (self->phase_ == Phase::ReadingBody) return self->trailerBytes(len) ? 0 : HPE_USER;
   self->head_.headers.onField(at, len);
   // A cap on header lines, whatever their size (per-header work).
   if (self->head_.headers.headers().size() > self->ctx_.runtime()->config->limits.max_headers) {
@@ -620,7 +635,9 @@ int DownstreamConnection::onHeaderField(llhttp_t* p, const char* at, size_t len)
 }
 
 int DownstreamConnection::onHeaderValue(llhttp_t* p, const char* at, size_t len) {
-  static_cast<DownstreamConnection*>(p->data)->head_.headers.onValue(at, len);
+  auto* self = static_cast<DownstreamConnection*>(p->data);
+  if (self->phase_ == Phase::ReadingBody) return self->trailerBytes(len) ? 0 : HPE_USER;
+  self->head_.headers.onValue(at, len);
   return 0;
 }
 

@@ -185,6 +185,9 @@ class DownstreamConnection final : private TransportUser {
   uint64_t rate_window_start_ = 0;
   uint64_t rate_window_bytes_ = 0;
   bool checkBodyRate(size_t nread);
+  // Counts trailer bytes; false (and a 431 decided) past max_header_bytes.
+  bool trailerBytes(size_t len);
+  size_t trailer_bytes_ = 0;
 
   std::unique_ptr<Transport> transport_;  // the socket: plain TCP or TLS
   uv_timer_t timer_;

@@ -3,6 +3,8 @@
 // targets. Each case here failed before its fix.
 #include <catch2/catch.hpp>
 
+#include <thread>
+
 #include "tests/support/harness.h"
 #include "tests/support/raw_backend.h"
 
@@ -62,5 +64,34 @@ TEST_CASE("fuzz finding: a backend status outside 100-599 is a 502, never passed
     Client c(lb.port());
     Response r = c.roundTrip(get("/"));
     CHECK(r.status == 502);
+  }
+}
+
+TEST_CASE("fuzz finding: a long trailer field sent in small pieces is not counted as header lines", "[fuzz_findings]") {
+  TempDir dir;
+  DemoBackend a(dir, "a");
+  Ballast lb(dir, webConfig({a.address()}));
+  const std::string trailer = "X-" + std::string(3000, 't') + ": v\r\n";
+  {
+    Client c(lb.port());
+    c.sendAll("POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n");
+    // The trailer in 20-byte pieces: each arrives as its own read.
+    for (size_t i = 0; i < trailer.size(); i += 20) {
+      c.sendAll(trailer.substr(i, 20));
+      std::this_thread::sleep_for(1ms);
+    }
+    c.sendAll("\r\n");
+    Response r = c.readResponse();
+    INFO(r.describe());
+    CHECK(r.status == 200);
+    CHECK(r.headerOr("X-Body-Bytes") == "3");
+  }
+  {
+    // Trailers are still bounded: past limits.max_header_bytes, 431.
+    Client c(lb.port());
+    c.sendAll(std::string("POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n") + "X-Big: " +
+              std::string(20000, 'b') + "\r\n\r\n");
+    Response r = c.readResponse();
+    CHECK(r.status == 431);
   }
 }
