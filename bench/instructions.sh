@@ -6,6 +6,7 @@
 #   bench/instructions.sh                       build/bin/ballast, access log off and on
 #   BALLAST_BIN_UNDER_TEST=/path/ballast bench/instructions.sh
 #   N1=2000 N2=6000 bench/instructions.sh
+#   ACCESS_LOG=off EXTRA_YAML='explain: { buffer: 0 }' bench/instructions.sh   (one variant, extra config)
 # Prints one line per variant: "access_log=off instructions_per_request=13297".
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -30,11 +31,14 @@ pools:
   - name: web
     backends:
       - { address: "127.0.0.1:$BACKEND_PORT" }
+${EXTRA_YAML:-}
 YAML
 }
 
 
-for access in off "$BENCH_TMP/access.log"; do
+variants=(off "$BENCH_TMP/access.log")
+[[ "${ACCESS_LOG:-both}" == off ]] && variants=(off)
+for access in "${variants[@]}"; do
   write_config "$access"
   i1=$(bench_callgrind_instructions "$BIN" "$BENCH_TMP/instructions.yaml" "$N1")
   i2=$(bench_callgrind_instructions "$BIN" "$BENCH_TMP/instructions.yaml" "$N2")

@@ -209,7 +209,7 @@ bool AdminServer::answer(const AdminRequest& req, AdminReply& out, const Respond
       jsonError(out, 404, "request explanations are off (explain.buffer: 0)");
     } else if (const ExplainRecord* r = explainLog().find(id)) {
       out.content_type = std::string(kJsonType);
-      out.body = explainJson(*r);
+      out.body = explainJson(*r, uv_now(control_.loop()), wallSeconds());
     } else {
       jsonError(out, 404, "no recent request with X-Request-Id \"" + id +
                               "\" (kept: the last explain.buffer requests, and half as many failed or retried ones)");

@@ -33,16 +33,17 @@ const ExplainRecord* ExplainLog::find(std::string_view request_id) const {
   const ExplainRecord* best = nullptr;
   for (const auto* ring : {&failed_, &recent_}) {
     for (const auto& r : *ring) {
-      if (r.request_id == request_id && (best == nullptr || r.time > best->time)) best = &r;
+      if (r.request_id == request_id && (best == nullptr || r.end_ms > best->end_ms)) best = &r;
     }
   }
   return best;
 }
 
-std::string explainJson(const ExplainRecord& r) {
+std::string explainJson(const ExplainRecord& r, uint64_t now_ms, double now_wall) {
   JsonWriter w;
   w.beginObject();
-  w.str("request_id", r.request_id).str("time", isoTime(r.time)).str("method", r.method).str("path", r.path);
+  const double wall = now_wall - static_cast<double>(now_ms >= r.end_ms ? now_ms - r.end_ms : 0) / 1000.0;
+  w.str("request_id", r.request_id).str("time", isoTime(wall)).str("method", r.method).str("path", r.path);
   w.str("route", r.route).str("pool", r.pool).num("status", r.status);
   w.str("termination", std::string_view(r.termination, 2)).dbl("duration_ms", r.duration_ms, 3);
   w.boolean("failed_or_retried", r.failed).str("config_hash", r.config_hash);

@@ -22,7 +22,9 @@ struct ExplainAttempt {
   double start_ms = 0;     // since the request started
   double duration_ms = 0;
   bool reused = false;     // a pooled connection
-  std::string outcome;     // "response", "connect_failure", "reset", "timeout", ... ("aborted": the client left)
+  // "response", "connect_failure", "reset", "timeout", ... ("aborted": the
+  // client left); static strings (the upstream-error table's names).
+  std::string_view outcome = "pending";
   int http_status = 0;     // the backend's status, 0 for none
 };
 
@@ -36,8 +38,8 @@ struct ExplainCandidate {
 
 struct ExplainRecord {
   std::string request_id;
-  double time = 0;  // unix seconds, end of the request
-  std::string method;
+  uint64_t end_ms = 0;  // loop time at the end of the request
+  std::string_view method;  // llhttp's static method name
   std::string path;
   std::string route;
   std::string pool;
@@ -75,7 +77,8 @@ class ExplainLog {
 
 ExplainLog& explainLog();
 
-// GET /requests/{id}: the record as JSON.
-std::string explainJson(const ExplainRecord& r);
+// GET /requests/{id}: the record as JSON; `now_ms` and `now_wall` (loop
+// and wall clock now) turn its loop time into a date.
+std::string explainJson(const ExplainRecord& r, uint64_t now_ms, double now_wall);
 
 }  // namespace ballast

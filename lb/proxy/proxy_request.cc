@@ -95,6 +95,7 @@ void ProxyRequest::beginRequest() {
   req_framing_ = BodyFraming::None;
   max_body_ = runtime_->config->limits.max_body_bytes;
   upgrade_.clear();
+  method_name_ = {};
   n_explain_ = 0;
   tunnel_started_ = false;
   tunnel_counted_ = false;
@@ -119,6 +120,7 @@ void ProxyRequest::beginRequest() {
 int ProxyRequest::onRequestHead(RequestHead& h) {
   beginRequest();
   method_.assign(h.method_name);
+  method_name_ = h.method_name;  // llhttp's static name
   path_.assign(h.url);
   head_request_ = h.method == HTTP_HEAD;
   client_http10_ = h.http_major == 1 && h.http_minor == 0;
@@ -956,7 +958,7 @@ ExplainAttempt* ProxyRequest::beginExplainAttempt(const Backend& b) {
   a.start_ms = static_cast<double>(attempt_start_ns_ - start_ns_) / 1e6;
   a.duration_ms = 0;
   a.reused = false;
-  a.outcome.assign("pending");
+  a.outcome = "pending";
   a.http_status = 0;
   return &a;
 }
@@ -965,7 +967,7 @@ void ProxyRequest::endExplainAttempt(std::string_view outcome, int http_status) 
   if (n_explain_ == 0) return;
   ExplainAttempt& a = explain_attempts_[n_explain_ - 1];
   if (a.outcome != "pending") return;  // the first end says it
-  a.outcome.assign(outcome);
+  a.outcome = outcome;  // static (upstream-error names, literals)
   a.http_status = http_status;
   a.duration_ms = static_cast<double>(nowNs() - attempt_start_ns_) / 1e6;
 }
@@ -978,21 +980,26 @@ void ProxyRequest::recordExplanation(int status, bool complete) {
   ExplainRecord& r = log.slot(failed);
   r.failed = failed;
   r.request_id.assign(request_id_);
-  r.time = wallSeconds();
-  r.method.assign(method_);
-  r.path.assign(path_.substr(0, std::min(path_.size(), ExplainLog::kMaxPath)));
+  r.end_ms = loopNow();
+  r.method = method_name_;
+  r.path.assign(path_.data(), std::min(path_.size(), ExplainLog::kMaxPath));
   r.route.assign(route_name_);
-  r.pool.assign(pool_ != nullptr ? std::string_view(pool_->name()) : std::string_view());
+  if (pool_ != nullptr) {
+    r.pool.assign(pool_->name());
+  } else {
+    r.pool.clear();
+  }
   r.status = status;
   r.termination[0] = termination_.cause;
   r.termination[1] = termination_.phase;
   r.duration_ms = static_cast<double>(nowNs() - start_ns_) / 1e6;
-  r.attempts.resize(n_explain_);
+  if (r.attempts.size() < n_explain_) r.attempts.resize(n_explain_);
+  r.attempts.erase(r.attempts.begin() + static_cast<std::ptrdiff_t>(n_explain_), r.attempts.end());
   for (size_t i = 0; i < n_explain_; ++i) {
     ExplainAttempt& d = r.attempts[i];
     const ExplainAttempt& s = explain_attempts_[i];
     d.backend.assign(s.backend);
-    d.outcome.assign(s.outcome);
+    d.outcome = s.outcome;
     d.start_ms = s.start_ms;
     d.duration_ms = s.duration_ms;
     d.reused = s.reused;
