@@ -1,6 +1,8 @@
 #include "lb/proxy/downstream_connection.h"
 
 #include <cstring>
+#include <memory>
+#include <vector>
 
 #include "lb/base/address.h"
 #include "lb/base/handle.h"
@@ -10,6 +12,40 @@
 #include "lb/tls/tls_transport.h"
 
 namespace ballast {
+
+namespace {
+
+// Read buffers of idle connections go back here and come out again on the
+// next read, so a keep-alive request costs no malloc/free pair; at most
+// kCached wait (the rest are freed), so idle connections cost no buffer
+// memory beyond that. One pool per thread (one loop per thread).
+class ReadBufferPool {
+ public:
+  static constexpr size_t kCached = 64;
+  std::unique_ptr<char[]> get(size_t size) {
+    if (size == size_ && !free_.empty()) {
+      std::unique_ptr<char[]> b = std::move(free_.back());
+      free_.pop_back();
+      return b;
+    }
+    return std::unique_ptr<char[]>(new char[size]);
+  }
+  void put(std::unique_ptr<char[]> b, size_t size) {
+    if (size != size_) {
+      free_.clear();  // a reload changed the size: the old ones are no use
+      size_ = size;
+    }
+    if (free_.size() < kCached) free_.push_back(std::move(b));
+  }
+
+ private:
+  size_t size_ = 0;
+  std::vector<std::unique_ptr<char[]>> free_;
+};
+
+thread_local ReadBufferPool read_buffers;
+
+}  // namespace
 
 DownstreamConnection::DownstreamConnection(ProxyContext& ctx, std::shared_ptr<tls::ServerContext> tls,
                                            const std::string& listener_name)
@@ -33,6 +69,7 @@ DownstreamConnection::DownstreamConnection(ProxyContext& ctx, std::shared_ptr<tl
 }
 
 DownstreamConnection::~DownstreamConnection() {
+  if (buf_) read_buffers.put(std::move(buf_), cap_);
   if (counted_client_) ctx_.clientClosed(client_ip_);
   ctx_.clients().erase(this);
   if (ctx_.on_client_closed) ctx_.on_client_closed();
@@ -56,8 +93,7 @@ DownstreamConnection* DownstreamConnection::accept(ProxyContext& ctx, uv_stream_
     c->counted_client_ = true;
     c->over_client_limit_ = ctx.clientOpened(c->client_ip_) > limit && limit != 0;
   }
-  c->buf_.reset(new char[c->cap_]);
-  c->head_.headers.setBuffer(c->buf_.get(), c->buf_.get() + c->cap_);
+  // The read buffer is allocated by the first read (onTransportAlloc).
   ++processStats().accepted;
   c->toIdle();
   return c;
@@ -117,6 +153,10 @@ void DownstreamConnection::drainIdle(uint64_t grace_ms) {
 
 void DownstreamConnection::toIdle() {
   phase_ = Phase::Idle;
+  // An idle keep-alive connection holds no read buffer (nginx and HAProxy
+  // do the same): thousands of idle clients cost their sockets and this
+  // object, not 16 KiB each. The next read allocates it again.
+  if (end_ == 0 && buf_) releaseBuffer();
   setGauge(Gauge::Idle);
   updateReading();
   updateTimer(true);
@@ -210,7 +250,18 @@ void DownstreamConnection::updateReading() {
   }
 }
 
+
+void DownstreamConnection::releaseBuffer() {
+  read_buffers.put(std::move(buf_), cap_);
+  head_.headers.setBuffer(nullptr, nullptr);
+  start_ = end_ = 0;
+}
+
 uv_buf_t DownstreamConnection::onTransportAlloc() {
+  if (!buf_) {
+    buf_ = read_buffers.get(cap_);
+    head_.headers.setBuffer(buf_.get(), buf_.get() + cap_);
+  }
   return uv_buf_init(buf_.get() + end_, static_cast<unsigned>(cap_ - end_));
 }
 

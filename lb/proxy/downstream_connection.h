@@ -131,6 +131,8 @@ class DownstreamConnection final : private TransportUser {
   void refuse(int status, ErrorKind kind, const char* why);
   void updateTimer(bool progress);
   void toIdle();
+  // Frees the read buffer (idle, nothing buffered); the next read allocates it.
+  void releaseBuffer();
   void replyAndClose(int status, std::string_view why, ErrorKind kind);
   // Closes after a final answer; when the client may still be sending,
   // through the Lingering phase (see above).
