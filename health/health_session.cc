@@ -238,10 +238,17 @@ void HealthSession::onProbeSkipped(int uv_err) {
   scheduleNext();
 }
 
-void HealthSession::onProbeDone(bool passed, const std::string& reason, int http_status) {
+void HealthSession::onProbeDone(bool passed, const std::string& reason_in, int http_status) {
   probe_ = nullptr;  // the probe closed itself
   ++results_;
   last_result_ms_ = uv_now(loop_);
+  // A drill (simulate_down) fails the probe whatever the backend said: the
+  // detection, failover and recovery that follow are the real ones.
+  std::string reason = reason_in;
+  if (backend_->drillDownUntilMs() > last_result_ms_) {
+    passed = false;
+    reason = "drill: simulated down (the probe got: " + reason_in + ")";
+  }
   last_http_status_ = http_status;
   uv_timer_stop(&timer_);
   last_passed_ = passed;

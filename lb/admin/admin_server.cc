@@ -3,6 +3,7 @@
 #include "lb/admin/admin_auth.h"
 #include "lb/admin/admin_connection.h"
 #include "lb/admin/backend_control.h"
+#include "lb/admin/drills.h"
 #include "lb/admin/metrics_render.h"
 #include "lb/admin/status_json.h"
 #include "lb/admin/status_page.h"
@@ -191,6 +192,39 @@ bool AdminServer::answer(const AdminRequest& req, AdminReply& out, const Respond
       out.body = std::move(*text);
     } else {
       plainReply(out, 404, "404 Not Found: no config with hash \"" + hash + "\" in the history (see GET /config/history)");
+    }
+    return true;
+  }
+
+  // Drills: POST /drills starts one, GET /drills lists them, POST
+  // /drills/{id}/stop ends one early.
+  if (path == "/drills" || (path.size() > 8 && path.substr(0, 8) == "/drills/")) {
+    const bool stop = path != "/drills";
+    std::string_view id;
+    if (stop) {
+      const std::string_view rest = path.substr(8);
+      const size_t slash = rest.find('/');
+      if (slash == std::string_view::npos || rest.substr(slash) != "/stop") {
+        plainReply(out, 404, "404 Not Found: no admin endpoint at this path (POST /drills/{id}/stop)");
+        return true;
+      }
+      id = rest.substr(0, slash);
+    }
+    if (!stop && get) {
+      if (!noQuery(req, out)) return true;
+      if (cfg.protect_reads && !authorize(cfg, req, out)) return true;
+      listDrills(uv_now(control_.loop()), out);
+      return true;
+    }
+    if (req.method != "POST") {
+      methodNotAllowed(out, stop ? "POST" : "GET, HEAD, POST");
+      return true;
+    }
+    if (!sameSite(cfg, req, out) || !authorize(cfg, req, out) || !noQuery(req, out)) return true;
+    if (stop) {
+      stopDrill(*rt, uv_now(control_.loop()), id, req.client, out);
+    } else {
+      startDrill(*rt, uv_now(control_.loop()), req, out);
     }
     return true;
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstdlib>
 
 #include "config/duration.h"
 #include "lb/base/clock.h"
@@ -95,6 +96,7 @@ void ProxyRequest::beginRequest() {
   req_framing_ = BodyFraming::None;
   max_body_ = runtime_->config->limits.max_body_bytes;
   upgrade_.clear();
+  drill_status_ = 0;
   method_name_ = {};
   n_explain_ = 0;
   tunnel_started_ = false;
@@ -213,6 +215,14 @@ int ProxyRequest::onRequestHead(RequestHead& h) {
     return 0;
   }
   pool_ = route_.pool;
+  if (const Pool::FaultDrill* drill = pool_->faultDrill(loopNow())) {
+    // A fault drill on this pool (POST /drills): a share of its requests
+    // (optionally only those carrying the drill header) get an injected
+    // error, as clients would see a failing dependency.
+    std::string_view ignored;
+    const bool marked = drill->header.empty() || h.headers.find(drill->header, &ignored);
+    if (marked && static_cast<uint32_t>(std::rand() % 100) < drill->percent) drill_status_ = drill->status;
+  }
   retries_ = route_.retries != nullptr ? route_.retries : &pool_->config().retries;
   timeouts_ = route_.timeouts;
   if (route_.rewrite_target) url = route_.target;
@@ -300,6 +310,11 @@ void ProxyRequest::afterParse() {
 }
 
 void ProxyRequest::start() {
+  if (drill_status_ != 0) {
+    termination_ = Termination{'P', 'C'};
+    reply(drill_status_, "drill: injected failure (POST /drills)");
+    return;
+  }
   pool_->retryBudget().onRequest();
   const PickResult picked = pool_->pick(pick_);
   if (picked.status == PickStatus::Full) {

@@ -231,6 +231,7 @@ class ProxyRequest final : public UpstreamHandler, public QueueWaiter {
   uint64_t max_body_ = 0;
   std::vector<ExplainAttempt> explain_attempts_;  // [0, n_explain_) in use; entries keep their capacity
   size_t n_explain_ = 0;
+  int drill_status_ = 0;  // a fault drill picked this request: answer this status
   std::string_view method_name_;  // static (llhttp's table); empty before a head
   std::string abs_path_;  // origin form built for an absolute-form target with no path ("http://h?q")
   std::string upgrade_;  // protocols offered in an HTTP/1.1 upgrade request (h2c removed); empty: none

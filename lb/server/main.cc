@@ -1,17 +1,21 @@
 // ballast: flags, load the config, run the server. Nothing else lives here.
+#include <cerrno>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <string>
+#include <string_view>
 
 #include "config/config_loader.h"
 #include "lb/base/crash.h"
 #include "lb/base/file_hash.h"
-#include "lb/server/preflight.h"
+#include "lb/base/json.h"
 #include "lb/base/log.h"
 #include "lb/server/check_limits.h"
+#include "lb/server/drill_cli.h"
+#include "lb/server/preflight.h"
 #include "lb/server/server.h"
 #include "lb/stats/stats.h"
 #include "lb/tls/tls_contexts.h"
@@ -20,6 +24,7 @@ namespace {
 
 constexpr const char* kUsage =
     "Usage: ballast --config FILE [--check [--probe] | --watch] [--zone ZONE]\n"
+    "       ballast drill --admin HOST:PORT --pool POOL --backend ADDR --duration 60s [--token T]\n"
     "       ballast --version | --help\n"
     "\n"
     "A Layer-7 HTTP load balancer.\n"
@@ -50,6 +55,7 @@ int usageError(const std::string& what) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && std::string_view(argv[1]) == "drill") return ballast::drillCommand(argc, argv);
   std::string config_path;
   bool check = false;
   bool probe = false;

@@ -11,6 +11,7 @@
 
 #include "lb/admin/admin_server.h"
 #include "lb/admin/backend_control.h"
+#include "lb/admin/drills.h"
 #include "lb/server/preflight.h"
 #include "lb/server/state_file.h"
 #include "lb/proxy/explain.h"
@@ -509,6 +510,7 @@ void Server::onOverrideSweep(uv_timer_t* h) {
   const uint64_t now = uv_now(&self->loop_);
   self->checkReloadGuard(now);
   sweepOverrides(*self->runtime(), now);
+  sweepDrills(*self->runtime(), now);
   for (const auto& p : self->runtime()->pools) sweepProbeTraffic(*p, now);
   self->saveState(false);
 }

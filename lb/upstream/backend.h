@@ -99,6 +99,11 @@ class Backend : public std::enable_shared_from_this<Backend> {
   bool enabled() const { return admin_ == AdminState::Enabled; }
   AdminState adminState() const { return admin_; }
   void setAdminState(AdminState s) { admin_ = s; }
+  // Drill (POST /drills, simulate_down): until this loop time, every probe
+  // of this backend counts as failed, so traffic fails over with the real
+  // detection timing; 0 = no drill.
+  uint64_t drillDownUntilMs() const { return drill_down_until_ms_; }
+  void setDrillDownUntilMs(uint64_t ms) { drill_down_until_ms_ = ms; }
   // Probes versus real traffic (probe_traffic.h), as last judged.
   ProbeTraffic probeTraffic() const { return probe_traffic_; }
   uint64_t probeTrafficSinceMs() const { return probe_traffic_since_ms_; }
@@ -164,6 +169,7 @@ class Backend : public std::enable_shared_from_this<Backend> {
   Pool* home_pool_ = nullptr;
   AdminState admin_ = AdminState::Enabled;
   AdminOverride override_;
+  uint64_t drill_down_until_ms_ = 0;
   ProbeTraffic probe_traffic_ = ProbeTraffic::Agree;
   uint64_t probe_traffic_since_ms_ = 0;
   bool retired_ = false;

@@ -117,6 +117,20 @@ class Pool {
   // The operator's drain/disable/enable.
   void setAdminState(Backend& b, AdminState s, uint64_t now_ms);
 
+  // ---- drills (POST /drills): injected failures, until a loop time ----
+  struct FaultDrill {
+    uint64_t id = 0;
+    uint32_t percent = 0;     // of the pool's requests answered with `status`
+    int status = 503;
+    std::string header;       // non-empty: only requests carrying this header
+    uint64_t until_ms = 0;
+  };
+  const FaultDrill* faultDrill(uint64_t now_ms) const {
+    return fault_drill_.until_ms > now_ms && fault_drill_.percent > 0 ? &fault_drill_ : nullptr;
+  }
+  void setFaultDrill(const FaultDrill& d) { fault_drill_ = d; }
+  void clearFaultDrill() { fault_drill_ = FaultDrill{}; }
+
   // ---- queue ----
   bool hasQueue() const { return cfg_.queue.has_value(); }
   size_t queueLength() const { return queue_.size(); }
@@ -162,6 +176,7 @@ class Pool {
 
   config::PoolConfig cfg_;
   std::string local_zone_;
+  FaultDrill fault_drill_;
   std::shared_ptr<tls::ClientContext> tls_;
   std::vector<BackendPtr> backends_;
   PickMode mode_ = PickMode::Normal;
