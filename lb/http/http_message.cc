@@ -67,6 +67,7 @@ std::string_view trimOws(std::string_view s) {
 }
 
 void HeaderCollector::onField(const char* at, size_t len) {
+  if (finished_) return;
   if (!in_value_ && !headers_.empty() && headers_.back().name.data() + headers_.back().name.size() == at) {
     auto& n = headers_.back().name;
     n = std::string_view(n.data(), n.size() + len);
@@ -78,6 +79,7 @@ void HeaderCollector::onField(const char* at, size_t len) {
 }
 
 void HeaderCollector::onValue(const char* at, size_t len) {
+  if (finished_) return;
   if (headers_.empty()) return;
   auto& v = headers_.back().value;
   if (!in_value_) {
@@ -120,6 +122,7 @@ void HeaderCollector::onValue(const char* at, size_t len) {
 }
 
 void HeaderCollector::finish() {
+  finished_ = true;
   for (auto& h : headers_) {
     h.value = trimOws(h.value);
     h.cls = classifyHeader(h.name);

@@ -79,6 +79,7 @@ class HeaderCollector {
     headers_.clear();
     in_value_ = false;
     folded_ = false;
+    finished_ = false;
   }
   // The buffer the head is parsed from (the gap between a field and its
   // value is inspected for a fold only inside it).
@@ -88,7 +89,11 @@ class HeaderCollector {
   }
   void onField(const char* at, size_t len);
   void onValue(const char* at, size_t len);
-  // Trims the values and classifies the names; call once at the end of the head.
+  // Trims the values and classifies the names; call once at the end of the
+  // head. Fields after it (a chunked body's trailer section, which is not
+  // forwarded) are ignored: they are neither collected nor counted, and
+  // their folds are not rewritten in the buffer, which by then holds body
+  // bytes that are read in pieces.
   void finish();
   const std::vector<Header>& headers() const { return headers_; }
   // First header with this name (case-insensitive), or empty view + false.
@@ -102,6 +107,7 @@ class HeaderCollector {
   std::vector<Header> headers_;
   bool in_value_ = false;
   bool folded_ = false;
+  bool finished_ = false;  // finish() was called: the head is done
   const char* last_ = nullptr;
   const char* buf_begin_ = nullptr;
   const char* buf_end_ = nullptr;

@@ -165,14 +165,7 @@ ParsedStream checkForwarded(std::string_view input, const std::string& client_se
       // only when the client's was (it stopped sending, or its framing broke).
       const size_t k = out.forwarded.size();
       if (++partial > 1 || k >= c.messages.size()) fail("a partial request forwarded that the client did not start");
-      // Known defect (tolerated unless BALLAST_FUZZ_STRICT=1; reproducer in
-      // tests/fuzz/known/chunked-long-trailer-in-small-reads): trailer
-      // fields that arrive in small reads are collected piece by piece
-      // (the body buffer is reused between reads, so the pieces are not
-      // contiguous) and counted against limits.max_headers: a whole
-      // request is refused 431 after its head went upstream.
-      const bool tolerated = c.messages[k].has_trailers && !strict();
-      if (c.messages[k].complete && c.error == HPE_OK && !tolerated) {
+      if (c.messages[k].complete && c.error == HPE_OK) {
         fail("request forwarded in part though the client sent it whole");
       }
       compareForwarded(input, client, out, c.messages[k], u.messages.back(), k, false);

@@ -165,6 +165,36 @@ TEST_CASE("HeaderCollector merges contiguous pieces and trims values", "[http]")
   CHECK(hc.headers().empty());
 }
 
+// Found by the chunked fuzz target: a chunked body's trailer fields, read
+// in small pieces from a reused body buffer, were collected as headers
+// (each piece a new "header line", so a long trailer name counted past
+// limits.max_headers: 431 mid-body) and a folded trailer line was rewritten
+// in the buffer llhttp was still parsing (ballast then read a malformed
+// trailer section as complete, or cut a backend's whole response).
+TEST_CASE("HeaderCollector: fields after finish() (trailers) are ignored and the buffer is not touched", "[http]") {
+  std::string buf = "Host: h\r\n\r\n0\r\nX-T: a\r\n b\r\n\r\n";
+  const std::string original = buf;
+  char* p = buf.data();
+  HeaderCollector hc;
+  hc.setBuffer(p, p + buf.size());
+  hc.onField(p, 4);
+  hc.onValue(p + 6, 1);
+  hc.finish();
+  REQUIRE(hc.headers().size() == 1);
+  // The trailer section, in one-byte pieces, with a folded value.
+  const size_t t = buf.find("X-T");
+  for (size_t i = 0; i < 3; ++i) hc.onField(p + t + i, 1);
+  hc.onValue(p + buf.find("a\r\n"), 1);
+  hc.onValue(p + buf.find("b\r\n"), 1);
+  CHECK(hc.headers().size() == 1);
+  CHECK_FALSE(hc.folded());
+  CHECK(buf == original);
+  // The next message collects again.
+  hc.reset();
+  hc.onField(p, 4);
+  CHECK(hc.headers().size() == 1);
+}
+
 TEST_CASE("HeaderCollector: non-contiguous pieces start a new header or replace the value", "[http]") {
   // Two separate buffers: a field piece not adjacent to the previous name is
   // a new header even if no value came in between (defensive path).
