@@ -32,6 +32,7 @@ Preflight* Preflight::start(uv_loop_t* loop, const config::Config& cfg, const tl
     }
     self->pending_ += backends.size();
     self->answered_.emplace_back(backends.size(), false);
+    self->reasons_.emplace_back(backends.size());
     // A probe that never fails over `rise` passes: one pass is "would pass".
     config::HealthCheckConfig hc = *pc.health_check;
     hc.rise = 1;
@@ -62,7 +63,7 @@ void Preflight::onResult(size_t pool, Backend& b, const ProbeResult& r) {
     if (r.passed) {
       ++pools_[pool].passing;
     } else {
-      pools_[pool].failures.push_back(b.name() + ": " + std::string(r.reason));
+      reasons_[pool][i] = b.name() + ": " + std::string(r.reason);
     }
   }
   // Not from inside the checker's callback: on the next turn.
@@ -74,10 +75,15 @@ void Preflight::onTimer(uv_timer_t* t) { static_cast<Preflight*>(t->data)->finis
 void Preflight::finish() {
   if (finished_) return;
   finished_ = true;
-  // Probes still out after the deadline count as failures.
+  // Failures in config order (not the order the probes answered); probes
+  // still out after the deadline count as failures.
   for (size_t p = 0; p < pools_.size(); ++p) {
     for (size_t i = 0; i < backends_[p].size(); ++i) {
-      if (!answered_[p][i]) pools_[p].failures.push_back(backends_[p][i]->name() + ": no probe result in time");
+      if (!answered_[p][i]) {
+        pools_[p].failures.push_back(backends_[p][i]->name() + ": no probe result in time");
+      } else if (!reasons_[p][i].empty()) {
+        pools_[p].failures.push_back(reasons_[p][i]);
+      }
     }
   }
   for (auto& c : checkers_) c->close();

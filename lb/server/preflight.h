@@ -47,6 +47,7 @@ class Preflight {
   std::vector<PreflightPool> pools_;
   std::vector<std::vector<BackendPtr>> backends_;
   std::vector<std::vector<bool>> answered_;
+  std::vector<std::vector<std::string>> reasons_;  // per backend, "" when it passed (listed in config order)
   std::vector<std::unique_ptr<health::HealthChecker>> checkers_;
 };
 
