@@ -39,6 +39,7 @@ TEST_PACKAGES=(
   prometheus # promtool: tests/observability (alert rule tests, /metrics lint)
   chromium   # headless browser: tests/observability/status_page_chromium.sh
   python3    # helpers inside the observability test scripts and bench/
+  python3-yaml # PyYAML: tests/deploy/kubernetes.py
   systemd    # systemd-analyze: tests/deploy/systemd_unit.sh (already there on most systems)
   wrk        # bench/ load generator
   haproxy    # bench/ peer
