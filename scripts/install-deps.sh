@@ -27,6 +27,7 @@ BUILD_PACKAGES=(
   libssl-dev      # TLS termination and TLS to backends (OpenSSL 3)
   openssl         # the CLI: test certificates are generated at test time
   libre2-dev      # route regexes (linear time)
+  libsystemd-dev  # sd_notify: Type=notify units and the watchdog
   libbenchmark-dev # bench/balancer_bench.cc (Google Benchmark)
   curl
   procps
@@ -38,6 +39,8 @@ TEST_PACKAGES=(
   prometheus # promtool: tests/observability (alert rule tests, /metrics lint)
   chromium   # headless browser: tests/observability/status_page_chromium.sh
   python3    # helpers inside the observability test scripts and bench/
+  python3-yaml # PyYAML: tests/deploy/kubernetes.py
+  systemd    # systemd-analyze: tests/deploy/systemd_unit.sh (already there on most systems)
   wrk        # bench/ load generator
   haproxy    # bench/ peer
   nginx      # bench/ peer

@@ -113,6 +113,9 @@ bool HotUpgrade::start(const std::vector<std::pair<std::string, int>>& sockets, 
   std::vector<std::string> env_store;
   for (char** e = environ; *e != nullptr; ++e) {
     if (std::strncmp(*e, "BALLAST_INHERIT=", 16) == 0 || std::strncmp(*e, "BALLAST_READY_FD=", 17) == 0) continue;
+    // systemd's watchdog names the main PID (ours); the new process pings
+    // too, and becomes the main PID at the handover (sd_notify.h).
+    if (std::strncmp(*e, "WATCHDOG_PID=", 13) == 0) continue;
     env_store.emplace_back(*e);
   }
   env_store.push_back("BALLAST_INHERIT=" + inherit);

@@ -43,6 +43,8 @@ class HotUpgrade {
   // running.
   bool start(const std::vector<std::pair<std::string, int>>& sockets, std::function<void()> on_ready);
   bool running() const { return proc_ != nullptr; }
+  // The new process's PID (0 when none runs).
+  int childPid() const { return proc_ ? proc_->pid : 0; }
   // Closes the process handle and the pipe (the new process is detached:
   // it keeps running).
   void close();

@@ -13,6 +13,7 @@
 #include "lb/upstream/pool.h"
 #include "lb/server/config_job.h"
 #include "lb/server/preflight.h"
+#include "lb/server/sd_notify.h"
 #include "lb/server/server.h"
 #include "lb/server/watch.h"
 
@@ -49,6 +50,7 @@ void Server::startReloadJob() {
     trigger += w.trigger;
   }
   if (watch_) watch_->acknowledge();
+  notify_->reloading();
   // The running binary checks: /proc/self/exe is this program even if its
   // file was replaced (a hot upgrade is the way to run a new one).
   reload_job_ = std::make_unique<ConfigLoadJob>(
@@ -72,6 +74,7 @@ void Server::startReloadJob() {
             recordHistory(trigger);
           }
         }
+        if (!stopping_) notify_->reloaded();
         for (const auto& w : waiters) {
           if (w.done) w.done(res);
         }

@@ -20,6 +20,7 @@
 #include "lb/proxy/downstream_connection.h"
 #include "lb/server/config_job.h"
 #include "lb/server/hot_upgrade.h"
+#include "lb/server/sd_notify.h"
 #include "lb/server/watch.h"
 #include "lb/stats/local_resources.h"
 #include "lb/stats/tls_stats.h"
@@ -51,6 +52,7 @@ Server::Server(const config::Config& cfg, tls::TlsContexts tls, std::string zone
   explainLog().setCapacity(cfg.explain_buffer);
   proxy_->on_client_closed = [this] { onClientClosed(); };
   upgrade_ = std::make_unique<HotUpgrade>(&loop_);
+  notify_ = std::make_unique<SystemdNotifier>(&loop_);
   publishTlsStats(cfg);
   for (size_t i = 0; i < std::size(kSignals); ++i) {
     uv_signal_init(&loop_, &signals_[i]);
@@ -211,6 +213,7 @@ int Server::run() {
     stop();
   } else {
     bound_ = true;
+    notify_ready_pending_ = !upgrade_->waitingForReady();
     recordHistory("start");
     loadState();
     startHealthChecks();
@@ -281,6 +284,7 @@ void Server::stop() {
   proxy_->clients().forEach([](DownstreamConnection* c) { c->kill(); });
   proxy_->upstream().closeAll();
   upgrade_->close();
+  notify_->close();
   if (watch_) watch_->close();
   // A reload in progress: its child is killed; its handles close on their own.
   if (reload_job_) reload_job_->cancel();
@@ -344,7 +348,11 @@ void Server::hotUpgrade() {
   std::vector<std::pair<std::string, int>> sockets;
   for (auto& l : listeners_) sockets.emplace_back(l->text(), l->fd());
   if (admin_) sockets.emplace_back("admin@" + config().admin.listen.text, admin_->fd());
-  upgrade_->start(sockets, [this] { beginShutdown(); });
+  upgrade_->start(sockets, [this] {
+    // Before the drain, so systemd never sees this process stopping.
+    notify_->handOver(upgrade_->childPid());
+    beginShutdown();
+  });
 }
 
 void Server::onHandoverTimer(uv_timer_t* h) {
@@ -376,6 +384,7 @@ void Server::beginShutdown() {
     return;
   }
   stopping_ = true;  // /readyz: 503 from now on
+  notify_->stopping();
   proxy_->setDraining();  // responses close their connections from now on
   const auto& d = config().drain;
   auto& j = log().eventLine(LogLevel::Info, "draining");
@@ -456,6 +465,10 @@ void Server::onPrepare(uv_prepare_t* h) {
   auto* self = static_cast<Server*>(h->data);
   log().flush();
   self->accepted_this_turn_ = 0;
+  if (self->notify_ready_pending_ && self->ready()) {
+    self->notify_ready_pending_ = false;
+    self->notify_->ready();
+  }
   if (!self->housekeeping_) return;  // the usual turn: nothing else to do
   self->housekeeping_ = false;
   if (self->accept_yielded_ && !self->stopped_) {

@@ -35,6 +35,7 @@ class AdminServer;
 class ConfigLoadJob;
 class ConfigWatch;
 class HotUpgrade;
+class SystemdNotifier;
 
 // The log settings of a config.
 LogOptions logOptions(const config::LogConfig& cfg);
@@ -173,6 +174,11 @@ class Server final : public AdminControl {
   std::string zone_override_;  // --zone
   std::unique_ptr<ConfigWatch> watch_;
   std::unique_ptr<HotUpgrade> upgrade_;
+  // sd_notify (a no-op without NOTIFY_SOCKET). READY=1 goes out from
+  // onPrepare once ready() first holds, unless a hot upgrade started us:
+  // then the old process names us (MAINPID=) when we report ready.
+  std::unique_ptr<SystemdNotifier> notify_;
+  bool notify_ready_pending_ = false;
   std::vector<Listener*> deferred_listeners_;  // adopted, accepting once ready
 
   std::vector<std::unique_ptr<Listener>> listeners_;

@@ -584,7 +584,7 @@ Ballast::Ballast(const TempDir& dir, const std::string& config_yaml, const std::
   process_->requireLine(Stream::Stderr, R"re("event"\s*:\s*"started")re");
   const std::regex listening(R"re("event"\s*:\s*"listening")re");
   const std::regex kind(R"re("kind"\s*:\s*"(\w+)")re");
-  const std::regex address(R"re("address"\s*:\s*"127\.0\.0\.1:(\d+)")re");
+  const std::regex address(R"re("address"\s*:\s*"127\.\d+\.\d+\.\d+:(\d+)")re");
   for (const auto& line : process_->lines(Stream::Stderr)) {
     if (!std::regex_search(line, listening)) continue;
     std::smatch k, a;
