@@ -27,6 +27,7 @@ BUILD_PACKAGES=(
   libssl-dev      # TLS termination and TLS to backends (OpenSSL 3)
   openssl         # the CLI: test certificates are generated at test time
   libre2-dev      # route regexes (linear time)
+  libc-ares-dev   # DNS discovery of backends (c-ares on the libuv loop)
   libbenchmark-dev # bench/balancer_bench.cc (Google Benchmark)
   curl
   procps

@@ -199,7 +199,10 @@ ReloadResult Server::applyConfig(const config::Config& cfg, std::string_view tri
 
   std::shared_ptr<Runtime> old = runtime();
   const std::string old_hash = processStats().config_hash;
-  proxy_->setRuntime(Runtime::build(cfg, uv_now(&loop_), old.get(), zone_override_, &tls_));
+  // Discovered members stay: a watcher whose pool keeps its discovery
+  // config survives with its set (a changed one starts over).
+  if (bound_) syncDiscovery(cfg);
+  proxy_->setRuntime(Runtime::build(withDiscovered(cfg), uv_now(&loop_), old.get(), zone_override_, &tls_));
   explainLog().setCapacity(cfg.explain_buffer);
   const auto& rt = *runtime();
   size_t added = 0, removed = 0, kept_backends = 0;
