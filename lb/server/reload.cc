@@ -246,7 +246,9 @@ ReloadResult Server::applyConfig(const config::Config& cfg, std::string_view tri
   log().emit(LogLevel::Info);
   // A rollback is not itself guarded (it goes back to what ran before).
   if (trigger.find("rollback") == std::string_view::npos) {
-    armReloadGuard(cfg, old->config.get());
+    // Compared with what runs (discovered members included), so discovery
+    // alone never makes a pool look changed.
+    armReloadGuard(*runtime()->config, old->config.get());
   } else {
     guard_pools_.clear();
     guard_until_ms_ = 0;
