@@ -172,6 +172,7 @@ struct BackendConfig {
   bool backup = false;
   std::string zone;              // [A-Za-z0-9_.-]*; empty = no zone (never local)
   uint32_t max_connections = 0;  // concurrent requests to it; 0 = no limit
+  bool discovered = false;       // added by DNS discovery (never from the file)
 };
 
 // An inclusive range of HTTP status codes; a single code has lo == hi.
@@ -271,6 +272,19 @@ struct QueueConfig {
   Duration timeout{2000};  // > 0
 };
 
+// DNS discovery of a pool's backends (`discovery.dns`): every address the
+// name resolves to becomes a backend beside the static ones.
+struct DnsDiscoveryConfig {
+  enum class Type { A, AAAA, AandAAAA, Srv } type = Type::A;
+  std::string name;       // a host name; for SRV the full record name (_http._tcp.web.example)
+  uint16_t port = 0;      // A/AAAA: 1..65535, required; SRV: forbidden (each record has its port)
+  Duration refresh{10000};         // > 0: at most this long between resolutions (a shorter TTL wins)
+  std::vector<Address> servers;    // numeric ip:port; empty = /etc/resolv.conf
+  Duration keep_last_good{0};      // how long failures keep the last good set; 0 = forever
+  bool allow_empty = false;        // an answer with zero records empties the set (else: a failure)
+};
+const char* toString(DnsDiscoveryConfig::Type t);  // "A", "AAAA", "A+AAAA", "SRV"
+
 struct PoolConfig {
   std::string name;
   Balance balance = Balance::RoundRobin;
@@ -281,7 +295,8 @@ struct PoolConfig {
   bool zone_aware = false;
   uint32_t zone_min_healthy = 70;  // percent 0..100 of the local zone available to keep all traffic local
   std::optional<QueueConfig> queue;  // absent = no queue: every candidate full -> 503 at once
-  std::vector<BackendConfig> backends;
+  std::vector<BackendConfig> backends;  // static members; may be empty only with `discovery`
+  std::optional<DnsDiscoveryConfig> discovery;  // absent = the static backends only
   std::optional<HealthCheckConfig> health_check;            // `health_check: {}` = all defaults, on
   std::optional<OutlierDetectionConfig> outlier_detection;  // `outlier_detection: {}` likewise
   RetryConfig retries;           // defaults apply when `retries` is absent

@@ -419,6 +419,7 @@ class Loader {
   void loadSticky(const Value& v, StickyConfig& sticky);
   void loadSlowStart(const Value& v, SlowStartConfig& ss);
   void loadQueue(const Value& v, QueueConfig& q);
+  void loadDiscovery(const Value& v, DnsDiscoveryConfig& d);
   // A zone name: [A-Za-z0-9_.-]+, at most 64 bytes.
   std::optional<std::string> zoneName(const Value& v);
   // A decimal number like 1.25 in (min, max] (min excluded) or [min, max].
@@ -1131,7 +1132,7 @@ void Loader::loadPool(const Value& v, PoolConfig& pool) {
   if (!expectMap(v)) return;
   checkKeys(v, {"name", "balance", "backends", "health_check", "outlier_detection", "retries",
                 "panic_threshold", "hash_key", "bounded_load", "sticky", "slow_start", "zone_aware",
-                "zone_min_healthy", "queue", "tls"});
+                "zone_min_healthy", "queue", "tls", "discovery"});
 
   if (auto name = requiredField(v, "name")) {
     if (auto text = scalar(*name, "a pool name")) {
@@ -1155,8 +1156,10 @@ void Loader::loadPool(const Value& v, PoolConfig& pool) {
     if (auto n = integer(*panic, 0, 100)) pool.panic_threshold = static_cast<uint32_t>(*n);
   }
   if (auto tls = field(v, "tls")) loadPoolTls(*tls, pool.tls.emplace());
+  if (auto d = field(v, "discovery")) loadDiscovery(*d, pool.discovery.emplace());
 
-  const std::optional<Value> backends = requiredField(v, "backends");
+  // With discovery the static backends are optional (the pool may start empty).
+  const std::optional<Value> backends = pool.discovery ? field(v, "backends") : requiredField(v, "backends");
   if (!backends || !expectSequence(*backends)) return;
   std::vector<std::string> backend_paths;  // parallel to pool.backends
   std::map<std::string, size_t> seen;      // endpointKey() -> index into pool.backends
@@ -1360,6 +1363,78 @@ void Loader::loadSlowStart(const Value& v, SlowStartConfig& ss) {
   }
   if (auto a = field(v, "aggression")) {
     if (auto d = decimal(*a, 0.0, 10.0, /*min_excluded=*/true)) ss.aggression = *d;
+  }
+}
+
+void Loader::loadDiscovery(const Value& v, DnsDiscoveryConfig& d) {
+  if (!expectMap(v)) return;
+  checkKeys(v, {"dns", "refresh", "servers", "keep_last_good", "allow_empty"});
+  if (auto dns = requiredField(v, "dns"); dns && expectMap(*dns)) {
+    checkKeys(*dns, {"name", "port", "type"});
+    if (auto t = field(*dns, "type")) {
+      if (auto text = scalar(*t, "a record type")) {
+        if (*text == "A") {
+          d.type = DnsDiscoveryConfig::Type::A;
+        } else if (*text == "AAAA") {
+          d.type = DnsDiscoveryConfig::Type::AAAA;
+        } else if (*text == "A+AAAA") {
+          d.type = DnsDiscoveryConfig::Type::AandAAAA;
+        } else if (*text == "SRV") {
+          d.type = DnsDiscoveryConfig::Type::Srv;
+        } else {
+          error(*t, "unknown record type " + quoted(*text) + " (expected A, AAAA, A+AAAA or SRV)");
+        }
+      }
+    }
+    if (auto name = requiredField(*dns, "name")) {
+      if (auto text = scalar(*name, "a DNS name")) {
+        const bool valid = !text->empty() && text->size() <= 253 && std::all_of(text->begin(), text->end(), [](char c) {
+          return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || isDigit(c) || c == '_' || c == '.' || c == '-';
+        });
+        if (!valid) error(*name, "invalid DNS name " + quoted(*text) + " (allowed characters: A-Z a-z 0-9 _ . -)");
+        d.name = *text;
+      }
+    }
+    if (d.type == DnsDiscoveryConfig::Type::Srv) {
+      if (auto port = field(*dns, "port")) error(*port, "port is taken from the SRV records; remove it");
+    } else if (auto port = requiredField(*dns, "port")) {
+      if (auto n = integer(*port, 1, 65535)) d.port = static_cast<uint16_t>(*n);
+    }
+  }
+  if (auto r = field(v, "refresh")) {
+    if (auto t = positiveDuration(*r)) d.refresh = *t;
+  }
+  if (auto k = field(v, "keep_last_good")) {
+    if (auto text = scalar(*k, "a duration")) {
+      if (auto t = parseDuration(*text)) {
+        d.keep_last_good = *t;
+      } else {
+        error(*k, "invalid duration " + quoted(*text) + " (e.g. 5m; 0 = keep forever)");
+      }
+    }
+  }
+  if (auto e = field(v, "allow_empty")) {
+    if (auto flag = boolean(*e)) d.allow_empty = *flag;
+  }
+  if (auto servers = field(v, "servers"); servers && expectSequence(*servers)) {
+    for (size_t i = 0; i < servers->node.size(); ++i) {
+      const Value s = item(*servers, i, servers->node[i]);
+      const std::optional<std::string> text = scalar(s, "ip:port");
+      if (!text) continue;
+      // A name server must be numeric: resolving it would need DNS.
+      if (auto addr = address(s, /*allow_port_zero=*/false)) {
+        char buf[INET6_ADDRSTRLEN] = {};
+        const void* raw = addr->addr.ss_family == AF_INET6
+                              ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in6*>(&addr->addr)->sin6_addr)
+                              : static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(&addr->addr)->sin_addr);
+        inet_ntop(addr->addr.ss_family, raw, buf, sizeof(buf));
+        if (addr->host != buf) {
+          error(s, "a DNS server must be a numeric address, got " + quoted(*text));
+          continue;
+        }
+        d.servers.push_back(std::move(*addr));
+      }
+    }
   }
 }
 
@@ -2554,6 +2629,16 @@ LoadResult loadConfigFile(const std::string& path, const LoadLimits& limits) {
     return result;
   }
   return loadConfigString(text, path, limits);
+}
+
+const char* toString(DnsDiscoveryConfig::Type t) {
+  switch (t) {
+    case DnsDiscoveryConfig::Type::A: return "A";
+    case DnsDiscoveryConfig::Type::AAAA: return "AAAA";
+    case DnsDiscoveryConfig::Type::AandAAAA: return "A+AAAA";
+    case DnsDiscoveryConfig::Type::Srv: return "SRV";
+  }
+  return "A";
 }
 
 }  // namespace ballast::config

@@ -28,6 +28,7 @@ BUILD_PACKAGES=(
   openssl         # the CLI: test certificates are generated at test time
   libre2-dev      # route regexes (linear time)
   libsystemd-dev  # sd_notify: Type=notify units and the watchdog
+  libc-ares-dev   # DNS discovery of backends (c-ares on the libuv loop)
   libbenchmark-dev # bench/balancer_bench.cc (Google Benchmark)
   curl
   procps

@@ -16,6 +16,7 @@
 
 #include "health/health_checker.h"
 #include "lb/proxy/runtime.h"
+#include "lb/upstream/dns_watcher.h"
 
 namespace ballast {
 
@@ -60,6 +61,11 @@ class AdminControl {
   // The config in force (pools, backends, router, admin settings).
   virtual std::shared_ptr<Runtime> runtime() const = 0;
   virtual const std::vector<std::unique_ptr<health::HealthChecker>>& checkers() const = 0;
+  // The DNS discovery of each pool that has one (test doubles: none).
+  virtual const std::vector<DnsWatcherPtr>& discovery() const {
+    static const std::vector<DnsWatcherPtr> none;
+    return none;
+  }
   virtual std::vector<ListenerInfo> listeners() const = 0;
   // Listeners bound and every pool's first probe round done; not draining.
   virtual bool ready() const = 0;

@@ -152,7 +152,7 @@ bool AdminServer::answer(const AdminRequest& req, AdminReply& out, const Respond
       // 401 filled in
     } else if (path == "/metrics") {
       out.content_type = std::string(kMetricsType);
-      out.body = renderMetrics(*rt, control_.startTime());
+      out.body = renderMetrics(*rt, control_.startTime(), control_.discovery());
     } else {
       out.content_type = std::string(kJsonType);
       out.body = statusJson(control_, boundAddress());

@@ -119,7 +119,7 @@ double openFds() {
 
 }  // namespace
 
-std::string renderMetrics(const Runtime& rt, double start_time) {
+std::string renderMetrics(const Runtime& rt, double start_time, const std::vector<DnsWatcherPtr>& discovery) {
   RegistryMetrics& reg = registryMetrics();
   reg.build.Set(1);
   std::vector<MetricFamily> fams = reg.registry->Collect();
@@ -337,6 +337,30 @@ std::string renderMetrics(const Runtime& rt, double start_time) {
     }
   }
 
+  // DNS discovery, per pool that has it (lb/upstream/dns_watcher.h).
+  auto dns_res = family("ballast_discovery_resolutions_total",
+                        "DNS discovery rounds by pool and result: ok, empty (zero records, a failure unless "
+                        "allow_empty), timeout, servfail, nxdomain, error.",
+                        MetricType::Counter);
+  auto dns_members = family("ballast_discovery_members", "Backends the pool's DNS discovery currently contributes.",
+                            MetricType::Gauge);
+  auto dns_last = family("ballast_discovery_last_success_timestamp_seconds",
+                         "Unix time of the pool's last successful DNS resolution (0 = none yet).", MetricType::Gauge);
+  auto dns_stale = family("ballast_discovery_stale",
+                          "1 while failed resolutions keep the pool's last good set of discovered members.",
+                          MetricType::Gauge);
+  for (const auto& w : discovery) {
+    if (!w) continue;
+    for (size_t r = 0; r < DnsWatcher::kResults; ++r) {
+      const auto result = static_cast<DnsResult>(r);
+      addValue(dns_res, {label("pool", w->pool()), label("result", toString(result))},
+               static_cast<double>(w->resolutions(result)));
+    }
+    addValue(dns_members, {label("pool", w->pool())}, static_cast<double>(w->state().members().size()));
+    addValue(dns_last, {label("pool", w->pool())}, static_cast<double>(w->lastSuccessUnix()));
+    addValue(dns_stale, {label("pool", w->pool())}, w->state().stale() ? 1 : 0);
+  }
+
   auto rss = family("process_resident_memory_bytes", "Resident memory size in bytes.", MetricType::Gauge);
   addValue(rss, {}, residentBytes());
   auto cpu = family("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
@@ -355,7 +379,7 @@ std::string renderMetrics(const Runtime& rt, double start_time) {
                   &budget, &ejections, &healthy, &total, &terminated, &rollbacks, &stale, &disagree, &tunnels_active, &tunnels_total,
                   &tunnel_bytes, &q_len, &q_wait, &q_timeouts, &q_full,
                   &weight_factor, &zone_backends, &zone_available, &spill, &clients, &accepted, &bytes, &errors, &reloads,
-                  &last_reload, &last_fail, &hash, &local, &tls_hs, &tls_dur, &tls_neg, &tls_exp, &rss, &cpu, &fds, &max_fds, &start}) {
+                  &last_reload, &last_fail, &hash, &local, &tls_hs, &tls_dur, &tls_neg, &tls_exp, &dns_res, &dns_members, &dns_last, &dns_stale, &rss, &cpu, &fds, &max_fds, &start}) {
     fams.push_back(std::move(*f));
   }
   appendRouteMetrics(rt, fams);

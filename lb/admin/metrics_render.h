@@ -8,11 +8,15 @@
 
 #include <string>
 
+#include <vector>
+
 #include "lb/proxy/runtime.h"
+#include "lb/upstream/dns_watcher.h"
 
 namespace ballast {
 
 // `start_time`: Unix time the process started (process_start_time_seconds).
-std::string renderMetrics(const Runtime& rt, double start_time);
+// `discovery`: the DNS discovery of each pool that has one (ballast_discovery_*).
+std::string renderMetrics(const Runtime& rt, double start_time, const std::vector<DnsWatcherPtr>& discovery = {});
 
 }  // namespace ballast

@@ -123,6 +123,21 @@ std::string statusJson(AdminControl& control, std::string_view admin_address) {
     w.num("available", static_cast<uint64_t>(p->availableCount()));
     w.num("size", static_cast<uint64_t>(p->backends().size()));
     w.num("tunnels_active", static_cast<uint64_t>(std::max<int64_t>(0, p->stats().tunnels_active)));
+    for (const auto& d : control.discovery()) {
+      if (!d || d->pool() != p->name()) continue;
+      // DNS discovery: what the last round said, and whether a failure
+      // keeps the last good set (stale).
+      w.key("discovery").beginObject();
+      w.str("name", d->config().name).str("type", config::toString(d->config().type));
+      uint64_t rounds = 0;
+      for (size_t r = 0; r < DnsWatcher::kResults; ++r) rounds += d->resolutions(static_cast<DnsResult>(r));
+      w.str("result", rounds == 0 ? "pending" : toString(d->state().lastResult()));
+      w.num("members", static_cast<uint64_t>(d->state().members().size()));
+      w.boolean("stale", d->state().stale());
+      w.num("last_success", d->lastSuccessUnix());
+      w.num("next_refresh_ms", d->nextRefreshMs());
+      w.endObject();
+    }
     {
       // The last 15 minutes in 10 s slots, oldest first (the page's charts).
       const PoolSeries& s = p->stats().series;

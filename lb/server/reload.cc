@@ -202,7 +202,10 @@ ReloadResult Server::applyConfig(const config::Config& cfg, std::string_view tri
 
   std::shared_ptr<Runtime> old = runtime();
   const std::string old_hash = processStats().config_hash;
-  proxy_->setRuntime(Runtime::build(cfg, uv_now(&loop_), old.get(), zone_override_, &tls_));
+  // Discovered members stay: a watcher whose pool keeps its discovery
+  // config survives with its set (a changed one starts over).
+  if (bound_) syncDiscovery(cfg);
+  proxy_->setRuntime(Runtime::build(withDiscovered(cfg), uv_now(&loop_), old.get(), zone_override_, &tls_));
   explainLog().setCapacity(cfg.explain_buffer);
   const auto& rt = *runtime();
   size_t added = 0, removed = 0, kept_backends = 0;
@@ -246,7 +249,9 @@ ReloadResult Server::applyConfig(const config::Config& cfg, std::string_view tri
   log().emit(LogLevel::Info);
   // A rollback is not itself guarded (it goes back to what ran before).
   if (trigger.find("rollback") == std::string_view::npos) {
-    armReloadGuard(cfg, old->config.get());
+    // Compared with what runs (discovered members included), so discovery
+    // alone never makes a pool look changed.
+    armReloadGuard(*runtime()->config, old->config.get());
   } else {
     guard_pools_.clear();
     guard_until_ms_ = 0;

@@ -217,6 +217,7 @@ int Server::run() {
     recordHistory("start");
     loadState();
     startHealthChecks();
+    syncDiscovery(config());
     // Overrides end on time (to a quarter second; they last minutes to hours).
     uv_timer_start(&override_sweep_, &Server::onOverrideSweep, 250, 250);
     if (!deferred_listeners_.empty() || upgrade_->waitingForReady()) {
@@ -279,6 +280,7 @@ void Server::stop() {
   if (admin_) admin_->close();
   for (auto& a : retired_admins_) a->close();
   stopHealthChecks();
+  stopDiscovery();
   // close() unlinks nothing synchronously (objects leave the lists from their
   // close callbacks), and forEach tolerates it anyway.
   proxy_->clients().forEach([](DownstreamConnection* c) { c->kill(); });

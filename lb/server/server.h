@@ -27,6 +27,7 @@
 #include "lb/base/log.h"
 #include "lb/proxy/context.h"
 #include "lb/tls/tls_contexts.h"
+#include "lb/upstream/dns_watcher.h"
 #include "lb/server/config_history.h"
 
 namespace ballast {
@@ -96,6 +97,7 @@ class Server final : public AdminControl {
   uv_loop_t* loop() override { return &loop_; }
   std::shared_ptr<Runtime> runtime() const override { return proxy_->runtime(); }
   const std::vector<std::unique_ptr<health::HealthChecker>>& checkers() const override { return checkers_; }
+  const std::vector<DnsWatcherPtr>& discovery() const override { return discovery_; }
   std::vector<ListenerInfo> listeners() const override;
   bool ready() const override;
   bool stopping() const override { return stopping_; }
@@ -139,6 +141,14 @@ class Server final : public AdminControl {
   // health_check.close_tunnels_on_unhealthy: ends the open tunnels to `b`.
   void closeTunnelsTo(const Backend& b);
   void stopHealthChecks();
+  // DNS discovery (discovery.cc). syncDiscovery keeps one watcher per pool
+  // with `discovery` (a watcher whose pool keeps the same discovery config
+  // survives a reload with its members); withDiscovered returns `cfg` with
+  // each such pool's discovered members beside its static backends.
+  void syncDiscovery(const config::Config& cfg);
+  void stopDiscovery();
+  config::Config withDiscovered(const config::Config& cfg) const;
+  void onDiscoveryChange(DnsWatcher& w);
   void startReloadJob();
   // Applies a validated config (listeners, admin, runtime, health checks).
   ReloadResult applyConfig(const config::Config& cfg, std::string_view trigger, const std::string& hash);
@@ -187,6 +197,7 @@ class Server final : public AdminControl {
   tls::TlsContexts tls_;
   std::unique_ptr<AdminServer> admin_;
   std::vector<std::unique_ptr<health::HealthChecker>> checkers_;
+  std::vector<DnsWatcherPtr> discovery_;  // one per pool with `discovery`
   // Replaced by a reload: closed, deleted once their handles (and, for an
   // admin server, its last answer) are gone.
   std::vector<std::unique_ptr<Listener>> retired_listeners_;
