@@ -143,6 +143,23 @@ struct ReloadGuardConfig {
   uint32_t min_available_percent = 50;
 };
 
+// journal: every operational event (the event log's lines at info and
+// above) appended to `path`, flushed per event, rotated when it would pass
+// `max_size` keeping `keep` older files. Empty path = no journal.
+struct JournalConfig {
+  std::string path;  // relative to the config file's directory
+  uint64_t max_size = 64ull * 1024 * 1024;
+  uint32_t keep = 5;
+};
+
+// incidents: a pool's incident opens when it has no available backend or
+// its available share falls below `threshold_percent`, and closes once it
+// has stayed at or above the threshold for `settle`.
+struct IncidentsConfig {
+  uint32_t threshold_percent = 50;
+  Duration settle{30000};
+};
+
 // Graceful shutdown (SIGTERM/SIGINT).
 struct DrainConfig {
   Duration delay{0};        // keep accepting this long after /readyz turns 503 (outer LB notices)
@@ -417,6 +434,8 @@ struct Config {
   DrainConfig drain;
   OverridesConfig overrides;
   std::optional<ReloadGuardConfig> reload_guard;
+  JournalConfig journal;
+  IncidentsConfig incidents;
   // config_history: every applied config (start, reload, rollback) kept in
   // `dir` with its time, hash and trigger; the newest `keep`. Empty dir =
   // no history.

@@ -406,6 +406,7 @@ class Loader {
   void loadLog(const Value& v, Config& cfg);
   void loadTimeouts(const Value& v, Config& cfg);
   void loadDrain(const Value& v, Config& cfg);
+  void loadJournal(const Value& v, Config& cfg);
   void loadOverrides(const Value& v, Config& cfg);
   void loadReload(const Value& v, Config& cfg);
   void loadLimits(const Value& v, Config& cfg);
@@ -635,7 +636,7 @@ void Loader::loadDocument(const YAML::Node& root, Config& cfg) {
     return;
   }
   checkKeys(top, {"listen", "admin", "log", "timeouts", "limits", "drain", "overrides", "reload", "config_history",
-                  "explain", "state_file", "state_max_age", "pools", "routes", "zone"});
+                  "explain", "state_file", "state_max_age", "pools", "routes", "zone", "journal", "incidents"});
 
   if (auto v = field(top, "zone")) {
     if (auto name = zoneName(*v)) cfg.zone = *name;
@@ -654,6 +655,18 @@ void Loader::loadDocument(const YAML::Node& root, Config& cfg) {
       checkKeys(*v, {"buffer"});
       if (auto b = field(*v, "buffer")) {
         if (auto n = integer(*b, 0, 1000000)) cfg.explain_buffer = static_cast<uint32_t>(*n);
+      }
+    }
+  }
+  if (auto v = field(top, "journal")) loadJournal(*v, cfg);
+  if (auto v = field(top, "incidents")) {
+    if (expectMap(*v)) {
+      checkKeys(*v, {"threshold", "settle"});
+      if (auto t = field(*v, "threshold")) {
+        if (auto n = percentWithSign(*t, 100)) cfg.incidents.threshold_percent = *n;
+      }
+      if (auto d = field(*v, "settle")) {
+        if (auto ms = positiveDuration(*d)) cfg.incidents.settle = *ms;
       }
     }
   }
@@ -1024,6 +1037,30 @@ void Loader::loadTimeouts(const Value& v, Config& cfg) {
     if (auto field_value = field(v, key)) {
       if (auto d = positiveDuration(*field_value)) cfg.timeouts.*member = *d;
     }
+  }
+}
+
+void Loader::loadJournal(const Value& v, Config& cfg) {
+  if (!expectMap(v)) return;
+  checkKeys(v, {"path", "max_size", "keep"});
+  if (auto p = requiredField(v, "path")) {
+    if (auto path = scalar(*p, "a file path")) {
+      if (path->empty()) {
+        error(*p, "expected a file path, got an empty string (leave journal out to keep no journal)");
+      } else {
+        std::string full = *path;
+        const size_t slash = file_.rfind('/');
+        if (full.front() != '/' && slash != std::string::npos) full = file_.substr(0, slash + 1) + full;
+        cfg.journal.path = full;
+      }
+    }
+  }
+  // At least 4 KiB so one event line always fits a file.
+  if (auto m = field(v, "max_size")) {
+    if (auto n = size(*m, 4096, uint64_t{1} << 40)) cfg.journal.max_size = *n;
+  }
+  if (auto k = field(v, "keep")) {
+    if (auto n = integer(*k, 0, 1000)) cfg.journal.keep = static_cast<uint32_t>(*n);
   }
 }
 

@@ -16,6 +16,7 @@
 
 #include "health/health_checker.h"
 #include "lb/proxy/runtime.h"
+#include "lb/stats/incidents.h"
 #include "lb/upstream/dns_watcher.h"
 
 namespace ballast {
@@ -90,6 +91,8 @@ class AdminControl {
   }
   // config_history (empty, and nullopt, when not configured).
   virtual std::vector<ConfigHistoryEntry> configHistory() const { return {}; }
+  // Open and recent incidents (null in test doubles without a tracker).
+  virtual const IncidentTracker* incidents() const { return nullptr; }
   virtual std::optional<std::string> configText(const std::string& /*hash*/) const { return std::nullopt; }
   virtual void rollback(std::string_view /*trigger*/, ReloadDone done) {
     ReloadResult r;

@@ -1,6 +1,7 @@
 #include "lb/admin/admin_server.h"
 
 #include "lb/admin/admin_auth.h"
+#include "lb/admin/incidents_json.h"
 #include "lb/admin/admin_connection.h"
 #include "lb/admin/backend_control.h"
 #include "lb/admin/drills.h"
@@ -226,6 +227,20 @@ bool AdminServer::answer(const AdminRequest& req, AdminReply& out, const Respond
     } else {
       startDrill(*rt, uv_now(control_.loop()), req, out);
     }
+    return true;
+  }
+
+  // GET /incidents, GET /incidents/{id}: read like /status.
+  constexpr std::string_view kIncidents = "/incidents";
+  if (path == kIncidents || (path.size() > kIncidents.size() + 1 && path.substr(0, kIncidents.size() + 1) == "/incidents/")) {
+    if (!get) {
+      methodNotAllowed(out, "GET, HEAD");
+      return true;
+    }
+    if (!noQuery(req, out)) return true;
+    if (cfg.protect_reads && !authorize(cfg, req, out)) return true;
+    const std::string id = path == kIncidents ? std::string() : percentDecode(path.substr(kIncidents.size() + 1));
+    answerIncidents(control_.incidents(), id, out);
     return true;
   }
 

@@ -14,6 +14,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include "lb/admin/journal_metrics.h"
 #include "lb/admin/route_metrics.h"
 #include "lb/proxy/access_log.h"
 #include "lb/stats/local_resources.h"
@@ -383,6 +384,7 @@ std::string renderMetrics(const Runtime& rt, double start_time, const std::vecto
     fams.push_back(std::move(*f));
   }
   appendRouteMetrics(rt, fams);
+  appendJournalMetrics(fams);
   prometheus::TextSerializer ser;
   return ser.Serialize(fams);
 }

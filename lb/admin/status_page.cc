@@ -78,6 +78,8 @@ constexpr std::string_view kPage = R"HTML(<!doctype html>
     <span class="tok" id="tokstate"></span>
   </div>
   <div class="card" id="diagram"><svg id="topo" width="1040" height="120" role="img" aria-label="topology"></svg></div>
+  <h2>Incidents</h2>
+  <div class="card" id="incidents">none recorded</div>
   <h2>Last 15 minutes</h2>
   <div class="card" id="charts"></div>
   <h2>Backends</h2>
@@ -372,6 +374,43 @@ constexpr std::string_view kPage = R"HTML(<!doctype html>
     });
   }
 
+  // Open and recent incidents (the five newest), each with the end of its
+  // timeline; text only (textContent), like the rest of the page.
+  function hel(tag, parent, text) {
+    var n = document.createElement(tag);
+    n.textContent = text || "";
+    parent.appendChild(n);
+    return n;
+  }
+  function incidents(headers) {
+    fetch("/incidents", { headers: headers, cache: "no-store" }).then(function (r) {
+      return r.ok ? r.json() : null;
+    }).then(function (body) {
+      if (!body) return;
+      var root = $("incidents");
+      var list = body.incidents.slice(0, 5);
+      if (!list.length) { root.textContent = "none recorded"; return; }
+      root.textContent = "";
+      list.forEach(function (inc) {
+        var d = inc.impact.during;
+        var box = hel("div", root);
+        hel("strong", box, inc.id);
+        hel("span", box, " \u00b7 " + inc.state + " \u00b7 pool " + inc.pool + " \u00b7 " + inc.reason +
+           " \u00b7 opened " + clock(inc.opened) + (inc.closed ? " \u00b7 closed " + clock(inc.closed) : "") +
+           " \u00b7 " + d.failed + " of " + d.requests + " requests failed");
+        var ul = hel("ul", box);
+        fetch("/incidents/" + encodeURIComponent(inc.id), { headers: headers, cache: "no-store" }).then(function (r) {
+          return r.ok ? r.json() : null;
+        }).then(function (one) {
+          if (!one) return;
+          one.timeline.slice(-20).forEach(function (e) {
+            hel("li", ul, clock(e.time) + " " + e.event + " " + clip(e.text, 200));
+          });
+        }).catch(function () {});
+      });
+    }).catch(function () {});
+  }
+
   function render(st) {
     $("meta").textContent = "v" + st.version + " \u00b7 pid " + st.pid + " \u00b7 up " + ago(st.uptime_seconds) +
         " \u00b7 " + st.listeners.length + " listener(s), " + st.routes.length + " route(s), " + st.pools.length + " pool(s)";
@@ -408,6 +447,7 @@ constexpr std::string_view kPage = R"HTML(<!doctype html>
       banner("");
       stale(false);
       render(st);
+      incidents(headers);
     }).catch(function (e) {
       banner("Cannot reach ballast: " + (e && e.message ? e.message : e) + " (showing the last known state)");
       stale(true);

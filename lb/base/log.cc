@@ -1,5 +1,7 @@
 #include "lb/base/log.h"
 
+#include "lb/base/journal.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -172,8 +174,10 @@ JsonWriter& Log::eventLine(LogLevel level, std::string_view event) {
 }
 
 void Log::emit(LogLevel level) {
+  if (!incident_tag_.empty()) event_line_.str("incident", incident_tag_);
   event_line_.endObject();
-  if (events_ && enabled(level)) events_->log(toSpd(level), event_line_.view());
+  if (events_ && level >= level_) events_->log(toSpd(level), event_line_.view());
+  if (journal_ && level >= LogLevel::Info) journal_->append(event_line_.view());
 }
 
 uint64_t Log::writeErrors() const { return g_write_errors; }

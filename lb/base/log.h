@@ -16,6 +16,8 @@
 
 namespace ballast {
 
+class Journal;
+
 enum class LogLevel : uint8_t { Trace, Debug, Info, Warn, Error };
 
 // Where the two logs go: "stdout", "stderr", "off" or a file path.
@@ -38,7 +40,11 @@ class Log {
   bool accessEnabled() const { return access_ != nullptr; }
   void access(std::string_view json_line);
 
-  bool enabled(LogLevel level) const { return level >= level_; }
+  // True when an event at `level` goes anywhere: the event log, or the
+  // journal (which takes info and above whatever log.level says).
+  bool enabled(LogLevel level) const {
+    return level >= level_ || (journal_ != nullptr && level >= LogLevel::Info);
+  }
   // Begins an event line (time, level, event name) for the caller to add
   // fields to, then emit() ends and writes it (if `level` is enabled).
   JsonWriter& eventLine(LogLevel level, std::string_view event);
@@ -46,11 +52,21 @@ class Log {
 
   uint64_t writeErrors() const;
 
+  // The journal (lb/base/journal.h) receives a copy of every event line at
+  // info or above, whatever the event log's own target and level; null = no
+  // journal. Borrowed: the server owns it and clears this before freeing it.
+  void setJournal(Journal* journal) { journal_ = journal; }
+  // Ids of the open incidents ("" = none): added as "incident" to every
+  // event line while non-empty, so events inside an incident carry its id.
+  void setIncidentTag(std::string tag) { incident_tag_ = std::move(tag); }
+
  private:
   std::shared_ptr<spdlog::logger> access_;
   std::shared_ptr<spdlog::logger> events_;
   LogLevel level_ = LogLevel::Info;
   JsonWriter event_line_;
+  Journal* journal_ = nullptr;  // borrowed
+  std::string incident_tag_;
 };
 
 // The process-wide log (logging is inherently global; the loop is single-threaded).

@@ -12,6 +12,7 @@
 #include "lb/base/crash.h"
 #include "lb/base/file_hash.h"
 #include "lb/base/json.h"
+#include "lb/server/postmortem.h"
 #include "lb/base/log.h"
 #include "lb/server/check_limits.h"
 #include "lb/server/drill_cli.h"
@@ -25,6 +26,8 @@ namespace {
 constexpr const char* kUsage =
     "Usage: ballast --config FILE [--check [--probe] | --watch] [--zone ZONE]\n"
     "       ballast drill --admin HOST:PORT --pool POOL --backend ADDR --duration 60s [--token T]\n"
+    "       ballast postmortem --journal FILE [--incident ID | --since TIME --until TIME]\n"
+    "                          [--format markdown|json]\n"
     "       ballast --version | --help\n"
     "\n"
     "A Layer-7 HTTP load balancer.\n"
@@ -56,6 +59,7 @@ int usageError(const std::string& what) {
 
 int main(int argc, char** argv) {
   if (argc >= 2 && std::string_view(argv[1]) == "drill") return ballast::drillCommand(argc, argv);
+  if (argc > 1 && std::string(argv[1]) == "postmortem") return ballast::runPostmortem(argc - 2, argv + 2);
   std::string config_path;
   bool check = false;
   bool probe = false;
@@ -149,6 +153,10 @@ int main(int argc, char** argv) {
   std::string err;
   if (!ballast::log().configure(ballast::logOptions(result.config->log), &err)) {
     std::fprintf(stderr, "ballast: %s: log: %s\n", config_path.c_str(), err.c_str());
+    return 1;
+  }
+  if (!ballast::configureJournal(result.config->journal, &err)) {
+    std::fprintf(stderr, "ballast: %s: journal: %s\n", config_path.c_str(), err.c_str());
     return 1;
   }
   std::signal(SIGPIPE, SIG_IGN);

@@ -154,6 +154,9 @@ ReloadResult Server::applyConfig(const config::Config& cfg, std::string_view tri
   if (res.errors.empty() && !log().configure(logOptions(cfg.log), &log_err)) {
     res.errors.push_back(config_path_ + ": log: " + log_err);
   }
+  if (res.errors.empty() && !configureJournal(cfg.journal, &log_err)) {
+    res.errors.push_back(config_path_ + ": journal: " + log_err);
+  }
   if (!res.errors.empty()) {
     // Roll back: give kept listeners back, close the fresh ones.
     for (auto& l : next) {
@@ -207,6 +210,7 @@ ReloadResult Server::applyConfig(const config::Config& cfg, std::string_view tri
   if (bound_) syncDiscovery(cfg);
   proxy_->setRuntime(Runtime::build(withDiscovered(cfg), uv_now(&loop_), old.get(), zone_override_, &tls_));
   explainLog().setCapacity(cfg.explain_buffer);
+  incidents_->configure(cfg.incidents.threshold_percent, static_cast<uint64_t>(cfg.incidents.settle.count()));
   const auto& rt = *runtime();
   size_t added = 0, removed = 0, kept_backends = 0;
   const auto holds = [](const Runtime& r, const Backend* b) {

@@ -15,8 +15,10 @@
 #include "lb/server/preflight.h"
 #include "lb/server/state_file.h"
 #include "lb/proxy/explain.h"
+#include "lb/upstream/pool_sample.h"
 #include "lb/upstream/probe_traffic.h"
 #include "lb/base/clock.h"
+#include "lb/base/journal.h"
 #include "lb/proxy/downstream_connection.h"
 #include "lb/server/config_job.h"
 #include "lb/server/hot_upgrade.h"
@@ -42,6 +44,23 @@ LogOptions logOptions(const config::LogConfig& cfg) {
   return o;
 }
 
+bool configureJournal(const config::JournalConfig& cfg, std::string* err) {
+  Journal& j = journal();
+  // The log hands every event to the journal even without a file: the
+  // incident tracker reads them from there.
+  log().setJournal(&j);
+  if (cfg.path.empty()) {
+    j.close();
+    return true;
+  }
+  if (j.isOpen() && j.path() == cfg.path) {
+    j.setLimits(cfg.max_size, cfg.keep);
+  } else if (!j.open(cfg.path, cfg.max_size, cfg.keep, err)) {
+    return false;
+  }
+  return true;
+}
+
 Server::Server(const config::Config& cfg, tls::TlsContexts tls, std::string zone_override)
     : zone_override_(std::move(zone_override)), tls_(std::move(tls)) {
   uv_loop_init(&loop_);
@@ -50,6 +69,10 @@ Server::Server(const config::Config& cfg, tls::TlsContexts tls, std::string zone
   proxy_ = std::make_unique<ProxyContext>(&loop_);
   proxy_->setRuntime(Runtime::build(cfg, uv_now(&loop_), nullptr, zone_override_, &tls_));
   explainLog().setCapacity(cfg.explain_buffer);
+  incidents_ = std::make_unique<IncidentTracker>(latencyBuckets());
+  incidents_->configure(cfg.incidents.threshold_percent, static_cast<uint64_t>(cfg.incidents.settle.count()));
+  journal().setObserver([this](std::string_view line) { incidents_->onEvent(line); });
+  log().setJournal(&journal());
   proxy_->on_client_closed = [this] { onClientClosed(); };
   upgrade_ = std::make_unique<HotUpgrade>(&loop_);
   notify_ = std::make_unique<SystemdNotifier>(&loop_);
@@ -74,6 +97,8 @@ Server::~Server() {
     uv_run(&loop_, UV_RUN_DEFAULT);
     while (proxy_->deferred().runRemaining()) uv_run(&loop_, UV_RUN_DEFAULT);
   }
+  journal().setObserver(nullptr);
+  log().setIncidentTag({});
   retired_listeners_.clear();
   retired_admins_.clear();
   retired_jobs_.clear();
@@ -527,6 +552,9 @@ void Server::onOverrideSweep(uv_timer_t* h) {
   sweepOverrides(*self->runtime(), now);
   sweepDrills(*self->runtime(), now);
   for (const auto& p : self->runtime()->pools) sweepProbeTraffic(*p, now);
+  std::vector<PoolSample> samples;
+  for (const auto& p : self->runtime()->pools) samples.push_back(samplePool(*p));
+  self->incidents_->update(now, wallSeconds(), samples);
   self->saveState(false);
 }
 

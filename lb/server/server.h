@@ -40,6 +40,10 @@ class SystemdNotifier;
 
 // The log settings of a config.
 LogOptions logOptions(const config::LogConfig& cfg);
+// Opens (or reopens, when the settings changed) the journal of `cfg` and
+// hands it to the log; an empty path closes it. On failure returns false
+// with a message in *err and keeps the journal as it was.
+bool configureJournal(const config::JournalConfig& cfg, std::string* err);
 
 class Server final : public AdminControl {
  public:
@@ -103,6 +107,7 @@ class Server final : public AdminControl {
   bool stopping() const override { return stopping_; }
   double startTime() const override { return start_time_; }
   uint64_t startedMs() const override { return started_ms_; }
+  const IncidentTracker* incidents() const override { return incidents_.get(); }
 
  private:
   bool bindListeners();
@@ -196,6 +201,9 @@ class Server final : public AdminControl {
   // lists); replaced by a reload. Connections hold their own references.
   tls::TlsContexts tls_;
   std::unique_ptr<AdminServer> admin_;
+  // Fed by onOverrideSweep (pool counters) and the journal's observer
+  // (event lines); see lb/stats/incidents.h.
+  std::unique_ptr<IncidentTracker> incidents_;
   std::vector<std::unique_ptr<health::HealthChecker>> checkers_;
   std::vector<DnsWatcherPtr> discovery_;  // one per pool with `discovery`
   // Replaced by a reload: closed, deleted once their handles (and, for an

@@ -173,9 +173,9 @@ TEST_CASE("reload dry run: validates, lists the changes, probes new backends, ch
   CHECK(has(r.body, "\"dry_run\":true,\"valid\":true"));
   CHECK(has(r.body, "\"pool web: backend " + c.address() + " added\""));
   CHECK(has(r.body, "\"pool web: backend " + a.address() + " removed\""));
-  // The failures are listed in the order the probes finished.
-  CHECK(has(r.body, "\"pool web: 0 of 3 would pass: "));
-  for (auto* b : {&c, &d, &e}) CHECK(has(r.body, b->address() + ": "));
+  // Failures in config order (preflight.cc), each with its reason.
+  CHECK(has(r.body, "\"pool web: 0 of 3 would pass: " + c.address()));
+  for (auto* b : {&c, &d, &e}) CHECK(has(r.body, b->address() + ": first probe failed: status 404"));
   CHECK(has(r.body, "status 404"));
   CHECK(has(r.body, "\"result\":\"nothing was changed\""));
   // Nothing changed: no reload, the old backend still serves.

@@ -1,0 +1,88 @@
+#include "lb/admin/incidents_json.h"
+
+#include "lb/base/clock.h"
+#include "lb/base/json.h"
+
+namespace ballast {
+
+namespace {
+
+void writeWindowObject(JsonWriter& w, std::string_view name, const TrafficWindow& t) {
+  w.key(name).beginObject();
+  w.num("requests", t.requests).num("failed", t.failed).num("retries", t.retries);
+  w.key("failed_by_status").beginObject();
+  for (size_t i = 0; i < t.failed_by_status.size(); ++i) {
+    if (t.failed_by_status[i] != 0) w.num(std::to_string(500 + i), t.failed_by_status[i]);
+  }
+  w.endObject();
+  if (t.p50 >= 0) {
+    w.dbl("p50_ms", t.p50 * 1000, 1);
+  } else {
+    w.null("p50_ms");
+  }
+  if (t.p99 >= 0) {
+    w.dbl("p99_ms", t.p99 * 1000, 1);
+  } else {
+    w.null("p99_ms");
+  }
+  w.endObject();
+}
+
+}  // namespace
+
+void writeIncident(JsonWriter& w, const Incident& inc, bool with_timeline) {
+  w.beginObject();
+  w.str("id", inc.id).str("pool", inc.pool).str("state", inc.open() ? "open" : "closed");
+  w.str("reason", inc.reason).str("opened", isoTime(inc.opened_at));
+  if (inc.recovered_at > 0) {
+    w.str("recovered", isoTime(inc.recovered_at));
+  } else {
+    w.null("recovered");
+  }
+  if (inc.open()) {
+    w.null("closed");
+  } else {
+    w.str("closed", isoTime(inc.closed_at));
+    w.dbl("duration_s", inc.closed_at - inc.opened_at, 3);
+  }
+  w.num("min_available", uint64_t{inc.min_available}).num("total", uint64_t{inc.total});
+  w.key("impact").beginObject();
+  writeWindowObject(w, "before", inc.before);
+  writeWindowObject(w, "during", inc.during);
+  if (!inc.open()) {
+    writeWindowObject(w, "after", inc.after);
+    w.boolean("after_complete", inc.after_complete);
+  }
+  w.endObject();
+  if (with_timeline) {
+    w.key("timeline").beginArray();
+    for (const TimelineEntry& e : inc.timeline) {
+      w.beginObject().str("time", e.time).str("event", e.event).str("text", e.text).endObject();
+    }
+    w.endArray();
+  }
+  w.endObject();
+}
+
+void answerIncidents(const IncidentTracker* tracker, const std::string& id, AdminReply& out) {
+  JsonWriter w;
+  if (id.empty()) {
+    w.beginObject().key("incidents").beginArray();
+    if (tracker != nullptr) {
+      for (const Incident* inc : tracker->list()) writeIncident(w, *inc, false);
+    }
+    w.endArray().endObject();
+  } else {
+    const Incident* inc = tracker != nullptr ? tracker->find(id) : nullptr;
+    if (inc == nullptr) {
+      jsonError(out, 404, "no incident \"" + id + "\" (see GET /incidents; the last 50 closed ones are kept)");
+      return;
+    }
+    writeIncident(w, *inc, true);
+  }
+  out.content_type = "application/json";
+  out.body = w.take();
+  out.body.push_back('\n');
+}
+
+}  // namespace ballast
