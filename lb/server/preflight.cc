@@ -151,6 +151,9 @@ std::vector<std::string> configChanges(const config::Config& current, const conf
       }
     }
     for (const auto& b : old->backends) {
+      // Members found by DNS discovery are not in the file: the new config
+      // does not remove them (discovery keeps them up to date).
+      if (b.discovered) continue;
       if (!hasBackend(p, b.address.text)) {
         out.push_back("pool " + p.name + ": backend " + b.address.text + " removed");
         listed = true;

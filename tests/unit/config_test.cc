@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "config/config_loader.h"
+#include "lb/server/preflight.h"
 #include "config/duration.h"
 
 using namespace std::chrono_literals;
@@ -1332,4 +1333,24 @@ TEST_CASE("config: an empty token file names the file", "[config][admin]") {
   CHECK(errorsOf("admin:\n  token_file: " + g.path + "\n" + kOnePool) ==
         std::vector<std::string>{"<string>:2:15: admin.token_file: token in \"" + g.path +
                                  "\" must be visible ASCII characters without spaces"});
+}
+
+TEST_CASE("configChanges: members found by DNS discovery are never listed as removed by a new file", "[config][dry_run]") {
+  const std::string yaml =
+      "listen: 127.0.0.1:0\npools:\n  - name: web\n    backends: [ { address: \"127.0.0.1:9001\" } ]\n";
+  auto cur = ballast::config::loadConfigString(yaml, "<string>");
+  auto next = ballast::config::loadConfigString(yaml, "<string>");
+  REQUIRE(cur.ok());
+  REQUIRE(next.ok());
+  ballast::config::BackendConfig found = cur.config->pools[0].backends[0];
+  found.address.text = "127.0.0.1:9002";
+  found.discovered = true;
+  cur.config->pools[0].backends.push_back(found);
+  const auto changes = ballast::configChanges(*cur.config, *next.config);
+  for (const auto& c : changes) CHECK(c.find("removed") == std::string::npos);
+  // A static backend that goes is listed.
+  cur.config->pools[0].backends.back().discovered = false;
+  const auto again = ballast::configChanges(*cur.config, *next.config);
+  REQUIRE(again.size() >= 1);
+  CHECK(again[0] == "pool web: backend 127.0.0.1:9002 removed");
 }
