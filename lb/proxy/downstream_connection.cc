@@ -315,8 +315,8 @@ void DownstreamConnection::replyAndClose(int status, std::string_view why, Error
   // The stream cannot be resynchronised after these: answer and close. A
   // HEAD refused before its head was complete still gets no body (found
   // by the request fuzz target): the parser has its method once the
-  // message began.
-  const bool head = phase_ != Phase::Idle && parser_.method == HTTP_HEAD;
+  // request line reached its target ("HEAD /x ..."; not "HEAD\x02...").
+  const bool head = phase_ != Phase::Idle && parser_.method == HTTP_HEAD && !head_.url.empty();
   phase_ = Phase::Waiting;
   updateReading();
   updateTimer(false);
