@@ -28,7 +28,10 @@ trap cleanup EXIT
 
 # A sanitizer build links the sanitizer runtimes, which the image (built
 # from a Release build) does not carry: nothing to compare.
-if ldd "$build/bin/ballast" | grep -qE 'libasan|libubsan'; then
+# (ldd's output first: grep -q would end the pipe early, and with pipefail
+# ldd's SIGPIPE would make the test false.)
+linked=$(ldd "$build/bin/ballast")
+if grep -qE 'libasan|libubsan' <<<"$linked"; then
   echo "docker_libs: skipped: $build/bin/ballast is a sanitizer build"
   exit 77
 fi
