@@ -160,6 +160,13 @@ int ProxyRequest::onRequestHead(RequestHead& h) {
   std::string_view authority;
   std::string_view origin_path;
   bool absolute = splitAbsoluteForm(h.url, &authority, &origin_path);
+  if (!absolute && h.url.size() >= 7 && (iequals(h.url.substr(0, 7), "http://") ||
+                                         (h.url.size() >= 8 && iequals(h.url.substr(0, 8), "https://")))) {
+    // "http:///x": an absolute-form target with no host (found by the
+    // request fuzz target; it used to be forwarded as it came).
+    local_detail_ = "the request target is absolute-form without a host";
+    return 400;
+  }
   if (absolute && !origin_path.empty() && origin_path[0] == '?') {
     // "http://h?q": the origin form is "/?q" (RFC 9112 3.2.1); never
     // forwarded as it came (found by the request fuzz target).

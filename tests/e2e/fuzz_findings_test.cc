@@ -36,6 +36,16 @@ TEST_CASE("fuzz finding: an absolute-form target with a query and no path goes t
   CHECK(heads[0].find("\r\nHost: t:80\r\n") != std::string::npos);
 }
 
+TEST_CASE("fuzz finding: an absolute-form target without a host is refused, not forwarded", "[fuzz_findings]") {
+  TempDir dir;
+  DemoBackend a(dir, "a");
+  Ballast lb(dir, webConfig({a.address()}));
+  Client c(lb.port());
+  Response r = c.roundTrip("GET http:///user/x HTTP/1.1\r\nHost: t\r\n\r\n");
+  CHECK(r.status == 400);
+  CHECK(r.body.find("absolute-form without a host") != std::string::npos);
+}
+
 TEST_CASE("fuzz finding: a HEAD refused before its head was complete gets no body", "[fuzz_findings]") {
   TempDir dir;
   DemoBackend a(dir, "a");

@@ -141,7 +141,16 @@ void compareForwarded(std::string_view input, const std::string& client, const O
     for (const auto& v : c.all("connection")) conn_upgrade = conn_upgrade || icontains(v, "upgrade");
     if (!offered || !conn_upgrade || c.all("upgrade").empty()) fail("Upgrade forwarded without an upgrade offer");
     if (up.size() != 1 || conn.size() != 1 || !iequal(conn[0], "upgrade")) fail("Upgrade forwarded without Connection: upgrade");
-    if (icontains(up[0], "h2c")) fail("an h2c upgrade offered to the backend");
+    // Tokens "h2c" or "h2c/..." exactly (another protocol may start so).
+    std::string_view rest = up[0];
+    while (!rest.empty()) {
+      const size_t comma = rest.find(',');
+      std::string_view tok = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) tok.remove_prefix(1);
+      while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.remove_suffix(1);
+      if (iequal(tok.substr(0, tok.find('/')), "h2c")) fail("an h2c upgrade offered to the backend");
+    }
   } else if (!conn.empty()) {
     fail("a Connection header forwarded without an upgrade");
   }
