@@ -1044,7 +1044,8 @@ void ProxyRequest::recordExplanation(int status, bool complete) {
   }
   r.retry_budget_tokens = pool_ != nullptr ? pool_->retryBudget().tokens() : 0;
   r.retries_in_flight = pool_ != nullptr ? pool_->retryBudget().inFlight() : 0;
-  r.config_hash.assign(processStats().config_hash);
+  // The hash changes only on reloads: most slots already hold it.
+  if (r.config_hash != processStats().config_hash) r.config_hash.assign(processStats().config_hash);
 }
 
 void ProxyRequest::logAccess(int status, bool complete) {
