@@ -584,7 +584,7 @@ TEST_CASE("d4: POST /reload of a config that is a single comma answers 422 promp
   auto t0 = Clock::now();
   std::thread admin([&] {
     try {
-      reply = adminRequest(lb.adminPort(), "POST", "/reload", 2000ms);
+      reply = adminRequest(lb.adminPort(), "POST", "/reload", "", {}, 2000ms);
     } catch (const std::exception& e) {
       reply_error = e.what();
     }

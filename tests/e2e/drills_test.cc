@@ -14,14 +14,6 @@ namespace {
 
 bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
-Response adminPost(const Ballast& lb, const std::string& path, const std::string& body) {
-  Client c(lb.adminPort());
-  ReadOptions opts;
-  opts.method = "POST";
-  return c.roundTrip(request("POST", path, {"Content-Type: application/json"}, body,
-                             "127.0.0.1:" + std::to_string(lb.adminPort())),
-                     opts);
-}
 
 }  // namespace
 
@@ -35,7 +27,7 @@ TEST_CASE("drill: simulate_down under load fails over, ends by itself and fails 
   Load load(lb.port(), 4);
   REQUIRE(pollUntil([&] { return load.total() >= 200; }, 10000ms));
 
-  Response r = adminPost(lb, "/drills",
+  Response r = adminRequest(lb.adminPort(), "POST", "/drills",
                          "{\"action\": \"simulate_down\", \"pool\": \"web\", \"backend\": \"" + b.address() +
                              "\", \"duration\": \"1500ms\"}");
   INFO(r.describe());
@@ -58,7 +50,7 @@ TEST_CASE("drill: abort answers the marked requests of a pool with the status, u
   TempDir dir;
   DemoBackend a(dir, "a");
   Ballast lb(dir, webConfig({a.address()}));
-  Response r = adminPost(lb, "/drills",
+  Response r = adminRequest(lb.adminPort(), "POST", "/drills",
                          R"({"action": "abort", "pool": "web", "percent": 100, "status": 503, "duration": "10m",)"
                          R"( "header": "x-ballast-drill"})");
   INFO(r.describe());
@@ -74,10 +66,10 @@ TEST_CASE("drill: abort answers the marked requests of a pool with the status, u
     CHECK(has(list.body, "\"action\":\"abort\",\"pool\":\"web\",\"percent\":100,\"status\":503"));
   }
   const std::string id = jsonText(waitEvent(lb, "drill_started"), "id");
-  Response stop = adminPost(lb, "/drills/" + id + "/stop", "");
+  Response stop = adminRequest(lb.adminPort(), "POST", "/drills/" + id + "/stop", "");
   CHECK(stop.status == 200);
   CHECK(c.roundTrip(get("/m2", {"x-ballast-drill: 1"})).status == 200);
-  CHECK(adminPost(lb, "/drills/" + id + "/stop", "").status == 404);
+  CHECK(adminRequest(lb.adminPort(), "POST", "/drills/" + id + "/stop", "").status == 404);
 }
 
 TEST_CASE("drill: a drill without a duration, or with unknown fields, is refused", "[drills]") {
@@ -100,7 +92,7 @@ TEST_CASE("drill: a drill without a duration, or with unknown fields, is refused
            {R"({"action": "explode", "pool": "web", "duration": "1m"})", 400, "simulate_down or abort"},
            {R"({"action": "abort", "pool": "nope", "percent": 5, "duration": "1m"})", 404, "unknown pool"},
        }) {
-    Response r = adminPost(lb, "/drills", c.body);
+    Response r = adminRequest(lb.adminPort(), "POST", "/drills", c.body);
     INFO(c.body << "\n" << r.describe());
     CHECK(r.status == c.status);
     CHECK(has(r.body, c.says));

@@ -14,10 +14,6 @@ namespace {
 
 bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
-Response explain(const Ballast& lb, const std::string& id) {
-  Client c(lb.adminPort());
-  return c.roundTrip(get("/requests/" + id, {"Host: 127.0.0.1:" + std::to_string(lb.adminPort())}));
-}
 
 }  // namespace
 
@@ -33,7 +29,7 @@ TEST_CASE("explain: a retried request shows both attempts, the refused backend a
     const std::string id = "explain-" + std::to_string(i);
     Response r = c.roundTrip(get("/x" + std::to_string(i), {"X-Request-Id: " + id}));
     REQUIRE(r.status == 200);
-    Response e = explain(lb, id);
+    Response e = adminRequest(lb.adminPort(), "GET", "/requests/" + id);
     INFO(e.describe());
     REQUIRE(e.status == 200);
     if (has(e.body, "\"outcome\":\"connect_failure\"")) retried = e.body;
@@ -57,7 +53,7 @@ TEST_CASE("explain: an unknown id is a 404 saying what is kept, and explain.buff
   DemoBackend a(dir, "a");
   {
     Ballast lb(dir, webConfig({a.address()}));
-    Response e = explain(lb, "never-seen");
+    Response e = adminRequest(lb.adminPort(), "GET", "/requests/never-seen");
     CHECK(e.status == 404);
     CHECK(has(e.body, "no recent request"));
   }
@@ -65,7 +61,7 @@ TEST_CASE("explain: an unknown id is a 404 saying what is kept, and explain.buff
     Ballast lb(dir, webConfig({a.address()}, "explain: { buffer: 0 }"));
     Client c(lb.port());
     REQUIRE(c.roundTrip(get("/", {"X-Request-Id: off-1"})).status == 200);
-    Response e = explain(lb, "off-1");
+    Response e = adminRequest(lb.adminPort(), "GET", "/requests/off-1");
     CHECK(e.status == 404);
     CHECK(has(e.body, "explanations are off"));
   }

@@ -17,13 +17,6 @@ namespace {
 
 bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
-Response adminCall(const Ballast& lb, const std::string& method, const std::string& path, const std::string& body = "",
-                   const std::vector<std::string>& headers = {}) {
-  Client c(lb.adminPort());
-  ReadOptions opts;
-  opts.method = method;
-  return c.roundTrip(request(method, path, headers, body, "127.0.0.1:" + std::to_string(lb.adminPort())), opts);
-}
 
 // The backends answering `n` GETs through ballast (X-Backend of each).
 std::set<std::string> servedBy(const Ballast& lb, int n) {
@@ -41,7 +34,7 @@ TEST_CASE("overrides: disable for a while with a reason, shown in /status, then 
   Ballast lb(dir, webConfig({a.address(), b.address()}));
   REQUIRE(servedBy(lb, 10) == std::set<std::string>{"a", "b"});
 
-  Response r = adminCall(lb, "POST", "/pools/web/backends/" + b.address() + "/disable?for=1500ms&reason=INC-4411&by=alice");
+  Response r = adminRequest(lb.adminPort(), "POST", "/pools/web/backends/" + b.address() + "/disable?for=1500ms&reason=INC-4411&by=alice");
   INFO(r.describe());
   REQUIRE(r.status == 200);
   CHECK(has(r.body, "\"reason\":\"INC-4411\""));
@@ -49,7 +42,7 @@ TEST_CASE("overrides: disable for a while with a reason, shown in /status, then 
   CHECK_FALSE(has(r.body, "\"expires\":null"));
   CHECK(servedBy(lb, 10) == std::set<std::string>{"a"});
 
-  const std::string status = adminCall(lb, "GET", "/status").body;
+  const std::string status = adminRequest(lb.adminPort(), "GET", "/status").body;
   CHECK(has(status, "\"admin\":\"disabled\""));
   CHECK(has(status, "\"override\":{\"reason\":\"INC-4411\",\"by\":\"alice\""));
   CHECK(has(status, "\"expires_in_seconds\":"));
@@ -60,7 +53,7 @@ TEST_CASE("overrides: disable for a while with a reason, shown in /status, then 
   CHECK(jsonText(ev, "by") == "alice");
   CHECK(jsonText(ev, "was") == "disabled");
   REQUIRE(pollUntil([&] { return servedBy(lb, 10).count("b") == 1; }, 5000ms));
-  CHECK_FALSE(has(adminCall(lb, "GET", "/status").body, "INC-4411"));
+  CHECK_FALSE(has(adminRequest(lb.adminPort(), "GET", "/status").body, "INC-4411"));
 }
 
 TEST_CASE("overrides: a JSON body works like the query, and enable ends the override at once", "[overrides]") {
@@ -69,7 +62,7 @@ TEST_CASE("overrides: a JSON body works like the query, and enable ends the over
   DemoBackend b(dir, "b");
   Ballast lb(dir, webConfig({a.address(), b.address()}));
 
-  Response r = adminCall(lb, "POST", "/pools/web/backends/" + b.address() + "/drain",
+  Response r = adminRequest(lb.adminPort(), "POST", "/pools/web/backends/" + b.address() + "/drain",
                          R"({"for": "2h", "reason": "kernel upgrade \u00e9", "by": "ops"})",
                          {"Content-Type: application/json"});
   INFO(r.describe());
@@ -80,9 +73,9 @@ TEST_CASE("overrides: a JSON body works like the query, and enable ends the over
   CHECK(jsonText(ev, "for") == "2h");
   CHECK(jsonText(ev, "by") == "ops");
 
-  REQUIRE(adminCall(lb, "POST", "/pools/web/backends/" + b.address() + "/enable?reason=done").status == 200);
+  REQUIRE(adminRequest(lb.adminPort(), "POST", "/pools/web/backends/" + b.address() + "/enable?reason=done").status == 200);
   CHECK(servedBy(lb, 10) == std::set<std::string>{"a", "b"});
-  CHECK_FALSE(has(adminCall(lb, "GET", "/status").body, "\"override\""));
+  CHECK_FALSE(has(adminRequest(lb.adminPort(), "GET", "/status").body, "\"override\""));
 }
 
 TEST_CASE("overrides: an override without expiry is flagged once older than overrides.warn_after", "[overrides]") {
@@ -91,17 +84,17 @@ TEST_CASE("overrides: an override without expiry is flagged once older than over
   DemoBackend b(dir, "b");
   Ballast lb(dir, webConfig({a.address(), b.address()}, "overrides: { warn_after: 600ms }"));
 
-  REQUIRE(adminCall(lb, "POST", "/pools/web/backends/" + b.address() + "/disable?reason=maintenance").status == 200);
+  REQUIRE(adminRequest(lb.adminPort(), "POST", "/pools/web/backends/" + b.address() + "/disable?reason=maintenance").status == 200);
   const std::string family = "ballast_backend_override_stale";
   CHECK(metricSum(metricsText(lb.adminPort()), family, {"backend=\"" + b.address() + "\""}).value_or(-1) == 0);
   JsonObject ev = waitEvent(lb, "backend_override_stale", {}, 5000ms);
   CHECK(jsonText(ev, "backend") == b.address());
   CHECK(jsonText(ev, "reason") == "maintenance");
   CHECK(metricSum(metricsText(lb.adminPort()), family, {"backend=\"" + b.address() + "\""}).value_or(-1) == 1);
-  CHECK(has(adminCall(lb, "GET", "/status").body, "\"stale\":true"));
+  CHECK(has(adminRequest(lb.adminPort(), "GET", "/status").body, "\"stale\":true"));
   // Still disabled: a warning, not an action.
   CHECK(servedBy(lb, 6) == std::set<std::string>{"a"});
-  REQUIRE(adminCall(lb, "POST", "/pools/web/backends/" + b.address() + "/enable").status == 200);
+  REQUIRE(adminRequest(lb.adminPort(), "POST", "/pools/web/backends/" + b.address() + "/enable").status == 200);
   CHECK(metricSum(metricsText(lb.adminPort()), family, {"backend=\"" + b.address() + "\""}).value_or(-1) == 0);
   CHECK(countEvents(lb, "backend_override_stale") == 1);
 }
@@ -130,13 +123,13 @@ TEST_CASE("overrides: unknown or invalid parameters are refused and change nothi
       {base + "/drain", "{\"for\": \"2h\", \"dry_run\": true}", "unknown parameter \\\"dry_run\\\""},
   };
   for (const auto& c : cases) {
-    Response r = adminCall(lb, "POST", c.path, c.body);
+    Response r = adminRequest(lb.adminPort(), "POST", c.path, c.body);
     INFO(c.path << " " << c.body << "\n" << r.describe());
     CHECK(r.status == 400);
     CHECK(has(r.body, c.says));
   }
   CHECK(countEvents(lb, "admin_action") == 0);
-  CHECK(has(adminCall(lb, "GET", "/status").body, "\"admin\":\"enabled\""));
+  CHECK(has(adminRequest(lb.adminPort(), "GET", "/status").body, "\"admin\":\"enabled\""));
 }
 
 TEST_CASE("admin: a query parameter an endpoint does not take is a 400 naming it, never ignored", "[admin]") {
@@ -144,13 +137,13 @@ TEST_CASE("admin: a query parameter an endpoint does not take is a 400 naming it
   DemoBackend a(dir, "a");
   Ballast lb(dir, webConfig({a.address()}));
   for (const std::string q : {"force=1", "dry_run=1&force=1", "dry_run=2"}) {
-    Response r = adminCall(lb, "POST", "/reload?" + q);
+    Response r = adminRequest(lb.adminPort(), "POST", "/reload?" + q);
     INFO(q << "\n" << r.describe());
     CHECK(r.status == 400);
   }
-  CHECK(has(adminCall(lb, "POST", "/reload?force=1").body, "unknown query parameter \\\"force\\\""));
+  CHECK(has(adminRequest(lb.adminPort(), "POST", "/reload?force=1").body, "unknown query parameter \\\"force\\\""));
   CHECK(countEvents(lb, "config_reloaded") == 0);
-  Response s = adminCall(lb, "GET", "/status?pool=web");
+  Response s = adminRequest(lb.adminPort(), "GET", "/status?pool=web");
   CHECK(s.status == 400);
   CHECK(has(s.body, "unknown query parameter \"pool\""));
 }
@@ -167,7 +160,7 @@ TEST_CASE("reload dry run: validates, lists the changes, probes new backends, ch
   waitEvent(lb, "backend_state", backendState(a.address(), "healthy"));
   replaceConfig(lb.configPath(), failoverConfig({{c.address()}, {d.address()}, {e.address()}}, {hc}));
 
-  Response r = adminCall(lb, "POST", "/reload?dry_run=1");
+  Response r = adminRequest(lb.adminPort(), "POST", "/reload?dry_run=1");
   INFO(r.describe());
   REQUIRE(r.status == 200);
   CHECK(has(r.body, "\"dry_run\":true,\"valid\":true"));
@@ -184,7 +177,7 @@ TEST_CASE("reload dry run: validates, lists the changes, probes new backends, ch
 
   // An invalid file: 422 with the errors, still nothing changed.
   replaceConfig(lb.configPath(), "pools: [");
-  Response bad = adminCall(lb, "POST", "/reload?dry_run=true");
+  Response bad = adminRequest(lb.adminPort(), "POST", "/reload?dry_run=true");
   CHECK(bad.status == 422);
   CHECK(has(bad.body, "\"valid\":false"));
   CHECK(countEvents(lb, "config_reloaded") == 0);

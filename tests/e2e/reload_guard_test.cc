@@ -15,12 +15,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-Response adminPost(const Ballast& lb, const std::string& path) {
-  Client c(lb.adminPort());
-  ReadOptions opts;
-  opts.method = "POST";
-  return c.roundTrip(request("POST", path, {}, "", "127.0.0.1:" + std::to_string(lb.adminPort())), opts);
-}
 
 EventPredicate triggerIs(const std::string& trigger) {
   return [trigger](const JsonObject& o) { return jsonText(o, "trigger") == trigger; };
@@ -91,7 +85,7 @@ TEST_CASE("POST /config/rollback goes back to the previous config, 409 when ther
   DemoBackend a(dir, "a");
   DemoBackend b(dir, "b");
   Ballast lb(dir, webConfig({a.address()}));
-  Response none = adminPost(lb, "/config/rollback");
+  Response none = adminRequest(lb.adminPort(), "POST", "/config/rollback");
   CHECK(none.status == 409);
   CHECK(none.body.find("no previous configuration") != std::string::npos);
 
@@ -99,12 +93,12 @@ TEST_CASE("POST /config/rollback goes back to the previous config, 409 when ther
   lb.process().signal(SIGHUP);
   waitEvent(lb, "config_reloaded", triggerIs("SIGHUP"), 20000ms);
   REQUIRE(backendsOf(lb.port(), 2, "rb") == std::vector<std::string>{"b", "b"});
-  Response r = adminPost(lb, "/config/rollback");
+  Response r = adminRequest(lb.adminPort(), "POST", "/config/rollback");
   INFO(r.describe());
   CHECK(r.status == 200);
   waitEvent(lb, "config_reloaded", triggerIs("admin_rollback"));
   CHECK(backendsOf(lb.port(), 2, "rb") == std::vector<std::string>{"a", "a"});
-  CHECK(adminPost(lb, "/config/rollback?to=1").status == 400);
+  CHECK(adminRequest(lb.adminPort(), "POST", "/config/rollback?to=1").status == 400);
 }
 
 TEST_CASE("config history: every applied config with time, hash and trigger, its text by hash, pruned to keep",

@@ -20,12 +20,6 @@ namespace {
 
 bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
-Response adminCall(const Ballast& lb, const std::string& method, const std::string& path) {
-  Client c(lb.adminPort());
-  ReadOptions opts;
-  opts.method = method;
-  return c.roundTrip(request(method, path, {}, "", "127.0.0.1:" + std::to_string(lb.adminPort())), opts);
-}
 
 std::set<std::string> servedBy(const Ballast& lb, int n) {
   std::set<std::string> out;
@@ -46,7 +40,7 @@ TEST_CASE("state file: an override with its reason and expiry survives a restart
   const std::string yaml = stateConfig(dir, {a.address(), b.address()});
   {
     Ballast lb(dir, yaml);
-    REQUIRE(adminCall(lb, "POST", "/pools/web/backends/" + b.address() + "/disable?for=1h&reason=INC-7&by=alice").status ==
+    REQUIRE(adminRequest(lb.adminPort(), "POST", "/pools/web/backends/" + b.address() + "/disable?for=1h&reason=INC-7&by=alice").status ==
             200);
     // Written when it changes (the sweep runs 4 times a second).
     REQUIRE(pollUntil([&] { return has(readFile(dir.file("state.jsonl")), "INC-7"); }, 5000ms));
@@ -59,7 +53,7 @@ TEST_CASE("state file: an override with its reason and expiry survives a restart
   Ballast lb(dir, yaml);
   JsonObject loaded = waitEvent(lb, "state_loaded");
   CHECK(jsonText(loaded, "overrides") == "1");
-  const std::string status = adminCall(lb, "GET", "/status").body;
+  const std::string status = adminRequest(lb.adminPort(), "GET", "/status").body;
   CHECK(has(status, "\"admin\":\"disabled\""));
   CHECK(has(status, "\"reason\":\"INC-7\",\"by\":\"alice\""));
   CHECK_FALSE(has(status, "\"expires\":null"));
@@ -74,7 +68,7 @@ TEST_CASE("state file: an override whose time ran out while ballast was down is 
   Clock::time_point expires_at;
   {
     Ballast lb(dir, yaml);
-    REQUIRE(adminCall(lb, "POST", "/pools/web/backends/" + b.address() + "/drain?for=400ms&reason=short").status == 200);
+    REQUIRE(adminRequest(lb.adminPort(), "POST", "/pools/web/backends/" + b.address() + "/drain?for=400ms&reason=short").status == 200);
     expires_at = Clock::now() + 400ms;
     CHECK(lb.stopAndCheck() == 0);
   }
@@ -157,7 +151,7 @@ TEST_CASE("state file: overrides survive a hot upgrade (SIGUSR2)", "[state_file]
   DemoBackend a(dir, "a");
   DemoBackend b(dir, "b");
   Ballast lb(dir, stateConfig(dir, {a.address(), b.address()}));
-  REQUIRE(adminCall(lb, "POST", "/pools/web/backends/" + b.address() + "/drain?for=2h&reason=CHG-9&by=bob").status ==
+  REQUIRE(adminRequest(lb.adminPort(), "POST", "/pools/web/backends/" + b.address() + "/drain?for=2h&reason=CHG-9&by=bob").status ==
           200);
   REQUIRE(pollUntil([&] { return has(readFile(dir.file("state.jsonl")), "CHG-9"); }, 5000ms));
 
@@ -172,7 +166,7 @@ TEST_CASE("state file: overrides survive a hot upgrade (SIGUSR2)", "[state_file]
   // The new process read the state file at its start.
   JsonObject loaded = waitEvent(lb, "state_loaded");
   CHECK(jsonText(loaded, "overrides") == "1");
-  const std::string status = adminCall(lb, "GET", "/status").body;
+  const std::string status = adminRequest(lb.adminPort(), "GET", "/status").body;
   CHECK(has(status, "\"pid\":" + std::to_string(next.pid)));
   CHECK(has(status, "\"reason\":\"CHG-9\",\"by\":\"bob\""));
   CHECK(servedBy(lb, 6) == std::set<std::string>{"a"});

@@ -31,11 +31,15 @@ using namespace std::chrono_literals;
 // ---------------------------------------------------------------------------
 // Admin and metrics
 
-inline Response adminRequest(uint16_t admin_port, const std::string& method, const std::string& path, Ms timeout = 5000ms) {
+// One request to ballast's admin listener on a fresh connection (the admin
+// answers one per connection), with an optional body and header lines.
+inline Response adminRequest(uint16_t admin_port, const std::string& method, const std::string& path,
+                             const std::string& body = "", const std::vector<std::string>& headers = {},
+                             Ms timeout = 5000ms) {
   Client c(admin_port, timeout);
   ReadOptions opts;
   opts.method = method;
-  return c.roundTrip(request(method, path, {}, "", "127.0.0.1:" + std::to_string(admin_port)), opts);
+  return c.roundTrip(request(method, path, headers, body, "127.0.0.1:" + std::to_string(admin_port)), opts);
 }
 
 inline std::string metricsText(uint16_t admin_port) {
