@@ -86,10 +86,9 @@ void Preflight::finish() {
       }
     }
   }
-  for (auto& c : checkers_) c->close();
   Done done = std::move(done_);
   std::vector<PreflightPool> pools = std::move(pools_);
-  cancel();
+  cancel();  // closes the checkers and the timer; deleted from its close callback
   if (done) done(std::move(pools));
 }
 

@@ -180,6 +180,7 @@ class Server final : public AdminControl {
   uv_signal_t signals_[std::size(kSignals)];
   uv_prepare_t prepare_;
   uv_timer_t ejection_sweep_;  // outlier ejection expiry
+  uint64_t sweep_ticks_ = 0;  // override_sweep_ runs so far
   uv_timer_t override_sweep_;  // 4 times a second: override expiry and staleness, probes vs traffic
   uv_timer_t drain_timer_;
   uv_timer_t handover_timer_;  // hot upgrade, new side: waits for readiness
