@@ -145,6 +145,10 @@ std::string renderMetrics(const Runtime& rt, double start_time, const std::vecto
                       MetricType::Gauge);
   auto cfail = family("ballast_backend_connect_failures_total", "Failed connects to each backend.",
                       MetricType::Counter);
+  auto reused = family("ballast_upstream_connections_reused_total",
+                       "Request attempts sent on an idle keep-alive upstream connection.", MetricType::Counter);
+  auto fresh = family("ballast_upstream_connections_new_total",
+                      "Request attempts that opened a new upstream connection.", MetricType::Counter);
   auto retries = family("ballast_retries_total", "Retries by pool and reason.", MetricType::Counter);
   auto budget = family("ballast_retry_budget_exhausted_total", "Retries refused by the retry budget.",
                        MetricType::Counter);
@@ -263,6 +267,8 @@ std::string renderMetrics(const Runtime& rt, double start_time, const std::vecto
       addValue(conns, {label("pool", pn), label("backend", bn), label("state", "idle")},
                static_cast<double>(b->idle().size()));
       addValue(cfail, {label("pool", pn), label("backend", bn)}, static_cast<double>(bs.connect_failures));
+      addValue(reused, {label("pool", pn), label("backend", bn)}, static_cast<double>(bs.connections_reused));
+      addValue(fresh, {label("pool", pn), label("backend", bn)}, static_cast<double>(bs.connections_new));
       addValue(ejections, {label("pool", pn), label("backend", bn)}, static_cast<double>(bs.ejections));
       addValue(disagree, {label("pool", pn), label("backend", bn)}, b->probeTraffic() != ProbeTraffic::Agree ? 1 : 0);
       addValue(stale, {label("pool", pn), label("backend", bn)},
@@ -376,7 +382,7 @@ std::string renderMetrics(const Runtime& rt, double start_time, const std::vecto
                       MetricType::Gauge);
   addValue(start, {}, start_time);
 
-  for (auto* f : {&requests, &req_dur, &be_dur, &up, &state, &checks, &check_dur, &active, &conns, &cfail, &retries,
+  for (auto* f : {&requests, &req_dur, &be_dur, &up, &state, &checks, &check_dur, &active, &conns, &cfail, &reused, &fresh, &retries,
                   &budget, &ejections, &healthy, &total, &terminated, &rollbacks, &stale, &disagree, &tunnels_active, &tunnels_total,
                   &tunnel_bytes, &q_len, &q_wait, &q_timeouts, &q_full,
                   &weight_factor, &zone_backends, &zone_available, &spill, &clients, &accepted, &bytes, &errors, &reloads,

@@ -416,6 +416,7 @@ void ProxyRequest::connectTo(Backend* b, bool fresh_only) {
   }
   if (c != nullptr) {
     if (note != nullptr) note->reused = true;
+    ++b->stats().connections_reused;
     upstream_ = c;
     c->attach(this, timeouts);
     transitionTo(RequestState::Sending);
@@ -423,6 +424,7 @@ void ProxyRequest::connectTo(Backend* b, bool fresh_only) {
     return;
   }
   transitionTo(RequestState::Connecting);
+  ++b->stats().connections_new;
   upstream_ = UpstreamConnection::connect(conn_.context().upstream(), b->shared_from_this(), timeouts, this,
                                           pool_->tls());
 }

@@ -128,6 +128,8 @@ struct BackendStats {
   uint64_t health_pass = 0;
   uint64_t health_fail = 0;
   uint64_t connect_failures = 0;
+  uint64_t connections_reused = 0;  // attempts sent on an idle keep-alive connection
+  uint64_t connections_new = 0;     // attempts that opened a connection
   uint64_t ejections = 0;
   uint32_t connections_active = 0;  // upstream connections attached to a request
   CountSeries requests_15m;          // status page sparkline: responses per 10 s

@@ -3,10 +3,12 @@
 // out to be dead.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <set>
 #include <thread>
 
 #include "tests/support/harness.h"
+#include "tests/support/raw_backend.h"
 
 using namespace ballast::test;
 using namespace std::chrono_literals;
@@ -97,4 +99,32 @@ TEST_CASE("a pooled connection the backend closed while idle is not used or is r
     REQUIRE(Clock::now() < deadline);
     gap = std::min(gap * 2, Ms(400));
   }
+}
+
+TEST_CASE("steady keep-alive load reuses upstream connections at least 99.9% of the time", "[backend][keepalive][metrics]") {
+  TempDir dir;
+  DemoBackend a(dir, "a");
+  Ballast lb(dir, webConfig({a.address()}));
+
+  // Two clients, each sending its requests one after another on one
+  // keep-alive connection: at most two upstream connections are ever needed.
+  constexpr int kPerClient = 2500;
+  std::atomic<int> ok{0};
+  auto run = [&] {
+    Client c(lb.port());
+    for (int i = 0; i < kPerClient; ++i)
+      if (c.roundTrip(get("/reuse")).status == 200) ++ok;
+  };
+  std::thread t1(run), t2(run);
+  t1.join();
+  t2.join();
+  REQUIRE(ok == 2 * kPerClient);
+
+  const std::string m = metricsText(lb.adminPort());
+  const double reused = metricSum(m, "ballast_upstream_connections_reused_total", {"pool=\"web\""}).value_or(-1);
+  const double fresh = metricSum(m, "ballast_upstream_connections_new_total", {"pool=\"web\""}).value_or(-1);
+  INFO(metricLines(m, "ballast_upstream_connections_reused_total") << metricLines(m, "ballast_upstream_connections_new_total"));
+  CHECK(reused + fresh == 2 * kPerClient);  // one count per attempt, no retries here
+  CHECK(fresh >= 1);
+  CHECK(reused / (reused + fresh) >= 0.999);
 }
