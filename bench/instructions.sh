@@ -57,7 +57,7 @@ for access in "${variants[@]}"; do
 done
 if [[ "${UPDATE_BASELINE:-0}" == 1 && -z "${EXTRA_YAML:-}" ]]; then
   {
-    echo "# bench/instructions.sh: instructions per request (callgrind, N1=$N1 N2=$N2), $(date -u +%F) at $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "# bench/instructions.sh: instructions per request (callgrind, N1=$N1 N2=$N2), $(date -u +%F) at $(git -C "$(dirname "$0")" describe --always --dirty 2>/dev/null || echo unknown)"
     printf '%s\n' "${results[@]}"
   } >"$BASELINE"
   echo "baseline written: $BASELINE"

@@ -16,13 +16,16 @@ struct SecondCache {
   size_t len = 0;
 };
 
+void refresh(SecondCache& cache, time_t sec) {
+  if (sec == cache.sec) return;
+  tm t;
+  gmtime_r(&sec, &t);
+  cache.len = strftime(cache.text, sizeof cache.text, "%Y-%m-%dT%H:%M:%S", &t);
+  cache.sec = sec;
+}
+
 void appendWith(std::string& out, SecondCache& cache, time_t sec, int ms) {
-  if (sec != cache.sec) {
-    tm t;
-    gmtime_r(&sec, &t);
-    cache.len = strftime(cache.text, sizeof cache.text, "%Y-%m-%dT%H:%M:%S", &t);
-    cache.sec = sec;
-  }
+  refresh(cache, sec);
   out.append(cache.text, cache.len);
   char tail[5] = {'.', static_cast<char>('0' + ms / 100), static_cast<char>('0' + (ms / 10) % 10),
                   static_cast<char>('0' + ms % 10), 'Z'};
@@ -57,6 +60,24 @@ void appendIsoTimeNow(std::string& out) {
   gettimeofday(&tv, nullptr);
   static SecondCache cache;
   appendWith(out, cache, tv.tv_sec, static_cast<int>(tv.tv_usec / 1000));
+}
+
+char* writeIsoTimeNow(char* out) {
+  timeval tv;
+  gettimeofday(&tv, nullptr);
+  static SecondCache cache;
+  refresh(cache, tv.tv_sec);
+  // A year outside 1000..9999 would not be 19 bytes: pad or cut to keep the
+  // fixed length the caller sized for (it never happens in practice).
+  char* p = out;
+  for (size_t i = 0; i < 19; ++i) *p++ = i < cache.len ? cache.text[i] : '0';
+  const int ms = static_cast<int>(tv.tv_usec / 1000);
+  *p++ = '.';
+  *p++ = static_cast<char>('0' + ms / 100);
+  *p++ = static_cast<char>('0' + (ms / 10) % 10);
+  *p++ = static_cast<char>('0' + ms % 10);
+  *p++ = 'Z';
+  return p;
 }
 
 }  // namespace ballast

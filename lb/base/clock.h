@@ -23,5 +23,9 @@ std::string isoTime(double unix_seconds);
 // Appends the current wall-clock time; the date part is cached per second
 // (this runs for every access-log line).
 void appendIsoTimeNow(std::string& out);
+// Writes the current UTC time as "YYYY-MM-DDTHH:MM:SS.mmmZ" (kIsoTimeLen
+// bytes, no terminator) at `out`; returns the end.
+inline constexpr size_t kIsoTimeLen = 24;
+char* writeIsoTimeNow(char* out);
 
 }  // namespace ballast

@@ -17,18 +17,20 @@ namespace {
 
 uint64_t g_write_errors = 0;
 
+}  // namespace
+
 // Appends each line to a buffer; flush_() writes it with as few syscalls as
 // possible. Lines are written whole or dropped (counted), never cut in the
 // middle by us. Single-threaded: null_mutex.
-class BufferedFdSink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
+class LogFdSink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
  public:
   // target: "stdout", "stderr" or a file path (opened O_APPEND).
-  static std::shared_ptr<BufferedFdSink> open(const std::string& target, std::string* err) {
-    auto s = std::shared_ptr<BufferedFdSink>(new BufferedFdSink(target));
+  static std::shared_ptr<LogFdSink> open(const std::string& target, std::string* err) {
+    auto s = std::shared_ptr<LogFdSink>(new LogFdSink(target));
     if (!s->reopen(err)) return nullptr;
     return s;
   }
-  ~BufferedFdSink() override {
+  ~LogFdSink() override {
     flushBuffer();
     if (owns_fd_ && fd_ >= 0) ::close(fd_);
   }
@@ -61,9 +63,21 @@ class BufferedFdSink final : public spdlog::sinks::base_sink<spdlog::details::nu
   }
   void flush_() override { flushBuffer(); }
 
+ public:
+  // The access log's path: the line goes straight into the buffer, without
+  // spdlog's message and formatter (the sink is ours and single-threaded).
+  void appendLine(std::string_view line) {
+    buf_.append(line.data(), line.size());
+    buf_.push_back('\n');
+    if (buf_.size() >= kFlushAt) flushBuffer();
+  }
+  void flushLines() {
+    if (!buf_.empty()) flushBuffer();
+  }
+
  private:
   static constexpr size_t kFlushAt = 64 * 1024;
-  explicit BufferedFdSink(std::string target) : target_(std::move(target)) { buf_.reserve(kFlushAt + 4096); }
+  explicit LogFdSink(std::string target) : target_(std::move(target)) { buf_.reserve(kFlushAt + 4096); }
 
   void flushBuffer() {
     size_t off = 0;
@@ -85,10 +99,12 @@ class BufferedFdSink final : public spdlog::sinks::base_sink<spdlog::details::nu
   std::string buf_;
 };
 
+namespace {
+
 std::shared_ptr<spdlog::logger> makeLogger(const std::string& name, const std::string& target,
                                            std::string* err) {
   if (target == "off") return nullptr;
-  auto sink = BufferedFdSink::open(target, err);
+  auto sink = LogFdSink::open(target, err);
   if (!sink) return nullptr;
   auto logger = std::make_shared<spdlog::logger>(name, sink);
   logger->set_level(spdlog::level::trace);
@@ -144,13 +160,15 @@ bool Log::configure(const LogOptions& cfg, std::string* err) {
   }
   flush();
   access_ = std::move(access);
+  // Every logger's sink is a LogFdSink (makeLogger).
+  access_sink_ = access_ ? static_cast<LogFdSink*>(access_->sinks().front().get()) : nullptr;
   events_ = std::move(events);
   level_ = cfg.level;
   return true;
 }
 
 void Log::flush() {
-  if (access_) access_->flush();
+  if (access_sink_ != nullptr) access_sink_->flushLines();
   if (events_) events_->flush();
 }
 
@@ -158,13 +176,13 @@ void Log::reopen() {
   for (auto* l : {access_.get(), events_.get()}) {
     if (!l) continue;
     for (auto& s : l->sinks()) {
-      if (auto* b = dynamic_cast<BufferedFdSink*>(s.get())) b->reopen(nullptr);
+      if (auto* b = dynamic_cast<LogFdSink*>(s.get())) b->reopen(nullptr);
     }
   }
 }
 
 void Log::access(std::string_view json_line) {
-  if (access_) access_->log(spdlog::level::info, json_line);
+  if (access_sink_ != nullptr) access_sink_->appendLine(json_line);
 }
 
 JsonWriter& Log::eventLine(LogLevel level, std::string_view event) {

@@ -17,6 +17,7 @@
 namespace ballast {
 
 class Journal;
+class LogFdSink;
 
 enum class LogLevel : uint8_t { Trace, Debug, Info, Warn, Error };
 
@@ -63,6 +64,7 @@ class Log {
  private:
   std::shared_ptr<spdlog::logger> access_;
   std::shared_ptr<spdlog::logger> events_;
+  LogFdSink* access_sink_ = nullptr;  // access_'s sink, borrowed
   LogLevel level_ = LogLevel::Info;
   JsonWriter event_line_;
   Journal* journal_ = nullptr;  // borrowed

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "lb/base/log.h"
+#include "lb/proxy/access_log.h"
 
 using ballast::JsonWriter;
 
@@ -583,4 +584,100 @@ TEST_CASE("levelName", "[log]") {
   CHECK(ballast::levelName(ballast::LogLevel::Info) == "info");
   CHECK(ballast::levelName(ballast::LogLevel::Warn) == "warn");
   CHECK(ballast::levelName(ballast::LogLevel::Error) == "error");
+}
+
+TEST_CASE("the access line (written without JsonWriter) equals JsonWriter's, whatever the strings hold", "[log]") {
+  std::string access_path = tempPath("access-fast");
+  ballast::LogOptions cfg;
+  cfg.access = access_path;
+  cfg.events = "off";
+  std::string err;
+  ballast::Log& log = ballast::log();
+  REQUIRE(log.configure(cfg, &err));
+
+  std::mt19937 rng(42);
+  auto randomBytes = [&](size_t n) {
+    std::string s(n, '\0');
+    for (auto& c : s) c = static_cast<char>(rng() & 0xff);
+    return s;
+  };
+  struct Case {
+    std::string id, client, method, path, route;
+    int status;
+    double ms;
+    uint64_t in, out;
+    char cause, phase;
+  };
+  std::vector<Case> cases = {
+      {"abc123", "127.0.0.1:4242", "GET", "/steady", "", 200, 0.25, 0, 512, '-', '-'},
+      {"r-1", "[::1]:80", "POST", "/a\"b\\c\x01\x1f\x7f", "api", 502, 1234.5678, 10240, 0, 'S', 'H'},
+      {"r-2", "10.0.0.1:1", "GET", "/caf\xc3\xa9/\xe2\x82\xac/\xf0\x9f\x98\x80", "r", 499, 0.0004, 1, 2, 'C', 'D'},
+      {"r-3", "10.0.0.1:1", "GET", "/bad\xff\xc0\xaf\xed\xa0\x80", "r", 431, 0, 0, 0, 'P', 'R'},
+      {"r-4", "10.0.0.1:1", "GET", std::string(9000, 'x') + "\n", "long", 414, 99999.9994, 1, 1, 'c', 'R'},
+      {"r-5", "10.0.0.1:1", "GET", "/nan", "", -1, std::numeric_limits<double>::quiet_NaN(), 0, 0, 'K', 'C'},
+      {"r-6", "10.0.0.1:1", "GET", "/huge", "", 200, 2e12, UINT64_MAX, 0, 'S', 'D'},
+  };
+  // One byte that needs escaping (or is not ASCII) at every position of a
+  // 20-byte path: the word-at-a-time check must see it in the words and the tail.
+  for (char special : {'\x00', '\x1f', '\x7f', '\x80', '"', '\\', '\xff', '\x20', '\x7e'}) {
+    for (size_t at = 0; at < 20; ++at) {
+      std::string path(20, 'a');
+      path[at] = special;
+      cases.push_back({"id", "c", "GET", path, "", 200, 1, 0, 0, 'S', 'D'});
+    }
+  }
+  for (int i = 0; i < 50; ++i)
+    cases.push_back({randomBytes(8), randomBytes(12), randomBytes(4), randomBytes(rng() % 300), randomBytes(rng() % 20),
+                     static_cast<int>(rng() % 600), static_cast<double>(rng() % 10000000) / 1000.0, rng(), rng(), 'S',
+                     'D'});
+  for (const Case& c : cases) {
+    ballast::AccessRecord r;
+    r.request_id = c.id;
+    r.client = c.client;
+    r.method = c.method;
+    r.path = c.path;
+    r.route = c.route;
+    r.status = c.status;
+    r.duration_ms = c.ms;
+    r.bytes_in = c.in;
+    r.bytes_out = c.out;
+    r.termination = ballast::Termination{c.cause, c.phase};
+    ballast::recordRequest(r);
+  }
+  log.flush();
+  auto lines = readLines(access_path);
+  REQUIRE(lines.size() == cases.size());
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    const char term[2] = {c.cause, c.phase};
+    JsonWriter want;
+    want.beginObject()
+        .str("request_id", c.id)
+        .str("client", c.client)
+        .str("method", c.method)
+        .str("path", c.path)
+        .num("status", c.status)
+        .str("route", c.route)
+        .str("pool", "")
+        .str("backend", "")
+        .dbl("duration_ms", c.ms)
+        .num("bytes_in", c.in)
+        .num("bytes_out", c.out)
+        .str("termination", std::string_view(term, 2))
+        .endObject();
+    // The time differs by when it was written: compare it apart.
+    const std::string& got = lines[i];
+    const std::string prefix = "{\"time\":\"";
+    REQUIRE(got.rfind(prefix, 0) == 0);
+    const std::string time = got.substr(prefix.size(), 24);
+    CHECK(std::regex_match(time, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")));
+    INFO("case " << i);
+    CHECK(got.substr(prefix.size() + 24 + 2) == std::string(want.view()).substr(1));
+    CHECK(isJson(got, nullptr, &err));
+  }
+  ballast::LogOptions off;
+  off.access = "off";
+  off.events = "off";
+  REQUIRE(log.configure(off, &err));
+  std::remove(access_path.c_str());
 }
