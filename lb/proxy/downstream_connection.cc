@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "lb/base/address.h"
+#include "lb/base/buffer_pool.h"
 #include "lb/base/handle.h"
 #include "lb/http/parser.h"
 #include "lb/proxy/context.h"
@@ -15,35 +16,8 @@ namespace ballast {
 
 namespace {
 
-// Read buffers of idle connections go back here and come out again on the
-// next read, so a keep-alive request costs no malloc/free pair; at most
-// kCached wait (the rest are freed), so idle connections cost no buffer
-// memory beyond that. One pool per thread (one loop per thread).
-class ReadBufferPool {
- public:
-  static constexpr size_t kCached = 64;
-  std::unique_ptr<char[]> get(size_t size) {
-    if (size == size_ && !free_.empty()) {
-      std::unique_ptr<char[]> b = std::move(free_.back());
-      free_.pop_back();
-      return b;
-    }
-    return std::unique_ptr<char[]>(new char[size]);
-  }
-  void put(std::unique_ptr<char[]> b, size_t size) {
-    if (size != size_) {
-      free_.clear();  // a reload changed the size: the old ones are no use
-      size_ = size;
-    }
-    if (free_.size() < kCached) free_.push_back(std::move(b));
-  }
-
- private:
-  size_t size_ = 0;
-  std::vector<std::unique_ptr<char[]>> free_;
-};
-
-thread_local ReadBufferPool read_buffers;
+// Client read buffers (lb/base/buffer_pool.h).
+thread_local BufferPool read_buffers;
 
 }  // namespace
 

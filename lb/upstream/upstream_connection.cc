@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "lb/base/buffer_pool.h"
 #include "lb/base/handle.h"
 #include "lb/http/parser.h"
 #include "lb/stats/local_resources.h"
@@ -13,13 +14,20 @@
 
 namespace ballast {
 
+namespace {
+
+// Upstream read buffers (lb/base/buffer_pool.h).
+thread_local BufferPool read_buffers;
+
+}  // namespace
+
 void UpstreamEnv::closeAll() {
   live.forEach([](UpstreamConnection* c) { c->close(); });
 }
 
 UpstreamConnection::UpstreamConnection(UpstreamEnv& env, std::shared_ptr<Backend> backend,
                                        std::shared_ptr<tls::ClientContext> tls)
-    : env_(env), backend_(std::move(backend)), tls_ctx_(tls.get()), buf_(new char[kBufSize]) {
+    : env_(env), backend_(std::move(backend)), tls_ctx_(tls.get()), buf_(read_buffers.get(kBufSize)) {
   if (tls) {
     transport_ = std::make_unique<tls::TlsTransport>(env_.loop, static_cast<TransportUser&>(*this), std::move(tls),
                                                      backend_->address());
@@ -34,7 +42,10 @@ UpstreamConnection::UpstreamConnection(UpstreamEnv& env, std::shared_ptr<Backend
   env_.live.push(this);
 }
 
-UpstreamConnection::~UpstreamConnection() { env_.live.erase(this); }
+UpstreamConnection::~UpstreamConnection() {
+  read_buffers.put(std::move(buf_), kBufSize);
+  env_.live.erase(this);
+}
 
 void UpstreamConnection::onHandlesClosed(UpstreamConnection* self) { delete self; }
 
@@ -113,6 +124,10 @@ void UpstreamConnection::attach(UpstreamHandler* handler, const config::Timeouts
   setCountedActive(true);
   state_ = State::Active;
   reused_ = true;
+  if (!buf_) {
+    buf_ = read_buffers.get(kBufSize);
+    headers_.setBuffer(buf_.get(), buf_.get() + kBufSize);
+  }
   resetParser();
   updateTimer(false);
   // Still reading (idle watch); nothing else to do.
@@ -160,6 +175,10 @@ void UpstreamConnection::release() {
   state_ = State::Idle;
   paused_ = false;
   end_ = 0;
+  // An idle connection holds no read buffer: what it can still read (the
+  // backend closing, or bytes nobody asked for) only closes it.
+  read_buffers.put(std::move(buf_), kBufSize);
+  headers_.setBuffer(nullptr, nullptr);
   startReading();
   updateTimer(false);
 }
@@ -341,20 +360,25 @@ void UpstreamConnection::resumeReading() {
 }
 
 uv_buf_t UpstreamConnection::onTransportAlloc() {
+  if (!buf_) {
+    // Idle: the read only tells us the connection is done (see release()).
+    thread_local char idle_scratch[4096];
+    return uv_buf_init(idle_scratch, sizeof idle_scratch);
+  }
   return uv_buf_init(buf_.get() + end_, static_cast<unsigned>(kBufSize - end_));
 }
 
 void UpstreamConnection::onTransportRead(ssize_t nread) {
   UpstreamConnection* self = this;
-  // The bytes are where onTransportAlloc put them.
-  const uv_buf_t read_buf = uv_buf_init(buf_.get() + end_, static_cast<unsigned>(nread > 0 ? nread : 0));
-  const uv_buf_t* buf = &read_buf;
   if (nread == 0 || self->state_ == State::Closing) return;
-  if (self->state_ == State::Idle) {
+  if (self->state_ == State::Idle || !buf_) {
     // The backend closed an idle connection, or sent bytes nobody asked for.
     self->close();
     return;
   }
+  // The bytes are where onTransportAlloc put them.
+  const uv_buf_t read_buf = uv_buf_init(buf_.get() + end_, static_cast<unsigned>(nread > 0 ? nread : 0));
+  const uv_buf_t* buf = &read_buf;
   if (self->state_ == State::Tunnel) {
     if (nread == UV_EOF) {
       self->stopReading();
