@@ -24,6 +24,9 @@ class WriteBatch {
     refs_.reserve(16);
     framing_.reserve(256);
   }
+  // One with no memory yet (its storage comes by swap or by use).
+  struct Empty {};
+  explicit WriteBatch(Empty) {}
   void addBorrowed(const char* data, size_t len) {
     if (len == 0) return;
     bufs_.push_back(uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len)));

@@ -19,6 +19,27 @@ namespace {
 // Client read buffers (lb/base/buffer_pool.h).
 thread_local BufferPool read_buffers;
 
+// Parked request storage of idle connections (RequestStorage); at most
+// kCachedStorage wait, the rest are freed.
+class StoragePool {
+ public:
+  static constexpr size_t kCachedStorage = 64;
+  RequestStorage get() {
+    if (free_.empty()) return RequestStorage::fresh();
+    RequestStorage s = std::move(free_.back());
+    free_.pop_back();
+    return s;
+  }
+  void put(RequestStorage&& s) {
+    if (free_.size() < kCachedStorage) free_.push_back(std::move(s));
+  }
+
+ private:
+  std::vector<RequestStorage> free_;
+};
+
+thread_local StoragePool request_storage;
+
 }  // namespace
 
 DownstreamConnection::DownstreamConnection(ProxyContext& ctx, std::shared_ptr<tls::ServerContext> tls,
@@ -229,12 +250,31 @@ void DownstreamConnection::releaseBuffer() {
   read_buffers.put(std::move(buf_), cap_);
   head_.headers.setBuffer(nullptr, nullptr);
   start_ = end_ = 0;
+  parkStorage();
+}
+
+void DownstreamConnection::parkStorage() {
+  if (storage_parked_) return;
+  RequestStorage s;
+  request_.swapStorage(s);
+  head_.headers.swapStorage(s.headers);
+  request_storage.put(std::move(s));
+  storage_parked_ = true;
+}
+
+void DownstreamConnection::unparkStorage() {
+  if (!storage_parked_) return;
+  RequestStorage s = request_storage.get();
+  request_.swapStorage(s);
+  head_.headers.swapStorage(s.headers);
+  storage_parked_ = false;
 }
 
 uv_buf_t DownstreamConnection::onTransportAlloc() {
   if (!buf_) {
     buf_ = read_buffers.get(cap_);
     head_.headers.setBuffer(buf_.get(), buf_.get() + cap_);
+    unparkStorage();
   }
   return uv_buf_init(buf_.get() + end_, static_cast<unsigned>(cap_ - end_));
 }

@@ -201,6 +201,12 @@ class DownstreamConnection final : private TransportUser {
 
   std::unique_ptr<char[]> buf_;
   size_t cap_ = 0;
+  // The request's working memory is in the pool while no read buffer is
+  // held (an idle connection): releaseBuffer() parks it, the next read
+  // takes it back. Invariant: parked => no request in progress.
+  bool storage_parked_ = true;
+  void parkStorage();
+  void unparkStorage();
   size_t start_ = 0;  // first unparsed byte
   size_t end_ = 0;    // end of bytes read
   uint64_t bytes_in_ = 0;

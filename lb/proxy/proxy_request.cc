@@ -27,12 +27,34 @@ bool closesConnection(int status) { return status == 400 || status == 408 || sta
 
 }  // namespace
 
-ProxyRequest::ProxyRequest(DownstreamConnection& conn) : conn_(conn) {
-  req_head_.reserve(1024);
-  resp_head_.reserve(1024);
-  request_id_.reserve(40);
-  method_.reserve(16);
-  path_.reserve(256);
+RequestStorage RequestStorage::fresh() {
+  RequestStorage s;
+  s.req_head.reserve(1024);
+  s.resp_head.reserve(1024);
+  s.request_id.reserve(40);
+  s.method.reserve(16);
+  s.path.reserve(256);
+  s.headers.reserve(32);
+  s.req_batch = WriteBatch();
+  s.resp_batch = WriteBatch();
+  return s;
+}
+
+// Storage starts parked: the connection takes it when bytes arrive.
+ProxyRequest::ProxyRequest(DownstreamConnection& conn) : conn_(conn) {}
+
+void ProxyRequest::swapStorage(RequestStorage& s) {
+  assert((state_ == RequestState::Idle || state_ == RequestState::Done) && "storage swapped under a request");
+  req_head_.swap(s.req_head);
+  resp_head_.swap(s.resp_head);
+  request_id_.swap(s.request_id);
+  method_.swap(s.method);
+  path_.swap(s.path);
+  replay_.swap(s.replay);
+  explain_attempts_.swap(s.explain_attempts);
+  std::swap(req_batch_, s.req_batch);
+  std::swap(resp_batch_, s.resp_batch);
+  n_explain_ = 0;
 }
 
 ProxyRequest::~ProxyRequest() { abort(); }

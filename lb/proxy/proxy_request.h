@@ -55,7 +55,7 @@ struct RequestHead {
   llhttp_method_t method = HTTP_GET;
   std::string_view method_name;
   std::string_view url;
-  HeaderCollector headers;
+  HeaderCollector headers{false};  // memory from RequestStorage
   HopByHop hop;
   uint8_t http_major = 1;
   uint8_t http_minor = 1;
@@ -86,6 +86,27 @@ struct RequestHead {
   }
 };
 
+// The heap working memory of a request: parked in a pool while its
+// connection is idle (DownstreamConnection::toIdle), so thousands of idle
+// keep-alive clients do not each hold the buffers of their last request,
+// and taken back when the next request's bytes arrive (no allocation per
+// request: the pool hands the same storage back).
+struct RequestStorage {
+  std::string req_head;
+  std::string resp_head;
+  std::string request_id;
+  std::string method;
+  std::string path;
+  std::string replay;
+  std::vector<Header> headers;  // the client request's header list
+  std::vector<ExplainAttempt> explain_attempts;
+  WriteBatch req_batch{WriteBatch::Empty{}};
+  WriteBatch resp_batch{WriteBatch::Empty{}};
+  // A new one, with room for a typical request (a default-constructed one
+  // holds no memory).
+  static RequestStorage fresh();
+};
+
 class ProxyRequest final : public UpstreamHandler, public QueueWaiter {
  public:
   explicit ProxyRequest(DownstreamConnection& conn);
@@ -108,6 +129,9 @@ class ProxyRequest final : public UpstreamHandler, public QueueWaiter {
   void onClientWriteDone(int status);
   // The connection is closing (client gone, timeout, shutdown): drop
   // everything and log what happened (see setTermination).
+  // Exchanges this request's working memory with `s` (see RequestStorage);
+  // only between requests (Idle or Done, nothing in flight).
+  void swapStorage(RequestStorage& s);
   void abort();
   // A protocol error on the client side (400/408/413/431): answer with
   // `status` and close the connection once written.
@@ -246,13 +270,13 @@ class ProxyRequest final : public UpstreamHandler, public QueueWaiter {
 
   // Request side.
   std::string req_head_;   // forwarded head, kept for a retry
-  WriteBatch req_batch_;   // head + body pieces not yet written upstream
+  WriteBatch req_batch_{WriteBatch::Empty{}};   // head + body pieces not yet written upstream
   bool request_complete_ = false;  // client message fully parsed
   uint64_t body_in_ = 0;           // request body bytes received from the client
 
   // Response side.
   std::string resp_head_;
-  WriteBatch resp_batch_;
+  WriteBatch resp_batch_{WriteBatch::Empty{}};
   BodyFraming resp_framing_ = BodyFraming::None;
   bool response_complete_ = false;
   bool close_client_ = false;  // close the client connection after this response
