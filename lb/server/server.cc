@@ -258,6 +258,7 @@ int Server::run() {
     j.num("pools", static_cast<uint64_t>(runtime()->pools.size()));
     j.num("routes", static_cast<uint64_t>(runtime()->router.routes().size()));
     log().emit(LogLevel::Info);
+    applyConfigDrills(*runtime(), uv_now(&loop_), wallSeconds());
   }
   log().flush();
   // Deferred work posted after the queue's handle closed (connections

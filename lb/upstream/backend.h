@@ -145,7 +145,11 @@ class Backend : public std::enable_shared_from_this<Backend> {
   // Requests currently using this backend. Counted by the pool from pick()
   // to release() (least-request balancing and metrics read it).
   uint32_t activeRequests() const { return active_requests_; }
-  void requestStarted() { ++active_requests_; }
+  void requestStarted() { ++active_requests_; ++picks_; }
+  // Requests picked for it since it was created: a drill watches this to
+  // tell when a backend stopped (failover) and started again (recovery)
+  // getting traffic.
+  uint64_t picks() const { return picks_; }
   void requestFinished() { --active_requests_; }
 
   // ---- outlier detection state, managed by the pool's OutlierDetector ----
@@ -170,6 +174,7 @@ class Backend : public std::enable_shared_from_this<Backend> {
   AdminState admin_ = AdminState::Enabled;
   AdminOverride override_;
   uint64_t drill_down_until_ms_ = 0;
+  uint64_t picks_ = 0;
   ProbeTraffic probe_traffic_ = ProbeTraffic::Agree;
   uint64_t probe_traffic_since_ms_ = 0;
   bool retired_ = false;

@@ -89,7 +89,7 @@ TEST_CASE("drill: a drill without a duration, or with unknown fields, is refused
            {R"({"action": "simulate_down", "pool": "web", "backend": ")" + b + R"(", "duration": "1m"})", 409,
             "no health check"},
            {R"({"action": "abort", "pool": "web", "duration": "1m"})", 400, "percent"},
-           {R"({"action": "explode", "pool": "web", "duration": "1m"})", 400, "simulate_down or abort"},
+           {R"({"action": "explode", "pool": "web", "duration": "1m"})", 400, "simulate_down, abort or delay"},
            {R"({"action": "abort", "pool": "nope", "percent": 5, "duration": "1m"})", 404, "unknown pool"},
        }) {
     Response r = adminRequest(lb.adminPort(), "POST", "/drills", c.body);
