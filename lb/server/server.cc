@@ -558,7 +558,10 @@ void Server::onOverrideSweep(uv_timer_t* h) {
     for (const auto& p : self->runtime()->pools) sweepProbeTraffic(*p, now);
   }
   std::vector<PoolSample> samples;
-  for (const auto& p : self->runtime()->pools) samples.push_back(samplePool(*p));
+  for (const auto& p : self->runtime()->pools) {
+    samples.push_back(samplePool(*p));
+    samples.back().drills = drillsHolding(p->name());  // a simulate_down drill holds an incident open
+  }
   self->incidents_->update(now, wallSeconds(), samples);
   self->saveState(false);
 }
