@@ -48,18 +48,13 @@ struct Drill {
 struct Watch {
   uint64_t id = 0;
   std::string pool, backend;
-  uint64_t started_ms = 0;
   double started_wall = 0;
-  uint64_t picks = 0;             // the backend's picks at the last change seen
-  double last_pick_wall = 0;      // when that change was seen (to the sweep)
   bool failover_logged = false;
   bool ended = false;
-  uint64_t ended_ms = 0;
   double ended_wall = 0;
   bool up = false;                // back up since the end
   uint64_t up_ms = 0;
   double up_wall = 0;
-  uint64_t picks_at_up = 0;
 };
 
 struct Registry {
@@ -137,16 +132,18 @@ void logStarted(const Drill& d, std::string_view duration) {
 
 // Undoes a drill's effect and says so. The caller removes it from the list
 // (and calls applyFaults for abort and delay drills).
-void end(const Runtime& rt, const Drill& d, uint64_t now_ms, std::string_view why) {
+void end(const Runtime& rt, const Drill& d, uint64_t /*now_ms*/, std::string_view why) {
   if (d.action == "simulate_down") {
     if (Pool* pool = rt.findPool(d.pool)) {
       if (Backend* b = pool->find(d.backend)) b->setDrillDownUntilMs(0);
     }
+    Pool* pool = rt.findPool(d.pool);
+    Backend* b = pool != nullptr ? pool->find(d.backend) : nullptr;
     for (Watch& w : reg().watches) {
       if (w.id != d.id) continue;
       w.ended = true;
-      w.ended_ms = now_ms;
       w.ended_wall = wallSeconds();
+      if (b != nullptr) b->armFirstPick();  // its first request again is the recovery
     }
   }
   auto& j = log().eventLine(LogLevel::Info, "drill_ended");
@@ -160,10 +157,13 @@ void end(const Runtime& rt, const Drill& d, uint64_t now_ms, std::string_view wh
 
 // Follows each simulate_down drill's backend: failover (marked down and no
 // request in flight: the last request it got is the failover time) and
-// recovery (after the drill, back up and picked again).
+// recovery (after the drill, back up and picked again). Times are the
+// backend's own (its picks, its last state change), not the sweep's.
 void watchBackends(const Runtime& rt, uint64_t now_ms) {
   auto& list = reg().watches;
   const double wall = wallSeconds();
+  const uint64_t ns = nowNs();
+  const auto wallOfNs = [&](uint64_t t) { return wall - static_cast<double>(ns - std::min(t, ns)) / 1e9; };
   for (auto it = list.begin(); it != list.end();) {
     Watch& w = *it;
     Pool* pool = rt.findPool(w.pool);
@@ -172,35 +172,30 @@ void watchBackends(const Runtime& rt, uint64_t now_ms) {
       it = list.erase(it);
       continue;
     }
-    if (b->picks() != w.picks) {
-      w.picks = b->picks();
-      w.last_pick_wall = wall;
-    }
     if (!w.failover_logged && !b->available() && b->activeRequests() == 0) {
       w.failover_logged = true;
+      const double last = std::max(w.started_wall, wallOfNs(b->lastPickNs()));
       auto& j = log().eventLine(LogLevel::Info, "drill_failover");
       j.str("id", std::to_string(w.id)).str("pool", w.pool).str("backend", w.backend);
-      j.str("last_request", isoTime(w.last_pick_wall));
-      j.dbl("failover_s", std::max(0.0, w.last_pick_wall - w.started_wall), 3);
+      j.str("last_request", isoTime(last)).dbl("failover_s", last - w.started_wall, 3);
       log().emit(LogLevel::Info);
     }
     if (w.ended && !w.up && b->available()) {
       w.up = true;
       w.up_ms = now_ms;
-      w.up_wall = wall;
-      w.picks_at_up = b->picks();
+      const uint64_t since = now_ms - std::min(now_ms, b->lastChangeMs());
+      w.up_wall = std::max(w.ended_wall, wall - static_cast<double>(since) / 1000.0);
     }
-    const bool traffic = w.up && b->picks() > w.picks_at_up;
+    const bool traffic = w.up && b->firstPickNs() != 0;
     if (w.up && (traffic || now_ms - w.up_ms >= kNoTrafficMs)) {
       auto& j = log().eventLine(LogLevel::Info, "drill_recovered");
       j.str("id", std::to_string(w.id)).str("pool", w.pool).str("backend", w.backend);
       j.str("ended", isoTime(w.ended_wall)).str("back_up", isoTime(w.up_wall));
       if (traffic) {
-        j.str("first_request", isoTime(w.last_pick_wall));
-        j.dbl("recovery_s", std::max(0.0, w.last_pick_wall - w.ended_wall), 3);
+        const double first = std::max(w.up_wall, wallOfNs(b->firstPickNs()));
+        j.str("first_request", isoTime(first)).dbl("recovery_s", first - w.ended_wall, 3);
       } else {
-        j.str("first_request", "none within 60s");
-        j.dbl("recovery_s", std::max(0.0, w.up_wall - w.ended_wall), 3);
+        j.str("first_request", "none within 60s").dbl("recovery_s", w.up_wall - w.ended_wall, 3);
       }
       log().emit(LogLevel::Info);
       it = list.erase(it);
@@ -327,10 +322,7 @@ void startDrill(const Runtime& rt, uint64_t now_ms, const AdminRequest& req, Adm
     w.id = d.id;
     w.pool = d.pool;
     w.backend = d.backend;
-    w.started_ms = now_ms;
     w.started_wall = d.started_wall;
-    w.last_pick_wall = d.started_wall;
-    w.picks = pool->find(d.backend)->picks();
     reg().watches.push_back(std::move(w));
   } else {
     applyFaults(rt);

@@ -310,9 +310,14 @@ void markdown(const Draft& d) {
               static_cast<unsigned long long>(d.failed), static_cast<unsigned long long>(d.requests), rate,
               iso(d.from).c_str(), iso(d.to).c_str());
   std::printf("## Impact\n\n");
-  std::printf("- Duration: %s of client impact (first failure to recovery); incident open %s\n",
-              d.recovered >= 0 && d.first_failure >= 0 ? seconds(d.recovered - d.first_failure).c_str() : "unknown",
-              d.closed >= 0 ? seconds(d.closed - d.opened).c_str() : "(still open)");
+  if (d.first_failure < 0) {
+    std::printf("- Duration: no client impact (no failed request or retry); incident open %s\n",
+                d.closed >= 0 ? seconds(d.closed - d.opened).c_str() : "(still open)");
+  } else {
+    std::printf("- Duration: %s of client impact (first failure to recovery); incident open %s\n",
+                d.recovered >= 0 ? seconds(d.recovered - d.first_failure).c_str() : "unknown",
+                d.closed >= 0 ? seconds(d.closed - d.opened).c_str() : "(still open)");
+  }
   std::printf("- Failed requests: %llu of %llu (error rate %.2f%%)",
               static_cast<unsigned long long>(d.failed), static_cast<unsigned long long>(d.requests), rate);
   if (!d.by_status.empty()) {
@@ -336,18 +341,21 @@ void markdown(const Draft& d) {
                   span(r.started, r.last_request).c_str(), span(r.ended, r.first_request).c_str());
     }
     std::printf("\nDetection: drill start to the backend marked down. Failover: drill start to the last request "
-                "sent to it (to the quarter second). Recovery: drill end to the backend back up and getting requests "
-                "again (to the quarter second).\n\n");
+                "sent to it. Recovery: drill end to its first request again (after it was back up).\n\n");
   }
   std::printf("## Detection and recovery\n\n");
   std::printf("- First failure (failed request or retry): %s\n", d.first_failure >= 0 ? iso(d.first_failure).c_str() : "none");
   std::printf("- First backend marked down: %s\n", d.detected >= 0 ? iso(d.detected).c_str() : "none");
   std::printf("- Time to detect: %s\n",
-              d.detected >= 0 && d.first_failure >= 0 ? seconds(std::max<int64_t>(0, d.detected - d.first_failure)).c_str() : "unknown");
+              d.detected >= 0 && d.first_failure >= 0 ? seconds(std::max<int64_t>(0, d.detected - d.first_failure)).c_str()
+              : d.first_failure < 0                   ? "n/a (no failure; a drill's detection is in the Drill section)"
+                                                      : "unknown");
   std::printf("- Incident opened: %s\n", iso(d.opened).c_str());
   std::printf("- Recovered: %s\n", d.recovered >= 0 ? iso(d.recovered).c_str() : "not yet");
   std::printf("- Time to recover: %s\n\n",
-              d.recovered >= 0 && d.first_failure >= 0 ? seconds(d.recovered - d.first_failure).c_str() : "unknown");
+              d.recovered >= 0 && d.first_failure >= 0 ? seconds(d.recovered - d.first_failure).c_str()
+              : d.first_failure < 0                    ? "n/a (no failure)"
+                                                       : "unknown");
   std::printf("## Error rate\n\n```\n%s```\n\n", chart(d).c_str());
   std::printf("## Timeline (UTC)\n\n| time | event | details |\n|---|---|---|\n");
   // Per-request events (retry, backend_error) would drown the rest: the
