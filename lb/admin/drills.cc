@@ -132,13 +132,14 @@ void logStarted(const Drill& d, std::string_view duration) {
 
 // Undoes a drill's effect and says so. The caller removes it from the list
 // (and calls applyFaults for abort and delay drills).
-void end(const Runtime& rt, const Drill& d, uint64_t /*now_ms*/, std::string_view why) {
+void end(const Runtime& rt, const Drill& d, uint64_t now_ms, std::string_view why) {
   if (d.action == "simulate_down") {
-    if (Pool* pool = rt.findPool(d.pool)) {
-      if (Backend* b = pool->find(d.backend)) b->setDrillDownUntilMs(0);
-    }
     Pool* pool = rt.findPool(d.pool);
     Backend* b = pool != nullptr ? pool->find(d.backend) : nullptr;
+    // Probes pass from now on; the mark stays (in the past) until the watch
+    // sees the backend back up, so that nothing reads the drill's failed
+    // probes as a real disagreement meanwhile (probe_traffic.cc).
+    if (b != nullptr) b->setDrillDownUntilMs(std::min(b->drillDownUntilMs(), now_ms));
     for (Watch& w : reg().watches) {
       if (w.id != d.id) continue;
       w.ended = true;
@@ -168,7 +169,9 @@ void watchBackends(const Runtime& rt, uint64_t now_ms) {
     Watch& w = *it;
     Pool* pool = rt.findPool(w.pool);
     Backend* b = pool != nullptr ? pool->find(w.backend) : nullptr;
-    if (b == nullptr) {  // a reload removed it: nothing more to follow
+    if (b == nullptr || (w.ended && b->drillDownUntilMs() > now_ms)) {
+      // A reload removed it, or a new drill took it down again (that one
+      // has its own watch): nothing more to follow.
       it = list.erase(it);
       continue;
     }
@@ -182,6 +185,7 @@ void watchBackends(const Runtime& rt, uint64_t now_ms) {
     }
     if (w.ended && !w.up && b->available()) {
       w.up = true;
+      b->setDrillDownUntilMs(0);
       w.up_ms = now_ms;
       const uint64_t since = now_ms - std::min(now_ms, b->lastChangeMs());
       w.up_wall = std::max(w.ended_wall, wall - static_cast<double>(since) / 1000.0);
