@@ -175,11 +175,24 @@ TEST_CASE("drill: drills from the config start at load and end at their expiry b
   CHECK(c.roundTrip(get("/y", {"x-ballast-drill: 1"})).status == 200);
 
   // A reload that keeps the config unchanged restarts nothing (the ended
-  // abort drill stays ended); one that drops the route drill ends it.
+  // abort drill stays ended) and keeps the route drill, its id and expiry.
+  const std::string delay_id = jsonText(delay, "id");
+  const std::string delay_expires = jsonText(delay, "expires");
+  lb.process().signal(SIGHUP);
+  waitEvent(lb, "config_reloaded", {}, 5000ms);
+  CHECK(countEvents(lb, "drill_started") == 2);
+  {
+    Response list = fetch(lb.adminPort(), get("/drills"));
+    CHECK(has(list.body, "\"id\":\"" + delay_id + "\",\"action\":\"delay\""));
+    CHECK(has(list.body, "\"expires\":\"" + delay_expires + "\""));
+    CHECK_FALSE(has(list.body, "\"action\":\"abort\""));
+  }
+  // One that drops the route drill ends it.
   replaceConfig(lb.configPath(), drillsConfig(a.address(),
                                               "  - { pool: web, abort: { percent: 100, status: 502 }, header: x-ballast-drill,"
                                               " duration: 1500ms }\n"));
   lb.process().signal(SIGHUP);
+  waitEvent(lb, "config_reloaded", {}, 5000ms, 1);
   JsonObject removed = waitEvent(lb, "drill_ended", [](const JsonObject& o) { return jsonText(o, "action") == "delay"; },
                                  5000ms);
   CHECK(jsonText(removed, "why") == "removed from the config");
