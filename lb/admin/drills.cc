@@ -305,7 +305,7 @@ void startDrill(const Runtime& rt, uint64_t now_ms, const AdminRequest& req, Adm
       if (d.delay_ms == 0) return jsonError(out, 400, "\"delay\" is required for delay: a duration up to 10m, like 2s");
     }
     d.pools = {d.pool};
-    // One API drill of each kind per pool: a new one replaces the running one.
+    // One abort and one delay drill per pool from the API: a new one replaces the running one of its kind.
     auto& list = reg().drills;
     for (auto it = list.begin(); it != list.end();) {
       if (it->source == "api" && it->action == d.action && it->pool == d.pool) {
