@@ -122,6 +122,10 @@ A one-minute walk-through, in a second terminal:
   5. Drain one for maintenance, with a reason and an expiry:
        curl -s -X POST "http://$HOST:$ADMIN_PORT/pools/web/backends/$HOST:${BACKEND_PORTS[2]}/drain?for=2m&reason=demo"
      The page shows it draining, why and until when; it comes back by itself after 2 minutes.
+  6. Run a drill (demo-2's probes fail on purpose for 20 s; it ends by itself):
+       $BUILD_DIR/bin/ballast drill --admin $HOST:$ADMIN_PORT --pool web --backend $HOST:${BACKEND_PORTS[1]} --duration 20s
+     Once its incident has closed (about 30 s after the drill), its postmortem draft:
+       $BUILD_DIR/bin/ballast postmortem --journal $BUILD_DIR/demo-journal.jsonl
   Events (state changes with their reasons) print below as JSON lines.
 
 Press Ctrl-C to stop.

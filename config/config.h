@@ -160,6 +160,26 @@ struct IncidentsConfig {
   Duration settle{30000};
 };
 
+// drills: a fault injected from the config into one pool's requests, or one
+// route's, that always ends by itself: at `expires` (unix seconds), or
+// `duration` after the config was first loaded with it. Exactly one of
+// pool and route; exactly one of abort and delay; exactly one of expires
+// and duration (the loader enforces all three).
+struct DrillConfig {
+  enum class Action : uint8_t { Abort, Delay };
+  std::string pool;                // pool drills
+  std::string route;               // route drills: that route's requests only
+  std::vector<std::string> pools;  // the pools it applies to (the pool, or the route's pools)
+  Action action = Action::Abort;
+  uint32_t percent = 0;            // 1..100 of the matching requests
+  int status = 503;                // abort: 500..599
+  Duration delay{0};               // delay: how long a picked request is held
+  std::string header;              // non-empty: only requests carrying this header
+  double expires = 0;              // unix seconds; 0 = `duration` from load
+  Duration duration{0};
+  Position position;               // where it was written (file:line), for its events
+};
+
 // Graceful shutdown (SIGTERM/SIGINT).
 struct DrainConfig {
   Duration delay{0};        // keep accepting this long after /readyz turns 503 (outer LB notices)
@@ -455,6 +475,7 @@ struct Config {
   // When the YAML has no `routes` and exactly one pool, the loader adds one
   // catch-all route to it, so the runtime always routes through this list.
   std::vector<RouteConfig> routes;
+  std::vector<DrillConfig> drills;  // `drills:` (see DrillConfig)
 };
 
 }  // namespace ballast::config

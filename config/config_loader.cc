@@ -22,6 +22,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
+#include <cstdio>
 #include <initializer_list>
 #include <limits>
 #include <map>
@@ -447,6 +449,9 @@ class Loader {
   void loadRouteTimeouts(const Value& v, RouteConfig& route);
   void loadRouteRetries(const Value& v, RouteConfig& route);
   void checkAdminAgainstListen(const Config& cfg);
+  // `drills:` (after pools and routes: it names them).
+  void loadDrills(const Value& v, Config& cfg);
+  void loadDrill(const Value& v, const Config& cfg, DrillConfig& d);
 
   std::string file_;
   const LoadLimits& limits_;  // borrowed: outlives the Loader
@@ -636,7 +641,8 @@ void Loader::loadDocument(const YAML::Node& root, Config& cfg) {
     return;
   }
   checkKeys(top, {"listen", "admin", "log", "timeouts", "limits", "drain", "overrides", "reload", "config_history",
-                  "explain", "state_file", "state_max_age", "pools", "routes", "zone", "journal", "incidents"});
+                  "explain", "state_file", "state_max_age", "pools", "routes", "zone", "journal", "incidents",
+                  "drills"});
 
   if (auto v = field(top, "zone")) {
     if (auto name = zoneName(*v)) cfg.zone = *name;
@@ -717,6 +723,8 @@ void Loader::loadDocument(const YAML::Node& root, Config& cfg) {
   } else if (cfg.pools.size() > 1) {
     addError(top.mark, "routes", "required when there is more than one pool");
   }
+
+  if (auto v = field(top, "drills")) loadDrills(*v, cfg);
 
   checkAdminAgainstListen(cfg);
 }
@@ -2576,6 +2584,129 @@ class BoundsChecker final : public YAML::EventHandler {
   std::vector<Anchor> anchors_;
   std::string anchor_name_;  // from OnAnchor(), for the node event that follows it
 };
+
+// "2026-12-31T00:00:00Z" -> unix seconds; nullopt for any other shape.
+std::optional<double> parseUtcTime(const std::string& s) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0, n = 0;
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &se, &n) != 6 ||
+      static_cast<size_t>(n) != s.size() || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) {
+    return std::nullopt;
+  }
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = se;
+  return static_cast<double>(timegm(&tm));
+}
+
+void Loader::loadDrills(const Value& v, Config& cfg) {
+  if (!expectSequence(v)) return;
+  for (size_t i = 0; i < v.node.size(); ++i) {
+    DrillConfig d;
+    const Value it = item(v, i, v.node[i]);
+    d.position = position(it);
+    const size_t errors = errors_.size();
+    loadDrill(it, cfg, d);
+    if (errors_.size() == errors) cfg.drills.push_back(std::move(d));
+  }
+}
+
+void Loader::loadDrill(const Value& v, const Config& cfg, DrillConfig& d) {
+  if (!expectMap(v)) return;
+  checkKeys(v, {"pool", "route", "abort", "delay", "header", "expires", "duration"});
+  const auto pool = field(v, "pool");
+  const auto route = field(v, "route");
+  if (pool.has_value() == route.has_value()) {
+    error(v, pool ? "a drill targets a pool or a route, not both" : "a drill needs a target: pool or route");
+  } else if (pool) {
+    if (auto name = scalar(*pool, "a pool name")) {
+      if (pools_usable_ && pool_index_.find(*name) == pool_index_.end()) {
+        error(*pool, "unknown pool " + quoted(*name));
+      } else {
+        d.pool = *name;
+        d.pools = {*name};
+      }
+    }
+  } else if (auto name = scalar(*route, "a route name")) {
+    const auto r = std::find_if(cfg.routes.begin(), cfg.routes.end(), [&](const RouteConfig& x) { return x.name == *name; });
+    if (r == cfg.routes.end()) {
+      error(*route, "unknown route " + quoted(*name) + " (a route is named by its `name:`)");
+    } else if (r->pool.empty() && r->split.empty()) {
+      error(*route, "route " + quoted(*name) + " answers by itself (return): no request of it reaches a pool");
+    } else {
+      d.route = *name;
+      if (!r->pool.empty()) d.pools.push_back(r->pool);
+      for (const auto& t : r->split) d.pools.push_back(t.pool);
+    }
+  }
+  const auto abort = field(v, "abort");
+  const auto delay = field(v, "delay");
+  if (abort.has_value() == delay.has_value()) {
+    error(v, abort ? "a drill is an abort or a delay, not both" : "a drill needs a fault: abort or delay");
+  }
+  const auto percent = [&](const Value& m) {
+    if (auto p = requiredField(m, "percent")) {
+      if (auto n = integer(*p, 1, 100)) d.percent = static_cast<uint32_t>(*n);
+    }
+  };
+  if (abort && expectMap(*abort)) {
+    d.action = DrillConfig::Action::Abort;
+    checkKeys(*abort, {"percent", "status"});
+    percent(*abort);
+    if (auto st = field(*abort, "status")) {
+      if (auto n = integer(*st, 500, 599)) d.status = static_cast<int>(*n);
+    }
+  } else if (delay && expectMap(*delay)) {
+    d.action = DrillConfig::Action::Delay;
+    checkKeys(*delay, {"percent", "duration"});
+    percent(*delay);
+    if (auto du = requiredField(*delay, "duration")) {
+      if (auto ms = positiveDuration(*du)) {
+        if (ms->count() > 600000) {
+          error(*du, "must be at most 10m (a held request keeps its client connection)");
+        } else {
+          d.delay = *ms;
+        }
+      }
+    }
+  }
+  if (auto h = field(v, "header")) {
+    if (auto name = scalar(*h, "a header name")) {
+      const bool token = !name->empty() && std::all_of(name->begin(), name->end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+      });
+      if (!token) {
+        error(*h, "expected a header name such as x-ballast-drill, got " + quoted(*name));
+      } else {
+        d.header = *name;
+      }
+    }
+  }
+  // Always an expiry: a drill forgotten in the config must end by itself.
+  const auto expires = field(v, "expires");
+  const auto duration = field(v, "duration");
+  if (expires.has_value() == duration.has_value()) {
+    error(v, expires ? "expires or duration, not both"
+                     : "a drill needs an expiry: expires (2026-12-31T00:00:00Z) or duration (10m, from load)");
+  } else if (expires) {
+    if (auto text = scalar(*expires, "a UTC time")) {
+      if (auto t = parseUtcTime(*text)) {
+        d.expires = *t;
+      } else {
+        error(*expires, "expected a UTC time like 2026-12-31T00:00:00Z, got " + quoted(*text));
+      }
+    }
+  } else if (auto ms = positiveDuration(*duration)) {
+    if (ms->count() > 7 * 24 * 3600 * 1000LL) {
+      error(*duration, "must be at most 7d (168h)");
+    } else {
+      d.duration = *ms;
+    }
+  }
+}
 
 // Runs yaml-cpp's event parser over every document in `text` with the
 // bounds above. Returns the first bound crossed, or nullopt and sets

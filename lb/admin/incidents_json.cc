@@ -34,6 +34,9 @@ void writeIncident(JsonWriter& w, const Incident& inc, bool with_timeline) {
   w.beginObject();
   w.str("id", inc.id).str("pool", inc.pool).str("state", inc.open() ? "open" : "closed");
   w.str("reason", inc.reason).str("opened", isoTime(inc.opened_at));
+  w.boolean("drill", inc.drill).key("drills").beginArray();
+  for (const auto& d : inc.drills) w.str(d);
+  w.endArray();
   if (inc.recovered_at > 0) {
     w.str("recovered", isoTime(inc.recovered_at));
   } else {

@@ -52,9 +52,9 @@ DownstreamConnection::DownstreamConnection(ProxyContext& ctx, std::shared_ptr<tl
     transport_ = std::make_unique<TcpTransport>(ctx_.loop(), static_cast<TransportUser&>(*this));
   }
   uv_timer_init(ctx_.loop(), &timer_);
-  uv_timer_init(ctx_.loop(), &queue_timer_);
+  uv_timer_init(ctx_.loop(), &request_timer_);
   timer_.data = this;
-  queue_timer_.data = this;
+  request_timer_.data = this;
   llhttp_init(&parser_, HTTP_REQUEST, parserSettings<DownstreamConnection>());
   parser_.data = this;
   // The whole head must fit, plus room so a small body read is not split.
@@ -119,10 +119,10 @@ void DownstreamConnection::close() {
   if (reading_) transport_->readStop();
   reading_ = false;
   // A pending write is cancelled (UV_ECANCELED) before the close callbacks.
-  uv_timer_stop(&queue_timer_);
+  uv_timer_stop(&request_timer_);
   ++pending_closes_;  // the transport's, counted down in onTransportClosed
   transport_->close();
-  closeHandles(this, {asHandle(&timer_), asHandle(&queue_timer_)});
+  closeHandles(this, {asHandle(&timer_), asHandle(&request_timer_)});
 }
 
 void DownstreamConnection::onTransportClosed() {
@@ -593,15 +593,26 @@ void DownstreamConnection::onTunnelShutdown(int status) {
   if (status < 0) self->close();  // the client is gone: logged as a client error
 }
 
-void DownstreamConnection::startQueueTimer(uint64_t ms) {
-  if (phase_ != Phase::Closing) uv_timer_start(&queue_timer_, &DownstreamConnection::onQueueTimer, ms, 0);
+void DownstreamConnection::startRequestTimer(RequestTimer kind, uint64_t ms) {
+  if (phase_ == Phase::Closing) return;
+  request_timer_kind_ = kind;
+  uv_timer_start(&request_timer_, &DownstreamConnection::onRequestTimer, ms, 0);
 }
 
-void DownstreamConnection::stopQueueTimer() { uv_timer_stop(&queue_timer_); }
+void DownstreamConnection::stopRequestTimer() {
+  request_timer_kind_ = RequestTimer::None;
+  uv_timer_stop(&request_timer_);
+}
 
-void DownstreamConnection::onQueueTimer(uv_timer_t* t) {
+void DownstreamConnection::onRequestTimer(uv_timer_t* t) {
   auto* self = static_cast<DownstreamConnection*>(t->data);
-  self->request_.onQueueTimeout();
+  const RequestTimer kind = self->request_timer_kind_;
+  self->request_timer_kind_ = RequestTimer::None;
+  if (kind == RequestTimer::Queue) {
+    self->request_.onQueueTimeout();
+  } else if (kind == RequestTimer::DrillDelay) {
+    self->request_.onDrillDelayOver();
+  }
 }
 
 void DownstreamConnection::onTimer(uv_timer_t* t) {

@@ -100,11 +100,17 @@ class DownstreamConnection final : private TransportUser {
   void drainIdle(uint64_t grace_ms);
   // Re-evaluates whether to read from the client (and the timer with it).
   void updateReading();
-  // The request's wait in its pool's queue (ProxyRequest::onQueueTimeout
-  // when it runs out). A timer of its own: the client-side timer keeps
-  // guarding the client meanwhile.
-  void startQueueTimer(uint64_t ms);
-  void stopQueueTimer();
+  // The request's own timer (the client-side timer keeps guarding the
+  // client meanwhile). Its kind says what the request waits on:
+  //   Queue      - a backend slot, in its pool's queue (runs out:
+  //                ProxyRequest::onQueueTimeout, a 503)
+  //   DrillDelay - ballast itself: a delay drill holds the request before
+  //                its pick (runs out: ProxyRequest::onDrillDelayOver, the
+  //                request goes on as usual)
+  // One at a time: a request waits on one thing at a time.
+  enum class RequestTimer : uint8_t { None, Queue, DrillDelay };
+  void startRequestTimer(RequestTimer kind, uint64_t ms);
+  void stopRequestTimer();
 
   // ---- tunnels (after a 101) ----
   // Switches to the Tunnel phase. Returns the client bytes already read
@@ -150,7 +156,7 @@ class DownstreamConnection final : private TransportUser {
   void onTransportClosed() override;
 
   static void onTimer(uv_timer_t* t);
-  static void onQueueTimer(uv_timer_t* t);
+  static void onRequestTimer(uv_timer_t* t);
   static void onHandlesClosed(DownstreamConnection* self);
 
   static int onMessageBegin(llhttp_t* p);
@@ -193,7 +199,8 @@ class DownstreamConnection final : private TransportUser {
 
   std::unique_ptr<Transport> transport_;  // the socket: plain TCP or TLS
   uv_timer_t timer_;
-  uv_timer_t queue_timer_;
+  uv_timer_t request_timer_;
+  RequestTimer request_timer_kind_ = RequestTimer::None;
   uint64_t linger_deadline_ = 0;  // loop time the lingering ends at the latest
   llhttp_t parser_;
   RequestHead head_;

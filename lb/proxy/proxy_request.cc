@@ -119,6 +119,7 @@ void ProxyRequest::beginRequest() {
   max_body_ = runtime_->config->limits.max_body_bytes;
   upgrade_.clear();
   drill_status_ = 0;
+  drill_delay_ms_ = 0;
   method_name_ = {};
   n_explain_ = 0;
   tunnel_started_ = false;
@@ -244,13 +245,24 @@ int ProxyRequest::onRequestHead(RequestHead& h) {
     return 0;
   }
   pool_ = route_.pool;
-  if (const Pool::FaultDrill* drill = pool_->faultDrill(loopNow())) {
-    // A fault drill on this pool (POST /drills): a share of its requests
-    // (optionally only those carrying the drill header) get an injected
-    // error, as clients would see a failing dependency.
-    std::string_view ignored;
-    const bool marked = drill->header.empty() || h.headers.find(drill->header, &ignored);
-    if (marked && static_cast<uint32_t>(std::rand() % 100) < drill->percent) drill_status_ = drill->status;
+  if (!pool_->faultDrills().empty()) {
+    // Fault drills on this pool (POST /drills, config `drills:`): a share
+    // of the requests they match (their route only, and only those
+    // carrying the drill header, when they say so) get an injected error,
+    // or are held for a while first, as clients would see a failing or a
+    // slow dependency. Each drill draws on its own.
+    const uint64_t now = loopNow();
+    for (const Pool::FaultDrill& drill : pool_->faultDrills()) {
+      if (drill.until_ms <= now || (!drill.route.empty() && drill.route != route_name_)) continue;
+      std::string_view ignored;
+      if (!drill.header.empty() && !h.headers.find(drill.header, &ignored)) continue;
+      if (static_cast<uint32_t>(std::rand() % 100) >= drill.percent) continue;
+      if (drill.kind == Pool::FaultDrill::Kind::Abort) {
+        if (drill_status_ == 0) drill_status_ = drill.status;
+      } else {
+        drill_delay_ms_ = std::max(drill_delay_ms_, drill.delay_ms);
+      }
+    }
   }
   retries_ = route_.retries != nullptr ? route_.retries : &pool_->config().retries;
   timeouts_ = route_.timeouts;
@@ -328,6 +340,7 @@ void ProxyRequest::afterParse() {
       flushRequest();
       break;
     case RequestState::Idle:
+    case RequestState::Delayed:
     case RequestState::Queued:
     case RequestState::Connecting:
     case RequestState::DiscardingResponse:
@@ -339,6 +352,17 @@ void ProxyRequest::afterParse() {
 }
 
 void ProxyRequest::start() {
+  if (drill_delay_ms_ != 0) {
+    // A delay drill picked it: held on the request timer (no backend, no
+    // blocking), then it goes on from here as any other request.
+    const uint64_t ms = drill_delay_ms_;
+    drill_delay_ms_ = 0;
+    transitionTo(RequestState::Delayed);
+    // +1: the loop's clock counts whole milliseconds, so a timer of `ms`
+    // may fire up to 1 ms early; a held request waits at least the delay.
+    conn_.startRequestTimer(DownstreamConnection::RequestTimer::DrillDelay, ms + 1);
+    return;
+  }
   if (drill_status_ != 0) {
     termination_ = Termination{'P', 'C'};
     reply(drill_status_, "drill: injected failure (POST /drills)");
@@ -349,7 +373,8 @@ void ProxyRequest::start() {
   if (picked.status == PickStatus::Full) {
     if (!pool_->enqueue(*this, pick_, loopNow())) return refuseQueued(false);
     transitionTo(RequestState::Queued);
-    conn_.startQueueTimer(static_cast<uint64_t>(pool_->config().queue->timeout.count()));
+    conn_.startRequestTimer(DownstreamConnection::RequestTimer::Queue,
+                            static_cast<uint64_t>(pool_->config().queue->timeout.count()));
     return;
   }
   backend_ = picked.backend;
@@ -363,9 +388,15 @@ void ProxyRequest::start() {
   connectTo(backend_, false);
 }
 
+void ProxyRequest::onDrillDelayOver() {
+  if (state_ != RequestState::Delayed) return;
+  transitionTo(RequestState::PickingBackend);
+  start();
+}
+
 void ProxyRequest::onDispatched(Backend& b) {
   // The pool picked (and counted) `b` for this request.
-  conn_.stopQueueTimer();
+  conn_.stopRequestTimer();
   const uint64_t now = loopNow();
   BALLAST_METRIC(pool_->stats().queue_wait.observe(
       static_cast<double>(now >= enqueuedMs() ? now - enqueuedMs() : 0) / 1000.0));
@@ -377,7 +408,7 @@ void ProxyRequest::onDispatched(Backend& b) {
 
 void ProxyRequest::leaveQueue() {
   if (!queued()) return;
-  conn_.stopQueueTimer();
+  conn_.stopRequestTimer();
   if (pool_ != nullptr) pool_->leaveQueue(*this);
 }
 
@@ -859,6 +890,7 @@ void ProxyRequest::finish() {
 
 void ProxyRequest::abort() {
   leaveQueue();
+  if (state_ == RequestState::Delayed) conn_.stopRequestTimer();
   if (upstream_ != nullptr) {
     upstream_->close();
     upstream_ = nullptr;

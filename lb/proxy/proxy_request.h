@@ -175,6 +175,9 @@ class ProxyRequest final : public UpstreamHandler, public QueueWaiter {
   void onDispatched(Backend& b) override;
   // The queue timer (owned by the connection) fired: 503.
   void onQueueTimeout();
+  // The delay drill's timer (the connection's request timer) fired: the
+  // request goes on to its pick.
+  void onDrillDelayOver();
 
  private:
   void transitionTo(RequestState s);
@@ -256,6 +259,7 @@ class ProxyRequest final : public UpstreamHandler, public QueueWaiter {
   std::vector<ExplainAttempt> explain_attempts_;  // [0, n_explain_) in use; entries keep their capacity
   size_t n_explain_ = 0;
   int drill_status_ = 0;  // a fault drill picked this request: answer this status
+  uint64_t drill_delay_ms_ = 0;  // a delay drill picked this request: hold it this long before the pick
   std::string_view method_name_;  // static (llhttp's table); empty before a head
   std::string abs_path_;  // origin form built for an absolute-form target with no path ("http://h?q")
   std::string upgrade_;  // protocols offered in an HTTP/1.1 upgrade request (h2c removed); empty: none

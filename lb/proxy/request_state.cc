@@ -15,7 +15,8 @@ constexpr uint32_t bit(S s) { return 1u << static_cast<unsigned>(s); }
 // Connecting (fresh connection) or Sending (pooled connection).
 constexpr std::array<uint32_t, static_cast<size_t>(S::kCount)> kAllowed = {
     /* Idle */ bit(S::PickingBackend) | bit(S::LocalReply),
-    /* PickingBackend */ bit(S::Queued) | bit(S::Connecting) | bit(S::Sending) | bit(S::LocalReply) | bit(S::Done),
+    /* PickingBackend */ bit(S::Delayed) | bit(S::Queued) | bit(S::Connecting) | bit(S::Sending) | bit(S::LocalReply) | bit(S::Done),
+    /* Delayed */ bit(S::PickingBackend) | bit(S::LocalReply) | bit(S::Done),
     /* Queued */ bit(S::Connecting) | bit(S::Sending) | bit(S::LocalReply) | bit(S::Done),
     /* Connecting */ bit(S::Connecting) | bit(S::Sending) | bit(S::LocalReply) | bit(S::Done),
     /* Sending */ bit(S::Connecting) | bit(S::Sending) | bit(S::AwaitingResponse) | bit(S::DiscardingResponse) |
@@ -35,6 +36,7 @@ const char* toString(RequestState s) {
   switch (s) {
     case S::Idle: return "idle";
     case S::PickingBackend: return "picking_backend";
+    case S::Delayed: return "delayed";
     case S::Queued: return "queued";
     case S::Connecting: return "connecting";
     case S::Sending: return "sending";
@@ -59,6 +61,7 @@ char terminationPhase(RequestState s) {
     case S::LocalReply:
       return 'R';
     case S::Queued:
+    case S::Delayed:
       return 'Q';
     case S::PickingBackend:
     case S::Connecting:

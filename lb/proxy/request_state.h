@@ -11,6 +11,9 @@ namespace ballast {
 enum class RequestState : uint8_t {
   Idle,                // between requests: holds nothing
   PickingBackend,      // head parsed and routed; the forwarded head is built; no upstream
+  Delayed,             // a delay drill holds it before the pick (the connection's request timer
+                       // armed, waiting on ballast itself); holds no backend; back to
+                       // PickingBackend when the delay is over
   Queued,              // every candidate is at max_connections: waits in the pool's queue (its
                        // timer armed); holds no backend; the pool dispatches it when a slot frees
   Connecting,          // a connect to the picked backend is pending (the request holds it)
@@ -37,7 +40,8 @@ inline bool attemptInProgress(RequestState s) {
 // Nothing of a response has gone to the client: a failure may still be
 // retried or answered with an error page.
 inline bool beforeResponse(RequestState s) {
-  return s == RequestState::PickingBackend || s == RequestState::Queued || attemptInProgress(s);
+  return s == RequestState::PickingBackend || s == RequestState::Delayed || s == RequestState::Queued ||
+         attemptInProgress(s);
 }
 
 // Termination codes (access log "termination", HAProxy's two letters):
@@ -46,7 +50,7 @@ struct Termination {
   char cause = '-';  // C client closed, c client timeout, S backend failed, s backend timeout,
                      // P ballast refused (bad request, no route, no backend), K killed (shutdown),
                      // R ballast out of local resources (descriptors, buffers)
-  char phase = '-';  // R request, Q waiting in the pool's queue, C connect, H waiting for the
+  char phase = '-';  // R request, Q waiting in the pool's queue or held by a delay drill, C connect, H waiting for the
                      // response head, D response body
   bool normal() const { return cause == '-'; }
 };

@@ -99,8 +99,22 @@ bool readJournal(const std::string& path, std::vector<Line>& out) {
   return true;
 }
 
+// One drill behind the incident (a simulate_down), from its own events.
+struct DrillRecord {
+  std::string id, backend;
+  int64_t started = -1;       // drill_started
+  int64_t marked_down = -1;   // the backend's first backend_state not healthy after the start
+  int64_t last_request = -1;  // drill_failover: the last request the backend got
+  int64_t ended = -1;         // drill_ended
+  int64_t back_up = -1;       // drill_recovered: available again
+  int64_t first_request = -1; // drill_recovered: its first request since
+};
+
 struct Draft {
   std::vector<std::string> ids;
+  bool drill = false;
+  std::vector<DrillRecord> drills;
+  int64_t drill_from = -1;  // the first drill's start: the draft's window starts there
   std::set<std::string> pools;
   std::set<std::string> backends;  // that left rotation in the window
   int64_t from = 0, to = 0;        // the window the draft covers
@@ -199,6 +213,7 @@ void build(const std::vector<Line>& lines, Draft& d) {
       }
     }
   }
+  if (d.drill_from >= 0 && d.drill_from < d.from) d.from = d.drill_from;
   // The timeline: the incidents' events, and their pools' events in the
   // window (a backend lost before the pool crossed the threshold).
   for (const Line& l : lines) {
@@ -219,6 +234,58 @@ void build(const std::vector<Line>& lines, Draft& d) {
   if (d.first_failure >= 0 && d.first_failure < d.from) d.from = d.first_failure;
 }
 
+void splitIds(const std::string& list, std::vector<DrillRecord>& out) {
+  size_t start = 0;
+  while (start < list.size()) {
+    size_t comma = list.find(',', start);
+    if (comma == std::string::npos) comma = list.size();
+    const std::string id = list.substr(start, comma - start);
+    const bool known = std::any_of(out.begin(), out.end(), [&](const DrillRecord& r) { return r.id == id; });
+    if (!id.empty() && !known) out.push_back(DrillRecord{id, {}, -1, -1, -1, -1, -1, -1});
+    start = comma + 1;
+  }
+}
+
+// A drill incident: its drills' records, and the window from the first
+// drill's start (before the incident opened).
+void buildDrills(const std::vector<Line>& lines, Draft& d) {
+  std::set<std::string> ids(d.ids.begin(), d.ids.end());
+  for (const Line& l : lines) {
+    const std::string ev = l.get("event");
+    if ((ev == "incident_opened" || ev == "incident_closed") && ids.count(l.get("id")) && l.get("drill") == "true") {
+      d.drill = true;
+      splitIds(l.get("drills"), d.drills);
+    }
+  }
+  for (DrillRecord& r : d.drills) {
+    for (const Line& l : lines) {
+      const std::string ev = l.get("event");
+      if (ev.rfind("drill_", 0) != 0 || l.get("id") != r.id) continue;
+      if (ev == "drill_started") {
+        r.started = l.ms;
+        r.backend = l.get("backend");
+      } else if (ev == "drill_ended") {
+        r.ended = l.ms;
+      } else if (ev == "drill_failover") {
+        r.last_request = parseTime(l.get("last_request"));
+      } else if (ev == "drill_recovered") {
+        r.back_up = parseTime(l.get("back_up"));
+        r.first_request = parseTime(l.get("first_request"));
+      }
+    }
+    for (const Line& l : lines) {
+      if (r.started >= 0 && l.ms >= r.started && l.get("event") == "backend_state" && l.get("backend") == r.backend &&
+          l.get("new") != "healthy") {
+        r.marked_down = l.ms;
+        break;
+      }
+    }
+    if (r.started >= 0 && (d.drill_from < 0 || r.started < d.drill_from)) d.drill_from = r.started;
+  }
+}
+
+std::string span(int64_t a, int64_t b) { return a >= 0 && b >= 0 ? seconds(std::max<int64_t>(0, b - a)) : "unknown"; }
+
 void markdown(const Draft& d) {
   const std::string pools = [&] {
     std::string s;
@@ -228,7 +295,11 @@ void markdown(const Draft& d) {
   std::string backends;
   for (const auto& b : d.backends) backends += (backends.empty() ? "" : ", ") + b;
   const double rate = d.requests ? 100.0 * static_cast<double>(d.failed) / static_cast<double>(d.requests) : 0;
-  std::printf("# Postmortem draft: pool %s outage, %s\n\n", pools.c_str(), iso(d.opened).c_str());
+  if (d.drill) {
+    std::printf("# Postmortem draft: drill on pool %s, %s\n\n", pools.c_str(), iso(d.opened).c_str());
+  } else {
+    std::printf("# Postmortem draft: pool %s outage, %s\n\n", pools.c_str(), iso(d.opened).c_str());
+  }
   std::printf("Incident%s: %s\n\n", d.ids.size() > 1 ? "s" : "", [&] {
     std::string s;
     for (const auto& i : d.ids) s += (s.empty() ? "" : ", ") + i;
@@ -239,9 +310,14 @@ void markdown(const Draft& d) {
               static_cast<unsigned long long>(d.failed), static_cast<unsigned long long>(d.requests), rate,
               iso(d.from).c_str(), iso(d.to).c_str());
   std::printf("## Impact\n\n");
-  std::printf("- Duration: %s of client impact (first failure to recovery); incident open %s\n",
-              d.recovered >= 0 && d.first_failure >= 0 ? seconds(d.recovered - d.first_failure).c_str() : "unknown",
-              d.closed >= 0 ? seconds(d.closed - d.opened).c_str() : "(still open)");
+  if (d.first_failure < 0) {
+    std::printf("- Duration: no client impact (no failed request or retry); incident open %s\n",
+                d.closed >= 0 ? seconds(d.closed - d.opened).c_str() : "(still open)");
+  } else {
+    std::printf("- Duration: %s of client impact (first failure to recovery); incident open %s\n",
+                d.recovered >= 0 ? seconds(d.recovered - d.first_failure).c_str() : "unknown",
+                d.closed >= 0 ? seconds(d.closed - d.opened).c_str() : "(still open)");
+  }
   std::printf("- Failed requests: %llu of %llu (error rate %.2f%%)",
               static_cast<unsigned long long>(d.failed), static_cast<unsigned long long>(d.requests), rate);
   if (!d.by_status.empty()) {
@@ -250,15 +326,36 @@ void markdown(const Draft& d) {
   }
   std::printf("\n- Retries: %llu\n", static_cast<unsigned long long>(d.retries));
   std::printf("- Affected pools: %s\n- Affected backends: %s\n\n", pools.c_str(), backends.empty() ? "none recorded" : backends.c_str());
+  if (d.drill) {
+    std::printf("## Drill\n\nThis incident is a drill: a simulated outage (simulate_down: the backend's probes fail on "
+                "purpose, so detection, failover and recovery are the real ones). Client requests that failed during it: "
+                "%llu of %llu.\n\n",
+                static_cast<unsigned long long>(d.failed), static_cast<unsigned long long>(d.requests));
+    std::printf("| drill | backend | started | marked down | last request to it | ended | back up | first request again |"
+                " detection | failover | recovery |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+    const auto at = [](int64_t ms) { return ms >= 0 ? iso(ms).substr(11) : std::string("-"); };
+    for (const DrillRecord& r : d.drills) {
+      std::printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.id.c_str(), r.backend.c_str(),
+                  at(r.started).c_str(), at(r.marked_down).c_str(), at(r.last_request).c_str(), at(r.ended).c_str(),
+                  at(r.back_up).c_str(), at(r.first_request).c_str(), span(r.started, r.marked_down).c_str(),
+                  span(r.started, r.last_request).c_str(), span(r.ended, r.first_request).c_str());
+    }
+    std::printf("\nDetection: drill start to the backend marked down. Failover: drill start to the last request "
+                "sent to it. Recovery: drill end to its first request again (after it was back up).\n\n");
+  }
   std::printf("## Detection and recovery\n\n");
   std::printf("- First failure (failed request or retry): %s\n", d.first_failure >= 0 ? iso(d.first_failure).c_str() : "none");
   std::printf("- First backend marked down: %s\n", d.detected >= 0 ? iso(d.detected).c_str() : "none");
   std::printf("- Time to detect: %s\n",
-              d.detected >= 0 && d.first_failure >= 0 ? seconds(std::max<int64_t>(0, d.detected - d.first_failure)).c_str() : "unknown");
+              d.detected >= 0 && d.first_failure >= 0 ? seconds(std::max<int64_t>(0, d.detected - d.first_failure)).c_str()
+              : d.first_failure < 0                   ? "n/a (no failure; a drill's detection is in the Drill section)"
+                                                      : "unknown");
   std::printf("- Incident opened: %s\n", iso(d.opened).c_str());
   std::printf("- Recovered: %s\n", d.recovered >= 0 ? iso(d.recovered).c_str() : "not yet");
   std::printf("- Time to recover: %s\n\n",
-              d.recovered >= 0 && d.first_failure >= 0 ? seconds(d.recovered - d.first_failure).c_str() : "unknown");
+              d.recovered >= 0 && d.first_failure >= 0 ? seconds(d.recovered - d.first_failure).c_str()
+              : d.first_failure < 0                    ? "n/a (no failure)"
+                                                       : "unknown");
   std::printf("## Error rate\n\n```\n%s```\n\n", chart(d).c_str());
   std::printf("## Timeline (UTC)\n\n| time | event | details |\n|---|---|---|\n");
   // Per-request events (retry, backend_error) would drown the rest: the
@@ -328,6 +425,22 @@ void json(const Draft& d) {
   };
   dur("time_to_detect_s", d.first_failure, d.detected);
   dur("time_to_recover_s", d.first_failure, d.recovered);
+  w.boolean("drill", d.drill).key("drills").beginArray();
+  for (const DrillRecord& r : d.drills) {
+    w.beginObject().str("id", r.id).str("backend", r.backend);
+    t("started", r.started);
+    t("marked_down", r.marked_down);
+    t("last_request", r.last_request);
+    t("ended", r.ended);
+    t("back_up", r.back_up);
+    t("first_request", r.first_request);
+    dur("detection_s", r.started, r.marked_down);
+    dur("failover_s", r.started, r.last_request);
+    dur("recovery_s", r.ended, r.first_request);
+    dur("back_up_s", r.ended, r.back_up);
+    w.num("failed_requests", d.failed).endObject();
+  }
+  w.endArray();
   w.key("timeline").beginArray();
   for (const Line* l : d.timeline) {
     w.beginObject().str("time", iso(l->ms)).str("event", l->get("event")).str("details", describe(*l)).endObject();
@@ -401,6 +514,7 @@ int runPostmortem(int argc, char** argv) {
                  since.empty() ? "" : " in that window");
     return 1;
   }
+  buildDrills(lines, d);
   build(lines, d);
   if (d.opened < 0) {
     std::fprintf(stderr, "ballast postmortem: no incident \"%s\" in \"%s\"\n", d.ids.front().c_str(), path.c_str());

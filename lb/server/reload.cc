@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "lb/admin/admin_server.h"
+#include "lb/admin/drills.h"
 #include "lb/base/address.h"
 #include "lb/base/clock.h"
 #include "lb/base/log.h"
@@ -251,6 +252,7 @@ ReloadResult Server::applyConfig(const config::Config& cfg, std::string_view tri
   j.num("listeners_added", static_cast<uint64_t>(fresh.size()));
   j.num("listeners_removed", static_cast<uint64_t>(listeners_removed));
   log().emit(LogLevel::Info);
+  applyConfigDrills(*runtime(), uv_now(&loop_), wallSeconds());  // after config_reloaded: its drills start
   // A rollback is not itself guarded (it goes back to what ran before).
   if (trigger.find("rollback") == std::string_view::npos) {
     // Compared with what runs (discovered members included), so discovery

@@ -258,6 +258,7 @@ int Server::run() {
     j.num("pools", static_cast<uint64_t>(runtime()->pools.size()));
     j.num("routes", static_cast<uint64_t>(runtime()->router.routes().size()));
     log().emit(LogLevel::Info);
+    applyConfigDrills(*runtime(), uv_now(&loop_), wallSeconds());
   }
   log().flush();
   // Deferred work posted after the queue's handle closed (connections
@@ -557,7 +558,10 @@ void Server::onOverrideSweep(uv_timer_t* h) {
     for (const auto& p : self->runtime()->pools) sweepProbeTraffic(*p, now);
   }
   std::vector<PoolSample> samples;
-  for (const auto& p : self->runtime()->pools) samples.push_back(samplePool(*p));
+  for (const auto& p : self->runtime()->pools) {
+    samples.push_back(samplePool(*p));
+    samples.back().drills = drillsHolding(p->name());  // a simulate_down drill holds an incident open
+  }
   self->incidents_->update(now, wallSeconds(), samples);
   self->saveState(false);
 }

@@ -108,14 +108,18 @@ void IncidentTracker::update(uint64_t now_ms, double wall, const std::vector<Poo
 
     const bool below = s.total > 0 && (s.available == 0 ||
                                        uint64_t{s.available} * 100 < uint64_t{threshold_percent_} * s.total);
+    const bool held = !s.drills.empty();
     if (t.open == nullptr) {
-      if (below) openIncident(t, s, now_ms, wall);
+      if (below || held) openIncident(t, s, now_ms, wall);
     } else {
       Incident& inc = *t.open;
       inc.min_available = std::min(inc.min_available, s.available);
       inc.total = s.total;
       if (new_second) writeTraffic(t, t.seconds.back());
-      if (below) {
+      for (const auto& d : s.drills) {
+        if (std::find(inc.drills.begin(), inc.drills.end(), d) == inc.drills.end()) inc.drills.push_back(d);
+      }
+      if (below || held) {
         t.recovered_ms = 0;
         inc.recovered_at = 0;
       } else if (t.recovered_ms == 0) {
@@ -157,7 +161,10 @@ void IncidentTracker::openIncident(PoolTrack& t, const PoolSample& s, uint64_t n
   inc->opened_at = wall;
   inc->min_available = s.available;
   inc->total = s.total;
-  inc->reason = s.available == 0 ? "no available backend"
+  inc->drill = !s.drills.empty();
+  inc->drills = s.drills;
+  inc->reason = inc->drill ? "drill " + inc->drillList() + ": simulated outage"
+              : s.available == 0 ? "no available backend"
                                   : std::to_string(s.available) + " of " + std::to_string(s.total) +
                                         " backends available, below " + std::to_string(threshold_percent_) + "%";
   const Second& oldest = t.seconds.front();
@@ -172,6 +179,7 @@ void IncidentTracker::openIncident(PoolTrack& t, const PoolSample& s, uint64_t n
   j.str("id", t.open->id).str("pool", s.name).str("reason", t.open->reason);
   j.num("available", uint64_t{s.available}).num("total", uint64_t{s.total});
   j.num("threshold_percent", uint64_t{threshold_percent_});
+  if (t.open->drill) j.boolean("drill", true).str("drills", t.open->drillList());
   writeWindow(j, "before_", t.open->before);
   log().emit(LogLevel::Warn);
   // The minute before, second by second: failures that came before the
@@ -212,6 +220,7 @@ void IncidentTracker::closeIncident(PoolTrack& t, uint64_t now_ms, double wall, 
   if (inc.recovered_at > 0) j.str("recovered", isoTime(inc.recovered_at));
   j.dbl("duration_s", wall - inc.opened_at, 3).num("min_available", uint64_t{inc.min_available});
   j.num("total", uint64_t{inc.total});
+  if (inc.drill) j.boolean("drill", true).str("drills", inc.drillList());
   writeWindow(j, "during_", inc.during);
   log().emit(LogLevel::Info);
   t.open = nullptr;
@@ -273,6 +282,12 @@ void IncidentTracker::onEvent(std::string_view line) {
     if (tl.size() >= kMaxTimeline) tl.erase(tl.begin());
     tl.push_back(e);
   }
+}
+
+std::string Incident::drillList() const {
+  std::string out;
+  for (const auto& d : drills) out += (out.empty() ? "" : ",") + d;
+  return out;
 }
 
 bool IncidentTracker::anyOpen() const {

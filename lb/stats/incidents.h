@@ -4,7 +4,9 @@
 // An incident opens when a pool has no available backend, or its available
 // share falls below incidents.threshold; it closes once the pool has stayed
 // at or above the threshold for incidents.settle (a pool that falls again
-// before that keeps the same incident). The tracker learns everything from
+// before that keeps the same incident). A simulate_down drill opens one too
+// (marked drill, with the drill ids), whatever the threshold, held open
+// until the drilled backend is back with traffic, then settled likewise. The tracker learns everything from
 // update() (the server calls it 4 times a second with each pool's counters)
 // and from onEvent() (every event line, for the timeline). It emits
 // incident_opened / incident_closed / incident_after through the event log,
@@ -45,6 +47,10 @@ struct PoolSample {
   uint32_t available = 0;
   uint32_t total = 0;
   PoolCounters counters;
+  // Drills (simulate_down) holding the pool's incident open: while any is
+  // listed, the pool has an incident (opened marked drill, whatever the
+  // threshold says) and it does not start to settle.
+  std::vector<std::string> drills;
 };
 
 // Traffic between two counter snapshots.
@@ -79,6 +85,9 @@ struct Incident {
   TrafficWindow after;       // the minute after it closed (or so far)
   bool after_complete = false;
   std::vector<TimelineEntry> timeline;  // at most kMaxTimeline, oldest dropped
+  bool drill = false;                   // opened by a drill (its record: detection, failover, recovery)
+  std::vector<std::string> drills;      // ids of the drills seen holding it
+  std::string drillList() const;        // "3,4"
   bool open() const { return closed_at == 0; }
 };
 

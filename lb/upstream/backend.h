@@ -17,6 +17,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "lb/base/clock.h"
 #include "lb/stats/stats.h"
 #include "lb/upstream/health_status.h"
 #include "lb/upstream/idle_pool.h"
@@ -145,7 +146,20 @@ class Backend : public std::enable_shared_from_this<Backend> {
   // Requests currently using this backend. Counted by the pool from pick()
   // to release() (least-request balancing and metrics read it).
   uint32_t activeRequests() const { return active_requests_; }
-  void requestStarted() { ++active_requests_; }
+  void requestStarted() {
+    ++active_requests_;
+    ++picks_;
+    last_pick_ns_ = nowNs();
+    if (first_pick_ns_ == 0) first_pick_ns_ = last_pick_ns_;
+  }
+  // Requests picked for it since it was created, the monotonic time of the
+  // last one, and of the first one since armFirstPick() (0: none yet): a
+  // drill watches these to tell when a backend stopped (failover) and
+  // started again (recovery) getting traffic.
+  uint64_t picks() const { return picks_; }
+  uint64_t lastPickNs() const { return last_pick_ns_; }
+  uint64_t firstPickNs() const { return first_pick_ns_; }
+  void armFirstPick() { first_pick_ns_ = 0; }
   void requestFinished() { --active_requests_; }
 
   // ---- outlier detection state, managed by the pool's OutlierDetector ----
@@ -170,6 +184,9 @@ class Backend : public std::enable_shared_from_this<Backend> {
   AdminState admin_ = AdminState::Enabled;
   AdminOverride override_;
   uint64_t drill_down_until_ms_ = 0;
+  uint64_t picks_ = 0;
+  uint64_t last_pick_ns_ = 0;
+  uint64_t first_pick_ns_ = 1;  // not armed
   ProbeTraffic probe_traffic_ = ProbeTraffic::Agree;
   uint64_t probe_traffic_since_ms_ = 0;
   bool retired_ = false;

@@ -117,19 +117,21 @@ class Pool {
   // The operator's drain/disable/enable.
   void setAdminState(Backend& b, AdminState s, uint64_t now_ms);
 
-  // ---- drills (POST /drills): injected failures, until a loop time ----
+  // ---- drills (POST /drills, config `drills:`): injected faults ----
+  // The drill registry (lb/admin/drills.cc) owns the drills and sets the
+  // whole list of a pool after every change (start, end, reload).
   struct FaultDrill {
     uint64_t id = 0;
-    uint32_t percent = 0;     // of the pool's requests answered with `status`
-    int status = 503;
+    enum class Kind : uint8_t { Abort, Delay } kind = Kind::Abort;
+    uint32_t percent = 0;     // of the matching requests
+    int status = 503;         // Abort: the answer
+    uint64_t delay_ms = 0;    // Delay: how long a picked request is held before it is proxied
     std::string header;       // non-empty: only requests carrying this header
-    uint64_t until_ms = 0;
+    std::string route;        // non-empty: only requests matched by the route of that name
+    uint64_t until_ms = 0;    // loop time it ends at
   };
-  const FaultDrill* faultDrill(uint64_t now_ms) const {
-    return fault_drill_.until_ms > now_ms && fault_drill_.percent > 0 ? &fault_drill_ : nullptr;
-  }
-  void setFaultDrill(const FaultDrill& d) { fault_drill_ = d; }
-  void clearFaultDrill() { fault_drill_ = FaultDrill{}; }
+  const std::vector<FaultDrill>& faultDrills() const { return fault_drills_; }
+  void setFaultDrills(std::vector<FaultDrill> d) { fault_drills_ = std::move(d); }
 
   // ---- queue ----
   bool hasQueue() const { return cfg_.queue.has_value(); }
@@ -176,7 +178,7 @@ class Pool {
 
   config::PoolConfig cfg_;
   std::string local_zone_;
-  FaultDrill fault_drill_;
+  std::vector<FaultDrill> fault_drills_;
   std::shared_ptr<tls::ClientContext> tls_;
   std::vector<BackendPtr> backends_;
   PickMode mode_ = PickMode::Normal;

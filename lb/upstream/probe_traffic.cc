@@ -42,6 +42,10 @@ void sweepProbeTraffic(Pool& pool, uint64_t now_ms) {
   if (!pool.config().health_check) return;
   for (const auto& bp : pool.backends()) {
     Backend& b = *bp;
+    // A simulate_down drill fails the probes on purpose: no verdict on it
+    // while it runs, nor after it until the backend is back up (the drill
+    // registry clears the mark then).
+    if (b.drillDownUntilMs() != 0) continue;
     const ProbeTraffic now = judgeProbeTraffic(b, now_ms);
     if (now == b.probeTraffic()) continue;
     const ProbeTraffic was = b.probeTraffic();

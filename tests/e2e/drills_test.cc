@@ -89,7 +89,7 @@ TEST_CASE("drill: a drill without a duration, or with unknown fields, is refused
            {R"({"action": "simulate_down", "pool": "web", "backend": ")" + b + R"(", "duration": "1m"})", 409,
             "no health check"},
            {R"({"action": "abort", "pool": "web", "duration": "1m"})", 400, "percent"},
-           {R"({"action": "explode", "pool": "web", "duration": "1m"})", 400, "simulate_down or abort"},
+           {R"({"action": "explode", "pool": "web", "duration": "1m"})", 400, "simulate_down, abort or delay"},
            {R"({"action": "abort", "pool": "nope", "percent": 5, "duration": "1m"})", 404, "unknown pool"},
        }) {
     Response r = adminRequest(lb.adminPort(), "POST", "/drills", c.body);
@@ -114,4 +114,68 @@ TEST_CASE("cli: ballast drill starts a simulate_down drill through the admin API
   CHECK(jsonText(started, "by") == "ballast drill");
   CliResult bad = runBallastCli(dir, {"drill", "--admin", "127.0.0.1:" + std::to_string(lb.adminPort())});
   CHECK(bad.exit_code == 2);
+}
+
+TEST_CASE("drill: a simulate_down drill under load is an incident marked drill, with its postmortem",
+          "[drills][incidents][postmortem]") {
+  TempDir dir;
+  const std::string journal = dir.file("journal.jsonl");
+  DemoBackend a(dir, "a");
+  DemoBackend b(dir, "b");
+  DemoBackend c(dir, "c");
+  // One backend of three: the pool stays above the 50% threshold, yet the
+  // drill gets its incident.
+  Ballast lb(dir, "listen: 127.0.0.1:0\n"
+                  "admin: { listen: 127.0.0.1:0 }\n"
+                  "log: { level: info, access: 'off', events: stderr }\n"
+                  "journal: { path: " + journal + " }\n"
+                  "incidents: { threshold: 50%, settle: 500ms }\n"
+                  "pools:\n"
+                  "  - name: web\n"
+                  "    health_check: { interval: 100ms, timeout: 80ms, rise: 2, fall: 2 }\n"
+                  "    backends: [{ address: " + a.address() + " }, { address: " + b.address() +
+                  " }, { address: " + c.address() + " }]\n");
+  for (const auto* x : {&a, &b, &c}) waitEvent(lb, "backend_state", backendState(x->address(), "healthy"));
+  Load load(lb.port(), 4);
+  REQUIRE(pollUntil([&] { return load.total() >= 200; }, 10000ms));
+
+  Response r = adminRequest(lb.adminPort(), "POST", "/drills",
+                            "{\"action\": \"simulate_down\", \"pool\": \"web\", \"backend\": \"" + b.address() +
+                                "\", \"duration\": \"1500ms\"}");
+  INFO(r.describe());
+  REQUIRE(r.status == 200);
+  JsonObject opened = waitEvent(lb, "incident_opened", {}, 5000ms);
+  const std::string id = jsonText(opened, "id");
+  CHECK(jsonText(opened, "drills") == "1");
+  CHECK(jsonText(opened, "drill") == "true");
+  waitEvent(lb, "drill_failover", {}, 5000ms);
+  waitEvent(lb, "drill_ended", {}, 5000ms);
+  JsonObject recovered = waitEvent(lb, "drill_recovered", {}, 10000ms);
+  CHECK(jsonText(recovered, "backend") == b.address());
+  JsonObject closed = waitEvent(lb, "incident_closed", {}, 10000ms);
+  CHECK(jsonText(closed, "id") == id);
+  load.stop();
+  INFO(firstFailures(load.failures()));
+  CHECK(load.failures().empty());
+
+  Response one = fetch(lb.adminPort(), get("/incidents/" + id));
+  CHECK(has(one.body, "\"drill\":true,\"drills\":[\"1\"]"));
+
+  CliResult pm = runBallastCli(dir, {"postmortem", "--journal", journal, "--incident", id, "--format", "json"});
+  INFO(pm.err << pm.out);
+  REQUIRE(pm.exit_code == 0);
+  CHECK(has(pm.out, "\"drill\":true"));
+  CHECK(has(pm.out, "\"backend\":\"" + b.address() + "\""));
+  for (const char* k : {"detection_s", "failover_s", "recovery_s"}) {
+    INFO(k);
+    CHECK(has(pm.out, std::string("\"") + k + "\":"));
+    CHECK_FALSE(has(pm.out, std::string("\"") + k + "\":null"));
+  }
+  CHECK(has(pm.out, "\"failed_requests\":0"));
+  CliResult md = runBallastCli(dir, {"postmortem", "--journal", journal, "--incident", id});
+  INFO(md.err << md.out);
+  REQUIRE(md.exit_code == 0);
+  CHECK(has(md.out, "# Postmortem draft: drill on pool web"));
+  CHECK(has(md.out, "## Drill"));
+  CHECK(has(md.out, "| drill_started |"));
 }

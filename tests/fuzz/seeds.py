@@ -125,6 +125,9 @@ def main():
           b"e: [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n")
     write("config", "deep", b"listen: " + b"[" * 200 + b"]" * 200 + b"\n")
     write("config", "errors", b"listen: nowhere\nadmn: {}\npools:\n  - name: web\n    backends: []\n  - name: web\n")
+    write("config", "drills", base + b"drills:\n  - { pool: web, abort: { percent: 10, status: 503 }, header: x-ballast-drill,"
+          b" expires: 2026-12-31T00:00:00Z }\n  - { pool: web, delay: { percent: 5, duration: 2s }, duration: 10m }\n"
+          b"  - { route: nope, delay: { percent: 101 } }\n")
     write("config", "merge-key", b"x: &x { name: web }\npools:\n  - <<: *x\n    backends: [{ address: 127.0.0.1:1 }]\nlisten: 127.0.0.1:1\n")
 
     # admin: flags (bit 0 = token + protected reads), request bytes
@@ -143,6 +146,9 @@ def main():
         write("admin", "unknown" + sfx, f + b"GET /pools/web HTTP/1.1\r\n" + h + b"\r\n")
         write("admin", "cross-site" + sfx, f + b"POST /pools/web/backends/127.0.0.1:2/disable HTTP/1.1\r\n" + h + auth +
               b"Origin: http://evil\r\nSec-Fetch-Site: cross-site\r\nContent-Length: 0\r\n\r\n")
+    body = b'{"action": "delay", "pool": "web", "percent": 100, "delay": "2s", "duration": "5m", "header": "x-ballast-drill"}'
+    write("admin", "drill-delay", b"\x01POST /drills HTTP/1.1\r\n" + h + auth + b"Content-Length: " +
+          str(len(body)).encode() + b"\r\n\r\n" + body)
     write("admin", "readyz", b"\x00GET /readyz HTTP/1.0\r\n\r\n")
     write("admin", "big-head", b"\x00GET / HTTP/1.1\r\nX: " + b"a" * 9000 + b"\r\n\r\n")
     write("admin", "body", b"\x01POST /reload HTTP/1.1\r\n" + h + auth + b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")

@@ -34,6 +34,13 @@ TEST_CASE("request states: the paths a request takes are allowed", "[request_sta
       {S::PickingBackend, S::Queued, S::Sending},
       {S::PickingBackend, S::Queued, S::LocalReply, S::Done},
       {S::Queued, S::Done},
+      // A delay drill holds it before the pick, then it goes on as usual
+      // (or is queued, or answered locally); the client may leave meanwhile.
+      {S::PickingBackend, S::Delayed, S::PickingBackend, S::Connecting, S::Sending, S::AwaitingResponse,
+       S::Streaming, S::Done},
+      {S::PickingBackend, S::Delayed, S::PickingBackend, S::Queued, S::Connecting},
+      {S::PickingBackend, S::Delayed, S::PickingBackend, S::LocalReply, S::Done},
+      {S::Delayed, S::Done},
       // The client leaves at any point before the response.
       {S::PickingBackend, S::Done},
       {S::Connecting, S::Done},
@@ -68,6 +75,13 @@ TEST_CASE("request states: what may never happen is refused", "[request_state]")
   CHECK_FALSE(transitionAllowed(S::Queued, S::AwaitingResponse));
   CHECK_FALSE(transitionAllowed(S::Queued, S::Streaming));
   CHECK_FALSE(transitionAllowed(S::Connecting, S::Queued));
+  // A held request holds no backend: it goes back to its pick, nowhere else.
+  for (S s : {S::Connecting, S::Sending, S::AwaitingResponse, S::Streaming, S::Queued, S::Tunnel}) {
+    INFO("Delayed -> " << toString(s));
+    CHECK_FALSE(transitionAllowed(S::Delayed, s));
+  }
+  CHECK_FALSE(transitionAllowed(S::Connecting, S::Delayed));
+  CHECK_FALSE(transitionAllowed(S::Queued, S::Delayed));
   // A discarded 5xx is never streamed.
   CHECK_FALSE(transitionAllowed(S::DiscardingResponse, S::Streaming));
   CHECK_FALSE(transitionAllowed(S::Connecting, S::AwaitingResponse));
