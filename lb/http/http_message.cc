@@ -31,6 +31,7 @@ class HeadWriter {
     p_ += N - 1;
   }
   void raw(std::string_view s) {
+    if (s.empty()) return;  // its data() may be null: no memcpy from it
     std::memcpy(p_, s.data(), s.size());
     p_ += s.size();
   }

@@ -35,6 +35,7 @@ class LineWriter {
     p_ += N - 1;
   }
   void escaped(std::string_view s) {
+    if (s.empty()) return;  // its data() may be null: no memcpy from it
     if (plain(s)) {
       std::memcpy(p_, s.data(), s.size());
       p_ += s.size();
