@@ -51,6 +51,11 @@ TEST_CASE("reload guard: a reload to backends that all fail is rolled back by it
   // a and b were kept through the rollback? They are new backends again:
   // wait until they take traffic, then nothing may fail any more.
   waitEvent(lb, "backend_state", backendState(a.address(), "healthy"), 5000ms, 1);
+  waitEvent(lb, "backend_state", backendState(b.address(), "healthy"), 5000ms, 1);
+  // A request sent before the rollback (to a dead backend) may still be on
+  // its way back: let every client finish a few more before counting.
+  const uint64_t settled = load.total();
+  REQUIRE(pollUntil([&] { return load.total() >= settled + 40; }, 10000ms));
   const size_t failed_during = load.failures().size();
   load.mark();
   const uint64_t at = load.total();
