@@ -37,6 +37,15 @@ class HealthChecker {
 
   // Starts every session; each runs its first probe at once.
   void start();
+  // The pool's members changed (DNS discovery): `backends` is the new list.
+  // A backend without a session gets one, probed at once; the session of a
+  // backend no longer listed is closed; every other session goes on with
+  // its schedule and state. Returns how many sessions were added and closed.
+  struct Update {
+    size_t added = 0;
+    size_t removed = 0;
+  };
+  Update update(const std::vector<BackendPtr>& backends);
   // Stops probing; sessions free themselves once their handles are closed.
   // Nothing is published after close().
   void close();
@@ -53,6 +62,9 @@ class HealthChecker {
               uint64_t probe_started_ms);
 
  private:
+  // A session for `b` (seeded with its status when it has one), not started.
+  HealthSession* addSession(const BackendPtr& b);
+
   uv_loop_t* loop_;
   std::string pool_name_;
   config::HealthCheckConfig cfg_;
