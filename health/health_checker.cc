@@ -27,6 +27,8 @@ HealthSession* HealthChecker::addSession(const BackendPtr& b) {
 
 HealthChecker::Update HealthChecker::update(const std::vector<BackendPtr>& backends) {
   Update u;
+  // Latched before the new sessions exist: they join a finished round.
+  first_round_done_ = firstRoundDone();
   // Closed first: a session of a removed backend publishes nothing more.
   std::erase_if(sessions_, [&](HealthSession* s) {
     const bool listed = std::any_of(backends.begin(), backends.end(),
@@ -47,6 +49,7 @@ HealthChecker::Update HealthChecker::update(const std::vector<BackendPtr>& backe
 HealthChecker::~HealthChecker() { close(); }
 
 bool HealthChecker::firstRoundDone() const {
+  if (first_round_done_) return true;
   for (const auto* s : sessions_) {
     // A backend carried over by a reload already has its status: a reload
     // must not make the instance unready.
@@ -74,6 +77,7 @@ void HealthChecker::close() {
 void HealthChecker::report(HealthSession& s, bool passed, HealthTransition t, const std::string& reason,
                            uint64_t probe_started_ms) {
   Backend& b = s.backend();
+  if (!first_round_done_) first_round_done_ = firstRoundDone();
   if (log().enabled(LogLevel::Debug)) {
     auto& j = log().eventLine(LogLevel::Debug, "probe");
     j.str("pool", pool_name_).str("backend", b.name()).boolean("passed", passed).str("reason", reason);

@@ -51,7 +51,9 @@ class HealthChecker {
   void close();
 
   const std::string& poolName() const { return pool_name_; }
-  // Every session has at least one probe result.
+  // Every session has at least one probe result (or a status carried over
+  // by a reload). Once true it stays true: backends that update() adds later
+  // (a scale-up found by DNS discovery) do not make the instance unready.
   bool firstRoundDone() const;
   const std::vector<HealthSession*>& sessions() const { return sessions_; }
   // The session probing `b`, or nullptr.
@@ -71,6 +73,7 @@ class HealthChecker {
   Listener listener_;
   std::shared_ptr<tls::ClientContext> tls_;
   std::vector<HealthSession*> sessions_;  // owned until close()
+  bool first_round_done_ = false;  // latched by report()
 };
 
 }  // namespace ballast::health

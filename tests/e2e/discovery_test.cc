@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -376,6 +377,26 @@ TEST_CASE("A discovery change probes only the added members: kept ones and other
   CHECK(probesOf(lb, "web", "127.0.0.4:" + p) == 1);
   // The other pool's backend never changed state.
   CHECK(countEvents(lb, "backend_state", backendState(o.address())) == 1);
+
+  // A member whose first probe takes the whole timeout (a listener that
+  // never accepts): the instance stays ready meanwhile (its first round was
+  // done; a scale-up must not take it out of its own Service).
+  const int silent = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(silent >= 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  ::inet_pton(AF_INET, "127.0.0.6", &sa.sin_addr);
+  REQUIRE(::bind(silent, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0);
+  REQUIRE(::listen(silent, 16) == 0);
+  const size_t n = countEvents(lb, "discovery_applied");
+  dns.setA("web.test", {"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.6"});
+  waitEvent(lb, "discovery_applied", poolIs("web"), 5000ms, n);
+  const int ready = fetch(lb.adminPort(), get("/readyz")).status;
+  CHECK(probesOf(lb, "web", "127.0.0.6:" + p) == 0);  // its probe is still waiting
+  CHECK(ready == 200);
+  waitEvent(lb, "backend_state", backendState("127.0.0.6:" + p, "unhealthy"), 5000ms);
+  ::close(silent);
 }
 
 TEST_CASE("SRV discovery: a target with only an AAAA record is reached over IPv6", "[discovery][dns][ipv6]") {
