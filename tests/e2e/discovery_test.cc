@@ -20,6 +20,7 @@
 
 #include "tests/support/dns_server.h"
 #include "tests/support/harness.h"
+#include "tests/support/raw_backend.h"
 
 using namespace ballast::test;
 using namespace std::chrono_literals;
@@ -264,10 +265,16 @@ TEST_CASE("A reload that changes the discovery block keeps the discovered member
   waitEvent(lb, "discovery_applied", poolIs("web"));
   waitEvent(lb, "backend_state", backendState("127.0.0.2:" + p, "healthy"), 3000ms);
   waitEvent(lb, "backend_state", backendState("127.0.0.3:" + p, "healthy"), 3000ms);
-  const size_t healthy_events = countEvents(lb, "backend_state");
 
   Load load(lb.port(), 3);
   REQUIRE(pollUntil([&] { return load.total() >= 100; }, 5000ms));
+  // An operator override on b, to see it survive the reload.
+  REQUIRE(adminRequest(lb.adminPort(), "POST", "/pools/web/backends/127.0.0.3:" + p + "/disable?reason=INC-7")
+              .status == 200);
+  const uint64_t settle = load.total();
+  REQUIRE(pollUntil([&] { return load.total() >= settle + 100; }, 5000ms));
+  const uint64_t b_before = load.byBackend()["b"];
+  const size_t state_events = countEvents(lb, "backend_state");
 
   // 1. Same name, other servers and refresh, and the new server does not
   // answer at first: the old members carry on (the same backends: no new
@@ -290,8 +297,10 @@ TEST_CASE("A reload that changes the discovery block keeps the discovered member
   const uint64_t at = load.total();
   REQUIRE(pollUntil([&] { return load.total() >= at + 200; }, 5000ms));
   CHECK(countEvents(lb, "discovery_applied") == applied);
-  CHECK(countEvents(lb, "backend_state") == healthy_events);
+  CHECK(countEvents(lb, "backend_state") == state_events);
   CHECK(load.byBackend()["s"] == 0);
+  CHECK(load.byBackend()["b"] == b_before);  // still disabled
+  CHECK(adminText(lb, "/status").find("\"override\":{\"reason\":\"INC-7\"") != std::string::npos);
 
   // 2. Another name: the pool switches to its set after the first answer.
   auto t0 = Clock::now();
