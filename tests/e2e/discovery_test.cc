@@ -208,7 +208,9 @@ std::string reloadableConfig(const std::string& name, const std::string& refresh
   y += "      refresh: " + refresh + "\n";
   y += "      servers: [" + dns + "]\n";
   y += "    backends: [{ address: " + backup + ", backup: true }]\n";
-  y += "    health_check: { interval: 100ms, timeout: 100ms, rise: 1, fall: 2 }\n";
+  // Timeout and fall generous enough that the load on a shared machine
+  // never fails a probe (the test counts state changes).
+  y += "    health_check: { interval: 500ms, timeout: 500ms, rise: 1, fall: 3 }\n";
   return y;
 }
 
