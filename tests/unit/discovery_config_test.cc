@@ -64,12 +64,11 @@ TEST_CASE("discovery: defaults and every key", "[config][dns]") {
   CHECK(s.servers[0].text == "127.0.0.1:5353");
   CHECK(s.servers[1].port == 53);
   CHECK(c.pools[0].backends.size() == 1);
+  CHECK(s.family == DnsDiscoveryConfig::Family::Both);  // SRV targets: A and AAAA unless `family` says otherwise
   for (const char* t : {"AAAA", "A+AAAA"}) {
     c = loadValid(pool(std::string("{ dns: { name: web.test, port: 1, type: ") + t + " } }"));
     CHECK(std::string(toString(c.pools[0].discovery->type)) == t);
   }
-  // SRV targets: both families unless `family` says otherwise.
-  CHECK(s.family == DnsDiscoveryConfig::Family::Both);
   for (const char* f : {"ipv4", "ipv6", "both"}) {
     c = loadValid(pool(std::string("{ dns: { name: _http._tcp.web.test, type: SRV, family: ") + f + " } }"));
     CHECK(std::string(toString(c.pools[0].discovery->family)) == f);
