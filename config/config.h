@@ -315,12 +315,16 @@ struct DnsDiscoveryConfig {
   enum class Type { A, AAAA, AandAAAA, Srv } type = Type::A;
   std::string name;       // a host name; for SRV the full record name (_http._tcp.web.example)
   uint16_t port = 0;      // A/AAAA: 1..65535, required; SRV: forbidden (each record has its port)
+  // SRV only (`dns.family`): which address records each SRV target is
+  // resolved for. Both (default): an A and an AAAA query per target.
+  enum class Family { IPv4, IPv6, Both } family = Family::Both;
   Duration refresh{10000};         // > 0: at most this long between resolutions (a shorter TTL wins)
   std::vector<Address> servers;    // numeric ip:port; empty = /etc/resolv.conf
   Duration keep_last_good{0};      // how long failures keep the last good set; 0 = forever
   bool allow_empty = false;        // an answer with zero records empties the set (else: a failure)
 };
 const char* toString(DnsDiscoveryConfig::Type t);  // "A", "AAAA", "A+AAAA", "SRV"
+const char* toString(DnsDiscoveryConfig::Family f);  // "ipv4", "ipv6", "both"
 
 struct PoolConfig {
   std::string name;

@@ -1415,7 +1415,7 @@ void Loader::loadDiscovery(const Value& v, DnsDiscoveryConfig& d) {
   if (!expectMap(v)) return;
   checkKeys(v, {"dns", "refresh", "servers", "keep_last_good", "allow_empty"});
   if (auto dns = requiredField(v, "dns"); dns && expectMap(*dns)) {
-    checkKeys(*dns, {"name", "port", "type"});
+    checkKeys(*dns, {"name", "port", "type", "family"});
     if (auto t = field(*dns, "type")) {
       if (auto text = scalar(*t, "a record type")) {
         if (*text == "A") {
@@ -1438,6 +1438,21 @@ void Loader::loadDiscovery(const Value& v, DnsDiscoveryConfig& d) {
         });
         if (!valid) error(*name, "invalid DNS name " + quoted(*text) + " (allowed characters: A-Z a-z 0-9 _ . -)");
         d.name = *text;
+      }
+    }
+    if (auto f = field(*dns, "family")) {
+      if (d.type != DnsDiscoveryConfig::Type::Srv) {
+        error(*f, "family applies to SRV targets only (for a host name, type A, AAAA or A+AAAA picks the records)");
+      } else if (auto text = scalar(*f, "an address family")) {
+        if (*text == "ipv4") {
+          d.family = DnsDiscoveryConfig::Family::IPv4;
+        } else if (*text == "ipv6") {
+          d.family = DnsDiscoveryConfig::Family::IPv6;
+        } else if (*text == "both") {
+          d.family = DnsDiscoveryConfig::Family::Both;
+        } else {
+          error(*f, "unknown family " + quoted(*text) + " (expected ipv4, ipv6 or both)");
+        }
       }
     }
     if (d.type == DnsDiscoveryConfig::Type::Srv) {
@@ -2807,6 +2822,15 @@ const char* toString(DnsDiscoveryConfig::Type t) {
     case DnsDiscoveryConfig::Type::Srv: return "SRV";
   }
   return "A";
+}
+
+const char* toString(DnsDiscoveryConfig::Family f) {
+  switch (f) {
+    case DnsDiscoveryConfig::Family::IPv4: return "ipv4";
+    case DnsDiscoveryConfig::Family::IPv6: return "ipv6";
+    case DnsDiscoveryConfig::Family::Both: return "both";
+  }
+  return "both";
 }
 
 }  // namespace ballast::config

@@ -1,5 +1,6 @@
 #include "health/health_checker.h"
 
+#include <algorithm>
 #include <random>
 
 #include "health/health_session.h"
@@ -11,19 +12,44 @@ HealthChecker::HealthChecker(uv_loop_t* loop, std::string pool_name, const std::
                              const config::HealthCheckConfig& cfg, Listener listener,
                              std::shared_ptr<tls::ClientContext> tls)
     : loop_(loop), pool_name_(std::move(pool_name)), cfg_(cfg), listener_(std::move(listener)), tls_(std::move(tls)) {
-  std::random_device rd;
+  for (const auto& b : backends) addSession(b);
+}
+
+HealthSession* HealthChecker::addSession(const BackendPtr& b) {
+  static std::random_device rd;
+  const uint64_t seed = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  sessions_.push_back(new HealthSession(*this, b, cfg_, loop_, seed, tls_));
+  // A backend carried over by a reload keeps its status; rise/fall start
+  // over from it.
+  if (b->health() != HealthStatus::Unknown) sessions_.back()->seed(b->health());
+  return sessions_.back();
+}
+
+HealthChecker::Update HealthChecker::update(const std::vector<BackendPtr>& backends) {
+  Update u;
+  // Latched before the new sessions exist: they join a finished round.
+  first_round_done_ = firstRoundDone();
+  // Closed first: a session of a removed backend publishes nothing more.
+  std::erase_if(sessions_, [&](HealthSession* s) {
+    const bool listed = std::any_of(backends.begin(), backends.end(),
+                                    [&](const BackendPtr& b) { return b.get() == &s->backend(); });
+    if (listed) return false;
+    s->close();
+    ++u.removed;
+    return true;
+  });
   for (const auto& b : backends) {
-    uint64_t seed = (static_cast<uint64_t>(rd()) << 32) ^ rd();
-    sessions_.push_back(new HealthSession(*this, b, cfg_, loop_, seed, tls_));
-    // A backend carried over by a reload keeps its status; rise/fall start
-    // over from it.
-    if (b->health() != HealthStatus::Unknown) sessions_.back()->seed(b->health());
+    if (sessionFor(*b) != nullptr) continue;
+    addSession(b)->start();
+    ++u.added;
   }
+  return u;
 }
 
 HealthChecker::~HealthChecker() { close(); }
 
 bool HealthChecker::firstRoundDone() const {
+  if (first_round_done_) return true;
   for (const auto* s : sessions_) {
     // A backend carried over by a reload already has its status: a reload
     // must not make the instance unready.
@@ -51,6 +77,7 @@ void HealthChecker::close() {
 void HealthChecker::report(HealthSession& s, bool passed, HealthTransition t, const std::string& reason,
                            uint64_t probe_started_ms) {
   Backend& b = s.backend();
+  if (!first_round_done_) first_round_done_ = firstRoundDone();
   if (log().enabled(LogLevel::Debug)) {
     auto& j = log().eventLine(LogLevel::Debug, "probe");
     j.str("pool", pool_name_).str("backend", b.name()).boolean("passed", passed).str("reason", reason);

@@ -37,12 +37,23 @@ class HealthChecker {
 
   // Starts every session; each runs its first probe at once.
   void start();
+  // The pool's members changed (DNS discovery): `backends` is the new list.
+  // A backend without a session gets one, probed at once; the session of a
+  // backend no longer listed is closed; every other session goes on with
+  // its schedule and state. Returns how many sessions were added and closed.
+  struct Update {
+    size_t added = 0;
+    size_t removed = 0;
+  };
+  Update update(const std::vector<BackendPtr>& backends);
   // Stops probing; sessions free themselves once their handles are closed.
   // Nothing is published after close().
   void close();
 
   const std::string& poolName() const { return pool_name_; }
-  // Every session has at least one probe result.
+  // Every session has at least one probe result (or a status carried over
+  // by a reload). Once true it stays true: backends that update() adds later
+  // (a scale-up found by DNS discovery) do not make the instance unready.
   bool firstRoundDone() const;
   const std::vector<HealthSession*>& sessions() const { return sessions_; }
   // The session probing `b`, or nullptr.
@@ -53,12 +64,16 @@ class HealthChecker {
               uint64_t probe_started_ms);
 
  private:
+  // A session for `b` (seeded with its status when it has one), not started.
+  HealthSession* addSession(const BackendPtr& b);
+
   uv_loop_t* loop_;
   std::string pool_name_;
   config::HealthCheckConfig cfg_;
   Listener listener_;
   std::shared_ptr<tls::ClientContext> tls_;
   std::vector<HealthSession*> sessions_;  // owned until close()
+  bool first_round_done_ = false;  // latched by report()
 };
 
 }  // namespace ballast::health

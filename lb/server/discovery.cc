@@ -14,7 +14,7 @@ namespace ballast {
 namespace {
 
 bool sameDiscovery(const config::DnsDiscoveryConfig& a, const config::DnsDiscoveryConfig& b) {
-  if (a.name != b.name || a.type != b.type || a.port != b.port || a.refresh != b.refresh ||
+  if (a.name != b.name || a.type != b.type || a.family != b.family || a.port != b.port || a.refresh != b.refresh ||
       a.keep_last_good != b.keep_last_good || a.allow_empty != b.allow_empty || a.servers.size() != b.servers.size()) {
     return false;
   }
@@ -39,6 +39,18 @@ void Server::syncDiscovery(const config::Config& cfg) {
     }
     auto w = std::make_unique<DnsWatcher>(&loop_, pc.name, *pc.discovery,
                                           [this](DnsWatcher& changed) { onDiscoveryChange(changed); });
+    // A changed block: the pool keeps the members the old discovery found
+    // (same addresses, so the same backends with their health, connections
+    // and overrides) until the new one's first answer replaces them.
+    auto previous = std::find_if(discovery_.begin(), discovery_.end(),
+                                 [&](const DnsWatcherPtr& o) { return o && o->pool() == pc.name; });
+    if (previous != discovery_.end()) {
+      w->inherit(**previous);
+      auto& j = log().eventLine(LogLevel::Info, "discovery_replaced");
+      j.str("pool", pc.name).str("name", pc.discovery->name).str("previous_name", (*previous)->config().name);
+      j.num("members_kept", static_cast<uint64_t>(w->state().members().size()));
+      log().emit(LogLevel::Info);
+    }
     const std::string err = w->start();
     if (!err.empty()) {
       auto& j = log().eventLine(LogLevel::Error, "discovery_failed");
@@ -107,10 +119,19 @@ void Server::onDiscoveryChange(DnsWatcher& w) {
       b->retire();  // no new requests; in-flight ones finish on the old runtime
     }
   }
-  // The checkers hold the old pools' backend lists: restart them on the new
-  // ones (kept backends keep their state, new ones start unknown).
-  stopHealthChecks();
-  startHealthChecks();
+  // Only this pool's probes change: a session for each added backend
+  // (probed at once), none for the removed ones; kept backends and every
+  // other pool keep their probe schedule and state (the other pools'
+  // backends are the same objects in the new runtime).
+  if (now_pool != nullptr && now_pool->config().health_check) {
+    auto c = std::find_if(checkers_.begin(), checkers_.end(),
+                          [&](const auto& x) { return x->poolName() == w.pool(); });
+    if (c != checkers_.end()) {
+      (*c)->update(now_pool->backends());
+    } else if (!now_pool->backends().empty()) {
+      startChecker(*now_pool);
+    }
+  }
   auto& j = log().eventLine(LogLevel::Info, "discovery_applied");
   j.str("pool", w.pool()).num("backends_added", static_cast<uint64_t>(added));
   j.num("backends_removed", static_cast<uint64_t>(removed)).num("backends_kept", static_cast<uint64_t>(kept));

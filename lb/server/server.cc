@@ -523,21 +523,27 @@ void Server::startHealthChecks() {
     // Slow start steps on the same sweep.
     if (p->config().outlier_detection || p->config().slow_start.window.count() > 0) outlier = true;
     if (!p->config().health_check || p->backends().empty()) continue;
-    // The checker computes; the pool acts on each result.
-    checkers_.push_back(std::make_unique<health::HealthChecker>(
-        &loop_, p->name(), p->backends(), *p->config().health_check,
-        [this, pool = p](Backend& b, const ProbeResult& r) {
-          pool->onProbe(b, r, uv_now(&loop_));
-          if (r.changed && r.status == HealthStatus::Unhealthy && pool->config().health_check &&
-              pool->config().health_check->close_tunnels_on_unhealthy) {
-            closeTunnelsTo(b);
-          }
-        },
-        p->tls()));
-    checkers_.back()->start();
+    startChecker(*p);
   }
   // Ejections end on time: a coarse sweep is enough (ejections last seconds).
   if (outlier) uv_timer_start(&ejection_sweep_, &Server::onEjectionSweep, 100, 100);
+}
+
+void Server::startChecker(const Pool& p) {
+  // The checker computes; the pool acts on each result.
+  checkers_.push_back(std::make_unique<health::HealthChecker>(
+      &loop_, p.name(), p.backends(), *p.config().health_check,
+      [this, name = p.name()](Backend& b, const ProbeResult& r) {
+        Pool* pool = runtime()->findPool(name);
+        if (pool == nullptr) return;
+        pool->onProbe(b, r, uv_now(&loop_));
+        if (r.changed && r.status == HealthStatus::Unhealthy && pool->config().health_check &&
+            pool->config().health_check->close_tunnels_on_unhealthy) {
+          closeTunnelsTo(b);
+        }
+      },
+      p.tls()));
+  checkers_.back()->start();
 }
 
 void Server::stopHealthChecks() {

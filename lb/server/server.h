@@ -122,6 +122,10 @@ class Server final : public AdminControl {
   void onClientClosed();
   void checkDrained();
   void startHealthChecks();
+  // One pool's checker, started; its listener finds the pool by name in the
+  // runtime in force at each result, so a discovery change that rebuilds
+  // the runtime does not have to restart the other pools' checkers.
+  void startChecker(const Pool& p);
   // config_history: the text of the config in force and of the previous one.
   std::string config_text_;
   std::string previous_text_;
@@ -148,8 +152,10 @@ class Server final : public AdminControl {
   void stopHealthChecks();
   // DNS discovery (discovery.cc). syncDiscovery keeps one watcher per pool
   // with `discovery` (a watcher whose pool keeps the same discovery config
-  // survives a reload with its members); withDiscovered returns `cfg` with
-  // each such pool's discovered members beside its static backends.
+  // survives a reload with its members; one whose block changed is replaced
+  // by a watcher that starts from the old one's members until its own first
+  // answer); withDiscovered returns `cfg` with each such pool's discovered
+  // members beside its static backends.
   void syncDiscovery(const config::Config& cfg);
   void stopDiscovery();
   config::Config withDiscovered(const config::Config& cfg) const;

@@ -74,6 +74,7 @@ DiscoveryState::Outcome DiscoveryState::onResolved(DnsResult result, const std::
     o.members_changed = !has_good_ || next != members_;
     members_ = std::move(next);
     has_good_ = true;
+    inherited_ = false;
     stale_ = false;
     last_success_ms_ = now_ms;
     min_ttl_s_ = 0;
@@ -86,10 +87,20 @@ DiscoveryState::Outcome DiscoveryState::onResolved(DnsResult result, const std::
   stale_ = has_good_;
   if (has_good_ && keep_last_good_ms_ != 0 && now_ms - last_success_ms_ >= keep_last_good_ms_ && !members_.empty()) {
     members_.clear();
+    inherited_ = false;
     o.members_changed = true;
     o.state_changed = true;
   }
   return o;
+}
+
+void DiscoveryState::inherit(const DiscoveryState& previous) {
+  if (!previous.has_good_) return;
+  members_ = previous.members_;
+  has_good_ = true;
+  last_success_ms_ = previous.last_success_ms_;
+  inherited_ = true;
+  // min_ttl_s_ stays 0: the first round runs at once, and its answer sets it.
 }
 
 uint64_t DiscoveryState::nextDelayMs(uint64_t refresh_ms, uint64_t min_ms) const {

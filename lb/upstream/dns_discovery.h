@@ -81,6 +81,15 @@ class DiscoveryState {
   // answer (records may be empty); the records are ignored otherwise.
   Outcome onResolved(DnsResult result, const std::vector<DnsRecord>& records, uint64_t now_ms);
 
+  // A reload changed the pool's discovery block: start from the previous
+  // discovery's members (its last good set, and when it was last
+  // confirmed), so the pool keeps them until this discovery's first good
+  // answer replaces them or its failure policy (keep_last_good, counted
+  // from `previous`'s last success) drops them. Call before any result.
+  void inherit(const DiscoveryState& previous);
+  // True while the members are still the inherited ones.
+  bool inherited() const { return inherited_; }
+
   const std::vector<DiscoveredMember>& members() const { return members_; }
   bool resolvedOnce() const { return has_good_; }
   DnsResult lastResult() const { return last_result_; }
@@ -98,6 +107,7 @@ class DiscoveryState {
   std::vector<DiscoveredMember> members_;
   bool has_good_ = false;
   bool stale_ = false;
+  bool inherited_ = false;
   bool have_result_ = false;
   DnsResult last_result_ = DnsResult::Ok;
   uint64_t last_success_ms_ = 0;

@@ -79,20 +79,36 @@ std::string DnsWatcher::start() {
   // NOCHECKRESP: a SERVFAIL or REFUSED answer ends the query with that
   // status instead of being hidden behind a retry on the next server.
   opts.flags = ARES_FLAG_NOCHECKRESP;
-  const int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_FLAGS;
+  int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_FLAGS;
+  std::vector<char*> domains;
+  if (test_resolver_) {
+    for (std::string& d : test_resolver_->domains) domains.push_back(d.data());
+    opts.domains = domains.data();
+    opts.ndomains = static_cast<int>(domains.size());
+    opts.ndots = test_resolver_->ndots;
+    mask |= ARES_OPT_DOMAINS | ARES_OPT_NDOTS;
+  }
   int rc = ares_init_options(&channel_, &opts, mask);
   if (rc != ARES_SUCCESS) return std::string("c-ares: ") + ares_strerror(rc);
-  if (!cfg_.servers.empty()) {
-    std::string csv;
-    for (const auto& s : cfg_.servers) {
-      if (!csv.empty()) csv += ',';
-      csv += s.text;
-    }
+  std::string csv;
+  for (const auto& s : cfg_.servers) {
+    if (!csv.empty()) csv += ',';
+    csv += s.text;
+  }
+  // Servers named in the config answer for the name as written; the
+  // system's resolver settings bring their search list with them.
+  search_ = csv.empty();
+  if (test_resolver_) csv = test_resolver_->servers_csv;
+  if (!csv.empty()) {
     rc = ares_set_servers_ports_csv(channel_, csv.c_str());
     if (rc != ARES_SUCCESS) return std::string("c-ares servers: ") + ares_strerror(rc);
   }
   startRound();
   return {};
+}
+
+void DnsWatcher::setResolverForTest(std::string servers_csv, std::vector<std::string> domains, int ndots) {
+  test_resolver_ = std::make_unique<TestResolver>(TestResolver{std::move(servers_csv), std::move(domains), ndots});
 }
 
 void DnsWatcher::close(std::unique_ptr<DnsWatcher> w) {
@@ -155,8 +171,13 @@ void DnsWatcher::startRound() {
 void DnsWatcher::send(Kind kind, const std::string& name, uint16_t port, uint32_t weight, uint16_t priority) {
   ++outstanding_;
   auto* q = new Query{this, round_, kind, port, weight, priority};
-  const int type = kind == Kind::AAAA ? ns_t_aaaa : kind == Kind::Srv ? ns_t_srv : ns_t_a;
-  ares_query(channel_, name.c_str(), ns_c_in, type, &DnsWatcher::onQuery, q);
+  const int type = kind == Kind::AAAA || kind == Kind::TargetAAAA ? ns_t_aaaa : kind == Kind::Srv ? ns_t_srv : ns_t_a;
+  const bool target = kind == Kind::TargetA || kind == Kind::TargetAAAA;
+  if (search_ && !target) {
+    ares_search(channel_, name.c_str(), ns_c_in, type, &DnsWatcher::onQuery, q);
+  } else {
+    ares_query(channel_, name.c_str(), ns_c_in, type, &DnsWatcher::onQuery, q);
+  }
 }
 
 void DnsWatcher::onQuery(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int alen) {
@@ -169,7 +190,8 @@ void DnsWatcher::onQuery(void* arg, int status, int /*timeouts*/, unsigned char*
 
 void DnsWatcher::onAnswer(const Query& q, int status, unsigned char* abuf, int alen) {
   DnsResult r = resultOf(status);
-  if (status == ARES_SUCCESS && (q.kind == Kind::A || q.kind == Kind::Target)) {
+  const bool target = q.kind == Kind::TargetA || q.kind == Kind::TargetAAAA;
+  if (status == ARES_SUCCESS && (q.kind == Kind::A || q.kind == Kind::TargetA)) {
     hostent* host = nullptr;
     ares_addrttl ttls[64];
     int n = 64;
@@ -179,13 +201,13 @@ void DnsWatcher::onAnswer(const Query& q, int status, unsigned char* abuf, int a
       for (int i = 0; i < n; ++i) {
         char buf[INET_ADDRSTRLEN] = {};
         inet_ntop(AF_INET, &ttls[i].ipaddr, buf, sizeof(buf));
-        records_.push_back(DnsRecord{buf, q.port, q.kind == Kind::Target ? q.weight : 1u, q.priority,
+        records_.push_back(DnsRecord{buf, q.port, target ? q.weight : 1u, q.priority,
                                      static_cast<uint32_t>(std::max(ttls[i].ttl, 0))});
       }
     } else if (rc != ARES_ENODATA) {
       r = DnsResult::Error;
     }
-  } else if (status == ARES_SUCCESS && q.kind == Kind::AAAA) {
+  } else if (status == ARES_SUCCESS && (q.kind == Kind::AAAA || q.kind == Kind::TargetAAAA)) {
     hostent* host = nullptr;
     ares_addr6ttl ttls[64];
     int n = 64;
@@ -195,7 +217,8 @@ void DnsWatcher::onAnswer(const Query& q, int status, unsigned char* abuf, int a
       for (int i = 0; i < n; ++i) {
         char buf[INET6_ADDRSTRLEN] = {};
         inet_ntop(AF_INET6, &ttls[i].ip6addr, buf, sizeof(buf));
-        records_.push_back(DnsRecord{buf, q.port, 1, 0, static_cast<uint32_t>(std::max(ttls[i].ttl, 0))});
+        records_.push_back(DnsRecord{buf, q.port, target ? q.weight : 1u, q.priority,
+                                     static_cast<uint32_t>(std::max(ttls[i].ttl, 0))});
       }
     } else if (rc != ARES_ENODATA) {
       r = DnsResult::Error;
@@ -204,9 +227,11 @@ void DnsWatcher::onAnswer(const Query& q, int status, unsigned char* abuf, int a
     ares_srv_reply* srv = nullptr;
     const int rc = ares_parse_srv_reply(abuf, alen, &srv);
     if (rc == ARES_SUCCESS) {
-      // Each target is resolved in the same round (A records only).
+      // Each target is resolved in the same round, for the families asked.
+      using F = config::DnsDiscoveryConfig::Family;
       for (ares_srv_reply* s = srv; s != nullptr; s = s->next) {
-        send(Kind::Target, s->host, s->port, s->weight, s->priority);
+        if (cfg_.family != F::IPv6) send(Kind::TargetA, s->host, s->port, s->weight, s->priority);
+        if (cfg_.family != F::IPv4) send(Kind::TargetAAAA, s->host, s->port, s->weight, s->priority);
       }
     } else if (rc != ARES_ENODATA) {
       r = DnsResult::Error;

@@ -5,9 +5,17 @@
 // result to a DiscoveryState (dns_discovery.h), which decides.
 //
 // A round is one resolution: one query for A or AAAA, two for A+AAAA, and
-// for SRV the SRV query and then an A query per target. A round that is
-// only partly answered (one of its queries failed) counts as a failure, so a
-// missing half never removes members.
+// for SRV the SRV query and then, per target, an A query, an AAAA query or
+// both (`dns.family`). A round that is only partly answered (one of its
+// queries failed) counts as a failure, so a missing half never removes
+// members.
+//
+// Names: with `servers` given, the name is asked as written (no search
+// list). Without, c-ares reads /etc/resolv.conf (servers, `search`,
+// `ndots`) and the name is looked up as ares_search does: a name with a
+// trailing dot as is; one with at least `ndots` dots as is first, then
+// with each search domain; a shorter one with each search domain first,
+// then as is. SRV targets come from answers (absolute): asked as is.
 //
 // Lifetime: owned by the server through a unique_ptr; DnsWatcher::close()
 // takes it back, cancels the queries (ares_destroy) and frees it after the
@@ -44,6 +52,12 @@ class DnsWatcher {
   // Sets up c-ares and starts the first round now. Returns an empty string,
   // or why it could not start (then close() it).
   std::string start();
+  // Tests only, before start(): use these servers ("ip:port,...") with this
+  // search list and ndots, as if read from resolv.conf (search applies).
+  void setResolverForTest(std::string servers_csv, std::vector<std::string> domains, int ndots);
+  // Starts from the members of the pool's previous discovery (a reload
+  // changed the block); see DiscoveryState::inherit. Before start().
+  void inherit(const DnsWatcher& previous) { state_.inherit(previous.state_); }
   static void close(std::unique_ptr<DnsWatcher> w);
 
   const std::string& pool() const { return pool_; }
@@ -63,7 +77,7 @@ class DnsWatcher {
   friend void closeHandles(T*, std::initializer_list<uv_handle_t*>);
   struct Poll;
   struct Query;
-  enum class Kind : uint8_t { A, AAAA, Srv, Target };
+  enum class Kind : uint8_t { A, AAAA, Srv, TargetA, TargetAAAA };
 
   void startRound();
   void send(Kind kind, const std::string& name, uint16_t port, uint32_t weight, uint16_t priority);
@@ -85,6 +99,13 @@ class DnsWatcher {
   OnChange on_change_;
   DiscoveryState state_;
   ares_channel channel_ = nullptr;
+  bool search_ = false;  // the configured name goes through the search list
+  struct TestResolver {
+    std::string servers_csv;
+    std::vector<std::string> domains;
+    int ndots = 1;
+  };
+  std::unique_ptr<TestResolver> test_resolver_;
   uv_timer_t refresh_timer_{};
   uv_timer_t ares_timer_{};
   std::unordered_map<ares_socket_t, Poll*> polls_;  // each freed in its own close callback

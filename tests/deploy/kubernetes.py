@@ -2,6 +2,10 @@
 """Checks examples/kubernetes/ against each other, the config and a live ballast.
 
   - every file is valid YAML, every document has apiVersion, kind, name;
+  - the structure of each object without a cluster (tests/deploy/
+    k8s_structure.py: known kinds and keys, required keys, formats, the
+    references between objects), and that check itself: a copy of the
+    manifests broken in each of twenty ways must be reported every time;
   - the ConfigMap's config passes `ballast --check` (with a token file
     beside it, as the projected volume mounts it);
   - the container ports match the config's listen and admin ports; the
@@ -25,6 +29,9 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import k8s_structure  # noqa: E402
 
 try:
     import yaml
@@ -69,6 +76,11 @@ for name in sorted(os.listdir(K8S)):
                 docs.append((name, d))
         except yaml.YAMLError as e:
             failures.append(f"{name}: not valid YAML: {e}")
+if not failures:
+    # Structure first: the checks below index into the documents.
+    failures += k8s_structure.check(docs)
+    missed, breaks = k8s_structure.self_test(docs)
+    failures += ["structural self-test: not reported: " + m for m in missed]
 if failures:
     print("\n".join("kubernetes: FAIL: " + f for f in failures), file=sys.stderr)
     sys.exit(1)
@@ -235,4 +247,5 @@ finally:
 if failures:
     print("\n".join("kubernetes: FAIL: " + f for f in failures), file=sys.stderr)
     sys.exit(1)
-print(f"kubernetes: ok ({len(docs)} documents; alerts {', '.join(names)})")
+print(f"kubernetes: ok ({len(docs)} documents, structure checked, {breaks} broken copies all reported; "
+      f"alerts {', '.join(names)})")

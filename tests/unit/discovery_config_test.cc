@@ -64,10 +64,17 @@ TEST_CASE("discovery: defaults and every key", "[config][dns]") {
   CHECK(s.servers[0].text == "127.0.0.1:5353");
   CHECK(s.servers[1].port == 53);
   CHECK(c.pools[0].backends.size() == 1);
+  CHECK(s.family == DnsDiscoveryConfig::Family::Both);  // SRV targets: A and AAAA unless `family` says otherwise
   for (const char* t : {"AAAA", "A+AAAA"}) {
     c = loadValid(pool(std::string("{ dns: { name: web.test, port: 1, type: ") + t + " } }"));
     CHECK(std::string(toString(c.pools[0].discovery->type)) == t);
   }
+  for (const char* f : {"ipv4", "ipv6", "both"}) {
+    c = loadValid(pool(std::string("{ dns: { name: _http._tcp.web.test, type: SRV, family: ") + f + " } }"));
+    CHECK(std::string(toString(c.pools[0].discovery->family)) == f);
+  }
+  // A trailing dot (fully qualified: no search list) is a valid name.
+  CHECK(loadValid(pool("{ dns: { name: web.test., port: 80 } }")).pools[0].discovery->name == "web.test.");
 }
 
 TEST_CASE("discovery: errors name file, line and key", "[config][dns]") {
@@ -89,6 +96,11 @@ TEST_CASE("discovery: errors name file, line and key", "[config][dns]") {
   CHECK(errorsOf(pool("{ dns: { name: web.test, port: 80 }, refresh: 0 }")).size() == 1);
   CHECK(errorsOf(pool("{ dns: { name: web.test, port: 80 }, keep_last_good: soon }")) ==
         V{"<string>:3:69: pools[0].discovery.keep_last_good: invalid duration \"soon\" (e.g. 5m; 0 = keep forever)"});
+  CHECK(errorsOf(pool("{ dns: { name: _x._tcp.web.test, type: SRV, family: inet6 } }")) ==
+        V{"<string>:3:68: pools[0].discovery.dns.family: unknown family \"inet6\" (expected ipv4, ipv6 or both)"});
+  CHECK(errorsOf(pool("{ dns: { name: web.test, port: 80, family: ipv6 } }")) ==
+        V{"<string>:3:59: pools[0].discovery.dns.family: family applies to SRV targets only (for a host name, type "
+          "A, AAAA or A+AAAA picks the records)"});
   CHECK(errorsOf(pool("{ refresh: 1s }")) == V{"<string>:3:16: pools[0].discovery.dns: missing required key"});
   // Without discovery the static backends stay required.
   CHECK(errorsOf("pools:\n  - name: web\n") == V{"<string>:2:5: pools[0].backends: missing required key"});

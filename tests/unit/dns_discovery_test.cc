@@ -170,3 +170,48 @@ TEST_CASE("the smallest TTL shortens the refresh, never below the floor", "[dns]
   s.onResolved(DnsResult::Timeout, {}, 0);
   CHECK(s.nextDelayMs(10000, 1000) == 10000);
 }
+
+TEST_CASE("a replaced discovery inherits the previous members until its first answer", "[dns]") {
+  DiscoveryState old(0, false);
+  old.onResolved(DnsResult::Ok, {a("10.0.0.1"), a("10.0.0.2")}, 1000);
+
+  // Same set in the first answer: nothing to rebuild.
+  DiscoveryState same(0, false);
+  same.inherit(old);
+  CHECK(same.inherited());
+  CHECK(same.resolvedOnce());
+  CHECK(addresses(same.members()) == std::vector<std::string>{"10.0.0.1:8080", "10.0.0.2:8080"});
+  auto o = same.onResolved(DnsResult::Ok, {a("10.0.0.2"), a("10.0.0.1")}, 2000);
+  CHECK_FALSE(o.members_changed);
+  CHECK(o.state_changed);  // the new discovery's first result is logged
+  CHECK_FALSE(same.inherited());
+
+  // Failures keep the inherited set (stale) ...
+  DiscoveryState failing(0, false);
+  failing.inherit(old);
+  o = failing.onResolved(DnsResult::Timeout, {}, 2000);
+  CHECK_FALSE(o.members_changed);
+  CHECK(failing.stale());
+  CHECK(failing.members().size() == 2);
+  // ... and a different answer replaces it.
+  o = failing.onResolved(DnsResult::Ok, {a("10.0.0.3")}, 3000);
+  CHECK(o.members_changed);
+  CHECK(addresses(failing.members()) == std::vector<std::string>{"10.0.0.3:8080"});
+  CHECK_FALSE(failing.inherited());
+
+  // keep_last_good counts from the previous discovery's last success.
+  DiscoveryState bounded(5000, false);
+  bounded.inherit(old);
+  CHECK_FALSE(bounded.onResolved(DnsResult::ServFail, {}, 5999).members_changed);
+  o = bounded.onResolved(DnsResult::ServFail, {}, 6000);
+  CHECK(o.members_changed);
+  CHECK(bounded.members().empty());
+  CHECK_FALSE(bounded.inherited());
+
+  // Nothing to inherit from a discovery that never answered.
+  DiscoveryState never(0, false);
+  DiscoveryState fresh(0, false);
+  fresh.inherit(never);
+  CHECK_FALSE(fresh.inherited());
+  CHECK_FALSE(fresh.resolvedOnce());
+}

@@ -12,6 +12,7 @@
 
 #include "config/config_loader.h"
 #include "health/health_checker.h"
+#include "health/health_session.h"
 #include "lb/admin/admin_control.h"
 #include "lb/admin/admin_server.h"
 #include "lb/base/listener.h"
@@ -490,4 +491,52 @@ TEST_CASE("loop: a pooled connection with bytes nobody asked for, or closed, is 
     c->close();
   }
   REQUIRE(loop.runUntil([&] { return proxy.ctx.upstream().live.empty(); }));
+}
+
+TEST_CASE("loop: HealthChecker::update probes added backends, closes removed ones, leaves kept ones alone",
+          "[loop][lifecycle][health]") {
+  TestLoop loop;
+  // TCP checks against listeners whose kernel backlog accepts: every probe passes.
+  RawListener a, b, c;
+  const auto runtime = [](const std::vector<std::string>& addresses, const Runtime* previous) {
+    std::string y = "listen: 127.0.0.1:0\nadmin: { listen: 127.0.0.1:0 }\nlog: { access: off, events: off }\n"
+                    "pools:\n  - name: web\n    health_check: { type: tcp, interval: 30s, timeout: 1s, rise: 1 }\n"
+                    "    backends:\n";
+    for (const auto& x : addresses) y += "      - { address: \"" + x + "\" }\n";
+    auto r = config::loadConfigString(y);
+    INFO((r.errors.empty() ? std::string() : r.errors[0].format()));
+    REQUIRE(r.ok());
+    return Runtime::build(*r.config, 0, previous);
+  };
+  auto rt1 = runtime({a.address(), b.address()}, nullptr);
+  auto rt2 = runtime({a.address(), c.address()}, rt1.get());
+  const BackendPtr& kept = rt1->pools[0]->backends()[0];
+  REQUIRE(rt2->pools[0]->backends()[0] == kept);  // carried over: the same object
+
+  std::vector<std::string> probed;  // backend name per published result
+  health::HealthChecker checker(loop.get(), "web", rt1->pools[0]->backends(), *rt1->pools[0]->config().health_check,
+                                [&](Backend& x, const ProbeResult& r) {
+                                  probed.push_back(x.name());
+                                  if (r.changed) x.setHealth(r.status);
+                                });
+  checker.start();
+  REQUIRE(loop.runUntil([&] { return probed.size() == 2; }));
+  REQUIRE(checker.firstRoundDone());
+  const health::HealthSession* kept_session = checker.sessionFor(*kept);
+  REQUIRE(kept_session != nullptr);
+
+  const auto u = checker.update(rt2->pools[0]->backends());
+  CHECK(u.added == 1);
+  CHECK(u.removed == 1);
+  CHECK(checker.sessions().size() == 2);
+  CHECK(checker.sessionFor(*kept) == kept_session);  // the same session, same schedule
+  CHECK(checker.firstRoundDone());                   // an added backend does not undo readiness
+  REQUIRE(loop.runUntil([&] { return probed.size() == 3; }));
+  CHECK(probed.back() == c.address());  // only the added backend was probed
+  CHECK(kept_session->probes() == 1);
+  // Nothing more within the interval.
+  loop.runUntil([] { return false; }, 100);
+  CHECK(probed.size() == 3);
+  checker.close();
+  CHECK(loop.finish() == 0);
 }
