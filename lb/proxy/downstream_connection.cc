@@ -1,5 +1,7 @@
 #include "lb/proxy/downstream_connection.h"
 
+#include <sys/socket.h>
+
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -139,6 +141,14 @@ void DownstreamConnection::onHandlesClosed(DownstreamConnection* self) {
   // Deleted on a later turn: a parse() posted earlier still runs first and
   // finds the connection closing.
   self->ctx_.deferred().post([self] { delete self; });
+}
+
+bool DownstreamConnection::inputPending() const {
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(transport_->tcp()), &fd) != 0) return false;
+  char c;
+  const ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n >= 0;  // bytes, or an EOF the read will see
 }
 
 void DownstreamConnection::drainIdle(uint64_t grace_ms) {
@@ -621,6 +631,17 @@ void DownstreamConnection::onTimer(uv_timer_t* t) {
   self->timer_kind_ = TimerKind::None;
   switch (kind) {
     case TimerKind::Idle:
+      // Timers run before the loop polls for input: a request (or an EOF)
+      // may already wait in the socket. Closing now would lose a request
+      // the client sent before it could know (the keep-alive race, most
+      // visible when a drain closes idle clients): read it instead; the
+      // read moves the connection on (or closes it on EOF), and the timer
+      // comes back if nothing does.
+      if (self->reading_ && self->inputPending()) {
+        self->timer_kind_ = TimerKind::Idle;
+        uv_timer_start(&self->timer_, &DownstreamConnection::onTimer, kPendingInputRecheckMs, 0);
+        break;
+      }
       self->close();  // idle keep-alive, or nothing sent: close silently
       break;
     case TimerKind::Head:

@@ -213,6 +213,11 @@ class DownstreamConnection final : private TransportUser {
   // takes it back. Invariant: parked => no request in progress.
   bool storage_parked_ = true;
   void parkStorage();
+  // Bytes (or an EOF) wait in the socket, not yet read by the loop.
+  bool inputPending() const;
+  // An idle timer that found input pending looks again this much later if
+  // the read did not move the connection on.
+  static constexpr uint64_t kPendingInputRecheckMs = 50;
   void unparkStorage();
   size_t start_ = 0;  // first unparsed byte
   size_t end_ = 0;    // end of bytes read
