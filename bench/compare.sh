@@ -218,7 +218,7 @@ for scenario in $SCENARIOS; do
   [[ "$scenario" == idle* ]] && continue
   scenario_setup "$scenario" ballast
   wrk_command PORT
-  echo "  $scenario: ${WRK_CMD[*]}"
+  printf '  %s: %s\n' "$scenario" "$(printf '%q ' "${WRK_CMD[@]}")"
 done
 for scenario in $SCENARIOS; do
   [[ "$scenario" == idle* ]] || continue
