@@ -167,6 +167,11 @@ run_one() {
     cpu=$(awk -v d=$((c1 - c0)) -v hz="$CLK_TCK" -v ms=$((t1 - t0)) 'BEGIN { printf "%.0f", d / hz * 1000 / ms * 100 }')
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$LABEL" "$round" "$rps" "$us" "$p99" "$cpu" "$((non2xx + sockerr))" >>"$RESULTS"
     bench_log "$scenario $LABEL: $rps req/s, $us us CPU/req, p99 $p99 ms, CPU $cpu%, errors $((non2xx + sockerr))"
+    if ((non2xx + sockerr > 0)); then
+      # Which kind (connect, read, write, timeout; or a status): the wrk
+      # output itself is removed with the scratch directory.
+      bench_log "  $(grep -E 'Socket errors|Non-2xx' "$dir/wrk.out" | tr -s ' \n' ' ')"
+    fi
   fi
   bench_stop "$PROXY_PID"
   bench_untrack "$PROXY_PID"
