@@ -6,7 +6,9 @@
 #   ballast  single event loop
 #   haproxy  nbthread 1, http-reuse safe
 #   nginx    worker_processes 1, upstream keepalive 64, HTTP/1.1 upstream
-# each with access logs on (a JSON/text line per request to a file) and off.
+# each with access logs on (a JSON line per request to a file, the same
+# fields for all three: bench/lib.sh) and off. The proxies' configs are
+# bench/lib.sh's bench_start_proxy, shared with tls.sh and compare.sh.
 # With >= 2 CPUs the proxy is pinned to PROXY_CPU (default 0) and wrk plus
 # the demo backend to CLIENT_CPU (default 1). "CPU %" is the proxy's CPU use
 # (all its processes) during the measured run; "req/s/core" = req/s divided
@@ -37,116 +39,8 @@ REPEAT=${REPEAT:-1}
 
 bench_require_tools wrk haproxy nginx python3
 bench_require_binaries
-HAPROXY=$(bench_which haproxy)
-NGINX=$(bench_which nginx)
 
-NCPU=$(nproc)
-PIN_PROXY=()
-PIN_CLIENT=()
-if ((NCPU >= 2)); then
-  PIN_PROXY=(taskset -c "$PROXY_CPU")
-  PIN_CLIENT=(taskset -c "$CLIENT_CPU")
-  PIN_NOTE="proxy pinned to CPU $PROXY_CPU; wrk and the demo backend share CPU $CLIENT_CPU"
-else
-  PIN_NOTE="only 1 CPU: nothing pinned, wrk, backend and proxy share it (ratios only)"
-fi
-CLK_TCK=$(getconf CLK_TCK)
-
-# cpu_ticks PID...: utime+stime of the given processes and their children.
-cpu_ticks() {
-  local pids=("$@") p total=0 child
-  for p in "$@"; do
-    for child in $(pgrep -P "$p" 2>/dev/null || true); do pids+=("$child"); done
-  done
-  for p in "${pids[@]}"; do
-    if [[ -r /proc/$p/stat ]]; then
-      # Fields after the ")" of the command name: utime is 12th, stime 13th.
-      local rest
-      rest=$(sed 's/^.*) //' "/proc/$p/stat")
-      set -- $rest
-      total=$((total + ${12} + ${13}))
-    fi
-  done
-  echo "$total"
-}
-
-# --- proxies ------------------------------------------------------------------
-# start_<target> DIR LOGS: start the proxy pinned, set PROXY_PID and PROXY_PORT.
-
-start_ballast() {
-  local dir=$1 logs=$2 access=off
-  [[ "$logs" == on ]] && access="$dir/access.log"
-  cat >"$dir/ballast.yaml" <<EOF
-listen: 127.0.0.1:0
-admin: { listen: 127.0.0.1:0 }
-log: { level: info, access: $access, events: $dir/events.log }
-pools:
-  - name: web
-    backends:
-      - { address: 127.0.0.1:$BACKEND_PORT }
-EOF
-  "$BALLAST_BIN" --check --config "$dir/ballast.yaml" >/dev/null
-  "${PIN_PROXY[@]}" "$BALLAST_BIN" --config "$dir/ballast.yaml" >"$dir/stdout.log" 2>&1 &
-  PROXY_PID=$!
-  bench_track "$PROXY_PID"
-  bench_wait_for "$dir/events.log" '"event":"listening","kind":"proxy"' 5 || bench_die "ballast did not start: $(cat "$dir/stdout.log")"
-  PROXY_PORT=$(sed -n 's/.*"event":"listening","kind":"proxy","address":"127\.0\.0\.1:\([0-9]*\)".*/\1/p' "$dir/events.log" | head -1)
-}
-
-start_haproxy() {
-  local dir=$1 logs=$2 log_lines="  no log"
-  [[ "$logs" == on ]] && log_lines=$'  log global\n  option httplog'
-  PROXY_PORT=$(bench_free_port)
-  cat >"$dir/haproxy.cfg" <<EOF
-global
-  log stdout format raw local0
-  nbthread 1
-  maxconn 4096
-
-defaults
-  mode http
-$log_lines
-  timeout connect 2s
-  timeout client 60s
-  timeout server 30s
-  timeout http-request 10s
-  timeout http-keep-alive 60s
-
-frontend fe
-  bind 127.0.0.1:$PROXY_PORT
-  default_backend be
-
-backend be
-  http-reuse safe
-  server b1 127.0.0.1:$BACKEND_PORT
-EOF
-  "$HAPROXY" -c -q -f "$dir/haproxy.cfg"
-  # Access log lines go to stdout, i.e. to a file, like the others.
-  "${PIN_PROXY[@]}" "$HAPROXY" -db -f "$dir/haproxy.cfg" >"$dir/access.log" 2>"$dir/stderr.log" &
-  PROXY_PID=$!
-  bench_track "$PROXY_PID"
-}
-
-start_nginx() {
-  local dir=$1 logs=$2
-  PROXY_PORT=$(bench_free_port)
-  local access=off
-  [[ "$logs" == on ]] && access="$dir/access.log"
-  bench_nginx_conf "$dir" "$PROXY_PORT" "$access" "$dir/error.log warn" "$BACKEND_PORT" >"$dir/nginx.conf"
-  "$NGINX" -t -q -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log"
-  "${PIN_PROXY[@]}" "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/stdout.log" 2>&1 &
-  PROXY_PID=$!
-  bench_track "$PROXY_PID"
-}
-
-wait_http() {
-  local port=$1 i
-  for i in $(seq 100); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  return 1
-}
+bench_pin_setup
 
 # --- runs ---------------------------------------------------------------------
 declare -A ROWS # name-logs -> newline-separated result rows, one per round
@@ -159,18 +53,19 @@ measure() {
   shift 3
   local dir="$BENCH_TMP/$name-$logs/round$ROUND"
   mkdir -p "$dir"
-  wait_http "$port" || bench_die "$name does not answer on $port"
+  bench_wait_http "http://127.0.0.1:$port/" || bench_die "$name does not answer on $port"
   if ((WARMUP > 0)); then
     "${PIN_CLIENT[@]}" wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"${WARMUP}s" "http://127.0.0.1:$port/" >/dev/null 2>&1 || true
   fi
   local t0 t1 c0 c1
-  c0=$(cpu_ticks "$@")
+  c0=$(bench_cpu_ticks "$@")
   t0=$(bench_now_ms)
   "${PIN_CLIENT[@]}" wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"${DURATION}s" --latency "http://127.0.0.1:$port/" >"$dir/wrk.out" 2>&1 ||
     bench_die "$name: wrk failed: $(cat "$dir/wrk.out")"
   t1=$(bench_now_ms)
-  c1=$(cpu_ticks "$@")
+  c1=$(bench_cpu_ticks "$@")
   local requests non2xx sockerr rps p50 p99 cpu per_core
+  # shellcheck disable=SC2034 # requests: wrk's count, unused here
   read -r requests non2xx sockerr rps p50 p99 < <(bench_wrk_parse "$dir/wrk.out")
   cpu=$(awk -v d=$((c1 - c0)) -v hz="$CLK_TCK" -v ms=$((t1 - t0)) 'BEGIN { printf "%.0f", d / hz * 1000 / ms * 100 }')
   per_core=$(awk -v r="$rps" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.0f", r / (c / 100); else print "-" }')
@@ -185,9 +80,7 @@ LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 bench_log "$PIN_NOTE; load average $LOAD"
 awk -v l="${LOAD%% *}" -v n="$NCPU" 'BEGIN { exit !(l > n / 2) }' &&
   bench_log "warning: load average ${LOAD%% *} on $NCPU CPUs; other processes will skew the numbers"
-backend_cpu=""
-((NCPU >= 2)) && backend_cpu=$CLIENT_CPU
-bench_start_demo backend 0 "$backend_cpu"
+bench_start_demo backend 0 "$BACKEND_CPU"
 BACKEND_PID=$DEMO_PID
 BACKEND_PORT=$DEMO_PORT
 
@@ -200,13 +93,7 @@ for ROUND in $(seq "$REPEAT"); do
 
   for logs in $LOGS; do
     for target in $TARGETS; do
-      case "$target" in
-        ballast | haproxy | nginx) ;;
-        *) bench_die "unknown target $target (ballast, haproxy, nginx)" ;;
-      esac
-      dir="$BENCH_TMP/$target-$logs/round$ROUND"
-      mkdir -p "$dir"
-      "start_$target" "$dir" "$logs"
+      bench_start_proxy "$target" "$BENCH_TMP/$target-$logs/round$ROUND" log="$logs"
       measure "$target" "$logs" "$PROXY_PORT" "$PROXY_PID"
       bench_stop "$PROXY_PID"
     done

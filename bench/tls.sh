@@ -14,7 +14,8 @@
 # (default 1). "proxy CPU %" is the proxy's CPU use during the run; "CPU
 # us/req" is proxy CPU time divided by the requests served (per handshake in
 # the hs run). All three use the system's OpenSSL 3 (Debian's HAProxy and
-# nginx), TLS 1.3 with their default cipher order, logs off.
+# nginx), TLS 1.3 with their default cipher order, logs off. The configs are
+# bench/lib.sh's bench_start_proxy (tls=1), shared with compare.sh.
 #
 # Environment (defaults in brackets):
 #   BALLAST_BUILD [build]  DURATION [10] (s)  WARMUP [1] (s)
@@ -37,150 +38,8 @@ REPEAT=${REPEAT:-1}
 
 bench_require_tools wrk haproxy nginx python3 openssl
 bench_require_binaries
-HAPROXY=$(bench_which haproxy)
-NGINX=$(bench_which nginx)
-
-NCPU=$(nproc)
-PIN_PROXY=()
-PIN_CLIENT=()
-if ((NCPU >= 2)); then
-  PIN_PROXY=(taskset -c "$PROXY_CPU")
-  PIN_CLIENT=(taskset -c "$CLIENT_CPU")
-  PIN_NOTE="proxy pinned to CPU $PROXY_CPU; wrk and the demo backend share CPU $CLIENT_CPU"
-else
-  PIN_NOTE="only 1 CPU: nothing pinned (ratios only)"
-fi
-CLK_TCK=$(getconf CLK_TCK)
-
-CERTS=$BENCH_TMP/certs
-sh "$REPO_ROOT/tests/support/make_test_certs.sh" "$CERTS" "$CERT_KIND"
-cat "$CERTS/site.pem" "$CERTS/site.key" >"$CERTS/site-with-key.pem"
-
-cpu_ticks() {
-  local pids=("$@") p total=0 child
-  for p in "$@"; do
-    for child in $(pgrep -P "$p" 2>/dev/null || true); do pids+=("$child"); done
-  done
-  for p in "${pids[@]}"; do
-    if [[ -r /proc/$p/stat ]]; then
-      local rest
-      rest=$(sed 's/^.*) //' "/proc/$p/stat")
-      set -- $rest
-      total=$((total + ${12} + ${13}))
-    fi
-  done
-  echo "$total"
-}
-
-start_ballast() {
-  local dir=$1
-  cat >"$dir/ballast.yaml" <<EOF
-listen:
-  - address: 127.0.0.1:0
-    tls:
-      certificates: [{ cert: $CERTS/site.pem, key: $CERTS/site.key }]
-      session_tickets: false
-admin: { listen: 127.0.0.1:0 }
-log: { level: info, access: off, events: $dir/events.log }
-limits: { max_connections: 4096 }
-pools:
-  - name: web
-    backends:
-      - { address: 127.0.0.1:$BACKEND_PORT }
-EOF
-  "$BALLAST_BIN" --check --config "$dir/ballast.yaml" >/dev/null
-  "${PIN_PROXY[@]}" "$BALLAST_BIN" --config "$dir/ballast.yaml" >"$dir/stdout.log" 2>&1 &
-  PROXY_PID=$!
-  bench_track "$PROXY_PID"
-  bench_wait_for "$dir/events.log" '"event":"listening","kind":"proxy"' 5 || bench_die "ballast did not start: $(cat "$dir/stdout.log")"
-  PROXY_PORT=$(sed -n 's/.*"event":"listening","kind":"proxy","address":"127\.0\.0\.1:\([0-9]*\)".*/\1/p' "$dir/events.log" | head -1)
-}
-
-start_haproxy() {
-  local dir=$1
-  PROXY_PORT=$(bench_free_port)
-  cat >"$dir/haproxy.cfg" <<EOF
-global
-  nbthread 1
-  maxconn 4096
-  ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets
-  tune.ssl.cachesize 0
-
-defaults
-  mode http
-  no log
-  timeout connect 2s
-  timeout client 60s
-  timeout server 30s
-  timeout http-request 10s
-  timeout http-keep-alive 60s
-
-frontend fe
-  bind 127.0.0.1:$PROXY_PORT ssl crt $CERTS/site-with-key.pem alpn http/1.1
-  default_backend be
-
-backend be
-  http-reuse safe
-  server b1 127.0.0.1:$BACKEND_PORT
-EOF
-  "$HAPROXY" -c -q -f "$dir/haproxy.cfg"
-  "${PIN_PROXY[@]}" "$HAPROXY" -db -f "$dir/haproxy.cfg" >"$dir/stdout.log" 2>"$dir/stderr.log" &
-  PROXY_PID=$!
-  bench_track "$PROXY_PID"
-}
-
-start_nginx() {
-  local dir=$1 user=""
-  PROXY_PORT=$(bench_free_port)
-  ((EUID == 0)) && user="user root;"
-  cat >"$dir/nginx.conf" <<EOF
-$user
-worker_processes 1;
-daemon off;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $dir/client_body;
-  proxy_temp_path $dir/proxy;
-  fastcgi_temp_path $dir/fastcgi;
-  uwsgi_temp_path $dir/uwsgi;
-  scgi_temp_path $dir/scgi;
-  upstream backend {
-    server 127.0.0.1:$BACKEND_PORT;
-    keepalive 64;
-  }
-  server {
-    listen 127.0.0.1:$PROXY_PORT ssl;
-    ssl_certificate $CERTS/site.pem;
-    ssl_certificate_key $CERTS/site.key;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_session_tickets off;
-    ssl_session_cache off;
-    keepalive_requests 1000000;
-    location / {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-EOF
-  "$NGINX" -t -q -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log"
-  "${PIN_PROXY[@]}" "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/stdout.log" 2>&1 &
-  PROXY_PID=$!
-  bench_track "$PROXY_PID"
-}
-
-wait_https() {
-  local port=$1 i
-  for i in $(seq 100); do
-    curl -fsSk -o /dev/null "https://127.0.0.1:$port/" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  return 1
-}
+bench_pin_setup
+bench_make_certs "$CERT_KIND"
 
 declare -A ROWS
 ORDER=()
@@ -194,18 +53,19 @@ measure() {
   fi
   local dir="$BENCH_TMP/$name/round$ROUND"
   mkdir -p "$dir"
-  wait_https "$port" || bench_die "$name does not answer https on $port"
+  bench_wait_http "https://127.0.0.1:$port/" || bench_die "$name does not answer https on $port"
   if ((WARMUP > 0)); then
     "${PIN_CLIENT[@]}" wrk -t1 -c"$conns" -d"${WARMUP}s" "${hdr[@]}" "https://127.0.0.1:$port/" >/dev/null 2>&1 || true
   fi
   local t0 t1 c0 c1
-  c0=$(cpu_ticks "$pid")
+  c0=$(bench_cpu_ticks "$pid")
   t0=$(bench_now_ms)
   "${PIN_CLIENT[@]}" wrk -t1 -c"$conns" -d"${DURATION}s" "${hdr[@]}" "https://127.0.0.1:$port/" >"$dir/wrk-$mode.out" 2>&1 ||
     bench_die "$name: wrk failed: $(cat "$dir/wrk-$mode.out")"
   t1=$(bench_now_ms)
-  c1=$(cpu_ticks "$pid")
+  c1=$(bench_cpu_ticks "$pid")
   local requests non2xx sockerr rps p50 p99 cpu us
+  # shellcheck disable=SC2034 # no percentiles in this table
   read -r requests non2xx sockerr rps p50 p99 < <(bench_wrk_parse "$dir/wrk-$mode.out")
   cpu=$(awk -v d=$((c1 - c0)) -v hz="$CLK_TCK" -v ms=$((t1 - t0)) 'BEGIN { printf "%.0f", d / hz * 1000 / ms * 100 }')
   us=$(awk -v d=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$requests" 'BEGIN { if (n > 0) printf "%.1f", d / hz * 1e6 / n; else print "-" }')
@@ -216,20 +76,14 @@ measure() {
 
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 bench_log "$PIN_NOTE; load average $LOAD"
-backend_cpu=""
-((NCPU >= 2)) && backend_cpu=$CLIENT_CPU
-bench_start_demo backend 0 "$backend_cpu"
+bench_start_demo backend 0 "$BACKEND_CPU"
+# shellcheck disable=SC2034 # read by bench_start_proxy
 BACKEND_PORT=$DEMO_PORT
 
 for ROUND in $(seq "$REPEAT"); do
   for target in $TARGETS; do
-    case "$target" in
-      ballast | haproxy | nginx) ;;
-      *) bench_die "unknown target $target (ballast, haproxy, nginx)" ;;
-    esac
     dir="$BENCH_TMP/$target/round$ROUND"
-    mkdir -p "$dir"
-    "start_$target" "$dir"
+    bench_start_proxy "$target" "$dir" tls=1
     measure "$target" ka "$PROXY_PORT" "$PROXY_PID"
     measure "$target" hs "$PROXY_PORT" "$PROXY_PID"
     if [[ "$target" == ballast ]]; then

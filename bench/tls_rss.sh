@@ -12,8 +12,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 CONNS=${CONNS:-2000}
 bench_require_binaries
-CERTS=$BENCH_TMP/certs
-sh "$REPO_ROOT/tests/support/make_test_certs.sh" "$CERTS"
+bench_make_certs
 bench_start_demo backend 0
 BACKEND_PORT=$DEMO_PORT
 
@@ -41,42 +40,8 @@ start_ballast() {
   mapfile -t PORTS < <(sed -n 's/.*"event":"listening","kind":"proxy","address":"127\.0\.0\.1:\([0-9]*\)".*/\1/p' "$BENCH_TMP/events.log")
 }
 
-# measure PORT TLS(0/1): opens CONNS connections, one request each, holds
-# them while RSS is read, then closes them. Prints "before after".
-measure() {
-  python3 - "$1" "$2" "$CONNS" "$PID" <<'PY'
-import socket, ssl, sys, time
-port, use_tls, n, pid = int(sys.argv[1]), sys.argv[2] == "1", int(sys.argv[3]), sys.argv[4]
-def rss():
-    for line in open("/proc/%s/status" % pid):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-ctx = ssl.create_default_context()
-ctx.check_hostname = False
-ctx.verify_mode = ssl.CERT_NONE
-time.sleep(0.5)
-before = rss()
-conns = []
-for _ in range(n):
-    s = socket.create_connection(("127.0.0.1", port))
-    if use_tls:
-        s = ctx.wrap_socket(s, server_hostname="site.test")
-    s.sendall(b"GET / HTTP/1.1\r\nHost: rss\r\n\r\n")
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        buf += s.recv(65536)
-    head, _, body = buf.partition(b"\r\n\r\n")
-    length = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0])
-    while len(body) < length:
-        body += s.recv(65536)
-    conns.append(s)
-time.sleep(1.0)
-after = rss()
-print(before, after)
-for s in conns:
-    s.close()
-PY
-}
+# measure PORT TLS(0/1): prints "before after" (bench/lib.sh bench_idle_rss).
+measure() { bench_idle_rss "$1" "$2" "$CONNS" "$PID"; }
 
 start_ballast
 read -r p0 p1 < <(measure "${PORTS[0]}" 0)
