@@ -73,6 +73,7 @@ Server::Server(const config::Config& cfg, tls::TlsContexts tls, std::string zone
   incidents_->configure(cfg.incidents.threshold_percent, static_cast<uint64_t>(cfg.incidents.settle.count()));
   notifier_ = std::make_unique<notify::Notifier>(&loop_);
   notifier_->configure(cfg.notify, cfg.source_path);
+  for (const auto& p : runtime()->pools) notifier_->setPoolTotal(p->name(), static_cast<uint32_t>(p->backends().size()));
   journal().setObserver([this](std::string_view line) {
     incidents_->onEvent(line);
     notifier_->onEvent(line);
@@ -578,7 +579,10 @@ void Server::onOverrideSweep(uv_timer_t* h) {
     samples.push_back(samplePool(*p));
     samples.back().drills = drillsHolding(p->name());  // a simulate_down drill holds an incident open
   }
-  for (const auto& s : samples) self->notifier_->setPoolTotal(s.name, s.total);
+  // Every backend of the pool counts in "3 of 4" (probed or not yet).
+  for (const auto& p : self->runtime()->pools) {
+    self->notifier_->setPoolTotal(p->name(), static_cast<uint32_t>(p->backends().size()));
+  }
   self->incidents_->update(now, wallSeconds(), samples);
   self->saveState(false);
 }

@@ -77,7 +77,7 @@ TEST_CASE("notify config: a full chain loads", "[notify]") {
   CHECK(n.repeat.count() == 3600000);
 }
 
-TEST_CASE("notify config: errors name file, line, column and key", "[notify]") {
+TEST_CASE("notify config: errors name file and line and column and key", "[notify]") {
   const std::string targets =
       "notify:\n"
       "  targets:\n"
@@ -107,7 +107,7 @@ TEST_CASE("notify config: errors name file, line, column and key", "[notify]") {
                                  "notify.targets[0])"});
 }
 
-TEST_CASE("notify events: backend_state, incidents and reloads become notify events", "[notify]") {
+TEST_CASE("notify events: backend_state and incidents and reloads become notify events", "[notify]") {
   EventMapper m;
   m.setPoolTotal("web", 2);
   std::vector<Event> out;
@@ -148,7 +148,7 @@ TEST_CASE("notify events: backend_state, incidents and reloads become notify eve
   CHECK(out[0].summary == "Config reload failed (SIGHUP): a.yaml:3:7: pools: bad; the running configuration is unchanged");
 }
 
-TEST_CASE("notify grouping: a shared reason, a cascade, one alone", "[notify]") {
+TEST_CASE("notify grouping: a shared reason or a cascade or one alone", "[notify]") {
   EventMapper m;
   m.setPoolTotal("web", 4);
   Grouper g;
@@ -196,7 +196,7 @@ TEST_CASE("notify grouping: a shared reason, a cascade, one alone", "[notify]") 
   CHECK_FALSE(none.add(evs[0], 0));
 }
 
-TEST_CASE("notify formats: slack, json, alertmanager", "[notify]") {
+TEST_CASE("notify formats: slack and json and alertmanager", "[notify]") {
   Event e;
   e.kind = Kind::PoolDown;
   e.pool = "web";
