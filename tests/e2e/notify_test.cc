@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -391,4 +392,43 @@ TEST_CASE("paging chain: config errors name the file and line and key", "[notify
   CHECK(r.err.find(path + ":7:26: notify.targets[0].url: expected a URL") != std::string::npos);
   CHECK(r.err.find(path + ":8:55: notify.targets[1].format: unknown format \"prometheus\"") != std::string::npos);
   CHECK(r.err.find(path + ":10:39: notify.rules[0].notify[0]: unknown target \"pager\"") != std::string::npos);
+}
+
+TEST_CASE("paging chain: an https target goes through the TLS client and verifies the receiver's certificate",
+          "[notify][e2e][tls]") {
+  TempDir dir;
+  const std::string cmd = "sh " BALLAST_SOURCE_DIR "/tests/support/make_test_certs.sh " + dir.file("certs");
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  Receiver hook;
+  // A second ballast terminates TLS (the test certificate has 127.0.0.1) in
+  // front of the receiver.
+  Ballast front(dir,
+                "listen:\n"
+                "  - address: 127.0.0.1:0\n"
+                "    tls: { certificates: [{ cert: certs/site.pem, key: certs/site.key }] }\n"
+                "admin: { listen: 127.0.0.1:0 }\n"
+                "log: { level: info, access: 'off', events: stderr }\n"
+                "pools:\n"
+                "  - name: hooks\n"
+                "    backends: [{ address: " + hook.server().address() + " }]\n");
+  const std::string url = "https://127.0.0.1:" + std::to_string(front.port()) + "/hook";
+  DemoBackend a(dir, "a"), b(dir, "b");
+  Ballast lb(dir, poolConfig({a.address(), b.address()},
+                             "notify:\n"
+                             "  targets:\n"
+                             "    - { name: verified, url: \"" + url + "\", format: json, ca: certs/ca.pem }\n"
+                             "    - { name: unverified, url: \"" + url + "\", format: json }\n"
+                             "  rules: [{ events: [backend_down], notify: [verified, unverified] }]\n"
+                             "  group_wait: 0\n"
+                             "  retries: 0\n"));
+  waitEvent(lb, "backend_state", backendState(a.address(), "healthy"), 5000ms);
+  a.process().signal(SIGKILL);
+  const std::string body = hook.waitFor({"\"event\":\"backend_down\"", a.address()});
+  CHECK(body.find("\"pool\":\"web\"") != std::string::npos);
+  JsonObject sent = waitEvent(lb, "notification_sent", [](const JsonObject& o) { return jsonText(o, "target") == "verified"; });
+  CHECK(jsonText(sent, "status") == "200");
+  // The system trust store does not know the test CA: the handshake fails.
+  JsonObject failed = waitEvent(lb, "notification_failed", [](const JsonObject& o) { return jsonText(o, "target") == "unverified"; });
+  CHECK(jsonText(failed, "error").find("certificate verify failed") != std::string::npos);
+  CHECK(hook.size() == 1);
 }
