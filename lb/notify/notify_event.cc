@@ -65,7 +65,6 @@ std::string_view severity(Kind k) {
   switch (k) {
     case Kind::PoolDown: return "critical";
     case Kind::BackendDown:
-    case Kind::BackendUp:  // ends a BackendDown: the same labels
     case Kind::PoolDegraded:
     case Kind::ReloadFailed: return "warning";
     case Kind::Resolved: break;

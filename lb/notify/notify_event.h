@@ -28,7 +28,9 @@ std::string_view kindName(Kind k);
 // The alert a kind raises or ends (Alertmanager's alertname): BackendDown,
 // PoolDegraded, PoolDown, ReloadFailed; backend_up ends BackendDown.
 std::string_view alertName(Kind k);
-// critical (pool_down), warning (backend_down, pool_degraded, reload_failed), info.
+// critical (pool_down), warning (backend_down, pool_degraded, reload_failed),
+// info (backend_up, resolved). An alert that ends carries the severity of
+// the one it ends (alertName of the kind).
 std::string_view severity(Kind k);
 
 struct Event {
