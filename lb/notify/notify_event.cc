@@ -67,6 +67,7 @@ std::string_view severity(Kind k) {
     case Kind::BackendDown:
     case Kind::PoolDegraded:
     case Kind::ReloadFailed: return "warning";
+    case Kind::BackendUp:
     case Kind::Resolved: break;
   }
   return "info";
