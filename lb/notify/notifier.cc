@@ -40,13 +40,15 @@ Notifier::~Notifier() {
   }
 }
 
-void Notifier::configure(const config::NotifyConfig& cfg, const std::string& config_file) {
+void Notifier::configure(const config::NotifyConfig& cfg,
+                         const std::vector<std::shared_ptr<tls::ClientContext>>& tls) {
   if (closed_) return;
   cfg_ = cfg;
   grouper_.setWait(static_cast<uint64_t>(cfg.group_wait.count()));
   auto& stats = notifyStats();
   std::vector<std::unique_ptr<Target>> next;
-  for (const config::NotifyTarget& c : cfg.targets) {
+  for (size_t i = 0; i < cfg.targets.size(); ++i) {
+    const config::NotifyTarget& c = cfg.targets[i];
     auto it = std::find_if(targets_.begin(), targets_.end(), [&](const auto& t) { return t && t->cfg.name == c.name; });
     std::unique_ptr<Target> t;
     if (it != targets_.end()) {
@@ -55,18 +57,7 @@ void Notifier::configure(const config::NotifyConfig& cfg, const std::string& con
       t = std::make_unique<Target>();
     }
     t->cfg = c;
-    t->tls.reset();
-    t->tls_error.clear();
-    if (c.https) {
-      std::vector<config::ConfigError> errors;
-      t->tls = tls::ClientContext::build(c.tls, config_file, errors);
-      if (!t->tls) {
-        t->tls_error = errors.empty() ? "cannot set up TLS" : errors.front().message;
-        auto& j = log().eventLine(LogLevel::Error, "notify_target_invalid");
-        j.str("target", c.name).str("url", c.url).str("error", t->tls_error);
-        log().emit(LogLevel::Error);
-      }
-    }
+    t->tls = i < tls.size() ? tls[i] : nullptr;
     stats[c.name].configured = true;
     next.push_back(std::move(t));
   }
@@ -263,7 +254,7 @@ void Notifier::pump(Target& t, uint64_t now) {
   ++m.attempts;
   if (t.cfg.https && !t.tls) {
     WebhookResult r;
-    r.error = "TLS: " + t.tls_error;
+    r.error = "no TLS client context for an https target";
     onResult(t, r);
     return;
   }

@@ -44,8 +44,10 @@ class Notifier {
 
   // Targets, rules and timings, at start and on every reload. A target kept
   // (same name) keeps its queue; the messages of a target no longer
-  // configured are dropped and counted. `config_file`: for CA file errors.
-  void configure(const config::NotifyConfig& cfg, const std::string& config_file);
+  // configured are dropped and counted. `tls`: parallel to cfg.targets, the
+  // client context of each https target (null for http), built with the
+  // config's other TLS contexts (lb/tls/tls_contexts.h).
+  void configure(const config::NotifyConfig& cfg, const std::vector<std::shared_ptr<tls::ClientContext>>& tls);
   // Every event line (the journal's observer). Must not log: it keeps the
   // lines it cares about and the timer handles them on a later turn.
   void onEvent(std::string_view line);
@@ -69,8 +71,7 @@ class Notifier {
   };
   struct Target {
     config::NotifyTarget cfg;
-    std::shared_ptr<tls::ClientContext> tls;
-    std::string tls_error;  // https and the client context could not be built
+    std::shared_ptr<tls::ClientContext> tls;  // https only
     std::deque<Message> queue;  // the front one is in flight when `inflight` is set
     WebhookRequest* inflight = nullptr;  // self-owned; cancelled when the target goes
   };

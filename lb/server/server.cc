@@ -72,7 +72,7 @@ Server::Server(const config::Config& cfg, tls::TlsContexts tls, std::string zone
   incidents_ = std::make_unique<IncidentTracker>(latencyBuckets());
   incidents_->configure(cfg.incidents.threshold_percent, static_cast<uint64_t>(cfg.incidents.settle.count()));
   notifier_ = std::make_unique<notify::Notifier>(&loop_);
-  notifier_->configure(cfg.notify, cfg.source_path);
+  notifier_->configure(cfg.notify, tls_.notify);
   for (const auto& p : runtime()->pools) notifier_->setPoolTotal(p->name(), static_cast<uint32_t>(p->backends().size()));
   journal().setObserver([this](std::string_view line) {
     incidents_->onEvent(line);

@@ -394,6 +394,22 @@ TEST_CASE("paging chain: config errors name the file and line and key", "[notify
   CHECK(r.err.find(path + ":7:26: notify.targets[0].url: expected a URL") != std::string::npos);
   CHECK(r.err.find(path + ":8:55: notify.targets[1].format: unknown format \"prometheus\"") != std::string::npos);
   CHECK(r.err.find(path + ":10:39: notify.rules[0].notify[0]: unknown target \"pager\"") != std::string::npos);
+
+  // An https target's CA file is read with the other TLS files.
+  writeFile(path,
+            "listen: 127.0.0.1:0\n"
+            "pools:\n"
+            "  - name: web\n"
+            "    backends: [{ address: 127.0.0.1:9 }]\n"
+            "notify:\n"
+            "  targets:\n"
+            "    - { name: pager, url: \"https://127.0.0.1/page\", format: json, ca: missing-ca.pem }\n");
+  CliResult ca = runBallastCli(dir, {"--check", "--config", path});
+  INFO(ca.out << ca.err);
+  CHECK(ca.exit_code != 0);
+  CHECK(ca.err.find(path + ":7:") != std::string::npos);
+  CHECK(ca.err.find("notify.targets[0].ca") != std::string::npos);
+  CHECK(ca.err.find("missing-ca.pem") != std::string::npos);
 }
 
 TEST_CASE("paging chain: an https target goes through the TLS client and verifies the receiver's certificate",
