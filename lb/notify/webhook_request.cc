@@ -17,7 +17,7 @@ std::string WebhookRequest::requestBytes(const config::NotifyTarget& target, con
 
 WebhookRequest::WebhookRequest(uv_loop_t* loop, const config::NotifyTarget& target,
                                std::shared_ptr<tls::ClientContext> tls)
-    : loop_(loop), address_(target.address) {
+    : address_(target.address) {
   if (tls) {
     transport_ = std::make_unique<tls::TlsTransport>(loop, static_cast<TransportUser&>(*this), std::move(tls), address_);
   } else {

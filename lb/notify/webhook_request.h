@@ -67,7 +67,6 @@ class WebhookRequest final : public TransportUser {
   static void onTimeout(uv_timer_t* t);
   static void onTimerClosed(uv_handle_t* h);
 
-  uv_loop_t* loop_;
   std::unique_ptr<Transport> transport_;
   config::Address address_;
   uv_connect_t connect_req_;
