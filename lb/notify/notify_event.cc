@@ -128,6 +128,9 @@ void EventMapper::onLine(const Members& line, std::vector<Event>& out) {
     e.available = toU32(get(line, "available_in_pool"));
     e.total = p.total;
     e.incident = p.incident;
+    // A drill's own backend says so in its reason (simulate_down), perhaps
+    // before the drill's incident line has come.
+    e.drill = (!p.incident.empty() && p.drill) || e.reason.rfind("drill: ", 0) == 0;
     std::string s = share(e.available, e.total);
     if (e.kind == Kind::BackendDown) {
       e.summary = "Backend " + e.backend + " of pool " + e.pool + " is down: " + e.reason + (s.empty() ? "" : " (" + s + ")");
@@ -135,6 +138,7 @@ void EventMapper::onLine(const Members& line, std::vector<Event>& out) {
       e.summary = "Backend " + e.backend + " of pool " + e.pool + " is back up" + (s.empty() ? "" : " (" + s + ")");
     }
     e.summary += incidentSuffix(e.incident);
+    if (e.drill) e.summary = "DRILL: " + e.summary;
     out.push_back(e);
     // The last backend of a degraded incident's pool: the pool is down now.
     if (e.kind == Kind::BackendDown && e.available == 0 && !p.incident.empty() && !p.down) {
@@ -147,7 +151,8 @@ void EventMapper::onLine(const Members& line, std::vector<Event>& out) {
       d.time = e.time;
       d.incident = p.incident;
       d.total = p.total;
-      d.summary = "Pool " + d.pool + " is down: no available backend" +
+      d.drill = p.drill;
+      d.summary = std::string(d.drill ? "DRILL: " : "") + "Pool " + d.pool + " is down: no available backend" +
                   (p.total ? " (0 of " + std::to_string(p.total) + ")" : std::string()) + incidentSuffix(d.incident);
       out.push_back(std::move(d));
     }
@@ -164,9 +169,11 @@ void EventMapper::onLine(const Members& line, std::vector<Event>& out) {
     p.incident = e.incident;
     p.opened = e.time;
     p.down = e.available == 0;
+    p.drill = get(line, "drill") == "true";
+    e.drill = p.drill;
     e.kind = p.down ? Kind::PoolDown : Kind::PoolDegraded;
     p.told = {e.kind};
-    e.summary = "Pool " + e.pool + (p.down ? " is down: " : " is degraded: ") + e.reason +
+    e.summary = std::string(e.drill ? "DRILL: " : "") + "Pool " + e.pool + (p.down ? " is down: " : " is degraded: ") + e.reason +
                 (p.down && e.total ? " (0 of " + std::to_string(e.total) + ")" : std::string()) +
                 incidentSuffix(e.incident);
     out.push_back(std::move(e));
@@ -180,16 +187,18 @@ void EventMapper::onLine(const Members& line, std::vector<Event>& out) {
     e.reason = get(line, "why");
     e.total = toU32(get(line, "total"));
     e.available = e.total;
+    e.drill = get(line, "drill") == "true";
     auto it = pools_.find(e.pool);
     if (it != pools_.end() && it->second.incident == e.incident) {
       e.resolves = it->second.told;
       it->second.incident.clear();
       it->second.told.clear();
       it->second.down = false;
+      it->second.drill = false;
     }
     if (e.resolves.empty()) e.resolves = {Kind::PoolDown, Kind::PoolDegraded};
     const std::string_view duration = get(line, "duration_s");
-    e.summary = "Resolved: pool " + e.pool + " " + (e.reason == "recovered" ? "recovered" : e.reason) +
+    e.summary = std::string(e.drill ? "DRILL: " : "") + "Resolved: pool " + e.pool + " " + (e.reason == "recovered" ? "recovered" : e.reason) +
                 (duration.empty() ? std::string() : " after " + std::string(duration) + " s") +
                 incidentSuffix(e.incident);
     out.push_back(std::move(e));
@@ -252,6 +261,7 @@ Event Grouper::merge(const std::vector<std::pair<Event, uint64_t>>& held, uint64
   g.available = last.available;
   g.total = last.total;
   g.incident = last.incident;
+  g.drill = last.drill;
   for (const auto& [e, at] : held) {
     if (std::find(g.backends.begin(), g.backends.end(), e.backend) == g.backends.end()) g.backends.push_back(e.backend);
   }
@@ -281,6 +291,7 @@ Event Grouper::merge(const std::vector<std::pair<Event, uint64_t>>& held, uint64
   }
   if (g.total) g.summary += " (" + std::to_string(g.available) + " of " + std::to_string(g.total) + " available)";
   g.summary += incidentSuffix(g.incident);
+  if (g.drill) g.summary = "DRILL: " + g.summary;
   return g;
 }
 

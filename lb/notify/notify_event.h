@@ -47,6 +47,10 @@ struct Event {
   // resolved: when the incident opened, and the incident alerts it ends.
   std::string opened;
   std::vector<Kind> resolves;
+  // The incident is a drill (lb/admin/drills: `drill: true` on its
+  // incident lines), or the event is one of a drill's pool while it runs:
+  // the summary says DRILL, json has "drill": true, alerts a drill label.
+  bool drill = false;
   // Set at sending time: an escalation step, or a repeat of an open incident.
   std::string note;
 };
@@ -77,6 +81,7 @@ class EventMapper {
     std::vector<Kind> told;  // incident kinds raised (pool_degraded, pool_down)
     std::string opened;
     uint32_t total = 0;
+    bool drill = false;  // the open incident is a drill
   };
   std::map<std::string, PoolState, std::less<>> pools_;
 };

@@ -30,6 +30,7 @@ std::string json(const Event& e) {
   if (!e.pool.empty()) w.num("available", uint64_t{e.available}).num("total", uint64_t{e.total});
   if (!e.opened.empty()) w.str("opened", e.opened);
   if (!e.note.empty()) w.str("note", e.note);
+  if (e.drill) w.boolean("drill", true);
   w.endObject();
   return w.take();
 }
@@ -44,6 +45,7 @@ void alert(JsonWriter& w, const Event& e, Kind alert_kind, const std::string& ba
   if ((alert_kind == Kind::PoolDown || alert_kind == Kind::PoolDegraded) && !e.incident.empty()) {
     w.str("incident", e.incident);
   }
+  if (e.drill) w.str("drill", "true");
   w.endObject();
   w.key("annotations").beginObject().str("summary", fullSummary(e));
   std::string description = e.reason;

@@ -3,10 +3,11 @@
 //   slack         {"text": "<summary>"} (Slack and Mattermost incoming webhooks)
 //   json          the event object: event, pool, backend, backends (a group),
 //                 reason, time, incident, severity, summary, available, total,
-//                 opened (resolved), note (escalation or repeat)
+//                 opened (resolved), note (escalation or repeat), drill
 //   alertmanager  a JSON array of Alertmanager v2 alerts (POST /api/v2/alerts):
 //                 labels alertname, pool, backend (one alert per backend),
-//                 severity, incident; annotations summary, description;
+//                 severity, incident, drill ("true" for a drill's alerts);
+//                 annotations summary, description;
 //                 startsAt; endsAt when the event ends the alert
 #pragma once
 

@@ -477,3 +477,28 @@ TEST_CASE("paging chain: repeat re-sends an open incident until it is acknowledg
   // in that same millisecond may still go; none after.
   CHECK(primary.count({"\"event\":\"pool_down\""}) <= at_ack + 1);
 }
+
+TEST_CASE("paging chain: a drill's incident and its backend are paged marked DRILL", "[notify][e2e][drills]") {
+  TempDir dir;
+  Receiver chat, primary;
+  DemoBackend a(dir, "a"), b(dir, "b"), c(dir, "c");
+  Ballast lb(dir, poolConfig({a.address(), b.address(), c.address()},
+                             "notify:\n"
+                             "  targets:\n"
+                             "    - { name: chat, url: \"" + chat.url("/hook") + "\", format: slack }\n"
+                             "    - { name: primary, url: \"" + primary.url("/page") + "\", format: json }\n"
+                             "  rules:\n"
+                             "    - { events: [backend_down], notify: [chat] }\n"
+                             "    - { events: [pool_degraded, pool_down], notify: [primary] }\n"
+                             "  group_wait: 0\n"));
+  for (const auto& x : {a.address(), b.address(), c.address()}) waitEvent(lb, "backend_state", backendState(x, "healthy"), 5000ms);
+  Response r = adminRequest(lb.adminPort(), "POST", "/drills",
+                            R"({"action": "simulate_down", "pool": "web", "backend": ")" + b.address() +
+                                R"(", "duration": "1s"})");
+  INFO(r.describe());
+  REQUIRE(r.status == 200);
+  const std::string page = primary.waitFor({"\"event\":\"pool_degraded\"", "\"drill\":true"});
+  CHECK(page.find("DRILL: Pool web is degraded") != std::string::npos);
+  const std::string down = chat.waitFor({"DRILL: Backend " + b.address() + " of pool web is down"});
+  CHECK(down.find("drill: simulated down") != std::string::npos);
+}

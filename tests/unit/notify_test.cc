@@ -148,6 +148,30 @@ TEST_CASE("notify events: backend_state and incidents and reloads become notify 
   CHECK(out[0].summary == "Config reload failed (SIGHUP): a.yaml:3:7: pools: bad; the running configuration is unchanged");
 }
 
+TEST_CASE("notify events: a drill's incident is marked drill everywhere", "[notify]") {
+  EventMapper m;
+  m.setPoolTotal("web", 3);
+  std::vector<Event> out;
+  m.onLine(line(R"({"time":"t1","level":"warn","event":"incident_opened","id":"inc-2-web","pool":"web","reason":"drill 1: simulated outage","available":3,"total":3,"drill":true,"drills":"1"})"), out);
+  m.onLine(line(stateLine("127.0.0.1:9002", "healthy", "unhealthy", "2 consecutive failures: drill: simulated down (the probe got: status 200)", 2)), out);
+  m.onLine(line(R"({"time":"t2","level":"info","event":"incident_closed","id":"inc-2-web","pool":"web","why":"recovered","opened":"t1","duration_s":30.000,"total":3,"drill":true,"drills":"1"})"), out);
+  REQUIRE(out.size() == 3);
+  CHECK(out[0].kind == Kind::PoolDegraded);
+  CHECK(out[0].summary == "DRILL: Pool web is degraded: drill 1: simulated outage (incident inc-2-web)");
+  CHECK(out[1].summary.rfind("DRILL: Backend 127.0.0.1:9002 of pool web is down: drill: simulated down", 0) == 0);
+  CHECK(out[2].kind == Kind::Resolved);
+  for (const Event& e : out) {
+    CHECK(e.drill);
+    CHECK(formatBody(e, NotifyFormat::Json).find(R"("drill":true)") != std::string::npos);
+  }
+  CHECK(formatBody(out[2], NotifyFormat::Alertmanager).find(R"("incident":"inc-2-web","drill":"true"})") != std::string::npos);
+  // After the drill's incident: no longer marked.
+  out.clear();
+  m.onLine(line(stateLine("127.0.0.1:9002", "healthy", "unhealthy", "timeout", 2)), out);
+  REQUIRE(out.size() == 1);
+  CHECK_FALSE(out[0].drill);
+}
+
 TEST_CASE("notify grouping: a shared reason or a cascade or one alone", "[notify]") {
   EventMapper m;
   m.setPoolTotal("web", 4);
