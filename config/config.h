@@ -180,6 +180,46 @@ struct DrillConfig {
   Position position;               // where it was written (file:line), for its events
 };
 
+// notify: the paging chain (lb/notify). Targets are webhooks; rules say
+// which events go to which targets, and after how long an unacknowledged
+// incident escalates to more of them.
+enum class NotifyFormat : uint8_t { Slack, Json, Alertmanager };
+
+struct NotifyTarget {
+  std::string name;
+  std::string url;          // as written
+  bool https = false;
+  Address address;          // host:port of the URL, resolved at load
+  std::string host_header;  // host[:port] as in the URL
+  std::string path;         // path and query ("/" when the URL has none)
+  NotifyFormat format = NotifyFormat::Json;
+  PoolTlsConfig tls;        // https: verify against `ca` (else the system's store), SNI = the URL's host
+  Position where;
+};
+
+struct NotifyEscalation {
+  Duration after{0};
+  std::vector<std::string> notify;  // target names
+};
+
+struct NotifyRule {
+  std::vector<std::string> events;  // backend_down, backend_up, pool_degraded, pool_down, resolved, reload_failed
+  std::vector<std::string> notify;  // target names
+  std::vector<NotifyEscalation> escalate;
+};
+
+struct NotifyConfig {
+  std::vector<NotifyTarget> targets;
+  std::vector<NotifyRule> rules;
+  Duration group_wait{2000};       // backend events of one pool within this window: one message
+  Duration repeat{0};              // re-send an unacknowledged open incident; 0 = never
+  Duration connect_timeout{2000};  // per attempt
+  Duration timeout{5000};          // per attempt: from the request sent to the response status
+  uint32_t retries = 3;            // attempts after the first, then dropped
+  Duration backoff{1000};          // before the first retry; doubles, at most 5 minutes
+  uint32_t queue = 100;            // messages waiting per target; the oldest is dropped beyond
+};
+
 // Graceful shutdown (SIGTERM/SIGINT).
 struct DrainConfig {
   Duration delay{0};        // keep accepting this long after /readyz turns 503 (outer LB notices)
@@ -460,6 +500,7 @@ struct Config {
   std::optional<ReloadGuardConfig> reload_guard;
   JournalConfig journal;
   IncidentsConfig incidents;
+  NotifyConfig notify;
   // config_history: every applied config (start, reload, rollback) kept in
   // `dir` with its time, hash and trigger; the newest `keep`. Empty dir =
   // no history.

@@ -409,6 +409,11 @@ class Loader {
   void loadTimeouts(const Value& v, Config& cfg);
   void loadDrain(const Value& v, Config& cfg);
   void loadJournal(const Value& v, Config& cfg);
+  // notify: targets, then rules (which name targets), then the timings.
+  void loadNotify(const Value& v, Config& cfg);
+  void loadNotifyTarget(const Value& v, NotifyTarget& t);
+  // A list of target names, each one of `targets`.
+  void loadTargetNames(const Value& v, const std::vector<NotifyTarget>& targets, std::vector<std::string>& out);
   void loadOverrides(const Value& v, Config& cfg);
   void loadReload(const Value& v, Config& cfg);
   void loadLimits(const Value& v, Config& cfg);
@@ -642,7 +647,7 @@ void Loader::loadDocument(const YAML::Node& root, Config& cfg) {
   }
   checkKeys(top, {"listen", "admin", "log", "timeouts", "limits", "drain", "overrides", "reload", "config_history",
                   "explain", "state_file", "state_max_age", "pools", "routes", "zone", "journal", "incidents",
-                  "drills"});
+                  "drills", "notify"});
 
   if (auto v = field(top, "zone")) {
     if (auto name = zoneName(*v)) cfg.zone = *name;
@@ -676,6 +681,7 @@ void Loader::loadDocument(const YAML::Node& root, Config& cfg) {
       }
     }
   }
+  if (auto v = field(top, "notify")) loadNotify(*v, cfg);
   if (auto v = field(top, "config_history")) {
     if (expectMap(*v)) {
       checkKeys(*v, {"dir", "keep"});
@@ -1045,6 +1051,214 @@ void Loader::loadTimeouts(const Value& v, Config& cfg) {
     if (auto field_value = field(v, key)) {
       if (auto d = positiveDuration(*field_value)) cfg.timeouts.*member = *d;
     }
+  }
+}
+
+namespace {
+
+// The notify events (README "Paging chain"); lb/notify derives them from
+// the event lines.
+constexpr std::string_view kNotifyEvents[] = {"backend_down", "backend_up", "pool_degraded",
+                                              "pool_down",    "resolved",   "reload_failed"};
+
+}  // namespace
+
+void Loader::loadNotifyTarget(const Value& v, NotifyTarget& t) {
+  t.where = position(v);
+  if (!expectMap(v)) return;
+  checkKeys(v, {"name", "url", "format", "ca"});
+  if (auto n = requiredField(v, "name")) {
+    if (auto text = scalar(*n, "a target name")) {
+      const bool ok = !text->empty() && text->size() <= 64 &&
+                      std::all_of(text->begin(), text->end(), [](char c) {
+                        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+                      });
+      if (ok) {
+        t.name = *text;
+      } else {
+        error(*n, "invalid target name " + quoted(shortened(*text, 70)) + " (1 to 64 of A-Z a-z 0-9 _ . -)");
+      }
+    }
+  }
+  if (auto f = requiredField(v, "format")) {
+    if (auto text = scalar(*f, "a format")) {
+      if (*text == "slack") {
+        t.format = NotifyFormat::Slack;
+      } else if (*text == "json") {
+        t.format = NotifyFormat::Json;
+      } else if (*text == "alertmanager") {
+        t.format = NotifyFormat::Alertmanager;
+      } else {
+        error(*f, "unknown format " + quoted(shortened(*text, 70)) + " (allowed: slack, json, alertmanager)");
+      }
+    }
+  }
+  if (auto u = requiredField(v, "url")) {
+    if (auto text = scalar(*u, "a URL")) {
+      t.url = *text;
+      const std::string bad = "expected a URL like http://host:port/path or https://host/path, got " +
+                              quoted(shortened(*text, 70));
+      std::string_view rest = *text;
+      const bool has_ctl = std::any_of(rest.begin(), rest.end(), [](char c) {
+        return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
+      });
+      bool scheme_ok = true;
+      if (rest.substr(0, 7) == "http://") {
+        rest.remove_prefix(7);
+      } else if (rest.substr(0, 8) == "https://") {
+        rest.remove_prefix(8);
+        t.https = true;
+      } else {
+        error(*u, bad + " (the scheme must be http or https)");
+        scheme_ok = false;
+      }
+      if (scheme_ok) {
+        const size_t end = rest.find_first_of("/?");
+        const std::string_view authority = rest.substr(0, end);
+        std::string path = end == std::string_view::npos ? "/" : std::string(rest.substr(end));
+        if (path.front() == '?') path.insert(path.begin(), '/');
+        if (has_ctl) {
+          error(*u, bad + " (spaces and control characters are not allowed)");
+        } else if (authority.empty()) {
+          error(*u, bad + " (no host)");
+        } else if (authority.find('@') != std::string_view::npos) {
+          error(*u, bad + " (no user information)");
+        } else if (path.find('#') != std::string::npos) {
+          error(*u, bad + " (no fragment)");
+        } else {
+          // host[:port]: a port after the last ':' (after ']' for [IPv6]).
+          const size_t close = authority.rfind(']');
+          const size_t colon = authority.rfind(':');
+          const bool has_port = colon != std::string_view::npos && (close == std::string_view::npos || colon > close);
+          std::string hostport(authority);
+          if (!has_port) hostport += t.https ? ":443" : ":80";
+          t.host_header = std::string(authority);
+          t.path = std::move(path);
+          const Value hp{YAML::Node(hostport), u->path, u->mark};
+          if (auto a = address(hp, false)) t.address = *a;
+        }
+      }
+    }
+  }
+  if (auto c = field(v, "ca")) {
+    if (auto p = filePath(*c)) {
+      t.tls.ca = *p;
+      t.tls.ca_path = relativeToConfig(*p);
+      t.tls.ca_where = position(*c);
+      if (!t.https) error(*c, "a CA file is for an https URL");
+    }
+  }
+  t.tls.where = t.where;
+}
+
+void Loader::loadTargetNames(const Value& v, const std::vector<NotifyTarget>& targets, std::vector<std::string>& out) {
+  if (!expectSequence(v)) return;
+  if (v.node.size() == 0) error(v, "at least one target is required");
+  for (size_t i = 0; i < v.node.size(); ++i) {
+    const Value it = item(v, i, v.node[i]);
+    auto name = scalar(it, "a target name");
+    if (!name) continue;
+    const bool known = std::any_of(targets.begin(), targets.end(), [&](const NotifyTarget& t) { return t.name == *name; });
+    if (!known) {
+      std::string names;
+      for (const auto& t : targets) names += (names.empty() ? "" : ", ") + t.name;
+      error(it, "unknown target " + quoted(shortened(*name, 70)) +
+                    (names.empty() ? std::string(" (notify.targets is empty)") : " (targets: " + names + ")"));
+      continue;
+    }
+    if (std::find(out.begin(), out.end(), *name) != out.end()) {
+      error(it, "duplicate target " + quoted(*name));
+      continue;
+    }
+    out.push_back(*name);
+  }
+}
+
+void Loader::loadNotify(const Value& v, Config& cfg) {
+  if (!expectMap(v)) return;
+  checkKeys(v, {"targets", "rules", "group_wait", "repeat", "connect_timeout", "timeout", "retries", "backoff",
+                "queue"});
+  NotifyConfig& n = cfg.notify;
+  if (auto t = field(v, "targets"); t && expectSequence(*t)) {
+    std::map<std::string, std::string> seen;  // name -> path
+    for (size_t i = 0; i < t->node.size(); ++i) {
+      const Value it = item(*t, i, t->node[i]);
+      NotifyTarget target;
+      loadNotifyTarget(it, target);
+      if (target.name.empty()) continue;
+      if (auto [pos, inserted] = seen.emplace(target.name, it.path); !inserted) {
+        error(*field(it, "name"), "duplicate target name " + quoted(target.name) + " (also at " + pos->second + ")");
+        continue;
+      }
+      n.targets.push_back(std::move(target));
+    }
+  }
+  if (auto r = field(v, "rules"); r && expectSequence(*r)) {
+    for (size_t i = 0; i < r->node.size(); ++i) {
+      const Value it = item(*r, i, r->node[i]);
+      if (!expectMap(it)) continue;
+      checkKeys(it, {"events", "notify", "escalate"});
+      NotifyRule rule;
+      if (auto e = requiredField(it, "events"); e && expectSequence(*e)) {
+        if (e->node.size() == 0) error(*e, "at least one event is required");
+        for (size_t k = 0; k < e->node.size(); ++k) {
+          const Value ev = item(*e, k, e->node[k]);
+          auto name = scalar(ev, "an event name");
+          if (!name) continue;
+          if (std::find(std::begin(kNotifyEvents), std::end(kNotifyEvents), *name) == std::end(kNotifyEvents)) {
+            error(ev, "unknown event " + quoted(shortened(*name, 70)) +
+                          " (allowed: backend_down, backend_up, pool_degraded, pool_down, resolved, reload_failed)");
+          } else {
+            rule.events.push_back(*name);
+          }
+        }
+      }
+      if (auto t = requiredField(it, "notify")) loadTargetNames(*t, n.targets, rule.notify);
+      if (auto esc = field(it, "escalate"); esc && expectSequence(*esc)) {
+        const bool incident = std::any_of(rule.events.begin(), rule.events.end(), [](const std::string& e) {
+          return e == "pool_down" || e == "pool_degraded";
+        });
+        if (!incident) error(*esc, "escalation follows an incident: the rule needs pool_down or pool_degraded among its events");
+        for (size_t k = 0; k < esc->node.size(); ++k) {
+          const Value step = item(*esc, k, esc->node[k]);
+          if (!expectMap(step)) continue;
+          checkKeys(step, {"after", "notify"});
+          NotifyEscalation e;
+          if (auto a = requiredField(step, "after")) {
+            if (auto d = positiveDuration(*a)) e.after = *d;
+          }
+          if (auto t = requiredField(step, "notify")) loadTargetNames(*t, n.targets, e.notify);
+          rule.escalate.push_back(std::move(e));
+        }
+      }
+      n.rules.push_back(std::move(rule));
+    }
+  }
+  if (auto d = field(v, "group_wait")) {
+    // 0 = no grouping: every event on its own.
+    if (auto text = scalar(*d, "a duration"); text && *text == "0") {
+      n.group_wait = Duration{0};
+    } else if (auto ms = positiveDuration(*d)) {
+      n.group_wait = *ms;
+    }
+  }
+  if (auto d = field(v, "repeat")) {
+    if (auto ms = positiveDuration(*d)) n.repeat = *ms;
+  }
+  if (auto d = field(v, "connect_timeout")) {
+    if (auto ms = positiveDuration(*d)) n.connect_timeout = *ms;
+  }
+  if (auto d = field(v, "timeout")) {
+    if (auto ms = positiveDuration(*d)) n.timeout = *ms;
+  }
+  if (auto d = field(v, "backoff")) {
+    if (auto ms = positiveDuration(*d)) n.backoff = *ms;
+  }
+  if (auto r = field(v, "retries")) {
+    if (auto k = integer(*r, 0, 20)) n.retries = static_cast<uint32_t>(*k);
+  }
+  if (auto q = field(v, "queue")) {
+    if (auto k = integer(*q, 1, 100000)) n.queue = static_cast<uint32_t>(*k);
   }
 }
 

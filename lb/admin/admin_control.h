@@ -93,6 +93,11 @@ class AdminControl {
   virtual std::vector<ConfigHistoryEntry> configHistory() const { return {}; }
   // Open and recent incidents (null in test doubles without a tracker).
   virtual const IncidentTracker* incidents() const { return nullptr; }
+  // POST /incidents/{id}/ack (test doubles without a tracker: not found).
+  virtual IncidentTracker::AckResult ackIncident(std::string_view /*id*/, std::string_view /*by*/,
+                                                 std::string_view /*note*/) {
+    return IncidentTracker::AckResult::NotFound;
+  }
   virtual std::optional<std::string> configText(const std::string& /*hash*/) const { return std::nullopt; }
   virtual void rollback(std::string_view /*trigger*/, ReloadDone done) {
     ReloadResult r;

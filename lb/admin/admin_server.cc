@@ -230,9 +230,24 @@ bool AdminServer::answer(const AdminRequest& req, AdminReply& out, const Respond
     return true;
   }
 
-  // GET /incidents, GET /incidents/{id}: read like /status.
+  // GET /incidents, GET /incidents/{id}: read like /status; POST
+  // /incidents/{id}/ack: an action like the backend ones.
   constexpr std::string_view kIncidents = "/incidents";
   if (path == kIncidents || (path.size() > kIncidents.size() + 1 && path.substr(0, kIncidents.size() + 1) == "/incidents/")) {
+    const std::string_view rest = path.size() > kIncidents.size() ? path.substr(kIncidents.size() + 1) : std::string_view();
+    if (const size_t slash = rest.find('/'); slash != std::string_view::npos) {
+      if (rest.substr(slash) != "/ack" || slash == 0) {
+        plainReply(out, 404, "404 Not Found: no admin endpoint at this path (POST /incidents/{id}/ack)");
+        return true;
+      }
+      if (req.method != "POST") {
+        methodNotAllowed(out, "POST");
+        return true;
+      }
+      if (!sameSite(cfg, req, out) || !authorize(cfg, req, out) || !noQuery(req, out)) return true;
+      ackIncident(control_, percentDecode(rest.substr(0, slash)), req, out);
+      return true;
+    }
     if (!get) {
       methodNotAllowed(out, "GET, HEAD");
       return true;

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "lb/base/journal.h"
+#include "lb/stats/notify_stats.h"
 
 namespace ballast {
 
@@ -34,6 +35,40 @@ void appendJournalMetrics(std::vector<MetricFamily>& out) {
              j.writeErrors());
   addCounter(out, "ballast_journal_rotations_total", "Times the journal reached journal.max_size and was rotated.",
              j.rotations());
+}
+
+}  // namespace ballast
+
+namespace ballast {
+
+void appendNotifyMetrics(std::vector<MetricFamily>& out) {
+  const auto& all = notifyStats();
+  if (all.empty()) return;
+  MetricFamily total;
+  total.name = "ballast_notifications_total";
+  total.help = "Notification attempts by target and result: sent (2xx), failed (one per failed attempt), dropped "
+               "(given up: retries exhausted, queue full, target removed by a reload, shutdown).";
+  total.type = MetricType::Counter;
+  MetricFamily queue;
+  queue.name = "ballast_notification_queue";
+  queue.help = "Notifications waiting or in flight per configured target.";
+  queue.type = MetricType::Gauge;
+  for (const auto& [name, st] : all) {
+    for (const auto& [result, v] : {std::pair{"sent", st.sent}, {"failed", st.failed}, {"dropped", st.dropped}}) {
+      ClientMetric m;
+      m.label = {{"target", name}, {"result", result}};
+      m.counter.value = static_cast<double>(v);
+      total.metric.push_back(std::move(m));
+    }
+    if (st.configured) {
+      ClientMetric m;
+      m.label = {{"target", name}};
+      m.gauge.value = static_cast<double>(st.queued);
+      queue.metric.push_back(std::move(m));
+    }
+  }
+  out.push_back(std::move(total));
+  if (!queue.metric.empty()) out.push_back(std::move(queue));
 }
 
 }  // namespace ballast

@@ -391,6 +391,7 @@ std::string renderMetrics(const Runtime& rt, double start_time, const std::vecto
   }
   appendRouteMetrics(rt, fams);
   appendJournalMetrics(fams);
+  appendNotifyMetrics(fams);
   prometheus::TextSerializer ser;
   return ser.Serialize(fams);
 }

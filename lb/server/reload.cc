@@ -212,6 +212,8 @@ ReloadResult Server::applyConfig(const config::Config& cfg, std::string_view tri
   proxy_->setRuntime(Runtime::build(withDiscovered(cfg), uv_now(&loop_), old.get(), zone_override_, &tls_));
   explainLog().setCapacity(cfg.explain_buffer);
   incidents_->configure(cfg.incidents.threshold_percent, static_cast<uint64_t>(cfg.incidents.settle.count()));
+  notifier_->configure(cfg.notify, tls_.notify);
+  for (const auto& p : runtime()->pools) notifier_->setPoolTotal(p->name(), static_cast<uint32_t>(p->backends().size()));
   const auto& rt = *runtime();
   size_t added = 0, removed = 0, kept_backends = 0;
   const auto holds = [](const Runtime& r, const Backend* b) {

@@ -71,7 +71,13 @@ Server::Server(const config::Config& cfg, tls::TlsContexts tls, std::string zone
   explainLog().setCapacity(cfg.explain_buffer);
   incidents_ = std::make_unique<IncidentTracker>(latencyBuckets());
   incidents_->configure(cfg.incidents.threshold_percent, static_cast<uint64_t>(cfg.incidents.settle.count()));
-  journal().setObserver([this](std::string_view line) { incidents_->onEvent(line); });
+  notifier_ = std::make_unique<notify::Notifier>(&loop_);
+  notifier_->configure(cfg.notify, tls_.notify);
+  for (const auto& p : runtime()->pools) notifier_->setPoolTotal(p->name(), static_cast<uint32_t>(p->backends().size()));
+  journal().setObserver([this](std::string_view line) {
+    incidents_->onEvent(line);
+    notifier_->onEvent(line);
+  });
   log().setJournal(&journal());
   proxy_->on_client_closed = [this] { onClientClosed(); };
   upgrade_ = std::make_unique<HotUpgrade>(&loop_);
@@ -313,6 +319,7 @@ void Server::stop() {
   proxy_->upstream().closeAll();
   upgrade_->close();
   notify_->close();
+  notifier_->close();
   if (watch_) watch_->close();
   // A reload in progress: its child is killed; its handles close on their own.
   if (reload_job_) reload_job_->cancel();
@@ -509,6 +516,10 @@ void Server::onPrepare(uv_prepare_t* h) {
                         !self->retired_jobs_.empty();
 }
 
+IncidentTracker::AckResult Server::ackIncident(std::string_view id, std::string_view by, std::string_view note) {
+  return incidents_->ack(id, by, note, wallSeconds());
+}
+
 bool Server::ready() const {
   if (!bound_ || stopping_) return false;
   for (const auto& c : checkers_) {
@@ -567,6 +578,10 @@ void Server::onOverrideSweep(uv_timer_t* h) {
   for (const auto& p : self->runtime()->pools) {
     samples.push_back(samplePool(*p));
     samples.back().drills = drillsHolding(p->name());  // a simulate_down drill holds an incident open
+  }
+  // Every backend of the pool counts in "3 of 4" (probed or not yet).
+  for (const auto& p : self->runtime()->pools) {
+    self->notifier_->setPoolTotal(p->name(), static_cast<uint32_t>(p->backends().size()));
   }
   self->incidents_->update(now, wallSeconds(), samples);
   self->saveState(false);

@@ -26,6 +26,7 @@
 #include "lb/base/listener.h"
 #include "lb/base/log.h"
 #include "lb/proxy/context.h"
+#include "lb/notify/notifier.h"
 #include "lb/tls/tls_contexts.h"
 #include "lb/upstream/dns_watcher.h"
 #include "lb/server/config_history.h"
@@ -108,6 +109,7 @@ class Server final : public AdminControl {
   double startTime() const override { return start_time_; }
   uint64_t startedMs() const override { return started_ms_; }
   const IncidentTracker* incidents() const override { return incidents_.get(); }
+  IncidentTracker::AckResult ackIncident(std::string_view id, std::string_view by, std::string_view note) override;
 
  private:
   bool bindListeners();
@@ -211,6 +213,9 @@ class Server final : public AdminControl {
   // Fed by onOverrideSweep (pool counters) and the journal's observer
   // (event lines); see lb/stats/incidents.h.
   std::unique_ptr<IncidentTracker> incidents_;
+  // The paging chain (notify:): fed by the same observer and by the sweep
+  // (pool sizes); configured at start and by every reload.
+  std::unique_ptr<notify::Notifier> notifier_;
   std::vector<std::unique_ptr<health::HealthChecker>> checkers_;
   std::vector<DnsWatcherPtr> discovery_;  // one per pool with `discovery`
   // Replaced by a reload: closed, deleted once their handles (and, for an

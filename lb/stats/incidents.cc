@@ -305,6 +305,26 @@ std::vector<const Incident*> IncidentTracker::list() const {
   return out;
 }
 
+IncidentTracker::AckResult IncidentTracker::ack(std::string_view id, std::string_view by, std::string_view note,
+                                                double wall) {
+  Incident* inc = nullptr;
+  for (const auto& x : incidents_) {
+    if (x->id == id) inc = x.get();
+  }
+  if (inc == nullptr) return AckResult::NotFound;
+  if (inc->acked_at > 0) return AckResult::AlreadyAcked;
+  if (!inc->open()) return AckResult::Closed;
+  inc->acked_at = wall;
+  inc->acked_by = by;
+  inc->ack_note = note;
+  auto& j = log().eventLine(LogLevel::Info, "incident_acked");
+  j.str("id", inc->id).str("pool", inc->pool).str("by", by);
+  if (!note.empty()) j.str("note", note);
+  j.dbl("after_s", wall - inc->opened_at, 3);
+  log().emit(LogLevel::Info);
+  return AckResult::Acked;
+}
+
 const Incident* IncidentTracker::find(std::string_view id) const {
   for (const auto& x : incidents_) {
     if (x->id == id) return x.get();

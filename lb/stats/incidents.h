@@ -88,6 +88,11 @@ struct Incident {
   bool drill = false;                   // opened by a drill (its record: detection, failover, recovery)
   std::vector<std::string> drills;      // ids of the drills seen holding it
   std::string drillList() const;        // "3,4"
+  // POST /incidents/{id}/ack: who acknowledged it, when (unix seconds; 0 = not
+  // acknowledged) and their note. Stops the paging chain's escalation and repeats.
+  double acked_at = 0;
+  std::string acked_by;
+  std::string ack_note;
   bool open() const { return closed_at == 0; }
 };
 
@@ -115,6 +120,11 @@ class IncidentTracker {
   std::vector<const Incident*> list() const;
   const Incident* find(std::string_view id) const;
   bool anyOpen() const;
+
+  enum class AckResult : uint8_t { Acked, AlreadyAcked, NotFound, Closed };
+  // Acknowledges open incident `id` (wall: unix seconds now) and emits
+  // incident_acked (id, pool, by, note). A second ack keeps the first one.
+  AckResult ack(std::string_view id, std::string_view by, std::string_view note, double wall);
 
  private:
   struct Second {

@@ -25,6 +25,9 @@ bool buildTlsContexts(const config::Config& cfg, int64_t now, std::vector<config
   for (const config::PoolConfig& p : cfg.pools) {
     built.pools.push_back(p.usesTls() ? ClientContext::build(*p.tls, cfg.source_path, errors) : nullptr);
   }
+  for (const config::NotifyTarget& t : cfg.notify.targets) {
+    built.notify.push_back(t.https ? ClientContext::build(t.tls, cfg.source_path, errors) : nullptr);
+  }
   if (errors.size() != errors_before) return false;
   out = std::move(built);
   return true;

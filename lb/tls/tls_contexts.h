@@ -1,5 +1,6 @@
 // Every TLS context a config needs: one server context per TLS listener,
-// one client context per pool that speaks TLS to its backends. Built on
+// one client context per pool that speaks TLS to its backends, and one per
+// https notify target (lb/notify). Built on
 // every load (`--check` builds them too, so it reports certificate
 // problems) and every reload; a reload that cannot build them is refused.
 #pragma once
@@ -19,6 +20,7 @@ struct TlsContexts {
   std::vector<std::shared_ptr<ServerContext>> listeners;  // parallel to Config::listen; null = plain
   std::vector<std::shared_ptr<ClientContext>> pools;      // parallel to Config::pools; null = plain
   std::vector<std::string> listener_names;                // Config::listen[i].text
+  std::vector<std::shared_ptr<ClientContext>> notify;     // parallel to Config::notify.targets; null = http
 };
 
 // Reads every certificate, key and CA file of `cfg` at unix time `now`.

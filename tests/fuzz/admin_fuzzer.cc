@@ -159,7 +159,9 @@ bool isKnownReadPath(std::string_view p) {
 }
 
 // The endpoints added after the first version of this target (drills,
-// config history and rollback, request explanations, incidents).
+// config history and rollback, request explanations, incidents and
+// POST /incidents/{id}/ack, which the FakeControl answers 404: it has no
+// incident tracker).
 bool isOtherEndpoint(std::string_view path) {
   for (std::string_view p : {"/drills", "/config/rollback", "/config/history", "/incidents"}) {
     if (path == p) return true;

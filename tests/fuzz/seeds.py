@@ -128,6 +128,12 @@ def main():
     write("config", "drills", base + b"drills:\n  - { pool: web, abort: { percent: 10, status: 503 }, header: x-ballast-drill,"
           b" expires: 2026-12-31T00:00:00Z }\n  - { pool: web, delay: { percent: 5, duration: 2s }, duration: 10m }\n"
           b"  - { route: nope, delay: { percent: 101 } }\n")
+    write("config", "notify", base + b"notify:\n  targets:\n"
+          b"    - { name: chat, url: \"http://127.0.0.1:8088/hook\", format: slack }\n"
+          b"    - { name: am, url: \"https://127.0.0.1/api/v2/alerts\", format: alertmanager }\n"
+          b"  rules:\n    - { events: [backend_down, pool_degraded], notify: [chat] }\n"
+          b"    - { events: [pool_down], notify: [am], escalate: [{ after: 5m, notify: [chat] }] }\n"
+          b"  group_wait: 2s\n  repeat: 1h\n")
     write("config", "merge-key", b"x: &x { name: web }\npools:\n  - <<: *x\n    backends: [{ address: 127.0.0.1:1 }]\nlisten: 127.0.0.1:1\n")
 
     # admin: flags (bit 0 = token + protected reads), request bytes
@@ -144,6 +150,8 @@ def main():
         write("admin", "query" + sfx, f + b"GET /healthz?verbose=1 HTTP/1.1\r\n" + h + b"\r\n")
         write("admin", "wrong-method" + sfx, f + b"DELETE /reload HTTP/1.1\r\n" + h + b"\r\n")
         write("admin", "unknown" + sfx, f + b"GET /pools/web HTTP/1.1\r\n" + h + b"\r\n")
+        write("admin", "ack" + sfx, f + b"POST /incidents/inc-20261201T121503Z-web/ack HTTP/1.1\r\n" + h + auth +
+              b"Content-Length: 28\r\n\r\n{\"by\": \"alice\", \"note\": \"x\"}")
         write("admin", "cross-site" + sfx, f + b"POST /pools/web/backends/127.0.0.1:2/disable HTTP/1.1\r\n" + h + auth +
               b"Origin: http://evil\r\nSec-Fetch-Site: cross-site\r\nContent-Length: 0\r\n\r\n")
     body = b'{"action": "delay", "pool": "web", "percent": 100, "delay": "2s", "duration": "5m", "header": "x-ballast-drill"}'

@@ -23,7 +23,8 @@ ALLOWED = {
     "health": {"upstream"} | BELOW_UPSTREAM,
     "proxy": {"upstream"} | BELOW_UPSTREAM,
     "admin": {"proxy", "health", "upstream"} | BELOW_UPSTREAM,
-    "server": {"admin", "proxy", "health", "upstream"} | BELOW_UPSTREAM,
+    "notify": {"config", "base", "http", "stats", "tls"},
+    "server": {"admin", "proxy", "health", "upstream", "notify"} | BELOW_UPSTREAM,
 }
 ROOTS = ("config", "health", "lb")
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
