@@ -120,6 +120,10 @@ struct Draft {
   int64_t from = 0, to = 0;        // the window the draft covers
   int64_t opened = -1, closed = -1, recovered = -1;
   int64_t first_failure = -1, detected = -1;
+  // The paging chain (notify:): its first message sent about the incident,
+  // and the acknowledgement (POST /incidents/{id}/ack).
+  int64_t notified = -1, acked = -1;
+  std::string notified_target, notified_event, acked_by;
   uint64_t requests = 0, failed = 0, retries = 0;
   std::map<std::string, uint64_t> by_status;
   std::vector<std::pair<int64_t, std::pair<uint64_t, uint64_t>>> seconds;  // end ms, (requests, failed)
@@ -232,6 +236,22 @@ void build(const std::vector<Line>& lines, Draft& d) {
     }
   }
   if (d.first_failure >= 0 && d.first_failure < d.from) d.from = d.first_failure;
+  // Who was told, and when someone took it.
+  for (const Line& l : lines) {
+    const std::string ev = l.get("event");
+    if (ev != "notification_sent" && ev != "incident_acked") continue;
+    bool about = false;
+    for (const auto& id : d.ids) about = about || l.get("incident_id") == id || l.get("id") == id || tagged(l, id);
+    if (!about) continue;
+    if (ev == "notification_sent" && d.notified < 0) {
+      d.notified = l.ms;
+      d.notified_target = l.get("target");
+      d.notified_event = l.get("notify_event");
+    } else if (ev == "incident_acked" && d.acked < 0) {
+      d.acked = l.ms;
+      d.acked_by = l.get("by");
+    }
+  }
 }
 
 void splitIds(const std::string& list, std::vector<DrillRecord>& out) {
@@ -351,6 +371,22 @@ void markdown(const Draft& d) {
               : d.first_failure < 0                   ? "n/a (no failure; a drill's detection is in the Drill section)"
                                                       : "unknown");
   std::printf("- Incident opened: %s\n", iso(d.opened).c_str());
+  if (d.notified >= 0) {
+    std::printf("- First page sent: %s (%s to %s)\n", iso(d.notified).c_str(), d.notified_event.c_str(),
+                d.notified_target.c_str());
+  } else {
+    std::printf("- First page sent: none (no notify: target took a message about it)\n");
+  }
+  std::printf("- Time to notify (opened to first page): %s\n",
+              d.notified >= 0 ? seconds(std::max<int64_t>(0, d.notified - d.opened)).c_str() : "n/a");
+  if (d.acked >= 0) {
+    std::printf("- Acknowledged: %s by %s\n", iso(d.acked).c_str(), d.acked_by.empty() ? "(nobody named)" : d.acked_by.c_str());
+  } else {
+    std::printf("- Acknowledged: no\n");
+  }
+  std::printf("- Time to acknowledge (first page, or the opening if none, to the ack): %s\n",
+              d.acked >= 0 ? seconds(std::max<int64_t>(0, d.acked - (d.notified >= 0 ? d.notified : d.opened))).c_str()
+                           : "n/a");
   std::printf("- Recovered: %s\n", d.recovered >= 0 ? iso(d.recovered).c_str() : "not yet");
   std::printf("- Time to recover: %s\n\n",
               d.recovered >= 0 && d.first_failure >= 0 ? seconds(d.recovered - d.first_failure).c_str()
@@ -425,6 +461,20 @@ void json(const Draft& d) {
   };
   dur("time_to_detect_s", d.first_failure, d.detected);
   dur("time_to_recover_s", d.first_failure, d.recovered);
+  t("notified", d.notified);
+  if (d.notified >= 0) {
+    w.str("notified_target", d.notified_target).str("notified_event", d.notified_event);
+  } else {
+    w.null("notified_target").null("notified_event");
+  }
+  dur("time_to_notify_s", d.opened, d.notified);
+  t("acknowledged", d.acked);
+  if (d.acked >= 0) {
+    w.str("acknowledged_by", d.acked_by);
+  } else {
+    w.null("acknowledged_by");
+  }
+  dur("time_to_acknowledge_s", d.notified >= 0 ? d.notified : d.opened, d.acked);
   w.boolean("drill", d.drill).key("drills").beginArray();
   for (const DrillRecord& r : d.drills) {
     w.beginObject().str("id", r.id).str("backend", r.backend);

@@ -181,7 +181,9 @@ TEST_CASE("paging chain: an acknowledged incident does not escalate and bad acks
   Receiver chat, am, primary, secondary;
   DemoBackend a(dir, "a");
   DemoBackend b(dir, "b");
-  Ballast lb(dir, poolConfig({a.address(), b.address()}, chain(chat, am, primary, secondary, "3s")));
+  const std::string journal = dir.file("journal.jsonl");
+  Ballast lb(dir, poolConfig({a.address(), b.address()},
+                             chain(chat, am, primary, secondary, "3s") + "\njournal: { path: " + journal + " }\n"));
   waitEvent(lb, "backend_state", backendState(a.address(), "healthy"), 5000ms);
   waitEvent(lb, "backend_state", backendState(b.address(), "healthy"), 5000ms);
   a.process().signal(SIGKILL);
@@ -220,6 +222,24 @@ TEST_CASE("paging chain: an acknowledged incident does not escalate and bad acks
   CHECK(secondary.size() == 0);
   // Closed: nothing left to acknowledge (but a second ack of an acked one is fine).
   CHECK(adminRequest(lb.adminPort(), "POST", "/incidents/" + id + "/ack").status == 200);
+
+  // The postmortem draft has the time to notify and to acknowledge.
+  CliResult pm = runBallastCli(dir, {"postmortem", "--journal", journal, "--incident", id, "--format", "json"});
+  INFO(pm.err << pm.out);
+  REQUIRE(pm.exit_code == 0);
+  CHECK(pm.out.find("\"time_to_notify_s\":null") == std::string::npos);
+  CHECK(pm.out.find("\"time_to_notify_s\":") != std::string::npos);
+  CHECK(pm.out.find("\"notified_event\":\"pool_down\"") != std::string::npos);
+  CHECK(pm.out.find("\"acknowledged_by\":\"alice\"") != std::string::npos);
+  CHECK(pm.out.find("\"time_to_acknowledge_s\":null") == std::string::npos);
+  CHECK(pm.out.find("\"time_to_acknowledge_s\":") != std::string::npos);
+  CliResult md = runBallastCli(dir, {"postmortem", "--journal", journal, "--incident", id});
+  INFO(md.err << md.out);
+  REQUIRE(md.exit_code == 0);
+  CHECK(md.out.find("- First page sent: ") != std::string::npos);
+  CHECK(md.out.find("(pool_down to ") != std::string::npos);
+  CHECK(md.out.find("by alice") != std::string::npos);
+  CHECK(md.out.find("- Time to acknowledge (first page, or the opening if none, to the ack): n/a") == std::string::npos);
 }
 
 TEST_CASE("paging chain: backends of one pool failing together are one message with the shared reason",
