@@ -397,7 +397,16 @@ constexpr std::string_view kPage = R"HTML(<!doctype html>
         hel("strong", box, inc.id);
         hel("span", box, " \u00b7 " + inc.state + " \u00b7 pool " + inc.pool + " \u00b7 " + inc.reason +
            " \u00b7 opened " + clock(inc.opened) + (inc.closed ? " \u00b7 closed " + clock(inc.closed) : "") +
-           " \u00b7 " + d.failed + " of " + d.requests + " requests failed");
+           " \u00b7 " + d.failed + " of " + d.requests + " requests failed" +
+           (inc.acked_at ? " \u00b7 acknowledged " + clock(inc.acked_at) + " by " + (inc.acked_by || "?") +
+              (inc.note ? " (" + clip(inc.note, 80) + ")" : "") : ""));
+        if (inc.state === "open" && !inc.acked_at) {
+          // Stops the paging chain's escalation and repeats (POST /incidents/ID/ack).
+          var ackb = hel("button", box, "acknowledge");
+          ackb.type = "button";
+          ackb.setAttribute("data-ack", inc.id);
+          ackb.addEventListener("click", function () { ack(inc.id); });
+        }
         var ul = hel("ul", box);
         fetch("/incidents/" + encodeURIComponent(inc.id), { headers: headers, cache: "no-store" }).then(function (r) {
           return r.ok ? r.json() : null;
@@ -409,6 +418,41 @@ constexpr std::string_view kPage = R"HTML(<!doctype html>
         }).catch(function () {});
       });
     }).catch(function () {});
+  }
+
+  // POST /incidents/ID/ack as "status page" with the reason field above as
+  // the note; the result is shown where the backend actions show theirs.
+  function ack(id) {
+    var headers = { "Content-Type": "application/json" }, t = token();
+    if (t) headers["Authorization"] = "Bearer " + t;
+    var res = $("actresult"), note = $("act-reason").value.trim();
+    var body = { by: "status page" };
+    if (note) body.note = note;
+    res.className = "";
+    res.textContent = "acknowledge " + id + "\u2026";
+    fetch("/incidents/" + encodeURIComponent(id) + "/ack",
+          { method: "POST", headers: headers, cache: "no-store", body: JSON.stringify(body) }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (b) { return { status: r.status, body: b }; });
+    }).then(function (r) {
+      if (r.status === 401) {
+        $("tokenbox").style.display = "block";
+        res.className = "err";
+        res.textContent = "acknowledge " + id + ": a token is needed (401); paste it above and try again";
+        return;
+      }
+      if (r.status !== 200) {
+        res.className = "err";
+        res.textContent = "acknowledge " + id + " failed (" + r.status + "): " + (r.body.error || "no details");
+        return;
+      }
+      res.className = "ok";
+      res.textContent = "acknowledged " + id + " by " + (r.body.acked_by || "status page");
+      if (timer) clearTimeout(timer);
+      poll();
+    }).catch(function (e) {
+      res.className = "err";
+      res.textContent = "acknowledge " + id + " failed: " + (e && e.message ? e.message : e);
+    });
   }
 
   function render(st) {

@@ -1,6 +1,7 @@
 // Drives the status page in headless Chromium (playwright-core): gives the
 // token when asked, picks reason INC-42 and 15 minutes, clicks ACTION
-// ("disable" or "enable") on backend $B, and waits for the page's result.
+// ("disable" or "enable") on backend $B, and waits for the page's result;
+// ACTION "ack" acknowledges the open incident $INCIDENT from its button.
 // Exits 1 with what the page showed on any failure.
 const { chromium } = require("playwright-core");
 
@@ -28,6 +29,30 @@ const { CHROME, ADMIN, TOKEN, B } = process.env;
       { timeout: 10000 },
     );
     console.log("charts: " + (await page.textContent("#charts .chartrow")));
+    if (action === "ack") {
+      // An open incident ($INCIDENT) is listed with an acknowledge button.
+      const ackButton = `button[data-ack="${process.env.INCIDENT}"]`;
+      await page.waitForSelector(ackButton, { timeout: 10000 });
+      await page.fill("#act-reason", "INC-43 looking");
+      await page.click(ackButton);
+      await page.waitForFunction(
+        (id) => {
+          const r = document.getElementById("actresult");
+          return r && r.className === "ok" && r.textContent.includes("acknowledged " + id);
+        },
+        process.env.INCIDENT,
+        { timeout: 10000 },
+      );
+      // The list shows it acknowledged, and the button is gone.
+      await page.waitForFunction(
+        (id) => document.getElementById("incidents").textContent.includes("acknowledged") &&
+          !document.querySelector(`button[data-ack="${id}"]`),
+        process.env.INCIDENT,
+        { timeout: 10000 },
+      );
+      console.log("page result: " + (await page.textContent("#actresult")));
+      return;
+    }
     const button = `button[data-action="${action}"][data-backend="${B}"]`;
     await page.waitForSelector(button, { timeout: 10000 });
     await page.fill("#act-reason", "INC-42");

@@ -85,4 +85,26 @@ cat "$tmp/page2.out"
 [[ "$(served_by)" == "a b " ]] || fail "after enable from the page, traffic not back on both: $(served_by)"
 grep -q '"event":"admin_action".*"action":"disable".*"reason":"INC-42".*"by":"status page"' "$tmp/ballast.err" ||
   fail "no admin_action event for the page's disable"
-echo "$SCRIPT: OK (disable with a reason and enable from the page; traffic moved both ways)"
+
+# 4. Both backends disabled through the API: the pool has none left, an
+#    incident opens; its acknowledge button on the page acknowledges it.
+for x in "$A" "$B"; do
+  curl -fsS --noproxy '*' -X POST -H "Authorization: Bearer $TOKEN" -o /dev/null \
+    "http://$ADMIN/pools/web/backends/$x/disable?reason=page-test" || fail "disable $x through the API failed"
+done
+wait_match "$tmp/ballast.err" '"event":"incident_opened"' 10 "$ballast_pid" || fail "no incident opened"
+INCIDENT=$(grep '"event":"incident_opened"' "$tmp/ballast.err" | head -1 | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["id"])')
+NODE_PATH="$NPM_DIR/node_modules" CHROME="$CHROME" ADMIN="$ADMIN" TOKEN="$TOKEN" B="$B" INCIDENT="$INCIDENT" \
+  node "$(dirname "$0")/status_page_actions.cjs" ack >"$tmp/page3.out" 2>&1 ||
+  { cat "$tmp/page3.out" >&2; ballast_tail; fail "acknowledging the incident on the page failed"; }
+cat "$tmp/page3.out"
+one=$(curl -fsS --noproxy '*' -H "Authorization: Bearer $TOKEN" "http://$ADMIN/incidents/$INCIDENT")
+python3 - <<PY || fail "GET /incidents/$INCIDENT does not show the page's acknowledgement: $one"
+import json
+inc = json.loads('''$one''')
+assert inc["acked_by"] == "status page", inc
+assert inc["note"] == "INC-43 looking", inc
+assert inc["acked_at"], inc
+PY
+grep -q '"event":"incident_acked".*"by":"status page"' "$tmp/ballast.err" || fail "no incident_acked event for the page's ack"
+echo "$SCRIPT: OK (disable with a reason and enable from the page; traffic moved both ways; an incident acknowledged from the page)"
