@@ -21,26 +21,6 @@ namespace {
 // Client read buffers (lb/base/buffer_pool.h).
 thread_local BufferPool read_buffers;
 
-// Parked request storage of idle connections (RequestStorage); at most
-// kCachedStorage wait, the rest are freed.
-class StoragePool {
- public:
-  static constexpr size_t kCachedStorage = 64;
-  RequestStorage get() {
-    if (free_.empty()) return RequestStorage::fresh();
-    RequestStorage s = std::move(free_.back());
-    free_.pop_back();
-    return s;
-  }
-  void put(RequestStorage&& s) {
-    if (free_.size() < kCachedStorage) free_.push_back(std::move(s));
-  }
-
- private:
-  std::vector<RequestStorage> free_;
-};
-
-thread_local StoragePool request_storage;
 
 }  // namespace
 
@@ -265,18 +245,14 @@ void DownstreamConnection::releaseBuffer() {
 
 void DownstreamConnection::parkStorage() {
   if (storage_parked_) return;
-  RequestStorage s;
-  request_.swapStorage(s);
-  head_.headers.swapStorage(s.headers);
-  request_storage.put(std::move(s));
+  head_.headers.swapStorage(request_.storage().headers);
+  request_.parkStorage();
   storage_parked_ = true;
 }
 
 void DownstreamConnection::unparkStorage() {
   if (!storage_parked_) return;
-  RequestStorage s = request_storage.get();
-  request_.swapStorage(s);
-  head_.headers.swapStorage(s.headers);
+  head_.headers.swapStorage(request_.storage().headers);
   storage_parked_ = false;
 }
 

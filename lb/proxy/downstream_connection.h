@@ -208,17 +208,18 @@ class DownstreamConnection final : private TransportUser {
 
   std::unique_ptr<char[]> buf_;
   size_t cap_ = 0;
-  // The request's working memory is in the pool while no read buffer is
-  // held (an idle connection): releaseBuffer() parks it, the next read
-  // takes it back. Invariant: parked => no request in progress.
+  // The request's working memory (RequestStorage, with the header list
+  // swapped into head_) is in the pool while no read buffer is held (an
+  // idle connection): releaseBuffer() parks it, the next read takes it
+  // back. Invariant: parked => no request in progress.
   bool storage_parked_ = true;
   void parkStorage();
+  void unparkStorage();
   // Bytes (or an EOF) wait in the socket, not yet read by the loop.
   bool inputPending() const;
   // An idle timer that found input pending looks again this much later if
   // the read did not move the connection on.
   static constexpr uint64_t kPendingInputRecheckMs = 50;
-  void unparkStorage();
   size_t start_ = 0;  // first unparsed byte
   size_t end_ = 0;    // end of bytes read
   uint64_t bytes_in_ = 0;

@@ -43,18 +43,30 @@ RequestStorage RequestStorage::fresh() {
 // Storage starts parked: the connection takes it when bytes arrive.
 ProxyRequest::ProxyRequest(DownstreamConnection& conn) : conn_(conn) {}
 
-void ProxyRequest::swapStorage(RequestStorage& s) {
-  assert((state_ == RequestState::Idle || state_ == RequestState::Done) && "storage swapped under a request");
-  req_head_.swap(s.req_head);
-  resp_head_.swap(s.resp_head);
-  request_id_.swap(s.request_id);
-  method_.swap(s.method);
-  path_.swap(s.path);
-  replay_.swap(s.replay);
-  explain_attempts_.swap(s.explain_attempts);
-  std::swap(req_batch_, s.req_batch);
-  std::swap(resp_batch_, s.resp_batch);
+namespace {
+
+// Parked storage of idle connections; at most kCachedStorage wait, the
+// rest are freed.
+constexpr size_t kCachedStorage = 64;
+thread_local std::vector<std::unique_ptr<RequestStorage>> storage_pool;
+
+}  // namespace
+
+void ProxyRequest::takeStorage() {
+  if (storage_pool.empty()) {
+    st_ = std::make_unique<RequestStorage>(RequestStorage::fresh());
+    return;
+  }
+  st_ = std::move(storage_pool.back());
+  storage_pool.pop_back();
+}
+
+void ProxyRequest::parkStorage() {
+  assert((state_ == RequestState::Idle || state_ == RequestState::Done) && "storage parked under a request");
   n_explain_ = 0;
+  if (st_ == nullptr) return;
+  if (storage_pool.size() < kCachedStorage) storage_pool.push_back(std::move(st_));
+  st_.reset();
 }
 
 ProxyRequest::~ProxyRequest() { abort(); }
@@ -99,7 +111,7 @@ void ProxyRequest::beginRequest() {
   stale_retried_ = false;
   written_ = false;
   replayable_ = false;
-  replay_.clear();
+  storage().replay.clear();
   termination_ = Termination{};
   local_detail_ = {};
   local_status_ = 0;
@@ -127,26 +139,26 @@ void ProxyRequest::beginRequest() {
   client_eof_ = false;
   backend_eof_ = false;
   tunnel_early_ = {};
-  req_batch_.clear();
+  storage().req_batch.clear();
   request_complete_ = false;
   body_in_ = 0;
-  resp_batch_.clear();
+  storage().resp_batch.clear();
   resp_framing_ = BodyFraming::None;
   response_complete_ = false;
   close_client_ = false;
   status_ = 0;
-  request_id_.clear();
-  method_.clear();
-  path_.clear();
+  storage().request_id.clear();
+  storage().method.clear();
+  storage().path.clear();
   start_ns_ = nowNs();
   bytes_out_ = 0;
 }
 
 int ProxyRequest::onRequestHead(RequestHead& h) {
   beginRequest();
-  method_.assign(h.method_name);
+  storage().method.assign(h.method_name);
   method_name_ = h.method_name;  // llhttp's static name
-  path_.assign(h.url);
+  storage().path.assign(h.url);
   head_request_ = h.method == HTTP_HEAD;
   client_http10_ = h.http_major == 1 && h.http_minor == 0;
   client_keep_alive_ = h.keep_alive;
@@ -156,9 +168,9 @@ int ProxyRequest::onRequestHead(RequestHead& h) {
 
   const bool has_rid = !h.request_id.empty() && h.request_id.size() <= 128;
   if (has_rid) {
-    request_id_.assign(h.request_id);
+    storage().request_id.assign(h.request_id);
   } else {
-    conn_.context().requestIds().next(request_id_);
+    conn_.context().requestIds().next(storage().request_id);
   }
 
   if (conn_.overClientLimit()) {
@@ -286,14 +298,14 @@ int ProxyRequest::onRequestHead(RequestHead& h) {
     uint64_t limit = retries_->replay_buffer;
     uint64_t want = h.framing == BodyFraming::ContentLength ? std::min<uint64_t>(h.content_length, limit) : limit;
     replayable_ = h.framing == BodyFraming::Chunked || h.content_length <= limit;
-    if (replayable_ && replay_.capacity() < want) replay_.reserve(want);
+    if (replayable_ && storage().replay.capacity() < want) storage().replay.reserve(want);
   }
-  ForwardInfo info{conn_.clientIp(), conn_.secure() ? "https" : "http", request_id_, !has_rid, absolute ? authority : std::string_view(),
+  ForwardInfo info{conn_.clientIp(), conn_.secure() ? "https" : "http", storage().request_id, !has_rid, absolute ? authority : std::string_view(),
                    upgrade_};
   if (!route_.host.empty()) info.host_override = route_.host;  // rewrite.host
-  buildRequestHead(req_head_, h.method_name, url, h.headers.headers(), h.hop, info, h.framing, h.content_length);
-  if (route_.request_edits != nullptr) route_.request_edits->apply(req_head_, edit_scratch_);
-  req_batch_.addBorrowed(req_head_.data(), req_head_.size());
+  buildRequestHead(storage().req_head, h.method_name, url, h.headers.headers(), h.hop, info, h.framing, h.content_length);
+  if (route_.request_edits != nullptr) route_.request_edits->apply(storage().req_head, edit_scratch_);
+  storage().req_batch.addBorrowed(storage().req_head.data(), storage().req_head.size());
   return 0;
 }
 
@@ -302,23 +314,23 @@ int ProxyRequest::onRequestBody(const char* at, size_t len) {
   if (max_body_ != 0 && body_in_ > max_body_) return 413;
   if (state_ == RequestState::LocalReply) return 0;  // discarded
   if (replayable_) {
-    if (replay_.size() + len <= replay_.capacity()) {
-      replay_.append(at, len);
+    if (storage().replay.size() + len <= storage().replay.capacity()) {
+      storage().replay.append(at, len);
     } else {
       replayable_ = false;  // too big to replay: a written attempt is final
     }
   }
   if (req_framing_ == BodyFraming::Chunked) {
-    req_batch_.addChunk(at, len);
+    storage().req_batch.addChunk(at, len);
   } else {
-    req_batch_.addBorrowed(at, len);
+    storage().req_batch.addBorrowed(at, len);
   }
   return 0;
 }
 
 void ProxyRequest::onRequestComplete() {
   request_complete_ = true;
-  if (state_ != RequestState::LocalReply && req_framing_ == BodyFraming::Chunked) req_batch_.addLastChunk();
+  if (state_ != RequestState::LocalReply && req_framing_ == BodyFraming::Chunked) storage().req_batch.addLastChunk();
 }
 
 void ProxyRequest::afterParse() {
@@ -430,7 +442,7 @@ void ProxyRequest::refuseQueued(bool timeout) {
     ++suppressed[k];
   } else {
     auto& j = log().eventLine(LogLevel::Warn, timeout ? "queue_timeout" : "queue_full");
-    j.str("request_id", request_id_).str("pool", pool_->name());
+    j.str("request_id", storage().request_id).str("pool", pool_->name());
     j.num("queue_length", static_cast<uint64_t>(pool_->queueLength()));
     if (pool_->hasQueue()) {
       j.num("queue_size", static_cast<uint64_t>(pool_->config().queue->size));
@@ -489,16 +501,16 @@ void ProxyRequest::onUpstreamConnected(UpstreamConnection&) {
 
 void ProxyRequest::flushRequest() {
   if (upstream_ == nullptr || upstream_->writePending()) return;
-  if (!req_batch_.empty()) {
-    req_batch_.finalize();
-    if (!upstream_->write(req_batch_)) {
+  if (!storage().req_batch.empty()) {
+    storage().req_batch.finalize();
+    if (!upstream_->write(storage().req_batch)) {
       // write() closed the connection without calling us back.
       onUpstreamError(UpstreamError::WriteFailed, UV_EPIPE);
       return;
     }
     written_ = true;
     if (upstream_->writePending()) return;  // onUpstreamWritten continues
-    req_batch_.clear();
+    storage().req_batch.clear();
     conn_.requestBufferReleased();
   }
   if (request_complete_ && upstream_ != nullptr) {
@@ -509,7 +521,7 @@ void ProxyRequest::flushRequest() {
 
 void ProxyRequest::onUpstreamWritten() {
   if (state_ == RequestState::Tunnel) {
-    req_batch_.clear();
+    storage().req_batch.clear();
     conn_.tunnelActivity();
     if (!tunnel_early_.empty()) {
       // The upgrade request's head went out: now the bytes that followed it.
@@ -522,7 +534,7 @@ void ProxyRequest::onUpstreamWritten() {
     maybeEndTunnel();
     return;
   }
-  req_batch_.clear();
+  storage().req_batch.clear();
   conn_.requestBufferReleased();
   flushRequest();
 }
@@ -530,7 +542,7 @@ void ProxyRequest::onUpstreamWritten() {
 void ProxyRequest::onUpstreamInterim(UpstreamConnection& c) {
   // Relay 100 Continue to a client that asked for it; other 1xx are dropped.
   if (c.status() == 100 && expect_continue_ && !client_http10_) {
-    resp_batch_.addCopy("HTTP/1.1 100 Continue\r\n\r\n");
+    storage().resp_batch.addCopy("HTTP/1.1 100 Continue\r\n\r\n");
     expect_continue_ = false;
   }
 }
@@ -551,15 +563,15 @@ bool ProxyRequest::onUpstreamHead(UpstreamConnection& c) {
     ResponseHeadInfo info;
     info.status = 101;
     info.reason = c.reason();
-    info.request_id = request_id_;
+    info.request_id = storage().request_id;
     for (const Header& hd : c.headers()) {
       if (classified(hd) == HeaderName::Upgrade) {
         info.upgrade = hd.value;
         break;
       }
     }
-    buildResponseHead(resp_head_, c.headers(), c.hop(), info);
-    resp_batch_.addBorrowed(resp_head_.data(), resp_head_.size());
+    buildResponseHead(storage().resp_head, c.headers(), c.hop(), info);
+    storage().resp_batch.addBorrowed(storage().resp_head.data(), storage().resp_head.size());
     transitionTo(RequestState::Tunnel);
     return false;
   }
@@ -580,7 +592,7 @@ bool ProxyRequest::onUpstreamHead(UpstreamConnection& c) {
   ResponseHeadInfo info;
   info.status = status_;
   info.reason = c.reason();
-  info.request_id = request_id_;
+  info.request_id = storage().request_id;
   bool no_body = head_request_ || status_ == 204 || status_ == 304;
   if (no_body) {
     resp_framing_ = BodyFraming::None;
@@ -602,12 +614,12 @@ bool ProxyRequest::onUpstreamHead(UpstreamConnection& c) {
   close_client_ = clientMustClose() || resp_framing_ == BodyFraming::UntilClose;
   info.close = close_client_;
   info.keep_alive_10 = client_http10_ && !close_client_;
-  buildResponseHead(resp_head_, c.headers(), c.hop(), info);
-  if (route_.response_edits != nullptr) route_.response_edits->apply(resp_head_, edit_scratch_);
+  buildResponseHead(storage().resp_head, c.headers(), c.hop(), info);
+  if (route_.response_edits != nullptr) route_.response_edits->apply(storage().resp_head, edit_scratch_);
   if (const auto& sticky = pool_->config().sticky; sticky && sticky_in_ != backend_->stickyId()) {
-    addStickyCookie(resp_head_, *sticky, backend_->stickyId());
+    addStickyCookie(storage().resp_head, *sticky, backend_->stickyId());
   }
-  resp_batch_.addBorrowed(resp_head_.data(), resp_head_.size());
+  storage().resp_batch.addBorrowed(storage().resp_head.data(), storage().resp_head.size());
   transitionTo(RequestState::Streaming);
   return head_request_;
 }
@@ -615,16 +627,16 @@ bool ProxyRequest::onUpstreamHead(UpstreamConnection& c) {
 void ProxyRequest::onUpstreamBody(const char* at, size_t len) {
   if (state_ != RequestState::Streaming) return;
   if (resp_framing_ == BodyFraming::Chunked) {
-    resp_batch_.addChunk(at, len);
+    storage().resp_batch.addChunk(at, len);
   } else {
-    resp_batch_.addBorrowed(at, len);
+    storage().resp_batch.addBorrowed(at, len);
   }
 }
 
 void ProxyRequest::onUpstreamComplete() {
   if (state_ != RequestState::Streaming) return;
   response_complete_ = true;
-  if (resp_framing_ == BodyFraming::Chunked) resp_batch_.addLastChunk();
+  if (resp_framing_ == BodyFraming::Chunked) storage().resp_batch.addLastChunk();
 }
 
 void ProxyRequest::onUpstreamReadDone() {
@@ -654,9 +666,9 @@ void ProxyRequest::onUpstreamReadDone() {
 
 void ProxyRequest::flushResponse() {
   if (conn_.writePending()) return;
-  if (!resp_batch_.empty()) {
-    size_t n = resp_batch_.bytes();
-    int r = conn_.write(resp_batch_);
+  if (!storage().resp_batch.empty()) {
+    size_t n = storage().resp_batch.bytes();
+    int r = conn_.write(storage().resp_batch);
     if (r < 0) {
       conn_.close();  // client gone; close() aborts this request
       return;
@@ -667,7 +679,7 @@ void ProxyRequest::flushResponse() {
       if (upstream_) upstream_->pauseReading();
       return;
     }
-    resp_batch_.clear();
+    storage().resp_batch.clear();
   }
   if (response_complete_) finish();
 }
@@ -677,7 +689,7 @@ void ProxyRequest::onClientWriteDone(int status) {
     conn_.close();
     return;
   }
-  resp_batch_.clear();
+  storage().resp_batch.clear();
   if (state_ == RequestState::Tunnel) {
     conn_.tunnelActivity();
     if (upstream_) upstream_->resumeReading();
@@ -733,7 +745,7 @@ void ProxyRequest::onUpstreamError(UpstreamError err, int uv_status) {
   }
   if (log().enabled(LogLevel::Warn)) {
     auto& j = log().eventLine(LogLevel::Warn, "backend_error");
-    j.str("request_id", request_id_).str("pool", pool_->name()).str("backend", backend_->name());
+    j.str("request_id", storage().request_id).str("pool", pool_->name()).str("backend", backend_->name());
     j.str("error", info.name).str("detail", why).num("attempt", static_cast<uint64_t>(attempts_ + 1));
     log().emit(LogLevel::Warn);
   }
@@ -745,16 +757,16 @@ void ProxyRequest::onUpstreamError(UpstreamError err, int uv_status) {
 }
 
 void ProxyRequest::rebuildRequestBatch(bool with_replay) {
-  req_batch_.clear();
-  req_batch_.addBorrowed(req_head_.data(), req_head_.size());
-  if (with_replay && !replay_.empty()) {
+  storage().req_batch.clear();
+  storage().req_batch.addBorrowed(storage().req_head.data(), storage().req_head.size());
+  if (with_replay && !storage().replay.empty()) {
     if (req_framing_ == BodyFraming::Chunked) {
-      req_batch_.addChunk(replay_.data(), replay_.size());
+      storage().req_batch.addChunk(storage().replay.data(), storage().replay.size());
     } else {
-      req_batch_.addBorrowed(replay_.data(), replay_.size());
+      storage().req_batch.addBorrowed(storage().replay.data(), storage().replay.size());
     }
   }
-  if (request_complete_ && req_framing_ == BodyFraming::Chunked) req_batch_.addLastChunk();
+  if (request_complete_ && req_framing_ == BodyFraming::Chunked) storage().req_batch.addLastChunk();
 }
 
 bool ProxyRequest::tryRetry(config::RetryOn cause, RetryReason reason, std::string_view why) {
@@ -771,7 +783,7 @@ bool ProxyRequest::tryRetry(config::RetryOn cause, RetryReason reason, std::stri
   if (budgeted && !retry_counted_ && !budget.allows()) {
     budget.noteExhausted();
     auto& j = log().eventLine(LogLevel::Warn, "retry_budget_exhausted");
-    j.str("request_id", request_id_).str("pool", pool_->name());
+    j.str("request_id", storage().request_id).str("pool", pool_->name());
     log().emit(LogLevel::Warn);
     return false;
   }
@@ -785,13 +797,13 @@ bool ProxyRequest::tryRetry(config::RetryOn cause, RetryReason reason, std::stri
   ++pool_->stats().retries[static_cast<size_t>(reason)];
   if (log().enabled(LogLevel::Info)) {
     auto& j = log().eventLine(LogLevel::Info, "retry");
-    j.str("request_id", request_id_).str("pool", pool_->name()).str("from", backend_->name());
+    j.str("request_id", storage().request_id).str("pool", pool_->name()).str("from", backend_->name());
     j.str("to", next->name()).str("reason", why).num("attempt", static_cast<uint64_t>(attempts_ + 1));
     log().emit(LogLevel::Info);
   }
   if (written_) {
     // Rebuild from the kept head and the replay copy; the client buffer is
-    // no longer referenced. Never written: req_batch_ still holds the head
+    // no longer referenced. Never written: storage().req_batch still holds the head
     // and the body spans.
     rebuildRequestBatch(true);
     conn_.requestBufferReleased();
@@ -831,14 +843,14 @@ void ProxyRequest::reply(int status, std::string_view detail, ErrorKind kind, co
   if (state_ != RequestState::LocalReply) transitionTo(RequestState::LocalReply);
   status_ = status;
   if (kind != ErrorKind::kCount) ++processStats().errors[static_cast<size_t>(kind)];
-  req_batch_.clear();
-  if (request_id_.empty()) conn_.context().requestIds().next(request_id_);
+  storage().req_batch.clear();
+  if (storage().request_id.empty()) conn_.context().requestIds().next(storage().request_id);
   response_complete_ = true;
   close_client_ = close_client_ || clientMustClose() || closesConnection(status);
   LocalReply r;
   r.status = status;
   r.detail = detail;
-  r.request_id = request_id_;
+  r.request_id = storage().request_id;
   r.close = close_client_;
   r.keep_alive_10 = client_http10_ && !close_client_;
   r.head = head_request_;
@@ -850,12 +862,12 @@ void ProxyRequest::reply(int status, std::string_view detail, ErrorKind kind, co
       r.body = **route->body;
     }
   }
-  buildLocalReply(resp_head_, r);
+  buildLocalReply(storage().resp_head, r);
   if (route != nullptr && route->action == RouteDecision::Action::Return && route->response_edits != nullptr) {
-    route->response_edits->apply(resp_head_, edit_scratch_);
+    route->response_edits->apply(storage().resp_head, edit_scratch_);
   }
-  resp_batch_.clear();
-  resp_batch_.addBorrowed(resp_head_.data(), resp_head_.size());
+  storage().resp_batch.clear();
+  storage().resp_batch.addBorrowed(storage().resp_head.data(), storage().resp_head.size());
   flushResponse();
 }
 
@@ -872,7 +884,7 @@ void ProxyRequest::finish() {
   if (upstream_ != nullptr) {
     UpstreamConnection* c = upstream_;
     upstream_ = nullptr;
-    if (request_complete_ && req_batch_.empty() && response_complete_) {
+    if (request_complete_ && storage().req_batch.empty() && response_complete_) {
       c->release();
     } else {
       c->close();
@@ -929,7 +941,7 @@ void ProxyRequest::startTunnel() {
   ++pool_->stats().tunnels_active;
   if (log().enabled(LogLevel::Debug)) {
     auto& j = log().eventLine(LogLevel::Debug, "tunnel_open");
-    j.str("request_id", request_id_).str("pool", pool_->name()).str("backend", backend_->name());
+    j.str("request_id", storage().request_id).str("pool", pool_->name()).str("backend", backend_->name());
     log().emit(LogLevel::Debug);
   }
   const std::string_view early = conn_.enterTunnel();
@@ -947,23 +959,23 @@ void ProxyRequest::onTunnelFromClient(const char* at, size_t len) {
   if (state_ != RequestState::Tunnel || upstream_ == nullptr) return;
   pool_->stats().tunnel_bytes_up += len;
   conn_.tunnelActivity();
-  req_batch_.clear();
-  req_batch_.addBorrowed(at, len);
-  req_batch_.finalize();
-  if (!upstream_->write(req_batch_)) {
+  storage().req_batch.clear();
+  storage().req_batch.addBorrowed(at, len);
+  storage().req_batch.finalize();
+  if (!upstream_->write(storage().req_batch)) {
     // write() closed the connection without calling us back.
     onUpstreamError(UpstreamError::WriteFailed, UV_EPIPE);
     return;
   }
   if (upstream_->writePending()) return;  // the client waits: onUpstreamWritten
-  req_batch_.clear();
+  storage().req_batch.clear();
   conn_.requestBufferReleased();
 }
 
 void ProxyRequest::onUpstreamTunnelData(const char* at, size_t len) {
   if (state_ != RequestState::Tunnel) return;
   pool_->stats().tunnel_bytes_down += len;
-  resp_batch_.addBorrowed(at, len);
+  storage().resp_batch.addBorrowed(at, len);
   if (!tunnel_started_) return;  // goes out right behind the 101 (startTunnel)
   conn_.tunnelActivity();
   flushResponse();  // pauses the backend while the client has not taken it
@@ -1030,8 +1042,8 @@ void ProxyRequest::finishTunnel(TunnelEnd how, Termination t) {
 
 ExplainAttempt* ProxyRequest::beginExplainAttempt(const Backend& b) {
   if (!explainLog().enabled()) return nullptr;
-  if (n_explain_ == explain_attempts_.size()) explain_attempts_.emplace_back();
-  ExplainAttempt& a = explain_attempts_[n_explain_++];
+  if (n_explain_ == storage().explain_attempts.size()) storage().explain_attempts.emplace_back();
+  ExplainAttempt& a = storage().explain_attempts[n_explain_++];
   a.backend.assign(b.name());
   a.start_ms = static_cast<double>(attempt_start_ns_ - start_ns_) / 1e6;
   a.duration_ms = 0;
@@ -1043,7 +1055,7 @@ ExplainAttempt* ProxyRequest::beginExplainAttempt(const Backend& b) {
 
 void ProxyRequest::endExplainAttempt(std::string_view outcome, int http_status) {
   if (n_explain_ == 0) return;
-  ExplainAttempt& a = explain_attempts_[n_explain_ - 1];
+  ExplainAttempt& a = storage().explain_attempts[n_explain_ - 1];
   if (a.outcome != "pending") return;  // the first end says it
   a.outcome = outcome;  // static (upstream-error names, literals)
   a.http_status = http_status;
@@ -1052,15 +1064,15 @@ void ProxyRequest::endExplainAttempt(std::string_view outcome, int http_status) 
 
 void ProxyRequest::recordExplanation(int status, bool complete) {
   ExplainLog& log = explainLog();
-  if (!log.enabled() || request_id_.empty()) return;
+  if (!log.enabled() || storage().request_id.empty()) return;
   endExplainAttempt(termination_.cause == 'C' || termination_.cause == 'c' ? "aborted" : "ended", 0);
   const bool failed = status >= 500 || !complete || n_explain_ > 1;
   ExplainRecord& r = log.slot(failed);
   r.failed = failed;
-  r.request_id.assign(request_id_);
+  r.request_id.assign(storage().request_id);
   r.end_ms = loopNow();
   r.method = method_name_;
-  r.path.assign(path_.data(), std::min(path_.size(), ExplainLog::kMaxPath));
+  r.path.assign(storage().path.data(), std::min(storage().path.size(), ExplainLog::kMaxPath));
   r.route.assign(route_name_);
   if (pool_ != nullptr) {
     r.pool.assign(pool_->name());
@@ -1075,7 +1087,7 @@ void ProxyRequest::recordExplanation(int status, bool complete) {
   r.attempts.erase(r.attempts.begin() + static_cast<std::ptrdiff_t>(n_explain_), r.attempts.end());
   for (size_t i = 0; i < n_explain_; ++i) {
     ExplainAttempt& d = r.attempts[i];
-    const ExplainAttempt& s = explain_attempts_[i];
+    const ExplainAttempt& s = storage().explain_attempts[i];
     d.backend.assign(s.backend);
     d.outcome = s.outcome;
     d.start_ms = s.start_ms;
@@ -1107,10 +1119,10 @@ void ProxyRequest::recordExplanation(int status, bool complete) {
 void ProxyRequest::logAccess(int status, bool complete) {
   recordExplanation(status, complete);
   AccessRecord r;
-  r.request_id = request_id_;
+  r.request_id = storage().request_id;
   r.client = conn_.clientAddr();
-  r.method = method_;
-  r.path = path_;
+  r.method = storage().method;
+  r.path = storage().path;
   r.status = status;
   r.route = route_name_;
   r.pool = pool_;

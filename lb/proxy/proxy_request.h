@@ -124,14 +124,19 @@ class ProxyRequest final : public UpstreamHandler, public QueueWaiter {
   // Starts the upstream side after a new head, or flushes queued body bytes.
   void afterParse();
   // The client may be read only when no body bytes wait in the read buffer.
-  bool holdsClientBuffer() const { return !req_batch_.empty(); }
+  bool holdsClientBuffer() const { return st_ != nullptr && !st_->req_batch.empty(); }
   // The client connection's pending write finished (status < 0: failed).
   void onClientWriteDone(int status);
   // The connection is closing (client gone, timeout, shutdown): drop
   // everything and log what happened (see setTermination).
-  // Exchanges this request's working memory with `s` (see RequestStorage);
-  // only between requests (Idle or Done, nothing in flight).
-  void swapStorage(RequestStorage& s);
+  // This request's working memory (see RequestStorage), taken from the
+  // pool when first needed; park it between requests (Idle or Done,
+  // nothing in flight): one pointer goes back to the pool.
+  RequestStorage& storage() {
+    if (st_ == nullptr) takeStorage();
+    return *st_;
+  }
+  void parkStorage();
   void abort();
   // A protocol error on the client side (400/408/413/431): answer with
   // `status` and close the connection once written.
@@ -219,6 +224,11 @@ class ProxyRequest final : public UpstreamHandler, public QueueWaiter {
   void refuseQueued(bool timeout);
   void leaveQueue();
 
+  void takeStorage();
+  // req_head, req_batch, resp_head, resp_batch, request_id, method, path,
+  // replay, explain_attempts (and the client's header list, which the
+  // connection swaps in and out): null while parked.
+  std::unique_ptr<RequestStorage> st_;
   DownstreamConnection& conn_;  // owner
   RequestState state_ = RequestState::Idle;
   std::shared_ptr<Runtime> runtime_;  // this request's config snapshot: pools, backends, timeouts
@@ -234,7 +244,6 @@ class ProxyRequest final : public UpstreamHandler, public QueueWaiter {
   bool stale_retried_ = false;     // the one retry on a fresh connection was used
   bool written_ = false;           // some request byte went to the current attempt's backend
   bool replayable_ = false;        // replay_ holds the whole body received so far
-  std::string replay_;             // body copy for retrying idempotent requests (reserved once)
   config::RetryOn discard_cause_ = config::RetryOn::Status502;  // DiscardingResponse: why
   Termination termination_;
   std::string_view local_detail_;  // pending local reply's reason (static strings, or route_.location)
@@ -256,7 +265,6 @@ class ProxyRequest final : public UpstreamHandler, public QueueWaiter {
   bool idempotent_ = false;
   BodyFraming req_framing_ = BodyFraming::None;
   uint64_t max_body_ = 0;
-  std::vector<ExplainAttempt> explain_attempts_;  // [0, n_explain_) in use; entries keep their capacity
   size_t n_explain_ = 0;
   int drill_status_ = 0;  // a fault drill picked this request: answer this status
   uint64_t drill_delay_ms_ = 0;  // a delay drill picked this request: hold it this long before the pick
@@ -273,23 +281,16 @@ class ProxyRequest final : public UpstreamHandler, public QueueWaiter {
                                    // the head's write to finish (in the client buffer)
 
   // Request side.
-  std::string req_head_;   // forwarded head, kept for a retry
-  WriteBatch req_batch_{WriteBatch::Empty{}};   // head + body pieces not yet written upstream
   bool request_complete_ = false;  // client message fully parsed
   uint64_t body_in_ = 0;           // request body bytes received from the client
 
   // Response side.
-  std::string resp_head_;
-  WriteBatch resp_batch_{WriteBatch::Empty{}};
   BodyFraming resp_framing_ = BodyFraming::None;
   bool response_complete_ = false;
   bool close_client_ = false;  // close the client connection after this response
   int status_ = 0;
 
   // Access log facts.
-  std::string request_id_;
-  std::string method_;
-  std::string path_;
   uint64_t start_ns_ = 0;
   uint64_t attempt_start_ns_ = 0;
   uint64_t bytes_out_ = 0;
