@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "lb/admin/metric_family.h"
 #include "lb/base/journal.h"
 #include "lb/stats/notify_stats.h"
 
@@ -14,13 +15,8 @@ using prometheus::MetricFamily;
 using prometheus::MetricType;
 
 void addCounter(std::vector<MetricFamily>& out, const char* name, const char* help, uint64_t v) {
-  MetricFamily f;
-  f.name = name;
-  f.help = help;
-  f.type = MetricType::Counter;
-  ClientMetric m;
-  m.counter.value = static_cast<double>(v);
-  f.metric.push_back(std::move(m));
+  MetricFamily f = metricFamily(name, help, MetricType::Counter);
+  addSample(f, {}, static_cast<double>(v));
   out.push_back(std::move(f));
 }
 
@@ -44,28 +40,18 @@ namespace ballast {
 void appendNotifyMetrics(std::vector<MetricFamily>& out) {
   const auto& all = notifyStats();
   if (all.empty()) return;
-  MetricFamily total;
-  total.name = "ballast_notifications_total";
-  total.help = "Notification attempts by target and result: sent (2xx), failed (one per failed attempt), dropped "
-               "(given up: retries exhausted, queue full, target removed by a reload, shutdown).";
-  total.type = MetricType::Counter;
-  MetricFamily queue;
-  queue.name = "ballast_notification_queue";
-  queue.help = "Notifications waiting or in flight per configured target.";
-  queue.type = MetricType::Gauge;
+  MetricFamily total =
+      metricFamily("ballast_notifications_total",
+                   "Notification attempts by target and result: sent (2xx), failed (one per failed attempt), dropped "
+                   "(given up: retries exhausted, queue full, target removed by a reload, shutdown).",
+                   MetricType::Counter);
+  MetricFamily queue = metricFamily("ballast_notification_queue",
+                                    "Notifications waiting or in flight per configured target.", MetricType::Gauge);
   for (const auto& [name, st] : all) {
     for (const auto& [result, v] : {std::pair{"sent", st.sent}, {"failed", st.failed}, {"dropped", st.dropped}}) {
-      ClientMetric m;
-      m.label = {{"target", name}, {"result", result}};
-      m.counter.value = static_cast<double>(v);
-      total.metric.push_back(std::move(m));
+      addSample(total, {{"target", name}, {"result", result}}, static_cast<double>(v));
     }
-    if (st.configured) {
-      ClientMetric m;
-      m.label = {{"target", name}};
-      m.gauge.value = static_cast<double>(st.queued);
-      queue.metric.push_back(std::move(m));
-    }
+    if (st.configured) addSample(queue, {{"target", name}}, static_cast<double>(st.queued));
   }
   out.push_back(std::move(total));
   if (!queue.metric.empty()) out.push_back(std::move(queue));

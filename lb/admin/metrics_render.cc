@@ -15,6 +15,7 @@
 #include <prometheus/text_serializer.h>
 
 #include "lb/admin/journal_metrics.h"
+#include "lb/admin/metric_family.h"
 #include "lb/admin/route_metrics.h"
 #include "lb/proxy/access_log.h"
 #include "lb/stats/local_resources.h"
@@ -45,26 +46,11 @@ RegistryMetrics& registryMetrics() {
   return m;
 }
 
-MetricFamily family(const char* name, const char* help, MetricType type) {
-  MetricFamily f;
-  f.name = name;
-  f.help = help;
-  f.type = type;
-  return f;
-}
+MetricFamily family(const char* name, const char* help, MetricType type) { return metricFamily(name, help, type); }
 
 ClientMetric::Label label(const char* name, std::string value) { return ClientMetric::Label{name, std::move(value)}; }
 
-void addValue(MetricFamily& f, std::vector<ClientMetric::Label> labels, double v) {
-  ClientMetric m;
-  m.label = std::move(labels);
-  if (f.type == MetricType::Counter) {
-    m.counter.value = v;
-  } else {
-    m.gauge.value = v;
-  }
-  f.metric.push_back(std::move(m));
-}
+void addValue(MetricFamily& f, std::vector<ClientMetric::Label> labels, double v) { addSample(f, std::move(labels), v); }
 
 void addHistogram(MetricFamily& f, std::vector<ClientMetric::Label> labels, const Histogram& h) {
   ClientMetric m;

@@ -1,41 +1,22 @@
 #include "lb/proxy/hash_key.h"
 
+#include "lb/http/http_message.h"
 #include "lb/upstream/balancer_consistent_hash.h"
 
 namespace ballast {
 
-namespace {
-
-bool iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-}  // namespace
 
 bool cookieValue(const std::vector<Header>& headers, std::string_view name, std::string_view* value) {
   for (const Header& h : headers) {
-    if (!iequal(h.name, "cookie")) continue;
+    if (!iequals(h.name, "cookie")) continue;
     std::string_view rest = h.value;
     while (!rest.empty()) {
       const size_t semi = rest.find(';');
-      const std::string_view pair = trim(rest.substr(0, semi));
+      const std::string_view pair = trimOws(rest.substr(0, semi));
       rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
       const size_t eq = pair.find('=');
-      if (eq == std::string_view::npos || trim(pair.substr(0, eq)) != name) continue;
-      std::string_view v = trim(pair.substr(eq + 1));
+      if (eq == std::string_view::npos || trimOws(pair.substr(0, eq)) != name) continue;
+      std::string_view v = trimOws(pair.substr(eq + 1));
       if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
       *value = v;
       return true;
@@ -78,7 +59,7 @@ bool requestHash(const config::HashKey& key, const std::vector<Header>& headers,
       break;
     case config::HashKey::Kind::Header:
       for (const Header& h : headers) {
-        if (iequal(h.name, key.name)) {
+        if (iequals(h.name, key.name)) {
           v = h.value;
           found = true;
           break;
