@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "lb/base/raw_writer.h"
 #include "lb/http/reason_phrase.h"
 
 namespace ballast {
@@ -15,9 +16,9 @@ inline char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c 
 // Writes a message head with raw stores into `out`, sized once up front
 // (the caller's bound), then trimmed: a head of ten headers is one resize
 // instead of forty appends.
-class HeadWriter {
+class HeadWriter : public RawWriter {
  public:
-  HeadWriter(std::string& out, size_t bound) : out_(out) {
+  HeadWriter(std::string& out, size_t bound) : RawWriter(nullptr), out_(out) {
     out_.resize(bound);
     p_ = out_.data();
   }
@@ -25,17 +26,7 @@ class HeadWriter {
   HeadWriter(const HeadWriter&) = delete;
   HeadWriter& operator=(const HeadWriter&) = delete;
 
-  template <size_t N>
-  void lit(const char (&s)[N]) {
-    std::memcpy(p_, s, N - 1);
-    p_ += N - 1;
-  }
-  void raw(std::string_view s) {
-    if (s.empty()) return;  // its data() may be null: no memcpy from it
-    std::memcpy(p_, s.data(), s.size());
-    p_ += s.size();
-  }
-  void number(uint64_t v) { p_ = std::to_chars(p_, p_ + kNumberMax, v).ptr; }
+  void number(uint64_t v) { integer(v); }
   void header(std::string_view name, std::string_view value) {
     raw(name);
     lit(": ");
@@ -44,11 +35,9 @@ class HeadWriter {
   }
   // Bytes header() writes.
   static size_t size(std::string_view name, std::string_view value) { return name.size() + value.size() + 4; }
-  static constexpr size_t kNumberMax = 20;
 
  private:
   std::string& out_;
-  char* p_;
 };
 
 }  // namespace

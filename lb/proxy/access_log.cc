@@ -7,6 +7,7 @@
 #include <string>
 
 #include "lb/base/clock.h"
+#include "lb/base/raw_writer.h"
 #include "lb/base/json.h"
 #include "lb/base/log.h"
 #include "lb/stats/stats.h"
@@ -24,21 +25,13 @@ constexpr char kPhases[] = {'R', 'Q', 'C', 'H', 'D'};
 // for the worst case, instead of through JsonWriter: its keys are fixed, so
 // each "," "key":" run is one constant copy, and strings that need no
 // escaping (nearly all) are copied whole. Same output as JsonWriter.
-class LineWriter {
+class LineWriter : public RawWriter {
  public:
-  explicit LineWriter(char* p) : p_(p) {}
-  char* end() const { return p_; }
+  using RawWriter::RawWriter;
 
-  template <size_t N>
-  void lit(const char (&s)[N]) {
-    std::memcpy(p_, s, N - 1);
-    p_ += N - 1;
-  }
   void escaped(std::string_view s) {
-    if (s.empty()) return;  // its data() may be null: no memcpy from it
     if (plain(s)) {
-      std::memcpy(p_, s.data(), s.size());
-      p_ += s.size();
+      raw(s);
       return;
     }
     // Rare (quotes, control bytes, UTF-8): the general escaper, through a
@@ -46,12 +39,7 @@ class LineWriter {
     static std::string scratch;
     scratch.clear();
     JsonWriter::appendEscaped(scratch, s);
-    std::memcpy(p_, scratch.data(), scratch.size());
-    p_ += scratch.size();
-  }
-  template <class Int>
-  void integer(Int v) {
-    p_ = std::to_chars(p_, p_ + 24, v).ptr;
+    raw(scratch);
   }
   // Fixed, 3 decimals (JsonWriter::dbl's default).
   void millis(double v) {
@@ -99,7 +87,6 @@ class LineWriter {
     }
     return true;
   }
-  char* p_;
 };
 
 }  // namespace
