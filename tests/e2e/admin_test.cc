@@ -178,8 +178,6 @@ class JsonReader {
 
 Json parseJson(const std::string& text) { return JsonReader(text).parseDocument(); }
 
-bool has(const std::string& haystack, const std::string& needle) { return haystack.find(needle) != std::string::npos; }
-
 bool pollFor(const std::function<bool()>& done, Ms timeout) {
   auto deadline = Clock::now() + timeout;
   while (Clock::now() < deadline) {

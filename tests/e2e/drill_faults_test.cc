@@ -15,8 +15,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
 // The value of one series in /metrics text, or -1 when it is absent.
 double metricValue(const std::string& metrics, const std::string& series) {
   for (const std::string& line : splitLines(metrics)) {

@@ -10,13 +10,6 @@
 using namespace ballast::test;
 using namespace std::chrono_literals;
 
-namespace {
-
-bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-
-}  // namespace
-
 TEST_CASE("drill: simulate_down under load fails over, ends by itself and fails no request", "[drills]") {
   TempDir dir;
   DemoBackend a(dir, "a");

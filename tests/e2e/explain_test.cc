@@ -10,13 +10,6 @@
 using namespace ballast::test;
 using namespace std::chrono_literals;
 
-namespace {
-
-bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-
-}  // namespace
-
 TEST_CASE("explain: a retried request shows both attempts, the refused backend and why", "[explain]") {
   TempDir dir;
   DeadPort dead;

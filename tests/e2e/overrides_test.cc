@@ -13,20 +13,6 @@
 using namespace ballast::test;
 using namespace std::chrono_literals;
 
-namespace {
-
-bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-
-// The backends answering `n` GETs through ballast (X-Backend of each).
-std::set<std::string> servedBy(const Ballast& lb, int n) {
-  std::set<std::string> out;
-  for (const auto& b : backendsOf(lb.port(), n, "ov")) out.insert(b);
-  return out;
-}
-
-}  // namespace
-
 TEST_CASE("overrides: disable for a while with a reason, shown in /status, then back by itself", "[overrides]") {
   TempDir dir;
   DemoBackend a(dir, "a");

@@ -18,15 +18,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-
-std::set<std::string> servedBy(const Ballast& lb, int n) {
-  std::set<std::string> out;
-  for (const auto& b : backendsOf(lb.port(), n, "st")) out.insert(b);
-  return out;
-}
-
 std::string stateConfig(const TempDir& dir, const std::vector<std::string>& backends, const std::string& extra = "") {
   return webConfig(backends, "state_file: " + dir.file("state.jsonl") + "\n" + extra);
 }

@@ -18,8 +18,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
 std::string metricsOf(const Ballast& lb) { return metricsText(lb.adminPort()); }
 
 double metric(const Ballast& lb, const std::string& family, const std::vector<std::string>& labels = {}) {

@@ -1371,6 +1371,12 @@ int tryConnect(uint16_t port) {
   return err;
 }
 
+std::set<std::string> servedBy(const Ballast& lb, int n, const std::string& tag) {
+  std::set<std::string> out;
+  for (const auto& b : backendsOf(lb.port(), n, tag)) out.insert(b);
+  return out;
+}
+
 std::vector<std::string> backendsOf(uint16_t port, int n, const std::string& tag) {
   Client c(port);
   std::vector<std::string> out;

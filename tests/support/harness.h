@@ -29,6 +29,7 @@
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -502,6 +503,10 @@ int tryConnect(uint16_t port);
 // The X-Backend of `n` GETs over one keep-alive connection (paths
 // "/TAG-i"); every answer must be 200 (REQUIRE).
 std::vector<std::string> backendsOf(uint16_t port, int n, const std::string& tag);
+// The distinct backends answering `n` GETs through ballast (X-Backend of each).
+std::set<std::string> servedBy(const Ballast& lb, int n, const std::string& tag = "served");
+// `part` occurs in `s`.
+inline bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 // The first few failure descriptions, for an INFO message.
 std::string firstFailures(const std::vector<std::string>& failures, size_t n = 5);
 
