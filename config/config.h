@@ -510,6 +510,11 @@ struct Config {
   // and retried ones in a second ring of half that size, so they stay
   // longer); 0 = off.
   uint32_t explain_buffer = 1000;
+  // workers: how many worker processes (each one loop, see
+  // lb/server/supervisor.h); 1 = no supervisor, today's single process.
+  // `auto` resolves to the number of online CPUs when loading.
+  uint32_t workers = 1;
+  bool workers_auto = false;  // written `auto`
   // Where the operator state survives restarts and hot upgrades (overrides
   // with reason and expiry, each backend's health and since when); empty =
   // not kept. Relative to the config file's directory. Health read back is

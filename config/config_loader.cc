@@ -64,6 +64,7 @@ constexpr int64_t kMaxRiseFall = 100;
 constexpr int64_t kMaxJitterPercent = 50;
 constexpr int64_t kMaxRetryAttempts = 10;
 constexpr int kMinStatus = 100;
+constexpr long kMaxWorkers = 64;
 constexpr int kMaxStatus = 599;
 
 constexpr std::string_view kRetryConditionsAllowed = "connect_failure, reset, timeout, 502, 503, 504";
@@ -647,7 +648,7 @@ void Loader::loadDocument(const YAML::Node& root, Config& cfg) {
   }
   checkKeys(top, {"listen", "admin", "log", "timeouts", "limits", "drain", "overrides", "reload", "config_history",
                   "explain", "state_file", "state_max_age", "pools", "routes", "zone", "journal", "incidents",
-                  "drills", "notify"});
+                  "drills", "notify", "workers"});
 
   if (auto v = field(top, "zone")) {
     if (auto name = zoneName(*v)) cfg.zone = *name;
@@ -667,6 +668,17 @@ void Loader::loadDocument(const YAML::Node& root, Config& cfg) {
       if (auto b = field(*v, "buffer")) {
         if (auto n = integer(*b, 0, 1000000)) cfg.explain_buffer = static_cast<uint32_t>(*n);
       }
+    }
+  }
+  if (auto v = field(top, "workers")) {
+    // `auto` = one worker per online CPU (what HAProxy's nbthread and
+    // nginx's worker_processes auto do).
+    if (v->node.IsScalar() && v->node.Scalar() == "auto") {
+      cfg.workers_auto = true;
+      const long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+      cfg.workers = n > 0 ? static_cast<uint32_t>(std::min<long>(n, kMaxWorkers)) : 1;
+    } else if (auto n = integer(*v, 1, kMaxWorkers)) {
+      cfg.workers = static_cast<uint32_t>(*n);
     }
   }
   if (auto v = field(top, "journal")) loadJournal(*v, cfg);

@@ -88,13 +88,18 @@ void methodNotAllowed(AdminReply& out, std::string_view allow) {
 }
 
 AdminServer::AdminServer(AdminControl& control, const config::Address& addr)
-    : control_(control), listener_(control.loop(), addr.addr, addr.text, "admin", [this](Listener& l) {
-        auto* c = new AdminConnection(*this, control_.loop());
+    : AdminServer(control.loop(), addr, nullptr) {
+  control_ = &control;
+}
+
+AdminServer::AdminServer(uv_loop_t* loop, const config::Address& addr, Forward forward)
+    : loop_(loop), forward_(std::move(forward)), listener_(loop, addr.addr, addr.text, "admin", [this](Listener& l) {
+        auto* c = new AdminConnection(*this, loop_);
         if (!c->start(l.stream())) c->close();
       }) {
   listener_.setErrorHandler([this](Listener& l, int status) {
     if (isLocalResourceError(status)) {
-      noteLocalResourceError(ResourceSite::Accept, status, uv_now(control_.loop()), l.boundAddress().c_str());
+      noteLocalResourceError(ResourceSite::Accept, status, uv_now(loop_), l.boundAddress().c_str());
       return;
     }
     auto& j = log().eventLine(LogLevel::Warn, "accept_error");
@@ -118,6 +123,10 @@ void AdminServer::close() {
 }
 
 void AdminServer::handle(const AdminRequest& req, Respond respond) {
+  if (forward_) {
+    forward_(req, std::move(respond));
+    return;
+  }
   AdminReply out;
   if (answer(req, out, respond)) respond(out);
 }
@@ -125,7 +134,7 @@ void AdminServer::handle(const AdminRequest& req, Respond respond) {
 bool AdminServer::answer(const AdminRequest& req, AdminReply& out, const Respond& respond) {
   const std::string_view path = req.path;
   const bool get = req.method == "GET";  // HEAD arrives as GET
-  const auto rt = control_.runtime();
+  const auto rt = control_->runtime();
   const config::AdminConfig& cfg = rt->config->admin;
 
   if (path == "/" || path == "/healthz" || path == "/readyz" || path == "/metrics" || path == "/status") {
@@ -146,17 +155,17 @@ bool AdminServer::answer(const AdminRequest& req, AdminReply& out, const Respond
       return true;
     }
     if (path == "/healthz") {
-      plainReply(out, 200, control_.stopping() ? "stopping" : "ok");
+      plainReply(out, 200, control_->stopping() ? "stopping" : "ok");
     } else if (path == "/readyz") {
-      plainReply(out, control_.ready() ? 200 : 503, readinessReason(control_));
+      plainReply(out, control_->ready() ? 200 : 503, readinessReason(*control_));
     } else if (cfg.protect_reads && !authorize(cfg, req, out)) {
       // 401 filled in
     } else if (path == "/metrics") {
       out.content_type = std::string(kMetricsType);
-      out.body = renderMetrics(*rt, control_.startTime(), control_.discovery());
+      out.body = renderMetrics(*rt, control_->startTime(), control_->discovery());
     } else {
       out.content_type = std::string(kJsonType);
-      out.body = statusJson(control_, boundAddress());
+      out.body = statusJson(*control_, boundAddress());
     }
     return true;
   }
@@ -175,7 +184,7 @@ bool AdminServer::answer(const AdminRequest& req, AdminReply& out, const Respond
     if (!one) {
       JsonWriter w;
       w.beginObject().key("configs").beginArray();
-      const auto entries = control_.configHistory();
+      const auto entries = control_->configHistory();
       const std::string& current = processStats().config_hash;
       for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
         w.beginObject().str("time", isoTime(it->time)).str("hash", it->hash).str("trigger", it->trigger);
@@ -188,7 +197,7 @@ bool AdminServer::answer(const AdminRequest& req, AdminReply& out, const Respond
       return true;
     }
     const std::string hash = percentDecode(path.substr(kHistory.size() + 1));
-    if (auto text = control_.configText(hash)) {
+    if (auto text = control_->configText(hash)) {
       out.content_type = "application/yaml; charset=utf-8";
       out.body = std::move(*text);
     } else {
@@ -214,7 +223,7 @@ bool AdminServer::answer(const AdminRequest& req, AdminReply& out, const Respond
     if (!stop && get) {
       if (!noQuery(req, out)) return true;
       if (cfg.protect_reads && !authorize(cfg, req, out)) return true;
-      listDrills(uv_now(control_.loop()), out);
+      listDrills(uv_now(control_->loop()), out);
       return true;
     }
     if (req.method != "POST") {
@@ -223,9 +232,9 @@ bool AdminServer::answer(const AdminRequest& req, AdminReply& out, const Respond
     }
     if (!sameSite(cfg, req, out) || !authorize(cfg, req, out) || !noQuery(req, out)) return true;
     if (stop) {
-      stopDrill(*rt, uv_now(control_.loop()), id, req.client, out);
+      stopDrill(*rt, uv_now(control_->loop()), id, req.client, out);
     } else {
-      startDrill(*rt, uv_now(control_.loop()), req, out);
+      startDrill(*rt, uv_now(control_->loop()), req, out);
     }
     return true;
   }
@@ -245,7 +254,7 @@ bool AdminServer::answer(const AdminRequest& req, AdminReply& out, const Respond
         return true;
       }
       if (!sameSite(cfg, req, out) || !authorize(cfg, req, out) || !noQuery(req, out)) return true;
-      ackIncident(control_, percentDecode(rest.substr(0, slash)), req, out);
+      ackIncident(*control_, percentDecode(rest.substr(0, slash)), req, out);
       return true;
     }
     if (!get) {
@@ -255,7 +264,7 @@ bool AdminServer::answer(const AdminRequest& req, AdminReply& out, const Respond
     if (!noQuery(req, out)) return true;
     if (cfg.protect_reads && !authorize(cfg, req, out)) return true;
     const std::string id = path == kIncidents ? std::string() : percentDecode(path.substr(kIncidents.size() + 1));
-    answerIncidents(control_.incidents(), id, out);
+    answerIncidents(control_->incidents(), id, out);
     return true;
   }
 
@@ -273,7 +282,7 @@ bool AdminServer::answer(const AdminRequest& req, AdminReply& out, const Respond
       jsonError(out, 404, "request explanations are off (explain.buffer: 0)");
     } else if (const ExplainRecord* r = explainLog().find(id)) {
       out.content_type = std::string(kJsonType);
-      out.body = explainJson(*r, uv_now(control_.loop()), wallSeconds());
+      out.body = explainJson(*r, uv_now(control_->loop()), wallSeconds());
     } else {
       jsonError(out, 404, "no recent request with X-Request-Id \"" + id +
                               "\" (kept: the last explain.buffer requests, and half as many failed or retried ones)");
@@ -287,7 +296,7 @@ bool AdminServer::answer(const AdminRequest& req, AdminReply& out, const Respond
       return true;
     }
     if (!sameSite(cfg, req, out) || !authorize(cfg, req, out) || !noQuery(req, out)) return true;
-    control_.rollback("admin_rollback", [respond](const ReloadResult& r) {
+    control_->rollback("admin_rollback", [respond](const ReloadResult& r) {
       AdminReply reply;
       JsonWriter w;
       w.beginObject().boolean("success", r.ok).key("errors").beginArray();
@@ -318,7 +327,7 @@ bool AdminServer::answer(const AdminRequest& req, AdminReply& out, const Respond
                                                : "unknown query parameter \"" + name + "\" for /reload (allowed: dry_run=1)");
         return true;
       }
-      control_.preflight([respond](const PreflightResult& r) {
+      control_->preflight([respond](const PreflightResult& r) {
         AdminReply reply;
         JsonWriter w;
         w.beginObject().boolean("dry_run", true).boolean("valid", r.valid).str("hash", r.hash);
@@ -349,7 +358,7 @@ bool AdminServer::answer(const AdminRequest& req, AdminReply& out, const Respond
       });
       return false;
     }
-    control_.reload("admin", [respond](const ReloadResult& r) {
+    control_->reload("admin", [respond](const ReloadResult& r) {
       AdminReply reply;
       JsonWriter w;
       w.beginObject().boolean("success", r.ok).key("errors").beginArray();
@@ -381,7 +390,7 @@ bool AdminServer::answer(const AdminRequest& req, AdminReply& out, const Respond
       if (req.method != "POST") {
         methodNotAllowed(out, "POST");
       } else if (sameSite(cfg, req, out) && authorize(cfg, req, out)) {
-        controlBackend(*rt, uv_now(control_.loop()), req, percentDecode(seg[0]), percentDecode(seg[2]), seg[3],
+        controlBackend(*rt, uv_now(control_->loop()), req, percentDecode(seg[0]), percentDecode(seg[2]), seg[3],
                        out);
       }
       return true;

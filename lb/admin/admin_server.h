@@ -38,6 +38,12 @@ class AdminConnection;
 class AdminServer {
  public:
   AdminServer(AdminControl& control, const config::Address& addr);
+  // A supervisor's admin (workers: lb/server/supervisor.h): the
+  // connections parse and bound each request as usual, then every request
+  // goes to `forward`, which answers it through `respond` (once).
+  using Respond = std::function<void(AdminReply& reply)>;
+  using Forward = std::function<void(const AdminRequest& req, Respond respond)>;
+  AdminServer(uv_loop_t* loop, const config::Address& addr, Forward forward);
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
@@ -59,7 +65,6 @@ class AdminServer {
   // Answers one complete request through `respond`: at once for most
   // endpoints, later (on the loop) for POST /reload. Never blocks; may
   // change backend admin states or reload the config.
-  using Respond = std::function<void(AdminReply& reply)>;
   void handle(const AdminRequest& req, Respond respond);
 
  private:
@@ -67,7 +72,9 @@ class AdminServer {
   // The synchronous endpoints; false when `out` is not filled (POST /reload).
   bool answer(const AdminRequest& req, AdminReply& out, const Respond& respond);
 
-  AdminControl& control_;
+  AdminControl* control_ = nullptr;  // null with a Forward
+  uv_loop_t* loop_;
+  Forward forward_;
   Listener listener_;
   IntrusiveList<AdminConnection> conns_;  // live connections (they close themselves)
 };

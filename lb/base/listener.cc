@@ -1,5 +1,10 @@
 #include "lb/base/listener.h"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 #include <cassert>
 
 #include "lb/base/address.h"
@@ -28,6 +33,29 @@ int Listener::bind() {
   uv_tcp_getsockname(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len);
   bound_ = formatSockaddr(reinterpret_cast<sockaddr*>(&ss));
   return 0;
+}
+
+int Listener::bindReusePort() {
+  const int fd = openReusePortSocket(reinterpret_cast<const sockaddr*>(&addr_), 1024);
+  if (fd < 0) return fd;
+  const int err = adopt(fd, true);
+  if (err != 0) ::close(fd);
+  return err;
+}
+
+int openReusePortSocket(const sockaddr* addr, int backlog) {
+  const int fd = ::socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return uv_translate_sys_error(errno);
+  const int one = 1;
+  const socklen_t len = addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+      ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 || ::bind(fd, addr, len) != 0 ||
+      ::listen(fd, backlog) != 0) {
+    const int err = uv_translate_sys_error(errno);
+    ::close(fd);
+    return err;
+  }
+  return fd;
 }
 
 int Listener::adopt(int fd, bool listen_now) {

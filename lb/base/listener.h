@@ -11,6 +11,11 @@
 
 namespace ballast {
 
+// A listening TCP socket with SO_REUSEADDR and SO_REUSEPORT, bound to
+// `addr` and listening with `backlog`. Returns the descriptor (close-on-exec)
+// or a negative libuv error.
+int openReusePortSocket(const sockaddr* addr, int backlog);
+
 class Listener {
  public:
   using OnPending = std::function<void(Listener&)>;
@@ -28,6 +33,10 @@ class Listener {
   // Binds and listens. Returns 0 or a libuv error; on success boundAddress()
   // is the real address (port 0 resolved).
   int bind();
+  // Workers (lb/server/supervisor.h): binds a socket of its own with
+  // SO_REUSEPORT, so every worker listening on the address gets a share of
+  // its connections from the kernel. 0 or a libuv error.
+  int bindReusePort();
   // Hot upgrade: takes over an inherited listening socket (no bind). With
   // `listen_now` false, accepting starts only with startListening() (the new
   // process waits until it is ready; the old one keeps accepting meanwhile).

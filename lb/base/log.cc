@@ -193,6 +193,7 @@ JsonWriter& Log::eventLine(LogLevel level, std::string_view event) {
 
 void Log::emit(LogLevel level) {
   if (!incident_tag_.empty()) event_line_.str("incident", incident_tag_);
+  if (worker_index_ >= 0) event_line_.num("worker", static_cast<int64_t>(worker_index_));
   event_line_.endObject();
   if (events_ && level >= level_) events_->log(toSpd(level), event_line_.view());
   if (journal_ && level >= LogLevel::Info) journal_->append(event_line_.view());

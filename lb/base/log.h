@@ -60,6 +60,8 @@ class Log {
   // Ids of the open incidents ("" = none): added as "incident" to every
   // event line while non-empty, so events inside an incident carry its id.
   void setIncidentTag(std::string tag) { incident_tag_ = std::move(tag); }
+  // workers: every event line of worker `index` says "worker": index.
+  void setWorkerIndex(int index) { worker_index_ = index; }
 
  private:
   std::shared_ptr<spdlog::logger> access_;
@@ -69,6 +71,7 @@ class Log {
   JsonWriter event_line_;
   Journal* journal_ = nullptr;  // borrowed
   std::string incident_tag_;
+  int worker_index_ = -1;
 };
 
 // The process-wide log (logging is inherently global; the loop is single-threaded).

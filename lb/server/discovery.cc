@@ -132,6 +132,7 @@ void Server::onDiscoveryChange(DnsWatcher& w) {
       startChecker(*now_pool);
     }
   }
+  requestHealthResync();  // a worker other than 0: statuses of new members
   auto& j = log().eventLine(LogLevel::Info, "discovery_applied");
   j.str("pool", w.pool()).num("backends_added", static_cast<uint64_t>(added));
   j.num("backends_removed", static_cast<uint64_t>(removed)).num("backends_kept", static_cast<uint64_t>(kept));

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <string>
@@ -18,6 +19,7 @@
 #include "lb/server/drill_cli.h"
 #include "lb/server/preflight.h"
 #include "lb/server/server.h"
+#include "lb/server/supervisor.h"
 #include "lb/stats/stats.h"
 #include "lb/tls/tls_contexts.h"
 
@@ -161,6 +163,20 @@ int main(int argc, char** argv) {
   }
   std::signal(SIGPIPE, SIG_IGN);
   ballast::installCrashHandler();
+  // workers: N > 1 runs a supervisor, which starts this binary N times with
+  // BALLAST_WORKER="index:channel-fd" (see lb/server/supervisor.h).
+  int worker_index = -1;
+  int worker_fd = -1;
+  if (const char* w = std::getenv("BALLAST_WORKER")) {
+    if (std::sscanf(w, "%d:%d", &worker_index, &worker_fd) != 2 || worker_index < 0 || worker_fd < 0) {
+      std::fprintf(stderr, "ballast: BALLAST_WORKER=%s: expected INDEX:FD (set by the supervisor only)\n", w);
+      return 2;
+    }
+    ::unsetenv("BALLAST_WORKER");
+  } else if (result.config->workers > 1) {
+    ballast::Supervisor supervisor(*result.config, config_path, argc, argv);
+    return supervisor.run();
+  }
   ballast::processStats().config_hash = hash;
   ballast::processStats().last_reload_success = static_cast<double>(std::time(nullptr));
   ballast::Server server(*result.config, std::move(tls), zone);
@@ -168,5 +184,6 @@ int main(int argc, char** argv) {
   server.setConfigText(text);
   server.setCommandLine(argc, argv);
   server.setWatch(watch);
+  if (worker_index >= 0) server.setWorker(worker_index, worker_fd);
   return server.run();
 }

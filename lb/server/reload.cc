@@ -8,6 +8,7 @@
 #include "lb/admin/drills.h"
 #include "lb/base/address.h"
 #include "lb/base/clock.h"
+#include "lb/base/line_channel.h"
 #include "lb/base/log.h"
 #include "lb/proxy/explain.h"
 #include "lb/upstream/backend.h"
@@ -130,7 +131,7 @@ ReloadResult Server::applyConfig(const config::Config& cfg, std::string_view tri
       continue;
     }
     auto l = makeListener(addr);
-    int err = l->bind();
+    int err = worker_index_ >= 0 ? l->bindReusePort() : l->bind();
     if (err != 0) {
       res.errors.push_back(config_path_ + ": listen " + addr.text + ": cannot bind: " + uv_strerror(err));
       retire(std::move(l));
@@ -140,7 +141,9 @@ ReloadResult Server::applyConfig(const config::Config& cfg, std::string_view tri
     next.push_back(std::move(l));
   }
   std::unique_ptr<AdminServer> new_admin;
-  if (res.errors.empty() && !sameAddress(cfg.admin.listen, admin_->listener())) {
+  // A worker's admin stays on its loopback port (the supervisor serves
+  // admin.listen).
+  if (res.errors.empty() && worker_index_ < 0 && !sameAddress(cfg.admin.listen, admin_->listener())) {
     new_admin = std::make_unique<AdminServer>(*this, cfg.admin.listen);
     int err = new_admin->bind();
     if (err != 0) {
@@ -212,7 +215,7 @@ ReloadResult Server::applyConfig(const config::Config& cfg, std::string_view tri
   proxy_->setRuntime(Runtime::build(withDiscovered(cfg), uv_now(&loop_), old.get(), zone_override_, &tls_));
   explainLog().setCapacity(cfg.explain_buffer);
   incidents_->configure(cfg.incidents.threshold_percent, static_cast<uint64_t>(cfg.incidents.settle.count()));
-  notifier_->configure(cfg.notify, tls_.notify);
+  if (prober()) notifier_->configure(cfg.notify, tls_.notify);
   for (const auto& p : runtime()->pools) notifier_->setPoolTotal(p->name(), static_cast<uint32_t>(p->backends().size()));
   const auto& rt = *runtime();
   size_t added = 0, removed = 0, kept_backends = 0;
@@ -240,6 +243,18 @@ ReloadResult Server::applyConfig(const config::Config& cfg, std::string_view tri
   stopHealthChecks();
   uv_update_time(&loop_);
   startHealthChecks();
+  requestHealthResync();  // a worker other than 0: statuses of new backends
+  if (worker_channel_ != nullptr && prober()) {
+    // The supervisor closes its sockets of listeners no longer configured.
+    std::string line = "listeners";
+    for (const auto& l : listeners_) line.append("\t").append(LineChannel::escapeField(l->text()));
+    worker_channel_->send(line);
+    // What only a restart changes: the supervisor says so if it differs.
+    std::string settings = "settings\tworkers=";
+    settings.append(std::to_string(cfg.workers)).append("\tadmin.listen=");
+    settings.append(LineChannel::escapeField(cfg.admin.listen.text));
+    worker_channel_->send(settings);
+  }
 
   ++processStats().reloads_success;
   processStats().last_reload_success = wallSeconds();

@@ -19,6 +19,7 @@
 #include "lb/upstream/probe_traffic.h"
 #include "lb/base/clock.h"
 #include "lb/base/journal.h"
+#include "lb/base/line_channel.h"
 #include "lb/proxy/downstream_connection.h"
 #include "lb/server/config_job.h"
 #include "lb/server/hot_upgrade.h"
@@ -148,6 +149,67 @@ std::vector<std::string> Server::tlsFiles(const config::Config& cfg) {
 
 void Server::setCommandLine(int argc, char** argv) { upgrade_->setCommandLine(argc, argv); }
 
+void Server::setWorker(int index, int channel_fd) {
+  worker_index_ = index;
+  log().setWorkerIndex(index);
+  worker_channel_ = LineChannel::open(
+      &loop_, channel_fd, [this](std::string_view line) { onWorkerLine(line); },
+      [this] {
+        // The supervisor is gone (killed, or crashed): nobody serves the
+        // admin API or restarts us any more. Drain like SIGTERM.
+        if (worker_channel_ != nullptr) worker_channel_->close();
+        worker_channel_ = nullptr;
+        if (stopping_) return;
+        logEvent(LogLevel::Warn, "supervisor_lost", "the supervisor's channel closed: draining");
+        beginShutdown();
+      });
+  if (!prober()) {
+    // Worker 0 alone pages and keeps the incident record (one page, one
+    // record, whatever the number of workers).
+    journal().setObserver(nullptr);
+    notifier_->configure(config::NotifyConfig{}, {});
+  }
+}
+
+void Server::onWorkerLine(std::string_view line) {
+  const auto f = LineChannel::split(line);
+  if (f[0] == "health" && f.size() == 4 && !prober()) {
+    // health <pool> <backend> <status>
+    Pool* pool = runtime()->findPool(LineChannel::unescapeField(f[1]));
+    if (pool == nullptr) return;  // not (yet) in our config: a resync follows our reload
+    Backend* b = pool->find(LineChannel::unescapeField(f[2]));
+    if (b == nullptr) return;
+    const int st = std::atoi(std::string(f[3]).c_str());
+    if (st < 0 || st > static_cast<int>(HealthStatus::Unhealthy)) return;
+    const auto status = static_cast<HealthStatus>(st);
+    const bool was = b->health() == HealthStatus::Healthy;
+    pool->applySharedHealth(*b, status, uv_now(&loop_));
+    if (was && status == HealthStatus::Unhealthy && pool->config().health_check &&
+        pool->config().health_check->close_tunnels_on_unhealthy) {
+      closeTunnelsTo(*b);
+    }
+    return;
+  }
+  if (f[0] == "health_done" && !prober()) {
+    shared_health_ready_ = true;
+    return;
+  }
+  auto& j = log().eventLine(LogLevel::Warn, "worker_channel_unknown");
+  j.str("line", line.substr(0, 200));
+  log().emit(LogLevel::Warn);
+}
+
+void Server::publishHealth(const Pool& p, const Backend& b) {
+  if (worker_channel_ == nullptr) return;
+  std::string line = "health\t" + LineChannel::escapeField(p.name()) + "\t" + LineChannel::escapeField(b.name()) +
+                     "\t" + std::to_string(static_cast<int>(b.health()));
+  worker_channel_->send(line);
+}
+
+void Server::requestHealthResync() {
+  if (worker_channel_ != nullptr && !prober()) worker_channel_->send("resync");
+}
+
 std::unique_ptr<Listener> Server::makeListener(const config::Address& addr) {
   auto l = std::make_unique<Listener>(&loop_, addr.addr, addr.text, "proxy",
                                       [this](Listener& x) { onConnectionPending(x); });
@@ -203,7 +265,8 @@ bool Server::bindListeners() {
       err = l->adopt(inherited, false);
       if (err == 0) deferred_listeners_.push_back(l.get());
     } else {
-      err = l->bind();
+      // A worker shares the address with the other workers.
+      err = worker_index_ >= 0 ? l->bindReusePort() : l->bind();
     }
     if (err != 0) {
       auto& j = log().eventLine(LogLevel::Error, "bind_failed");
@@ -217,10 +280,23 @@ bool Server::bindListeners() {
     log().emit(LogLevel::Info);
     listeners_.push_back(std::move(l));
   }
-  admin_ = std::make_unique<AdminServer>(*this, config().admin.listen);
-  int admin_fd = upgrade_->takeInherited("admin@" + config().admin.listen.text);
+  if (worker_index_ >= 0) {
+    // The supervisor serves admin.listen; this worker answers it on a
+    // loopback port of its own.
+    config::Address internal;
+    internal.text = "127.0.0.1:0";
+    uv_ip4_addr("127.0.0.1", 0, reinterpret_cast<sockaddr_in*>(&internal.addr));
+    admin_ = std::make_unique<AdminServer>(*this, internal);
+  } else {
+    admin_ = std::make_unique<AdminServer>(*this, config().admin.listen);
+  }
+  int admin_fd = worker_index_ >= 0 ? -1 : upgrade_->takeInherited("admin@" + config().admin.listen.text);
   int err = admin_fd >= 0 ? admin_->adopt(admin_fd) : admin_->bind();
   upgrade_->closeUnusedInherited();
+  if (err == 0 && worker_channel_ != nullptr) {
+    const std::string& a = admin_->boundAddress();
+    worker_channel_->send("admin\t" + a.substr(a.rfind(':') + 1));
+  }
   if (err != 0) {
     auto& j = log().eventLine(LogLevel::Error, "bind_failed");
     j.str("kind", "admin").str("address", config().admin.listen.text).str("error", uv_strerror(err));
@@ -228,7 +304,8 @@ bool Server::bindListeners() {
     return false;
   }
   auto& j = log().eventLine(LogLevel::Info, "listening");
-  j.str("kind", "admin").str("address", admin_->boundAddress());
+  // A worker's own admin port is the supervisor's business, not an operator's.
+  j.str("kind", worker_index_ >= 0 ? "worker_admin" : "admin").str("address", admin_->boundAddress());
   log().emit(LogLevel::Info);
   return true;
 }
@@ -251,7 +328,7 @@ int Server::run() {
     syncDiscovery(config());
     // Overrides end on time (to a quarter second; they last minutes to hours).
     uv_timer_start(&override_sweep_, &Server::onOverrideSweep, 250, 250);
-    if (!deferred_listeners_.empty() || upgrade_->waitingForReady()) {
+    if (!deferred_listeners_.empty() || upgrade_->waitingForReady() || worker_channel_ != nullptr) {
       uv_timer_start(&handover_timer_, &Server::onHandoverTimer, 0, 20);
     }
     if (watch_enabled_) {
@@ -318,6 +395,8 @@ void Server::stop() {
   proxy_->clients().forEach([](DownstreamConnection* c) { c->kill(); });
   proxy_->upstream().closeAll();
   upgrade_->close();
+  if (worker_channel_ != nullptr) worker_channel_->close();
+  worker_channel_ = nullptr;
   notify_->close();
   notifier_->close();
   if (watch_) watch_->close();
@@ -376,6 +455,10 @@ void Server::sweepRetired() {
 }
 
 void Server::hotUpgrade() {
+  if (worker_index_ >= 0) {
+    logEvent(LogLevel::Warn, "upgrade_refused", "a worker: send SIGUSR2 to the supervisor");
+    return;
+  }
   if (stopping_) {
     logEvent(LogLevel::Warn, "upgrade_refused", "shutting down");
     return;
@@ -407,6 +490,11 @@ void Server::onHandoverTimer(uv_timer_t* h) {
     log().emit(level);
   }
   self->deferred_listeners_.clear();
+  if (self->worker_channel_ != nullptr) {
+    self->worker_channel_->send("ready");
+    logEvent(LogLevel::Info, "worker_accepting", "accepting on the supervisor's sockets");
+    return;
+  }
   self->upgrade_->reportReady();
   logEvent(LogLevel::Info, "upgrade_ready", "accepting on the inherited sockets; the old process drains");
 }
@@ -500,6 +588,15 @@ void Server::onPrepare(uv_prepare_t* h) {
   auto* self = static_cast<Server*>(h->data);
   log().flush();
   self->accepted_this_turn_ = 0;
+  if (!self->health_done_sent_ && self->worker_channel_ != nullptr && self->prober() && self->bound_ &&
+      !self->stopping_) {
+    bool done = true;
+    for (const auto& c : self->checkers_) done = done && c->firstRoundDone();
+    if (done) {
+      self->health_done_sent_ = true;
+      self->worker_channel_->send("health_done");
+    }
+  }
   if (self->notify_ready_pending_ && self->ready()) {
     self->notify_ready_pending_ = false;
     self->notify_->ready();
@@ -522,6 +619,7 @@ IncidentTracker::AckResult Server::ackIncident(std::string_view id, std::string_
 
 bool Server::ready() const {
   if (!bound_ || stopping_) return false;
+  if (!prober()) return shared_health_ready_;
   for (const auto& c : checkers_) {
     if (!c->firstRoundDone()) return false;
   }
@@ -529,6 +627,7 @@ bool Server::ready() const {
 }
 
 void Server::startHealthChecks() {
+  if (!prober()) return;  // worker 0 probes for every worker
   bool outlier = false;
   for (const auto& p : runtime()->pools) {
     // Slow start steps on the same sweep.
@@ -548,6 +647,7 @@ void Server::startChecker(const Pool& p) {
         Pool* pool = runtime()->findPool(name);
         if (pool == nullptr) return;
         pool->onProbe(b, r, uv_now(&loop_));
+        if (r.changed) publishHealth(*pool, b);
         if (r.changed && r.status == HealthStatus::Unhealthy && pool->config().health_check &&
             pool->config().health_check->close_tunnels_on_unhealthy) {
           closeTunnelsTo(b);
@@ -583,7 +683,9 @@ void Server::onOverrideSweep(uv_timer_t* h) {
   for (const auto& p : self->runtime()->pools) {
     self->notifier_->setPoolTotal(p->name(), static_cast<uint32_t>(p->backends().size()));
   }
-  self->incidents_->update(now, wallSeconds(), samples);
+  // workers: worker 0 keeps the incident record (from its share of the
+  // traffic and the health it probes for all).
+  if (self->prober()) self->incidents_->update(now, wallSeconds(), samples);
   self->saveState(false);
 }
 
@@ -632,6 +734,7 @@ void Server::loadState() {
 }
 
 void Server::saveState(bool force) {
+  if (!prober()) return;  // worker 0 writes it for every worker
   const std::string& path = config().state_file;
   if (path.empty()) return;
   const uint64_t now = uv_now(&loop_);

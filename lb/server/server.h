@@ -94,6 +94,12 @@ class Server final : public AdminControl {
   void setWatch(bool on) { watch_enabled_ = on; }
   // SIGUSR2: start the new binary and hand it the listening sockets.
   void hotUpgrade();
+  // workers (lb/server/supervisor.h): this process is worker `index` of a
+  // supervisor, linked by the channel socket `fd`. Worker 0 probes and
+  // publishes health changes; the others run no probes and apply what it
+  // publishes. Every worker answers the admin API on 127.0.0.1, on a port
+  // of its own that it tells the supervisor (which serves admin.listen).
+  void setWorker(int index, int channel_fd);
 
   ProxyContext& proxy() { return *proxy_; }
   const config::Config& config() const { return *proxy_->runtime()->config; }
@@ -105,6 +111,7 @@ class Server final : public AdminControl {
   const std::vector<DnsWatcherPtr>& discovery() const override { return discovery_; }
   std::vector<ListenerInfo> listeners() const override;
   bool ready() const override;
+  int workerIndex() const { return worker_index_; }
   bool stopping() const override { return stopping_; }
   double startTime() const override { return start_time_; }
   uint64_t startedMs() const override { return started_ms_; }
@@ -174,6 +181,19 @@ class Server final : public AdminControl {
   void publishTlsStats(const config::Config& cfg);
   // Certificate, key and CA files of `cfg`, for --watch.
   static std::vector<std::string> tlsFiles(const config::Config& cfg);
+
+  // workers: worker 0 (or a single process) probes; the others do not.
+  bool prober() const { return worker_index_ <= 0; }
+  void onWorkerLine(std::string_view line);
+  // Worker 0: tells the supervisor of a health change.
+  void publishHealth(const Pool& p, const Backend& b);
+  // A worker other than 0: asks the supervisor for every published status
+  // (after its runtime changed: new backends).
+  void requestHealthResync();
+  int worker_index_ = -1;  // -1: not a worker
+  class LineChannel* worker_channel_ = nullptr;
+  bool shared_health_ready_ = false;  // not worker 0: the prober's first round arrived
+  bool health_done_sent_ = false;     // worker 0: told the supervisor its first round is done
 
   static void onSignal(uv_signal_t* h, int signum);
   static void onPrepare(uv_prepare_t* h);

@@ -366,6 +366,14 @@ void Pool::onProbe(Backend& b, const ProbeResult& r, uint64_t now_ms) {
   if (!b.available()) b.idle().closeAll();
 }
 
+void Pool::applySharedHealth(Backend& b, HealthStatus s, uint64_t now_ms) {
+  if (b.health() == s) return;
+  b.setHealth(s);
+  b.markChanged(now_ms);
+  refresh(now_ms);
+  if (!b.available()) b.idle().closeAll();
+}
+
 void Pool::recordSuccess(Backend& b) {
   if (outlier_) outlier_->recordSuccess(b);
 }

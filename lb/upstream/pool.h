@@ -154,6 +154,10 @@ class Pool {
 
   // ---- active health (from the checker) ----
   void onProbe(Backend& b, const ProbeResult& r, uint64_t now_ms);
+  // workers: a health status published by the worker that probes (the
+  // others run no probes). Acts like a changed probe result, without the
+  // event line (the prober wrote it once).
+  void applySharedHealth(Backend& b, HealthStatus s, uint64_t now_ms);
 
   // ---- passive health (outlier detection; no-ops without it) ----
   void recordSuccess(Backend& b);
