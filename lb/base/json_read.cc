@@ -180,4 +180,69 @@ bool parseFlatJsonObject(std::string_view text, std::vector<std::pair<std::strin
   return true;
 }
 
+const JsonValue* JsonValue::find(std::string_view key) const {
+  if (kind != Kind::Object) return nullptr;
+  for (const auto& [name, value] : members) {
+    if (name == key) return &value;
+  }
+  return nullptr;
+}
+
+JsonValue* JsonValue::find(std::string_view key) {
+  return const_cast<JsonValue*>(static_cast<const JsonValue&>(*this).find(key));
+}
+
+namespace {
+
+// One value at the reader's position (recursive; `depth` counts the
+// containers around it).
+bool readValue(Reader& r, JsonValue& v, int depth, std::string& error) {
+  const char c = r.peek();
+  if (c == '{' || c == '[') {
+    if (depth >= kJsonMaxDepth) return r.fail(error, "nested too deep");
+    const bool object = c == '{';
+    r.eat(c);
+    v.kind = object ? JsonValue::Kind::Object : JsonValue::Kind::Array;
+    const char close = object ? '}' : ']';
+    if (r.eat(close)) return true;
+    for (;;) {
+      if (object) {
+        std::string name;
+        if (r.peek() != '"' || !r.str(name)) return r.fail(error, "expected a member name in double quotes");
+        if (!r.eat(':')) return r.fail(error, "expected ':'");
+        v.members.push_back(JsonMember{std::move(name), JsonValue{}});
+        if (!readValue(r, v.members.back().value, depth + 1, error)) return false;
+      } else {
+        v.items.emplace_back();
+        if (!readValue(r, v.items.back(), depth + 1, error)) return false;
+      }
+      if (r.eat(',')) continue;
+      if (r.eat(close)) return true;
+      return r.fail(error, object ? "expected ',' or '}'" : "expected ',' or ']'");
+    }
+  }
+  if (c == '"') {
+    v.kind = JsonValue::Kind::String;
+    return r.str(v.text) ? true : r.fail(error, "malformed string");
+  }
+  if (!r.literal(v.text)) return r.fail(error, c == '\0' ? "unexpected end of text" : "malformed value");
+  if (v.text == "null") {
+    v.kind = JsonValue::Kind::Null;
+    v.text.clear();
+  } else {
+    v.kind = v.text == "true" || v.text == "false" ? JsonValue::Kind::Bool : JsonValue::Kind::Number;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool parseJson(std::string_view text, JsonValue& out, std::string& error) {
+  out = JsonValue{};
+  Reader r(text);
+  if (!readValue(r, out, 0, error)) return false;
+  if (!r.atEnd()) return r.fail(error, "unexpected text after the value");
+  return true;
+}
+
 }  // namespace ballast

@@ -168,3 +168,38 @@ TEST_CASE("parseFlatJsonObject: flat objects in, every malformed or nested one r
     CHECK(error.find("at byte") != std::string::npos);
   }
 }
+
+TEST_CASE("parseJson: nested documents in, literal text kept, every malformed or truncated one refused", "[base][json]") {
+  ballast::JsonValue v;
+  std::string error;
+  const std::string doc = R"( {"a": [1, -2.50, {"b": null}, true], "s": "x\"\u00e9", "e": {}, "n": [] } )";
+  REQUIRE(ballast::parseJson(doc, v, error));
+  REQUIRE(v.isObject());
+  REQUIRE(v.members.size() == 4);
+  const ballast::JsonValue* a = v.find("a");
+  REQUIRE(a != nullptr);
+  REQUIRE(a->items.size() == 4);
+  CHECK(a->items[1].text == "-2.50");
+  CHECK(a->items[1].isNumber());
+  CHECK(a->items[2].find("b")->kind == ballast::JsonValue::Kind::Null);
+  CHECK(a->items[3].kind == ballast::JsonValue::Kind::Bool);
+  CHECK(v.find("s")->text == "x\"\xc3\xa9");
+  CHECK(v.find("missing") == nullptr);
+  CHECK(a->find("b") == nullptr);  // not an object
+  // Every proper prefix of the document is refused, with a byte offset.
+  const size_t end = doc.find_last_not_of(' ') + 1;
+  for (size_t n = 0; n < end; ++n) {
+    INFO(n);
+    CHECK_FALSE(ballast::parseJson(doc.substr(0, n), v, error));
+    CHECK(error.find("at byte") != std::string::npos);
+  }
+  for (const char* bad : {"[1,]", "{\"a\":1,}", "[1 2]", "{\"a\" 1}", "1 2", "\"\\x\"", "{1:2}", "nul"}) {
+    INFO(bad);
+    CHECK_FALSE(ballast::parseJson(bad, v, error));
+  }
+  // Nesting: 64 levels are read, 65 refused (not a stack overflow).
+  CHECK(ballast::parseJson(std::string(64, '[') + std::string(64, ']'), v, error));
+  CHECK_FALSE(ballast::parseJson(std::string(65, '[') + std::string(65, ']'), v, error));
+  CHECK_FALSE(ballast::parseJson(std::string(100000, '['), v, error));
+  CHECK(error.find("nested too deep") == 0);
+}
