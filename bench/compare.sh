@@ -17,8 +17,11 @@
 #   log        get with the access log on, a JSON line per request to a file
 #              (HAProxy and nginx: the same fields in JSON, lib.sh)
 #   tls        get over kept-alive TLS 1.3 connections (EC P-256, as tls.sh)
-#   scale      get with HAProxy nbthread 2 and nginx worker_processes 2,
-#              all three allowed on every CPU; ballast has one worker only
+#   scale1     get with one worker each (ballast workers: 1, HAProxy
+#              nbthread 1, nginx worker_processes 1), allowed on every CPU
+#   scale      the same with two: ballast workers: 2, HAProxy nbthread 2,
+#              nginx worker_processes 2 (the 1-vs-2 scaling figure; wrk and
+#              the backend share the two cores with them)
 #   idle       RSS per idle keep-alive client: IDLE_CONNS connections, one
 #              GET each, then idle (as tls_rss.sh); a fresh proxy each
 #   idle-tls   the same over TLS
@@ -33,7 +36,7 @@
 #
 # Environment (defaults in brackets):
 #   ROUNDS [3]  DURATION [10s]  WARMUP [1] (s)  CONNS [50]
-#   SCENARIOS ["get 1k 64k post10k close pipeline log tls scale idle idle-tls"]
+#   SCENARIOS ["get 1k 64k post10k close pipeline log tls scale1 scale idle idle-tls"]
 #   TARGETS ["ballast haproxy nginx"]  IDLE_CONNS [2000]  PIPELINE_DEPTH [16]
 #   POST_BYTES [10240]  PROXY_CPU [0]  CLIENT_CPU [1]  BALLAST_BUILD [build]
 #   BENCH_KEEP [0]
@@ -47,7 +50,7 @@ DURATION=${DURATION:-10s}
 [[ "$DURATION" =~ ^[0-9]+$ ]] && DURATION=${DURATION}s
 WARMUP=${WARMUP:-1}
 CONNS=${CONNS:-50}
-ALL_SCENARIOS="get 1k 64k post10k close pipeline log tls scale idle idle-tls"
+ALL_SCENARIOS="get 1k 64k post10k close pipeline log tls scale1 scale idle idle-tls"
 SCENARIOS=${SCENARIOS:-$ALL_SCENARIOS}
 TARGETS=${TARGETS:-"ballast haproxy nginx"}
 IDLE_CONNS=${IDLE_CONNS:-2000}
@@ -103,18 +106,15 @@ scenario_setup() {
       START=(tls=1)
       SCHEME=https
       ;;
-    scale)
+    scale1 | scale)
       ((NCPU >= 2)) && PIN_PROXY=(taskset -c "$ALL_CPUS")
+      local n=1
+      [[ "$name" == scale ]] && n=2
+      START=(workers=$n)
       case "$target" in
-        ballast) LABEL="ballast (1 worker)" ;;
-        haproxy)
-          START=(workers=2)
-          LABEL="haproxy (nbthread 2)"
-          ;;
-        nginx)
-          START=(workers=2)
-          LABEL="nginx (2 workers)"
-          ;;
+        ballast) LABEL="ballast (workers: $n)" ;;
+        haproxy) LABEL="haproxy (nbthread $n)" ;;
+        nginx) LABEL="nginx (worker_processes $n)" ;;
       esac
       ;;
   esac
@@ -309,10 +309,13 @@ if traffic:
             on, off = medians.get(("log", p), (None,) * 3), medians.get(("get", p), (None,) * 3)
             if on[1] and off[1]:
                 print("  %-8s %.2f (%.2f -> %.2f us)" % (p, on[1] / off[1], off[1], on[1]))
-    if "scale" in traffic:
+    if "scale" in traffic and "scale1" in traffic:
         print()
-        print("scale: ballast has no workers option yet (one event loop, one core); HAProxy runs 2 threads and nginx 2 workers,")
-        print("each allowed on both CPUs, which they share with wrk and the backend. The 1-vs-2-worker ballast row cannot be measured.")
+        print("scaling, 1 -> 2 workers (threads for HAProxy), every proxy allowed on both CPUs, which wrk and the backend share:")
+        for p in ("ballast", "haproxy", "nginx"):
+            one, two = medians.get(("scale1", p), (None,) * 3), medians.get(("scale", p), (None,) * 3)
+            if one[0] and two[0]:
+                print("  %-8s requests/s x%.2f (%.0f -> %.0f), CPU/req %.2f -> %.2f us" % (p, two[0] / one[0], one[0], two[0], one[1] or 0, two[1] or 0))
 if idle:
     print()
     lines = []

@@ -410,8 +410,8 @@ BENCH_NGINX_LOG_FORMAT='{"time":"$time_iso8601","request_id":"$request_id","clie
 #   log=on   one JSON line per request to DIR/access.log (default off)
 #   tls=1    terminate TLS with $CERTS/site.pem (bench_make_certs); session
 #            tickets and caches off in all three
-#   workers  HAProxy nbthread / nginx worker_processes (default 1); ballast
-#            has one loop only, so workers > 1 is refused for it
+#   workers  ballast workers / HAProxy nbthread / nginx worker_processes
+#            (default 1)
 #   idle     client keep-alive idle timeout in seconds (default 60)
 # All three: keep-alive to the backend, no per-connection request limit
 # (nginx's keepalive_requests raised from its default 1000).
@@ -440,7 +440,6 @@ bench_start_proxy() {
 # The three starters below read bench_start_proxy's locals (dir, log, tls,
 # workers, idle).
 _bench_start_ballast() {
-  ((workers == 1)) || bench_die "ballast has one event loop; no workers option yet"
   local access=off listen="127.0.0.1:0"
   [[ "$log" == on ]] && access="$dir/access.log"
   if ((tls)); then
@@ -456,6 +455,7 @@ admin: { listen: 127.0.0.1:0 }
 log: { level: info, access: $access, events: $dir/events.log }
 limits: { max_connections: 20000 }
 timeouts: { client_idle: ${idle}s }
+workers: $workers
 pools:
   - name: web
     backends:
@@ -469,6 +469,9 @@ YAML
     bench_die "ballast did not start: $(cat "$dir/stdout.log")"
   }
   PROXY_PORT=$(sed -n 's/.*"event":"listening","kind":"proxy","address":"127\.0\.0\.1:\([0-9]*\)".*/\1/p' "$dir/events.log" | head -1)
+  if ((workers > 1)); then
+    bench_wait_for "$dir/events.log" '"event":"workers_ready"' 10 || bench_die "ballast workers not ready: $(tail -5 "$dir/events.log")"
+  fi
 }
 
 _bench_start_haproxy() {

@@ -190,6 +190,24 @@ void Server::onWorkerLine(std::string_view line) {
     }
     return;
   }
+  if (f[0] == "state" && f.size() == 2) {
+    // A restarted worker: the overrides in force (drain, disable, with
+    // their reason and expiry), as worker 0 last had them. Health comes
+    // from the probes (worker 0) or the health table (the others).
+    StateApplied applied;
+    std::string error;
+    if (!applyState(LineChannel::unescapeField(f[1]), *runtime(), wallSeconds(), uv_now(&loop_), 0, applied, error)) {
+      auto& j = log().eventLine(LogLevel::Warn, "worker_state_ignored");
+      j.str("error", error);
+      log().emit(LogLevel::Warn);
+      return;
+    }
+    auto& j = log().eventLine(LogLevel::Info, "worker_state_applied");
+    j.num("overrides", static_cast<uint64_t>(applied.overrides));
+    j.num("overrides_expired", static_cast<uint64_t>(applied.expired));
+    log().emit(LogLevel::Info);
+    return;
+  }
   if (f[0] == "health_done" && !prober()) {
     shared_health_ready_ = true;
     return;
@@ -736,9 +754,18 @@ void Server::loadState() {
 void Server::saveState(bool force) {
   if (!prober()) return;  // worker 0 writes it for every worker
   const std::string& path = config().state_file;
-  if (path.empty()) return;
+  if (path.empty() && worker_channel_ == nullptr) return;
   const uint64_t now = uv_now(&loop_);
   std::string body = renderStateBody(*runtime());
+  if (worker_channel_ != nullptr && body != shared_state_) {
+    // workers: the supervisor keeps the latest, for a worker it restarts
+    // (it comes back with the operator's overrides, not without them).
+    shared_state_ = body;
+    std::string line = "state\t";
+    line.append(LineChannel::escapeField(stateHeader(wallSeconds()) + body));
+    worker_channel_->send(line);
+  }
+  if (path.empty()) return;
   // Rewritten when something changed, and often enough that a restart
   // within state_max_age finds it fresh.
   const uint64_t refresh = static_cast<uint64_t>(config().state_max_age.count()) / 2;

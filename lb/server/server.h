@@ -194,6 +194,7 @@ class Server final : public AdminControl {
   class LineChannel* worker_channel_ = nullptr;
   bool shared_health_ready_ = false;  // not worker 0: the prober's first round arrived
   bool health_done_sent_ = false;     // worker 0: told the supervisor its first round is done
+  std::string shared_state_;          // worker 0: the state body last sent to the supervisor
 
   static void onSignal(uv_signal_t* h, int signum);
   static void onPrepare(uv_prepare_t* h);

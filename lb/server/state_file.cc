@@ -113,7 +113,7 @@ bool applyState(std::string_view text, const Runtime& rt, double now_unix, uint6
     }
   }
   out.age_seconds = now_unix - written;
-  out.stale = out.age_seconds < 0 || out.age_seconds * 1000.0 > static_cast<double>(max_age_ms);
+  out.stale = max_age_ms == 0 || out.age_seconds < 0 || out.age_seconds * 1000.0 > static_cast<double>(max_age_ms);
   std::vector<Pool*> touched;
   for (size_t i = 1; i < lines.size(); ++i) {
     const Members& m = lines[i];

@@ -37,6 +37,8 @@ struct StateApplied {
 };
 
 // Applies a state file's text to `rt` (before the health checks start).
+// Health is used only when the text is younger than `max_age_ms`; 0 = never
+// (overrides only: a restarted worker).
 // False with `error` set when the text is not a state file (then nothing
 // was applied).
 bool applyState(std::string_view text, const Runtime& rt, double now_unix, uint64_t now_ms, uint64_t max_age_ms,

@@ -149,6 +149,8 @@ int Supervisor::run() {
     j.str("version", BALLAST_VERSION).num("pid", static_cast<int64_t>(getpid()));
     j.num("workers", static_cast<uint64_t>(workers_.size()));
     log().emit(LogLevel::Info);
+    // Our addresses are in the log before any worker can write a line.
+    log().flush();
     for (Worker& w : workers_) startWorker(w);
   }
   log().flush();
@@ -248,6 +250,7 @@ void Supervisor::startWorker(Worker& w) {
   auto& j = log().eventLine(LogLevel::Info, "worker_started");
   j.num("worker", static_cast<int64_t>(w.index)).num("pid", static_cast<int64_t>(w.pid));
   log().emit(LogLevel::Info);
+  if (!state_.empty()) w.channel->send("state\t" + state_);
   if (w.index != 0) sendHealthTable(w);
 }
 
@@ -324,6 +327,10 @@ void Supervisor::onWorkerLine(Worker& w, std::string_view line) {
         if (o.index != 0 && o.channel != nullptr) o.channel->send("health_done");
       }
     }
+    return;
+  }
+  if (f[0] == "state" && f.size() == 2 && w.index == 0) {
+    state_ = std::string(f[1]);  // kept escaped: sent on as it came
     return;
   }
   if (f[0] == "resync") {
@@ -637,7 +644,17 @@ void Supervisor::onAdmin(const AdminRequest& req, std::function<void(AdminReply&
       std::vector<WorkerDoc> docs;
       for (size_t i = 0; i < n; ++i) {
         const Worker& w = workers_[static_cast<size_t>(fan->workers[i])];
-        docs.push_back(WorkerDoc{w.index, w.pid, std::move(fan->results[i].body)});
+        std::string body = std::move(fan->results[i].body);
+        if (p == "/status") {
+          // Each worker names its own loopback admin port; the operator's
+          // admin is ours.
+          const std::string own = "\"address\":\"127.0.0.1:" + std::to_string(w.admin_port) + "\"";
+          const size_t at = body.find(own);
+          if (at != std::string::npos && admin_) {
+            body.replace(at, own.size(), "\"address\":\"" + admin_->boundAddress() + "\"");
+          }
+        }
+        docs.push_back(WorkerDoc{w.index, w.pid, std::move(body)});
       }
       out.status = 200;
       out.content_type = fan->results[0].content_type;

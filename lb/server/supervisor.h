@@ -128,6 +128,9 @@ class Supervisor {
   // (pool, backend) -> the status line's fields.
   std::map<std::pair<std::string, std::string>, std::string> health_;
   bool health_done_ = false;
+  // Worker 0's operator state (a state file's text: overrides with reason
+  // and expiry), sent to every worker that (re)starts.
+  std::string state_;
   bool all_ready_once_ = false;
   bool draining_ = false;
   bool stopped_ = false;

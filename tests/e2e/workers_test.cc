@@ -160,6 +160,9 @@ TEST_CASE("workers: 2 both serve, one probes for both, and /metrics sums them", 
   REQUIRE(s.status == 200);
   CHECK(has(s.body, "\"workers\""));
   CHECK(has(s.body, a.server.address()));
+  // The admin address is the supervisor's, not a worker's loopback port.
+  CHECK(has(s.body, "\"address\":\"127.0.0.1:" + std::to_string(lb.adminPort()) + "\""));
+  CHECK(!has(s.body, "127.0.0.1:" + std::to_string(w0) + "\""));
   CHECK(adminGet(lb.adminPort(), "/readyz").status == 200);
 }
 
@@ -206,11 +209,18 @@ TEST_CASE("workers: an admin POST reaches every worker and is answered once all 
   CHECK(adminGet(lb.adminPort(), "/no-such-thing").status == 404);
 }
 
-TEST_CASE("workers: a worker that dies is restarted, with backoff when it keeps dying", "[workers]") {
+TEST_CASE("workers: a worker that dies is restarted, with backoff when it keeps dying, and keeps the overrides",
+          "[workers]") {
   TempDir dir;
   DemoBackend a(dir, "a");
-  Ballast lb(dir, workersConfig({a.address()}));
+  DemoBackend b(dir, "b");
+  Ballast lb(dir, workersConfig({a.address(), b.address()}));
   waitWorkersReady(lb);
+  // An operator's override before the crash: the restarted worker must not
+  // forget it.
+  REQUIRE(adminPost(lb.adminPort(), "/pools/web/backends/" + a.address() + "/disable").status == 200);
+  // Worker 0 passes its state to the supervisor within a sweep (250 ms).
+  REQUIRE(pollUntil([&] { return has(adminGet(lb.adminPort(), "/status").body, "disabled"); }, 5000ms));
 
   const int pid1 = workerPid(lb, 1);
   REQUIRE(pid1 > 0);
@@ -233,8 +243,15 @@ TEST_CASE("workers: a worker that dies is restarted, with backoff when it keeps 
   const Response m = adminGet(lb.adminPort(), "/metrics");
   CHECK(sample(m.body, "ballast_worker_restarts_total{worker=\"1\"}") == 2);
   CHECK(sample(m.body, "ballast_worker_restarts_total{worker=\"0\"}") == 0);
-  // Both serve again: fresh connections all answered.
-  for (int i = 0; i < 20; ++i) CHECK(fetch(lb.port(), get("/after-restart")).status == 200);
+  // The restarted worker took the override: every fresh connection (both
+  // workers) is answered by b.
+  JsonObject st = waitEvent(lb, "worker_state_applied", ofWorker(1), 5000ms);
+  CHECK(jsonText(st, "overrides") == "1");
+  for (int i = 0; i < 20; ++i) {
+    Response r = fetch(lb.port(), get("/after-restart"));
+    CHECK(r.status == 200);
+    CHECK(r.headerOr("X-Backend") == "b");
+  }
 }
 
 TEST_CASE("workers: SIGHUP reloads under load with two workers fail no request", "[workers][reload]") {
@@ -343,7 +360,7 @@ TEST_CASE("workers: hot upgrade under load with two workers: zero failed request
   REQUIRE(pollUntil([&] { return ::kill(new_pid, 0) != 0 && tryConnect(lb.port()) != 0; }, 10000ms));
 }
 
-TEST_CASE("workers: a bad value is a config error naming the line; auto is the number of CPUs", "[workers][config]") {
+TEST_CASE("workers: a bad value is a config error naming the line, and auto is the number of CPUs", "[workers][config]") {
   TempDir dir;
   for (const std::string bad : {"0", "65", "many", "[2]"}) {
     const std::string path = dir.file("bad-" + std::to_string(std::hash<std::string>{}(bad)) + ".yaml");

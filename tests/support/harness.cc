@@ -1426,7 +1426,7 @@ std::map<std::string, uint64_t> Load::byBackendAfterMark() const {
 void Load::record(bool after_mark, const Response& r) {
   std::lock_guard<std::mutex> lock(mu_);
   ++total_;
-  if (r.status == 200) {
+  if (r.status == 200 && r.complete) {
     ++by_backend_[r.headerOr("X-Backend")];
     if (after_mark) ++after_mark_[r.headerOr("X-Backend")];
   } else {
@@ -1445,10 +1445,15 @@ void Load::run(uint16_t port, int id, bool keepalive) {
   while (!stop_) {
     try {
       Client c(port, Ms(5000));
+      bool server_closes = false;
       do {
         bool after = marked_.load();
-        record(after, c.roundTrip(get("/load-" + std::to_string(id) + "-" + std::to_string(n++))));
-      } while (keepalive && !stop_);
+        Response r = c.roundTrip(get("/load-" + std::to_string(id) + "-" + std::to_string(n++)));
+        // `Connection: close` (a draining server): the next request goes on a
+        // new connection, as HTTP/1.1 requires of a client.
+        server_closes = iequals(r.headerOr("Connection", ""), "close");
+        record(after, r);
+      } while (keepalive && !stop_ && !server_closes);
     } catch (const std::exception& e) {
       recordError(e.what());
     }
