@@ -515,6 +515,9 @@ struct Config {
   // `auto` resolves to the number of online CPUs when loading.
   uint32_t workers = 1;
   bool workers_auto = false;  // written `auto`
+  // worker_watchdog: a worker whose loop has not answered the supervisor's
+  // ping for this long is killed and restarted (0 = off). With workers > 1.
+  Duration worker_watchdog{10000};
   // Where the operator state survives restarts and hot upgrades (overrides
   // with reason and expiry, each backend's health and since when); empty =
   // not kept. Relative to the config file's directory. Health read back is

@@ -648,7 +648,7 @@ void Loader::loadDocument(const YAML::Node& root, Config& cfg) {
   }
   checkKeys(top, {"listen", "admin", "log", "timeouts", "limits", "drain", "overrides", "reload", "config_history",
                   "explain", "state_file", "state_max_age", "pools", "routes", "zone", "journal", "incidents",
-                  "drills", "notify", "workers"});
+                  "drills", "notify", "workers", "worker_watchdog"});
 
   if (auto v = field(top, "zone")) {
     if (auto name = zoneName(*v)) cfg.zone = *name;
@@ -679,6 +679,20 @@ void Loader::loadDocument(const YAML::Node& root, Config& cfg) {
       cfg.workers = n > 0 ? static_cast<uint32_t>(std::min<long>(n, kMaxWorkers)) : 1;
     } else if (auto n = integer(*v, 1, kMaxWorkers)) {
       cfg.workers = static_cast<uint32_t>(*n);
+    }
+  }
+  if (auto v = field(top, "worker_watchdog")) {
+    // 0 = off; else at least 1s (the supervisor pings every quarter of it).
+    if (auto text = scalar(*v, "a duration")) {
+      if (auto d = parseDuration(*text)) {
+        if (d->count() != 0 && d->count() < 1000) {
+          error(*v, "must be 0 (off) or at least 1s");
+        } else {
+          cfg.worker_watchdog = *d;
+        }
+      } else {
+        error(*v, "expected a duration like 10s or 0 (off), got " + quoted(*text));
+      }
     }
   }
   if (auto v = field(top, "journal")) loadJournal(*v, cfg);

@@ -138,6 +138,7 @@ void DownstreamConnection::drainIdle(uint64_t grace_ms) {
 
 void DownstreamConnection::toIdle() {
   phase_ = Phase::Idle;
+  eof_while_waiting_ = false;
   // An idle keep-alive connection holds no read buffer (nginx and HAProxy
   // do the same): thousands of idle clients cost their sockets and this
   // object, not 16 KiB each. The next read allocates it again.
@@ -217,7 +218,8 @@ void DownstreamConnection::updateReading() {
     }
     return;
   }
-  bool want = (phase_ == Phase::Idle || phase_ == Phase::ReadingHead || phase_ == Phase::ReadingBody) &&
+  bool want = (phase_ == Phase::Idle || phase_ == Phase::ReadingHead || phase_ == Phase::ReadingBody ||
+               (phase_ == Phase::Waiting && !eof_while_waiting_)) &&
               !request_.holdsClientBuffer() && end_ < cap_ && local_status_ == 0 && !parse_posted_;
   if (want && !reading_) {
     reading_ = transport_->readStart() == 0;
@@ -294,6 +296,23 @@ void DownstreamConnection::onTransportRead(ssize_t nread) {
     self->request_.onTunnelFromClient(at, static_cast<size_t>(nread));
     if (self->phase_ == Phase::Tunnel) self->updateReading();
     return;
+  }
+  if (self->phase_ == Phase::Waiting) {
+    if (nread == UV_EOF) {
+      // The client half-closed after its request: the answer still goes
+      // out; the FIN is read again once the connection is idle.
+      self->eof_while_waiting_ = true;
+      self->updateReading();
+      return;
+    }
+    if (nread > 0) {
+      // The next pipelined request (or more): kept until this answer is out.
+      self->end_ += static_cast<size_t>(nread);
+      self->bytes_in_ += static_cast<uint64_t>(nread);
+      BALLAST_METRIC(processStats().bytes_in += static_cast<uint64_t>(nread));
+      self->updateReading();  // stops when buf_ is full
+      return;
+    }
   }
   if (nread < 0) {
     // EOF or error. Between requests this is the normal end of a keep-alive

@@ -9,9 +9,10 @@
 //   - Body bytes are forwarded as spans of buf_; reading stops until they
 //     have been written upstream, then the buffer is reused from 0.
 //   - After a message completes, the bytes of the next pipelined request stay
-//     in buf_ (reading stops) until the response is done; they are then moved
-//     to buf_[0] and parsed on a later loop turn (never inside the callback
-//     that finished the previous response).
+//     in buf_ until the response is done (reading goes on while buf_ has room:
+//     stopping and restarting it would cost two epoll_ctl calls a request);
+//     they are then moved to buf_[0] and parsed on a later loop turn (never
+//     inside the callback that finished the previous response).
 //
 // Phases, and the one timer (it guards the client side only, and runs only
 // while ballast waits on the client):
@@ -21,7 +22,9 @@
 //   ReadingBody - body bytes stream upstream; timer = client_idle per read,
 //                 stopped while reading is paused because the backend has
 //                 not taken the previous bytes yet
-//   Waiting     - request parsed; the response is in progress; no reading
+//   Waiting     - request parsed; the response is in progress; bytes that
+//                 arrive are kept for later (a FIN stops reading until the
+//                 response is out: a client may half-close after its request)
 //   (any phase) - a write to the client is pending: timer = client_idle per
 //                 write (a client that stops reading is cut off)
 //   Lingering   - the last answer is out and the write side shut down;
@@ -177,6 +180,7 @@ class DownstreamConnection final : private TransportUser {
   Gauge gauge_ = Gauge::None;
   int pending_closes_ = 0;
   bool reading_ = false;
+  bool eof_while_waiting_ = false;  // FIN read during Waiting: read again once Idle (it returns EOF again)
   bool parse_posted_ = false;  // a parse() waits in the deferred queue
   uint64_t requests_ = 0;      // requests started on this connection
   uint64_t drain_grace_ms_ = 0;

@@ -208,6 +208,11 @@ void Server::onWorkerLine(std::string_view line) {
     log().emit(LogLevel::Info);
     return;
   }
+  if (f[0] == "ping") {
+    // worker_watchdog: the loop turns.
+    if (worker_channel_ != nullptr) worker_channel_->send("pong");
+    return;
+  }
   if (f[0] == "health_done" && !prober()) {
     shared_health_ready_ = true;
     return;
@@ -276,6 +281,9 @@ bool Server::bindListeners() {
   for (const auto& addr : config().listen) {
     auto l = makeListener(addr);
     int inherited = upgrade_->takeInherited(addr.text);
+    // A hot upgrade from a supervisor (workers: N) to one process: worker
+    // 0's socket is ours; the others close once their old worker drained.
+    if (inherited < 0 && worker_index_ < 0) inherited = upgrade_->takeInherited(addr.text + "#0");
     int err = 0;
     if (inherited >= 0) {
       // Hot upgrade: the old process keeps accepting on this same socket

@@ -69,6 +69,8 @@ Supervisor::Supervisor(const config::Config& cfg, std::string config_path, int a
     signals_[i].data = this;
   }
   uv_prepare_init(&loop_, &prepare_);
+  uv_timer_init(&loop_, &watchdog_);
+  watchdog_.data = this;
 }
 
 Supervisor::~Supervisor() {
@@ -152,6 +154,8 @@ int Supervisor::run() {
     // Our addresses are in the log before any worker can write a line.
     log().flush();
     for (Worker& w : workers_) startWorker(w);
+    const uint64_t wd = static_cast<uint64_t>(cfg_.worker_watchdog.count());
+    if (wd > 0) uv_timer_start(&watchdog_, &Supervisor::onWatchdog, wd / 4, wd / 4);
   }
   log().flush();
   uv_run(&loop_, UV_RUN_DEFAULT);
@@ -239,6 +243,7 @@ void Supervisor::startWorker(Worker& w) {
   w.pid = w.proc->pid;
   w.started_ms = uv_now(&loop_);
   w.ready = false;
+  w.ping_outstanding = false;
   w.admin_port = 0;
   w.channel = LineChannel::open(
       &loop_, sv[0], [this, &w](std::string_view line) { onWorkerLine(w, line); },
@@ -305,8 +310,13 @@ void Supervisor::onWorkerLine(Worker& w, std::string_view line) {
     w.admin_port = std::atoi(std::string(f[1]).c_str());
     return;
   }
+  if (f[0] == "pong") {
+    w.ping_outstanding = false;
+    return;
+  }
   if (f[0] == "ready") {
     w.ready = true;
+    w.ping_outstanding = false;
     auto& j = log().eventLine(LogLevel::Info, "worker_ready");
     j.num("worker", static_cast<int64_t>(w.index)).num("pid", static_cast<int64_t>(w.pid));
     log().emit(LogLevel::Info);
@@ -458,6 +468,30 @@ void Supervisor::stop() {
   notify_->close();
   for (auto& s : signals_) uv_close(reinterpret_cast<uv_handle_t*>(&s), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&watchdog_), nullptr);
+}
+
+void Supervisor::onWatchdog(uv_timer_t* t) {
+  auto* self = static_cast<Supervisor*>(t->data);
+  if (self->draining_ || self->stopped_) return;
+  const uint64_t now = uv_now(&self->loop_);
+  const uint64_t limit = static_cast<uint64_t>(self->cfg_.worker_watchdog.count());
+  for (Worker& w : self->workers_) {
+    if (w.proc == nullptr || w.channel == nullptr || !w.ready) continue;
+    if (!w.ping_outstanding) {
+      w.ping_outstanding = true;
+      w.ping_sent_ms = now;
+      w.channel->send("ping");
+      continue;
+    }
+    if (now - w.ping_sent_ms < limit) continue;
+    auto& j = log().eventLine(LogLevel::Error, "worker_hung");
+    j.num("worker", static_cast<int64_t>(w.index)).num("pid", static_cast<int64_t>(w.pid));
+    j.num("silent_ms", now - w.ping_sent_ms).str("action", "SIGKILL, then restarted");
+    log().emit(LogLevel::Error);
+    w.ping_outstanding = false;
+    uv_process_kill(w.proc, SIGKILL);  // its exit callback restarts it
+  }
 }
 
 void Supervisor::hotUpgrade() {

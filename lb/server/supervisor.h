@@ -24,6 +24,11 @@
 // stop now); SIGUSR2 starts a new supervisor of the new binary with every
 // socket (hot upgrade; the old workers drain once the new ones are ready).
 //
+// A worker whose loop stops answering (worker_watchdog: the supervisor pings
+// each ready worker on its channel; no pong for that long) is killed with
+// SIGKILL (`worker_hung` event) and restarted like one that died: a stuck
+// worker would otherwise keep its share of new connections waiting forever.
+//
 // A worker that exits unasked is restarted: at once if it had run for
 // kStableMs, else after a backoff doubling from kFirstBackoffMs to
 // kMaxBackoffMs (a worker that keeps dying does not spin). Each exit is a
@@ -83,6 +88,8 @@ class Supervisor {
     uint32_t quick_exits = 0;  // exits in a row before kStableMs
     uv_timer_t restart_timer;
     Supervisor* owner = nullptr;
+    bool ping_outstanding = false;  // worker_watchdog: a ping not answered yet
+    uint64_t ping_sent_ms = 0;
   };
   // One configured listener: its socket for each worker.
   struct Socket {
@@ -112,6 +119,8 @@ class Supervisor {
   bool allRunning(std::string* which) const;
 
   static void onSignal(uv_signal_t* h, int signum);
+  // worker_watchdog: pings every ready worker; kills one silent too long.
+  static void onWatchdog(uv_timer_t* t);
 
   uv_loop_t loop_;
   config::Config cfg_;
@@ -138,6 +147,7 @@ class Supervisor {
   static constexpr int kSignals[] = {SIGINT, SIGTERM, SIGUSR1, SIGHUP, SIGUSR2};
   uv_signal_t signals_[std::size(kSignals)];
   uv_prepare_t prepare_;  // flushes the log once per loop turn
+  uv_timer_t watchdog_;
 };
 
 }  // namespace ballast

@@ -254,6 +254,32 @@ TEST_CASE("workers: a worker that dies is restarted, with backoff when it keeps 
   }
 }
 
+TEST_CASE("workers: a worker whose loop stops answering is killed after worker_watchdog and restarted",
+          "[workers]") {
+  TempDir dir;
+  DemoBackend a(dir, "a");
+  Ballast lb(dir, workersConfig({a.address()}, "worker_watchdog: 1s\n"));
+  waitWorkersReady(lb);
+  const int pid1 = workerPid(lb, 1);
+  REQUIRE(pid1 > 0);
+  // A stopped process stands for a loop stuck in a bug: it answers nothing.
+  const auto t0 = Clock::now();
+  REQUIRE(::kill(pid1, SIGSTOP) == 0);
+  JsonObject hung = waitEvent(lb, "worker_hung", ofWorker(1), 10000ms);
+  const auto after = std::chrono::duration_cast<Ms>(Clock::now() - t0);
+  INFO("worker_hung after " << after.count() << " ms");
+  CHECK(after >= 750ms);  // not before the watchdog time (pings go out every 250 ms)
+  CHECK(std::atoi(jsonText(hung, "silent_ms").c_str()) >= 1000);
+  JsonObject exited = waitEvent(lb, "worker_exited", ofWorker(1), 5000ms);
+  CHECK(jsonText(exited, "signal") == "9");
+  waitEvent(lb, "worker_ready", [](const JsonObject& o) { return jsonText(o, "worker") == "1" && !jsonText(o, "pid").empty(); },
+            5000ms, 1);
+  CHECK(workerPid(lb, 1) != pid1);
+  // Worker 0 was never touched; both serve.
+  CHECK(countEvents(lb, "worker_hung") == 1);
+  for (int i = 0; i < 20; ++i) CHECK(fetch(lb.port(), get("/after-watchdog")).status == 200);
+}
+
 TEST_CASE("workers: SIGHUP reloads under load with two workers fail no request", "[workers][reload]") {
   TempDir dir;
   DemoBackend a(dir, "a");
@@ -362,14 +388,15 @@ TEST_CASE("workers: hot upgrade under load with two workers: zero failed request
 
 TEST_CASE("workers: a bad value is a config error naming the line, and auto is the number of CPUs", "[workers][config]") {
   TempDir dir;
-  for (const std::string bad : {"0", "65", "many", "[2]"}) {
+  for (const std::string bad : {"0", "65", "many", "[2]", "2\nworker_watchdog: 500ms", "2\nworker_watchdog: soon"}) {
     const std::string path = dir.file("bad-" + std::to_string(std::hash<std::string>{}(bad)) + ".yaml");
     writeFile(path, "workers: " + bad + "\npools:\n  - name: web\n    backends:\n      - address: 127.0.0.1:1\n");
     CliResult r = runBallastCli(dir, {"--config", path, "--check"});
     INFO(bad << ": " << r.err);
     CHECK(r.exit_code == 1);
-    CHECK(has(r.err, ":1:"));
-    CHECK(has(r.err, "workers"));
+    // file:line:column of the bad value, and its key.
+    CHECK((has(r.err, ".yaml:1:") || has(r.err, ".yaml:2:")));
+    CHECK((has(r.err, "workers") || has(r.err, "worker_watchdog")));
   }
   const std::string ok = dir.file("auto.yaml");
   writeFile(ok, "workers: auto\npools:\n  - name: web\n    backends:\n      - address: 127.0.0.1:1\n");
