@@ -170,6 +170,54 @@ TEST_CASE("three pipelined requests get three responses in request order", "[pro
   REQUIRE(r.status == 200);
 }
 
+TEST_CASE("bytes that arrive while a response is in progress: a pipelined request waits its turn, a FIN "
+          "still gets the answer",
+          "[proxy][pipelining][keepalive]") {
+  // Reading goes on while a request is in progress (no stop and restart
+  // per request): what arrives meanwhile is kept, not parsed early, and a
+  // half-close is not taken for a client that gave up.
+  TempDir dir;
+  DemoBackend a(dir, "a");
+  Ballast lb(dir, webConfig({a.address()}));
+  {
+    Client c(lb.port());
+    c.sendAll(get("/first?echo=head&delay=400"));
+    // The first request is at the backend (parsed: ballast waits on it).
+    REQUIRE(pollUntil([&] { return has(fetch(lb.adminPort(), get("/metrics")).body,
+                                       "ballast_backend_active_requests{pool=\"web\",backend=\"" + a.address() + "\"} 1"); },
+                      5000ms));
+    c.sendAll(get("/second?echo=head"));
+    Response r1 = c.readResponse();
+    INFO(r1.describe());
+    REQUIRE(r1.status == 200);
+    REQUIRE(r1.complete);
+    CHECK(parseEchoedHead(r1.body).request_line == "GET /first?echo=head&delay=400 HTTP/1.1");
+    Response r2 = c.readResponse();
+    INFO(r2.describe());
+    REQUIRE(r2.status == 200);
+    REQUIRE(r2.complete);
+    CHECK(parseEchoedHead(r2.body).request_line == "GET /second?echo=head HTTP/1.1");
+  }
+  {
+    Client c(lb.port());
+    c.sendAll(get("/half-closed?delay=400"));
+    REQUIRE(pollUntil([&] { return has(fetch(lb.adminPort(), get("/metrics")).body,
+                                       "ballast_backend_active_requests{pool=\"web\",backend=\"" + a.address() + "\"} 1"); },
+                      5000ms));
+    c.shutdownWrite();  // FIN while ballast waits on the backend
+    Response r = c.readResponse();
+    INFO(r.describe());
+    CHECK(r.status == 200);
+    CHECK(r.complete);
+    CHECK(r.body == "a\n");
+    // Then ballast closes: the client sends nothing more.
+    CHECK(c.readUntilClose(3000ms).empty());
+  }
+  // Nothing left open on ballast's side.
+  CHECK(pollUntil([&] { return has(fetch(lb.adminPort(), get("/metrics")).body, "ballast_client_connections{state=\"active\"} 0"); },
+                  5000ms));
+}
+
 TEST_CASE("every configured listen address serves", "[proxy]") {
   TempDir dir;
   DemoBackend a(dir, "a");
