@@ -79,7 +79,7 @@ Supervisor::~Supervisor() {
     uv_run(&loop_, UV_RUN_DEFAULT);
   }
   admin_.reset();
-  uv_loop_close(&loop_);
+  if (!loop_closed_) uv_loop_close(&loop_);
 }
 
 bool Supervisor::bindSockets() {
@@ -159,6 +159,23 @@ int Supervisor::run() {
   }
   log().flush();
   uv_run(&loop_, UV_RUN_DEFAULT);
+  const int rc = uv_loop_close(&loop_);
+  loop_closed_ = rc == 0;
+  if (rc != 0) {
+    // A handle left open: a lifetime bug; said loudly, as the server does.
+    auto& j = log().eventLine(LogLevel::Error, "loop_not_closed");
+    j.str("error", uv_strerror(rc));
+    log().emit(LogLevel::Error);
+    uv_walk(
+        &loop_,
+        [](uv_handle_t* h, void*) {
+          auto& e = log().eventLine(LogLevel::Error, "open_handle");
+          e.str("type", uv_handle_type_name(h->type));
+          log().emit(LogLevel::Error);
+        },
+        nullptr);
+    if (exit_code_ == 0) exit_code_ = 1;
+  }
   if (exit_code_ == 0) logEvent(LogLevel::Info, "stopped");
   log().flush();
   return exit_code_;
@@ -170,6 +187,7 @@ void Supervisor::startWorker(Worker& w) {
     auto& j = log().eventLine(LogLevel::Error, "worker_start_failed");
     j.num("worker", static_cast<int64_t>(w.index)).str("error", std::strerror(errno));
     log().emit(LogLevel::Error);
+    w.started_ms = uv_now(&loop_);  // counts as a quick exit: backoff, not a spin
     onWorkerExit(w, -1, 0);
     return;
   }
@@ -237,6 +255,7 @@ void Supervisor::startWorker(Worker& w) {
     auto& j = log().eventLine(LogLevel::Error, "worker_start_failed");
     j.num("worker", static_cast<int64_t>(w.index)).str("error", uv_strerror(err));
     log().emit(LogLevel::Error);
+    w.started_ms = uv_now(&loop_);  // counts as a quick exit: backoff, not a spin
     onWorkerExit(w, -1, 0);
     return;
   }

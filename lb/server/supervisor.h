@@ -143,6 +143,7 @@ class Supervisor {
   bool all_ready_once_ = false;
   bool draining_ = false;
   bool stopped_ = false;
+  bool loop_closed_ = false;
   int exit_code_ = 0;
   static constexpr int kSignals[] = {SIGINT, SIGTERM, SIGUSR1, SIGHUP, SIGUSR2};
   uv_signal_t signals_[std::size(kSignals)];
