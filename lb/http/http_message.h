@@ -74,17 +74,7 @@ std::string_view trimOws(std::string_view s);
 // and folded() says it happened (a request is refused for it).
 class HeaderCollector {
  public:
-  // `reserve`: room for 32 headers now; false for one whose memory comes
-  // later through swapStorage().
-  explicit HeaderCollector(bool reserve = true) {
-    if (reserve) headers_.reserve(32);
-  }
-  // Exchanges the header list's memory with `v` (cleared first): a client
-  // connection parks it while idle (RequestStorage).
-  void swapStorage(std::vector<Header>& v) {
-    headers_.clear();
-    headers_.swap(v);
-  }
+  HeaderCollector() { headers_.reserve(32); }
   void reset() {
     headers_.clear();
     in_value_ = false;
