@@ -33,9 +33,8 @@ DownstreamConnection::DownstreamConnection(ProxyContext& ctx, std::shared_ptr<tl
   } else {
     transport_ = std::make_unique<TcpTransport>(ctx_.loop(), static_cast<TransportUser&>(*this));
   }
-  uv_timer_init(ctx_.loop(), &timer_);
+  timer_.init(ctx_.loop(), this, &DownstreamConnection::onTimer);
   uv_timer_init(ctx_.loop(), &request_timer_);
-  timer_.data = this;
   request_timer_.data = this;
   llhttp_init(&parser_, HTTP_REQUEST, parserSettings<DownstreamConnection>());
   parser_.data = this;
@@ -98,14 +97,14 @@ void DownstreamConnection::close() {
   setGauge(Gauge::None);
   if (request_) request_->abort();
   timer_kind_ = TimerKind::None;
-  uv_timer_stop(&timer_);
+  timer_.stop();
   if (reading_) transport_->readStop();
   reading_ = false;
   // A pending write is cancelled (UV_ECANCELED) before the close callbacks.
   uv_timer_stop(&request_timer_);
   ++pending_closes_;  // the transport's, counted down in onTransportClosed
   transport_->close();
-  closeHandles(this, {asHandle(&timer_), asHandle(&request_timer_)});
+  closeHandles(this, {timer_.handle(), asHandle(&request_timer_)});
 }
 
 void DownstreamConnection::onTransportClosed() {
@@ -196,13 +195,13 @@ void DownstreamConnection::updateTimer(bool progress) {
     ms = static_cast<uint64_t>(t.client_idle.count());
   }
   if (want == TimerKind::None) {
-    if (timer_kind_ != TimerKind::None) uv_timer_stop(&timer_);
+    if (timer_kind_ != TimerKind::None) timer_.stop();
     timer_kind_ = TimerKind::None;
     return;
   }
   if (want == timer_kind_ && !progress) return;
   timer_kind_ = want;
-  uv_timer_start(&timer_, &DownstreamConnection::onTimer, ms, 0);
+  timer_.start(ms);
 }
 
 void DownstreamConnection::updateReading() {
@@ -509,7 +508,7 @@ void DownstreamConnection::closeAfterAnswer(bool client_may_send) {
   if (reading_) transport_->readStop();
   reading_ = false;
   timer_kind_ = TimerKind::None;
-  uv_timer_stop(&timer_);
+  timer_.stop();
   // The shutdown waits for the answer's pending write, then sends FIN (TLS:
   // close_notify first).
   if (transport_->shutdown() != 0) close();
@@ -610,7 +609,7 @@ void DownstreamConnection::onTimer(uv_timer_t* t) {
       // comes back if nothing does.
       if (self->reading_ && self->inputPending()) {
         self->timer_kind_ = TimerKind::Idle;
-        uv_timer_start(&self->timer_, &DownstreamConnection::onTimer, kPendingInputRecheckMs, 0);
+        self->timer_.start(kPendingInputRecheckMs);
         break;
       }
       self->close();  // idle keep-alive, or nothing sent: close silently

@@ -41,6 +41,7 @@
 #include <memory>
 #include <string>
 
+#include "lb/base/deadline_timer.h"
 #include "lb/base/transport.h"
 #include "lb/base/write_batch.h"
 #include "lb/proxy/proxy_request.h"
@@ -198,7 +199,7 @@ class DownstreamConnection final : private TransportUser {
   size_t trailer_bytes_ = 0;
 
   std::unique_ptr<Transport> transport_;  // the socket: plain TCP or TLS
-  uv_timer_t timer_;
+  DeadlineTimer timer_;
   uv_timer_t request_timer_;
   RequestTimer request_timer_kind_ = RequestTimer::None;
   uint64_t linger_deadline_ = 0;  // loop time the lingering ends at the latest
