@@ -558,8 +558,9 @@ void ProxyRequest::onUpstreamInterim(UpstreamConnection& c) {
 
 bool ProxyRequest::onUpstreamHead(UpstreamConnection& c) {
   const int code = c.status();
-  endExplainAttempt("response", code);
-  BALLAST_METRIC(backend_->stats().response_duration.observe(static_cast<double>(nowNs() - attempt_start_ns_) / 1e9));
+  const uint64_t now_ns = nowNs();
+  endExplainAttempt("response", code, now_ns);
+  BALLAST_METRIC(backend_->stats().response_duration.observe(static_cast<double>(now_ns - attempt_start_ns_) / 1e9));
   if (code >= 500) {
     pool_->recordFailure(*backend_, "status " + std::to_string(code), loopNow());
   } else {
@@ -714,7 +715,7 @@ void ProxyRequest::onClientWriteDone(int status) {
 
 void ProxyRequest::onUpstreamError(UpstreamError err, int uv_status) {
   const UpstreamErrorInfo& info = errorInfo(err);
-  endExplainAttempt(info.name, 0);
+  endExplainAttempt(info.name, 0, nowNs());
   UpstreamConnection* c = upstream_;
   upstream_ = nullptr;  // already closed by UpstreamConnection::fail
   const bool reused = c != nullptr && c->reused();
@@ -1062,19 +1063,19 @@ ExplainAttempt* ProxyRequest::beginExplainAttempt(const Backend& b) {
   return &a;
 }
 
-void ProxyRequest::endExplainAttempt(std::string_view outcome, int http_status) {
+void ProxyRequest::endExplainAttempt(std::string_view outcome, int http_status, uint64_t now_ns) {
   if (n_explain_ == 0) return;
   ExplainAttempt& a = storage().explain_attempts[n_explain_ - 1];
   if (a.outcome != "pending") return;  // the first end says it
   a.outcome = outcome;  // static (upstream-error names, literals)
   a.http_status = http_status;
-  a.duration_ms = static_cast<double>(nowNs() - attempt_start_ns_) / 1e6;
+  a.duration_ms = static_cast<double>(now_ns - attempt_start_ns_) / 1e6;
 }
 
-void ProxyRequest::recordExplanation(int status, bool complete) {
+void ProxyRequest::recordExplanation(int status, bool complete, uint64_t now_ns) {
   ExplainLog& log = explainLog();
   if (!log.enabled() || storage().request_id.empty()) return;
-  endExplainAttempt(termination_.cause == 'C' || termination_.cause == 'c' ? "aborted" : "ended", 0);
+  endExplainAttempt(termination_.cause == 'C' || termination_.cause == 'c' ? "aborted" : "ended", 0, now_ns);
   const bool failed = status >= 500 || !complete || n_explain_ > 1;
   ExplainRecord& r = log.slot(failed);
   r.failed = failed;
@@ -1091,7 +1092,7 @@ void ProxyRequest::recordExplanation(int status, bool complete) {
   r.status = status;
   r.termination[0] = termination_.cause;
   r.termination[1] = termination_.phase;
-  r.duration_ms = static_cast<double>(nowNs() - start_ns_) / 1e6;
+  r.duration_ms = static_cast<double>(now_ns - start_ns_) / 1e6;
   if (r.attempts.size() < n_explain_) r.attempts.resize(n_explain_);
   r.attempts.erase(r.attempts.begin() + static_cast<std::ptrdiff_t>(n_explain_), r.attempts.end());
   for (size_t i = 0; i < n_explain_; ++i) {
@@ -1126,7 +1127,9 @@ void ProxyRequest::recordExplanation(int status, bool complete) {
 }
 
 void ProxyRequest::logAccess(int status, bool complete) {
-  recordExplanation(status, complete);
+  // One clock read for the explanation and the access line: the same end.
+  const uint64_t now_ns = nowNs();
+  recordExplanation(status, complete, now_ns);
   AccessRecord r;
   r.request_id = storage().request_id;
   r.client = conn_->clientAddr();
@@ -1136,7 +1139,7 @@ void ProxyRequest::logAccess(int status, bool complete) {
   r.route = route_name_;
   r.pool = pool_;
   r.backend = backend_;
-  r.duration_ms = static_cast<double>(nowNs() - start_ns_) / 1e6;
+  r.duration_ms = static_cast<double>(now_ns - start_ns_) / 1e6;
   r.bytes_in = conn_->takeBytesIn();
   r.bytes_out = bytes_out_;
   r.termination = termination_;

@@ -212,8 +212,9 @@ class ProxyRequest final : public UpstreamHandler, public QueueWaiter {
   void logAccess(int status, bool complete);
   // Request explanations (explain.h): one entry per attempt, reused.
   ExplainAttempt* beginExplainAttempt(const Backend& b);
-  void endExplainAttempt(std::string_view outcome, int http_status);
-  void recordExplanation(int status, bool complete);
+  // `now_ns`: nowNs() at the caller (read once for every duration it ends).
+  void endExplainAttempt(std::string_view outcome, int http_status, uint64_t now_ns);
+  void recordExplanation(int status, bool complete, uint64_t now_ns);
   // After the 101 was queued: starts relaying both ways.
   void startTunnel();
   // Client FIN and backend FIN both passed on and every write done: the end.
