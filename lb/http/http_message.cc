@@ -339,6 +339,24 @@ void buildRequestHead(std::string& out, std::string_view method, std::string_vie
   w.lit("\r\n");
 }
 
+namespace {
+
+// The bytes of a reg-name (RFC 3986 3.2.2): unreserved, sub-delims and '%'
+// (one lookup per byte of every Host value).
+constexpr std::array<bool, 256> kRegNameByte = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                            c == '.' || c == '_' || c == '~';
+    const bool sub_delim = c == '!' || c == '$' || c == '&' || c == '\'' || c == '(' || c == ')' || c == '*' ||
+                           c == '+' || c == ',' || c == ';' || c == '=';
+    t[static_cast<size_t>(c)] = unreserved || sub_delim || c == '%';
+  }
+  return t;
+}();
+
+}  // namespace
+
 bool validAuthority(std::string_view a) {
   std::string_view host = a;
   std::string_view port;
@@ -372,11 +390,7 @@ bool validAuthority(std::string_view a) {
     if (c < '0' || c > '9') return false;
   }
   for (char c : host) {
-    const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                            c == '.' || c == '_' || c == '~';
-    const bool sub_delim = c == '!' || c == '$' || c == '&' || c == '\'' || c == '(' || c == ')' || c == '*' ||
-                           c == '+' || c == ',' || c == ';' || c == '=';
-    if (!unreserved && !sub_delim && c != '%') return false;
+    if (!kRegNameByte[static_cast<unsigned char>(c)]) return false;
   }
   return true;
 }
