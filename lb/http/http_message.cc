@@ -60,70 +60,88 @@ bool iequals(std::string_view a, std::string_view b) {
 
 namespace {
 
-// `n` equals the lowercase literal `lit` (letters and '-', no other
-// characters) ignoring case, compared eight bytes at a time: each word of
-// `n` is ORed with 0x20 where the literal has a letter (so 'A' and 'a'
-// both give 'a', and nothing else does) and compared with the literal's
-// word. Exact for any input bytes. `n.size()` must be N - 1 (the caller
-// switched on the length).
+// A lowercase name (letters and '-' only) as little-endian words, for
+// case-insensitive comparison eight bytes at a time: a word of the input
+// is ORed with `fold` (0x20 where the name has a letter, so 'A' and 'a'
+// both give 'a', and nothing else does) and compared with `value`. Exact
+// for any input bytes. Words at offsets 0, 8 and N - 9 (the last eight
+// bytes, overlapping); names up to eight bytes use the first only.
 template <size_t N>
-bool equalsLowerLiteral(std::string_view n, const char (&lit)[N]) {
-  constexpr size_t kLen = N - 1;
-  static_assert(std::endian::native == std::endian::little, "words are built little-endian");
-  // The literal's bytes [off, off + len) as a word, and its case mask.
-  constexpr auto word = [](const char (&l)[N], size_t off, size_t len, bool mask) {
-    uint64_t v = 0;
-    for (size_t i = 0; i < len; ++i) {
-      const char c = l[off + i];
-      const uint64_t byte = mask ? (c >= 'a' && c <= 'z' ? 0x20 : 0) : static_cast<uint8_t>(c);
-      v |= byte << (8 * i);
+struct LowerName {
+  static constexpr size_t kLen = N - 1;
+  uint64_t value[3] = {};
+  uint64_t fold[3] = {};
+  constexpr explicit LowerName(const char (&lit)[N]) {
+    constexpr size_t offs[3] = {0, 8, kLen > 8 ? kLen - 8 : 0};
+    for (size_t w = 0; w < 3; ++w) {
+      for (size_t i = 0; i < 8 && offs[w] + i < kLen; ++i) {
+        const char c = lit[offs[w] + i];
+        value[w] |= static_cast<uint64_t>(static_cast<uint8_t>(c)) << (8 * i);
+        fold[w] |= static_cast<uint64_t>(c >= 'a' && c <= 'z' ? 0x20 : 0) << (8 * i);
+      }
     }
-    return v;
-  };
-  auto load = [&](size_t off, size_t len) {
+  }
+};
+
+// `n` (of exactly the name's length: the caller switched on it) is `name`
+// in any case.
+template <size_t N>
+bool equalsLower(std::string_view n, const LowerName<N>& name) {
+  static_assert(std::endian::native == std::endian::little, "the words are little-endian");
+  constexpr size_t kLen = LowerName<N>::kLen;
+  auto word = [&](size_t off, size_t len) {
     uint64_t v = 0;
     std::memcpy(&v, n.data() + off, len);
     return v;
   };
   if constexpr (kLen <= 8) {
-    return (load(0, kLen) | word(lit, 0, kLen, true)) == word(lit, 0, kLen, false);
+    return (word(0, kLen) | name.fold[0]) == name.value[0];
+  } else if constexpr (kLen <= 16) {
+    return (word(0, 8) | name.fold[0]) == name.value[0] && (word(kLen - 8, 8) | name.fold[2]) == name.value[2];
   } else {
-    // Words at 0 and 8, and the last eight bytes (overlapping) when longer.
-    bool eq = (load(0, 8) | word(lit, 0, 8, true)) == word(lit, 0, 8, false);
-    if constexpr (kLen <= 16) {
-      eq = eq && (load(kLen - 8, 8) | word(lit, kLen - 8, 8, true)) == word(lit, kLen - 8, 8, false);
-    } else {
-      eq = eq && (load(8, 8) | word(lit, 8, 8, true)) == word(lit, 8, 8, false) &&
-           (load(kLen - 8, 8) | word(lit, kLen - 8, 8, true)) == word(lit, kLen - 8, 8, false);
-    }
-    return eq;
+    return (word(0, 8) | name.fold[0]) == name.value[0] && (word(8, 8) | name.fold[1]) == name.value[1] &&
+           (word(kLen - 8, 8) | name.fold[2]) == name.value[2];
   }
 }
+
+constexpr LowerName kTe("te");
+constexpr LowerName kHost("host");
+constexpr LowerName kExpect("expect");
+constexpr LowerName kUpgrade("upgrade");
+constexpr LowerName kTrailer("trailer");
+constexpr LowerName kConnection("connection");
+constexpr LowerName kKeepAlive("keep-alive");
+constexpr LowerName kXRequestId("x-request-id");
+constexpr LowerName kContentLength("content-length");
+constexpr LowerName kXForwardedFor("x-forwarded-for");
+constexpr LowerName kProxyConnection("proxy-connection");
+constexpr LowerName kTransferEncoding("transfer-encoding");
+constexpr LowerName kXForwardedProto("x-forwarded-proto");
 
 }  // namespace
 
 HeaderName classifyHeader(std::string_view n) {
   // Fixed hop-by-hop set (RFC 9110 7.6.1 plus the legacy Proxy-Connection),
   // the framing headers we re-emit, and those the proxy reads or writes.
-  // One switch on the length, then a word compare (every header of every
+  // One switch on the length, then word compares (every header of every
   // message passes through here, both ways).
   switch (n.size()) {
-    case 2: return equalsLowerLiteral(n, "te") ? HeaderName::Te : HeaderName::Other;
-    case 4: return equalsLowerLiteral(n, "host") ? HeaderName::Host : HeaderName::Other;
-    case 6: return equalsLowerLiteral(n, "expect") ? HeaderName::Expect : HeaderName::Other;
+    case 2: return equalsLower(n, kTe) ? HeaderName::Te : HeaderName::Other;
+    case 4: return equalsLower(n, kHost) ? HeaderName::Host : HeaderName::Other;
+    case 6: return equalsLower(n, kExpect) ? HeaderName::Expect : HeaderName::Other;
     case 7:
-      if (equalsLowerLiteral(n, "upgrade")) return HeaderName::Upgrade;
-      return equalsLowerLiteral(n, "trailer") ? HeaderName::Trailer : HeaderName::Other;
+      if (equalsLower(n, kUpgrade)) return HeaderName::Upgrade;
+      return equalsLower(n, kTrailer) ? HeaderName::Trailer : HeaderName::Other;
     case 10:
-      if (equalsLowerLiteral(n, "connection")) return HeaderName::Connection;
-      return equalsLowerLiteral(n, "keep-alive") ? HeaderName::KeepAlive : HeaderName::Other;
-    case 12: return equalsLowerLiteral(n, "x-request-id") ? HeaderName::XRequestId : HeaderName::Other;
-    case 14: return equalsLowerLiteral(n, "content-length") ? HeaderName::ContentLength : HeaderName::Other;
-    case 15: return equalsLowerLiteral(n, "x-forwarded-for") ? HeaderName::XForwardedFor : HeaderName::Other;
-    case 16: return equalsLowerLiteral(n, "proxy-connection") ? HeaderName::ProxyConnection : HeaderName::Other;
+      if (equalsLower(n, kConnection)) return HeaderName::Connection;
+      return equalsLower(n, kKeepAlive) ? HeaderName::KeepAlive : HeaderName::Other;
+    case 12: return equalsLower(n, kXRequestId) ? HeaderName::XRequestId : HeaderName::Other;
+    case 14: return equalsLower(n, kContentLength) ? HeaderName::ContentLength : HeaderName::Other;
+    case 15: return equalsLower(n, kXForwardedFor) ? HeaderName::XForwardedFor : HeaderName::Other;
+    case 16: return equalsLower(n, kProxyConnection) ? HeaderName::ProxyConnection : HeaderName::Other;
     case 17:
-      if (equalsLowerLiteral(n, "transfer-encoding")) return HeaderName::TransferEncoding;
-      return equalsLowerLiteral(n, "x-forwarded-proto") ? HeaderName::XForwardedProto : HeaderName::Other;
+      if (equalsLower(n, kTransferEncoding)) return HeaderName::TransferEncoding;
+      return equalsLower(n, kXForwardedProto) ? HeaderName::XForwardedProto : HeaderName::Other;
     default: return HeaderName::Other;
   }
 }
