@@ -169,7 +169,10 @@ bool Log::configure(const LogOptions& cfg, std::string* err) {
 
 void Log::flush() {
   if (access_sink_ != nullptr) access_sink_->flushLines();
-  if (events_) events_->flush();
+  // Every loop turn calls this; most turns wrote no event (about 90
+  // instructions a turn for spdlog's flush of nothing).
+  if (events_ && events_written_) events_->flush();
+  events_written_ = false;
 }
 
 void Log::reopen() {
@@ -194,7 +197,10 @@ JsonWriter& Log::eventLine(LogLevel level, std::string_view event) {
 void Log::emit(LogLevel level) {
   if (!incident_tag_.empty()) event_line_.str("incident", incident_tag_);
   event_line_.endObject();
-  if (events_ && level >= level_) events_->log(toSpd(level), event_line_.view());
+  if (events_ && level >= level_) {
+    events_->log(toSpd(level), event_line_.view());
+    events_written_ = true;
+  }
   if (journal_ && level >= LogLevel::Info) journal_->append(event_line_.view());
 }
 

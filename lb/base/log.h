@@ -65,6 +65,7 @@ class Log {
   std::shared_ptr<spdlog::logger> access_;
   std::shared_ptr<spdlog::logger> events_;
   LogFdSink* access_sink_ = nullptr;  // access_'s sink, borrowed
+  bool events_written_ = false;  // an event line went to events_ since its last flush
   LogLevel level_ = LogLevel::Info;
   JsonWriter event_line_;
   Journal* journal_ = nullptr;  // borrowed
