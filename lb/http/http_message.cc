@@ -152,19 +152,7 @@ std::string_view trimOws(std::string_view s) {
   return s;
 }
 
-void HeaderCollector::onField(const char* at, size_t len) {
-  if (finished_) return;
-  if (!in_value_ && !headers_.empty() && headers_.back().name.data() + headers_.back().name.size() == at) {
-    auto& n = headers_.back().name;
-    n = std::string_view(n.data(), n.size() + len);
-  } else {
-    headers_.push_back(Header{std::string_view(at, len), std::string_view(at + len, 0)});
-  }
-  in_value_ = false;
-  last_ = at + len;
-}
-
-void HeaderCollector::onValue(const char* at, size_t len) {
+void HeaderCollector::onValueSlow(const char* at, size_t len) {
   if (finished_) return;
   if (headers_.empty()) return;
   auto& v = headers_.back().value;
