@@ -125,11 +125,6 @@ spdlog::level::level_enum toSpd(LogLevel l) {
 
 }  // namespace
 
-Log& log() {
-  static Log instance;
-  return instance;
-}
-
 std::string_view levelName(LogLevel level) {
   switch (level) {
     case LogLevel::Trace: return "trace";

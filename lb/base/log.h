@@ -73,7 +73,11 @@ class Log {
 };
 
 // The process-wide log (logging is inherently global; the loop is single-threaded).
-Log& log();
+// Inline: reached on every request (the static's guard is one load).
+inline Log& log() {
+  static Log instance;
+  return instance;
+}
 
 // Convenience: one event line with no extra fields.
 void logEvent(LogLevel level, std::string_view event, std::string_view message = {});
