@@ -3,6 +3,7 @@
 #include <sys/time.h>
 
 #include <cmath>
+#include <cstring>
 #include <ctime>
 
 namespace ballast {
@@ -70,7 +71,12 @@ char* writeIsoTimeNow(char* out) {
   // A year outside 1000..9999 would not be 19 bytes: pad or cut to keep the
   // fixed length the caller sized for (it never happens in practice).
   char* p = out;
-  for (size_t i = 0; i < 19; ++i) *p++ = i < cache.len ? cache.text[i] : '0';
+  if (cache.len == 19) {
+    std::memcpy(p, cache.text, 19);
+    p += 19;
+  } else {
+    for (size_t i = 0; i < 19; ++i) *p++ = i < cache.len ? cache.text[i] : '0';
+  }
   const int ms = static_cast<int>(tv.tv_usec / 1000);
   *p++ = '.';
   *p++ = static_cast<char>('0' + ms / 100);

@@ -125,11 +125,6 @@ spdlog::level::level_enum toSpd(LogLevel l) {
 
 }  // namespace
 
-Log& log() {
-  static Log instance;
-  return instance;
-}
-
 std::string_view levelName(LogLevel level) {
   switch (level) {
     case LogLevel::Trace: return "trace";
@@ -169,7 +164,10 @@ bool Log::configure(const LogOptions& cfg, std::string* err) {
 
 void Log::flush() {
   if (access_sink_ != nullptr) access_sink_->flushLines();
-  if (events_) events_->flush();
+  // Every loop turn calls this; most turns wrote no event (about 90
+  // instructions a turn for spdlog's flush of nothing).
+  if (events_ && events_written_) events_->flush();
+  events_written_ = false;
 }
 
 void Log::reopen() {
@@ -195,7 +193,10 @@ void Log::emit(LogLevel level) {
   if (!incident_tag_.empty()) event_line_.str("incident", incident_tag_);
   if (worker_index_ >= 0) event_line_.num("worker", static_cast<int64_t>(worker_index_));
   event_line_.endObject();
-  if (events_ && level >= level_) events_->log(toSpd(level), event_line_.view());
+  if (events_ && level >= level_) {
+    events_->log(toSpd(level), event_line_.view());
+    events_written_ = true;
+  }
   if (journal_ && level >= LogLevel::Info) journal_->append(event_line_.view());
 }
 

@@ -67,6 +67,7 @@ class Log {
   std::shared_ptr<spdlog::logger> access_;
   std::shared_ptr<spdlog::logger> events_;
   LogFdSink* access_sink_ = nullptr;  // access_'s sink, borrowed
+  bool events_written_ = false;  // an event line went to events_ since its last flush
   LogLevel level_ = LogLevel::Info;
   JsonWriter event_line_;
   Journal* journal_ = nullptr;  // borrowed
@@ -75,7 +76,11 @@ class Log {
 };
 
 // The process-wide log (logging is inherently global; the loop is single-threaded).
-Log& log();
+// Inline: reached on every request (the static's guard is one load).
+inline Log& log() {
+  static Log instance;
+  return instance;
+}
 
 // Convenience: one event line with no extra fields.
 void logEvent(LogLevel level, std::string_view event, std::string_view message = {});

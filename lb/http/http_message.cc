@@ -1,6 +1,7 @@
 #include "lb/http/http_message.h"
 
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cstring>
 
@@ -57,26 +58,90 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+namespace {
+
+// A lowercase name (letters and '-' only) as little-endian words, for
+// case-insensitive comparison eight bytes at a time: a word of the input
+// is ORed with `fold` (0x20 where the name has a letter, so 'A' and 'a'
+// both give 'a', and nothing else does) and compared with `value`. Exact
+// for any input bytes. Words at offsets 0, 8 and N - 9 (the last eight
+// bytes, overlapping); names up to eight bytes use the first only.
+template <size_t N>
+struct LowerName {
+  static constexpr size_t kLen = N - 1;
+  uint64_t value[3] = {};
+  uint64_t fold[3] = {};
+  constexpr explicit LowerName(const char (&lit)[N]) {
+    constexpr size_t offs[3] = {0, 8, kLen > 8 ? kLen - 8 : 0};
+    for (size_t w = 0; w < 3; ++w) {
+      for (size_t i = 0; i < 8 && offs[w] + i < kLen; ++i) {
+        const char c = lit[offs[w] + i];
+        value[w] |= static_cast<uint64_t>(static_cast<uint8_t>(c)) << (8 * i);
+        fold[w] |= static_cast<uint64_t>(c >= 'a' && c <= 'z' ? 0x20 : 0) << (8 * i);
+      }
+    }
+  }
+};
+
+// `n` (of exactly the name's length: the caller switched on it) is `name`
+// in any case.
+template <size_t N>
+bool equalsLower(std::string_view n, const LowerName<N>& name) {
+  static_assert(std::endian::native == std::endian::little, "the words are little-endian");
+  constexpr size_t kLen = LowerName<N>::kLen;
+  auto word = [&](size_t off, size_t len) {
+    uint64_t v = 0;
+    std::memcpy(&v, n.data() + off, len);
+    return v;
+  };
+  if constexpr (kLen <= 8) {
+    return (word(0, kLen) | name.fold[0]) == name.value[0];
+  } else if constexpr (kLen <= 16) {
+    return (word(0, 8) | name.fold[0]) == name.value[0] && (word(kLen - 8, 8) | name.fold[2]) == name.value[2];
+  } else {
+    return (word(0, 8) | name.fold[0]) == name.value[0] && (word(8, 8) | name.fold[1]) == name.value[1] &&
+           (word(kLen - 8, 8) | name.fold[2]) == name.value[2];
+  }
+}
+
+constexpr LowerName kTe("te");
+constexpr LowerName kHost("host");
+constexpr LowerName kExpect("expect");
+constexpr LowerName kUpgrade("upgrade");
+constexpr LowerName kTrailer("trailer");
+constexpr LowerName kConnection("connection");
+constexpr LowerName kKeepAlive("keep-alive");
+constexpr LowerName kXRequestId("x-request-id");
+constexpr LowerName kContentLength("content-length");
+constexpr LowerName kXForwardedFor("x-forwarded-for");
+constexpr LowerName kProxyConnection("proxy-connection");
+constexpr LowerName kTransferEncoding("transfer-encoding");
+constexpr LowerName kXForwardedProto("x-forwarded-proto");
+
+}  // namespace
+
 HeaderName classifyHeader(std::string_view n) {
   // Fixed hop-by-hop set (RFC 9110 7.6.1 plus the legacy Proxy-Connection),
   // the framing headers we re-emit, and those the proxy reads or writes.
+  // One switch on the length, then word compares (every header of every
+  // message passes through here, both ways).
   switch (n.size()) {
-    case 2: return iequals(n, "te") ? HeaderName::Te : HeaderName::Other;
-    case 4: return iequals(n, "host") ? HeaderName::Host : HeaderName::Other;
-    case 6: return iequals(n, "expect") ? HeaderName::Expect : HeaderName::Other;
+    case 2: return equalsLower(n, kTe) ? HeaderName::Te : HeaderName::Other;
+    case 4: return equalsLower(n, kHost) ? HeaderName::Host : HeaderName::Other;
+    case 6: return equalsLower(n, kExpect) ? HeaderName::Expect : HeaderName::Other;
     case 7:
-      if (iequals(n, "upgrade")) return HeaderName::Upgrade;
-      return iequals(n, "trailer") ? HeaderName::Trailer : HeaderName::Other;
+      if (equalsLower(n, kUpgrade)) return HeaderName::Upgrade;
+      return equalsLower(n, kTrailer) ? HeaderName::Trailer : HeaderName::Other;
     case 10:
-      if (iequals(n, "connection")) return HeaderName::Connection;
-      return iequals(n, "keep-alive") ? HeaderName::KeepAlive : HeaderName::Other;
-    case 12: return iequals(n, "x-request-id") ? HeaderName::XRequestId : HeaderName::Other;
-    case 14: return iequals(n, "content-length") ? HeaderName::ContentLength : HeaderName::Other;
-    case 15: return iequals(n, "x-forwarded-for") ? HeaderName::XForwardedFor : HeaderName::Other;
-    case 16: return iequals(n, "proxy-connection") ? HeaderName::ProxyConnection : HeaderName::Other;
+      if (equalsLower(n, kConnection)) return HeaderName::Connection;
+      return equalsLower(n, kKeepAlive) ? HeaderName::KeepAlive : HeaderName::Other;
+    case 12: return equalsLower(n, kXRequestId) ? HeaderName::XRequestId : HeaderName::Other;
+    case 14: return equalsLower(n, kContentLength) ? HeaderName::ContentLength : HeaderName::Other;
+    case 15: return equalsLower(n, kXForwardedFor) ? HeaderName::XForwardedFor : HeaderName::Other;
+    case 16: return equalsLower(n, kProxyConnection) ? HeaderName::ProxyConnection : HeaderName::Other;
     case 17:
-      if (iequals(n, "transfer-encoding")) return HeaderName::TransferEncoding;
-      return iequals(n, "x-forwarded-proto") ? HeaderName::XForwardedProto : HeaderName::Other;
+      if (equalsLower(n, kTransferEncoding)) return HeaderName::TransferEncoding;
+      return equalsLower(n, kXForwardedProto) ? HeaderName::XForwardedProto : HeaderName::Other;
     default: return HeaderName::Other;
   }
 }
@@ -87,19 +152,7 @@ std::string_view trimOws(std::string_view s) {
   return s;
 }
 
-void HeaderCollector::onField(const char* at, size_t len) {
-  if (finished_) return;
-  if (!in_value_ && !headers_.empty() && headers_.back().name.data() + headers_.back().name.size() == at) {
-    auto& n = headers_.back().name;
-    n = std::string_view(n.data(), n.size() + len);
-  } else {
-    headers_.push_back(Header{std::string_view(at, len), std::string_view(at + len, 0)});
-  }
-  in_value_ = false;
-  last_ = at + len;
-}
-
-void HeaderCollector::onValue(const char* at, size_t len) {
+void HeaderCollector::onValueSlow(const char* at, size_t len) {
   if (finished_) return;
   if (headers_.empty()) return;
   auto& v = headers_.back().value;
@@ -292,6 +345,24 @@ void buildRequestHead(std::string& out, std::string_view method, std::string_vie
   w.lit("\r\n");
 }
 
+namespace {
+
+// The bytes of a reg-name (RFC 3986 3.2.2): unreserved, sub-delims and '%'
+// (one lookup per byte of every Host value).
+constexpr std::array<bool, 256> kRegNameByte = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                            c == '.' || c == '_' || c == '~';
+    const bool sub_delim = c == '!' || c == '$' || c == '&' || c == '\'' || c == '(' || c == ')' || c == '*' ||
+                           c == '+' || c == ',' || c == ';' || c == '=';
+    t[static_cast<size_t>(c)] = unreserved || sub_delim || c == '%';
+  }
+  return t;
+}();
+
+}  // namespace
+
 bool validAuthority(std::string_view a) {
   std::string_view host = a;
   std::string_view port;
@@ -325,11 +396,7 @@ bool validAuthority(std::string_view a) {
     if (c < '0' || c > '9') return false;
   }
   for (char c : host) {
-    const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                            c == '.' || c == '_' || c == '~';
-    const bool sub_delim = c == '!' || c == '$' || c == '&' || c == '\'' || c == '(' || c == ')' || c == '*' ||
-                           c == '+' || c == ',' || c == ';' || c == '=';
-    if (!unreserved && !sub_delim && c != '%') return false;
+    if (!kRegNameByte[static_cast<unsigned char>(c)]) return false;
   }
   return true;
 }

@@ -74,17 +74,7 @@ std::string_view trimOws(std::string_view s);
 // and folded() says it happened (a request is refused for it).
 class HeaderCollector {
  public:
-  // `reserve`: room for 32 headers now; false for one whose memory comes
-  // later through swapStorage().
-  explicit HeaderCollector(bool reserve = true) {
-    if (reserve) headers_.reserve(32);
-  }
-  // Exchanges the header list's memory with `v` (cleared first): a client
-  // connection parks it while idle (RequestStorage).
-  void swapStorage(std::vector<Header>& v) {
-    headers_.clear();
-    headers_.swap(v);
-  }
+  HeaderCollector() { headers_.reserve(32); }
   void reset() {
     headers_.clear();
     in_value_ = false;
@@ -97,8 +87,30 @@ class HeaderCollector {
     buf_begin_ = begin;
     buf_end_ = end;
   }
-  void onField(const char* at, size_t len);
-  void onValue(const char* at, size_t len);
+  // Inline: llhttp calls these for every header of every message. The
+  // rare cases (a value in pieces, a fold) are in onValueSlow.
+  void onField(const char* at, size_t len) {
+    if (finished_) return;
+    if (!in_value_ && !headers_.empty() && headers_.back().name.data() + headers_.back().name.size() == at) {
+      auto& n = headers_.back().name;
+      n = std::string_view(n.data(), n.size() + len);
+    } else {
+      headers_.push_back(Header{std::string_view(at, len), std::string_view(at + len, 0)});
+    }
+    in_value_ = false;
+    last_ = at + len;
+  }
+  void onValue(const char* at, size_t len) {
+    // The usual case: the first piece of a value, at most two bytes (": ")
+    // after its name, so no gap where a fold could be.
+    if (!finished_ && !in_value_ && !headers_.empty() && (last_ == nullptr || at <= last_ + 2)) {
+      headers_.back().value = std::string_view(at, len);
+      last_ = at + len;
+      in_value_ = true;
+      return;
+    }
+    onValueSlow(at, len);
+  }
   // Trims the values and classifies the names; call once at the end of the
   // head. Fields after it (a chunked body's trailer section, which is not
   // forwarded) are ignored: they are neither collected nor counted, and
@@ -121,6 +133,7 @@ class HeaderCollector {
   const char* last_ = nullptr;
   const char* buf_begin_ = nullptr;
   const char* buf_end_ = nullptr;
+  void onValueSlow(const char* at, size_t len);
 };
 
 // The header names listed in `Connection:` values, plus the fixed hop-by-hop

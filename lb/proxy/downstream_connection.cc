@@ -26,16 +26,15 @@ thread_local BufferPool read_buffers;
 
 DownstreamConnection::DownstreamConnection(ProxyContext& ctx, std::shared_ptr<tls::ServerContext> tls,
                                            const std::string& listener_name)
-    : ctx_(ctx), request_(*this) {
+    : ctx_(ctx) {
   if (tls) {
     transport_ = std::make_unique<tls::TlsTransport>(ctx_.loop(), static_cast<TransportUser&>(*this), std::move(tls),
                                                      listener_name);
   } else {
     transport_ = std::make_unique<TcpTransport>(ctx_.loop(), static_cast<TransportUser&>(*this));
   }
-  uv_timer_init(ctx_.loop(), &timer_);
+  timer_.init(ctx_.loop(), this, &DownstreamConnection::onTimer);
   uv_timer_init(ctx_.loop(), &request_timer_);
-  timer_.data = this;
   request_timer_.data = this;
   llhttp_init(&parser_, HTTP_REQUEST, parserSettings<DownstreamConnection>());
   parser_.data = this;
@@ -47,6 +46,7 @@ DownstreamConnection::DownstreamConnection(ProxyContext& ctx, std::shared_ptr<tl
 
 DownstreamConnection::~DownstreamConnection() {
   if (buf_) read_buffers.put(std::move(buf_), cap_);
+  ProxyRequest::release(std::move(request_));  // aborted by close()
   if (counted_client_) ctx_.clientClosed(client_ip_);
   ctx_.clients().erase(this);
   if (ctx_.on_client_closed) ctx_.on_client_closed();
@@ -95,16 +95,16 @@ void DownstreamConnection::close() {
   phase_ = Phase::Closing;
   ctx_.clientConnectionClosing();
   setGauge(Gauge::None);
-  request_.abort();
+  if (request_) request_->abort();
   timer_kind_ = TimerKind::None;
-  uv_timer_stop(&timer_);
+  timer_.stop();
   if (reading_) transport_->readStop();
   reading_ = false;
   // A pending write is cancelled (UV_ECANCELED) before the close callbacks.
   uv_timer_stop(&request_timer_);
   ++pending_closes_;  // the transport's, counted down in onTransportClosed
   transport_->close();
-  closeHandles(this, {asHandle(&timer_), asHandle(&request_timer_)});
+  closeHandles(this, {timer_.handle(), asHandle(&request_timer_)});
 }
 
 void DownstreamConnection::onTransportClosed() {
@@ -113,7 +113,7 @@ void DownstreamConnection::onTransportClosed() {
 
 void DownstreamConnection::kill() {
   if (phase_ == Phase::Closing) return;
-  request_.setTermination(Termination{'K', '-'});
+  if (request_) request_->setTermination(Termination{'K', '-'});
   close();
 }
 
@@ -140,9 +140,9 @@ void DownstreamConnection::toIdle() {
   phase_ = Phase::Idle;
   eof_while_waiting_ = false;
   // An idle keep-alive connection holds no read buffer (nginx and HAProxy
-  // do the same): thousands of idle clients cost their sockets and this
-  // object, not 16 KiB each. The next read allocates it again.
-  if (end_ == 0 && buf_) releaseBuffer();
+  // do the same) and no request: thousands of idle clients cost their
+  // sockets and this object, not 16 KiB each. The next read takes both again.
+  if (end_ == 0) releaseBuffer();
   setGauge(Gauge::Idle);
   updateReading();
   updateTimer(true);
@@ -196,20 +196,20 @@ void DownstreamConnection::updateTimer(bool progress) {
     ms = static_cast<uint64_t>(t.client_idle.count());
   }
   if (want == TimerKind::None) {
-    if (timer_kind_ != TimerKind::None) uv_timer_stop(&timer_);
+    if (timer_kind_ != TimerKind::None) timer_.stop();
     timer_kind_ = TimerKind::None;
     return;
   }
   if (want == timer_kind_ && !progress) return;
   timer_kind_ = want;
-  uv_timer_start(&timer_, &DownstreamConnection::onTimer, ms, 0);
+  timer_.start(ms);
 }
 
 void DownstreamConnection::updateReading() {
   if (phase_ == Phase::Lingering) return;  // reads (and discards) from onLingerShutdown on
   if (phase_ == Phase::Tunnel) {
     // One read at a time: the next waits until the backend took this one.
-    const bool want = !tunnel_eof_ && !request_.holdsClientBuffer();
+    const bool want = !tunnel_eof_ && !requestHoldsBuffer();
     if (want && !reading_) {
       reading_ = transport_->readStart() == 0;
     } else if (!want && reading_) {
@@ -220,7 +220,7 @@ void DownstreamConnection::updateReading() {
   }
   bool want = (phase_ == Phase::Idle || phase_ == Phase::ReadingHead || phase_ == Phase::ReadingBody ||
                (phase_ == Phase::Waiting && !eof_while_waiting_)) &&
-              !request_.holdsClientBuffer() && end_ < cap_ && local_status_ == 0 && !parse_posted_;
+              !requestHoldsBuffer() && end_ < cap_ && local_status_ == 0 && !parse_posted_;
   if (want && !reading_) {
     reading_ = transport_->readStart() == 0;
   } else if (!want && reading_) {
@@ -239,30 +239,23 @@ void DownstreamConnection::updateReading() {
 
 
 void DownstreamConnection::releaseBuffer() {
-  read_buffers.put(std::move(buf_), cap_);
-  head_.headers.setBuffer(nullptr, nullptr);
+  if (buf_) read_buffers.put(std::move(buf_), cap_);
   start_ = end_ = 0;
-  parkStorage();
+  ProxyRequest::release(std::move(request_));
 }
 
-void DownstreamConnection::parkStorage() {
-  if (storage_parked_) return;
-  head_.headers.swapStorage(request_.storage().headers);
-  request_.parkStorage();
-  storage_parked_ = true;
-}
-
-void DownstreamConnection::unparkStorage() {
-  if (!storage_parked_) return;
-  head_.headers.swapStorage(request_.storage().headers);
-  storage_parked_ = false;
+ProxyRequest& DownstreamConnection::request() {
+  if (request_ == nullptr) {
+    request_ = ProxyRequest::acquire(*this);
+    if (buf_) request_->head().headers.setBuffer(buf_.get(), buf_.get() + cap_);
+  }
+  return *request_;
 }
 
 uv_buf_t DownstreamConnection::onTransportAlloc() {
   if (!buf_) {
     buf_ = read_buffers.get(cap_);
-    head_.headers.setBuffer(buf_.get(), buf_.get() + cap_);
-    unparkStorage();
+    request().head().headers.setBuffer(buf_.get(), buf_.get() + cap_);
   }
   return uv_buf_init(buf_.get() + end_, static_cast<unsigned>(cap_ - end_));
 }
@@ -286,14 +279,14 @@ void DownstreamConnection::onTransportRead(ssize_t nread) {
       self->transport_->readStop();
       self->reading_ = false;
       self->tunnel_eof_ = nread == UV_EOF;
-      self->request_.onTunnelClientEof(nread == UV_EOF);
+      self->request().onTunnelClientEof(nread == UV_EOF);
       return;
     }
     const char* at = self->buf_.get() + self->end_;
     self->end_ += static_cast<size_t>(nread);
     self->bytes_in_ += static_cast<uint64_t>(nread);
     BALLAST_METRIC(processStats().bytes_in += static_cast<uint64_t>(nread));
-    self->request_.onTunnelFromClient(at, static_cast<size_t>(nread));
+    self->request().onTunnelFromClient(at, static_cast<size_t>(nread));
     if (self->phase_ == Phase::Tunnel) self->updateReading();
     return;
   }
@@ -335,11 +328,11 @@ void DownstreamConnection::replyAndClose(int status, std::string_view why, Error
   // HEAD refused before its head was complete still gets no body (found
   // by the request fuzz target): the parser has its method once the
   // request line reached its target ("HEAD /x ..."; not "HEAD\x02...").
-  const bool head = phase_ != Phase::Idle && parser_.method == HTTP_HEAD && !head_.url.empty();
+  const bool head = phase_ != Phase::Idle && parser_.method == HTTP_HEAD && !request().head().url.empty();
   phase_ = Phase::Waiting;
   updateReading();
   updateTimer(false);
-  request_.localReplyAndClose(status, why, kind, head);
+  request().localReplyAndClose(status, why, kind, head);
 }
 
 bool DownstreamConnection::checkBodyRate(size_t nread) {
@@ -362,8 +355,8 @@ bool DownstreamConnection::checkBodyRate(size_t nread) {
   }
   // A client trickling its body holds a connection and a backend request:
   // the slow-upload half of slowloris.
-  request_.setTermination(Termination{'c', 'R'});
-  if (request_.responseStarted()) {
+  request().setTermination(Termination{'c', 'R'});
+  if (request().responseStarted()) {
     close();
   } else {
     replyAndClose(408, "request body arrives too slowly (under limits.min_body_rate)", ErrorKind::BodyTooSlow);
@@ -457,9 +450,9 @@ void DownstreamConnection::parse() {
     updateReading();
     return;
   }
-  request_.afterParse();
+  request().afterParse();
   if (phase_ == Phase::Closing) return;
-  if (phase_ == Phase::ReadingBody && start_ == end_ && !request_.holdsClientBuffer()) start_ = end_ = 0;
+  if (phase_ == Phase::ReadingBody && start_ == end_ && !requestHoldsBuffer()) start_ = end_ = 0;
   updateReading();
 }
 
@@ -481,7 +474,7 @@ void DownstreamConnection::requestBufferReleased() {
     updateReading();
     return;
   }
-  if (phase_ == Phase::ReadingBody && start_ == end_ && !request_.holdsClientBuffer()) {
+  if (phase_ == Phase::ReadingBody && start_ == end_ && !requestHoldsBuffer()) {
     start_ = end_ = 0;
   }
   updateReading();
@@ -499,7 +492,7 @@ void DownstreamConnection::onTransportWriteDone(int status) {
   DownstreamConnection* self = this;
   if (self->phase_ == Phase::Closing) return;
   self->updateTimer(false);
-  self->request_.onClientWriteDone(status);
+  if (self->request_) self->request_->onClientWriteDone(status);
 }
 
 void DownstreamConnection::requestFinished(bool close_conn) {
@@ -534,7 +527,7 @@ void DownstreamConnection::closeAfterAnswer(bool client_may_send) {
   if (reading_) transport_->readStop();
   reading_ = false;
   timer_kind_ = TimerKind::None;
-  uv_timer_stop(&timer_);
+  timer_.stop();
   // The shutdown waits for the answer's pending write, then sends FIN (TLS:
   // close_notify first).
   if (transport_->shutdown() != 0) close();
@@ -613,10 +606,11 @@ void DownstreamConnection::onRequestTimer(uv_timer_t* t) {
   auto* self = static_cast<DownstreamConnection*>(t->data);
   const RequestTimer kind = self->request_timer_kind_;
   self->request_timer_kind_ = RequestTimer::None;
+  if (self->request_ == nullptr) return;  // armed only while a request is held
   if (kind == RequestTimer::Queue) {
-    self->request_.onQueueTimeout();
+    self->request_->onQueueTimeout();
   } else if (kind == RequestTimer::DrillDelay) {
-    self->request_.onDrillDelayOver();
+    self->request_->onDrillDelayOver();
   }
 }
 
@@ -634,18 +628,18 @@ void DownstreamConnection::onTimer(uv_timer_t* t) {
       // comes back if nothing does.
       if (self->reading_ && self->inputPending()) {
         self->timer_kind_ = TimerKind::Idle;
-        uv_timer_start(&self->timer_, &DownstreamConnection::onTimer, kPendingInputRecheckMs, 0);
+        self->timer_.start(kPendingInputRecheckMs);
         break;
       }
       self->close();  // idle keep-alive, or nothing sent: close silently
       break;
     case TimerKind::Head:
-      self->request_.setTermination(Termination{'c', 'R'});
+      self->request().setTermination(Termination{'c', 'R'});
       self->replyAndClose(408, "request head not received in time", ErrorKind::RequestTimeout);
       break;
     case TimerKind::Body:
-      self->request_.setTermination(Termination{'c', 'R'});
-      if (self->request_.responseStarted()) {
+      self->request().setTermination(Termination{'c', 'R'});
+      if (self->request().responseStarted()) {
         self->close();
       } else {
         self->replyAndClose(408, "request body not received in time", ErrorKind::RequestTimeout);
@@ -653,14 +647,14 @@ void DownstreamConnection::onTimer(uv_timer_t* t) {
       break;
     case TimerKind::Write:
       // A pending write to the client made no progress for client_idle.
-      self->request_.setTermination(Termination{'c', 'D'});
+      if (self->request_) self->request_->setTermination(Termination{'c', 'D'});
       self->close();
       break;
     case TimerKind::Linger:
       self->close();
       break;
     case TimerKind::Tunnel:
-      self->request_.onTunnelIdle();
+      self->request().onTunnelIdle();
       break;
     case TimerKind::None:
       break;
@@ -671,7 +665,7 @@ void DownstreamConnection::onTimer(uv_timer_t* t) {
 
 int DownstreamConnection::onMessageBegin(llhttp_t* p) {
   auto* self = static_cast<DownstreamConnection*>(p->data);
-  self->head_.reset();
+  self->request().head().reset();
   self->trailer_bytes_ = 0;
   self->empty_lines_ = 0;
   self->phase_ = Phase::ReadingHead;
@@ -683,7 +677,7 @@ int DownstreamConnection::onMessageBegin(llhttp_t* p) {
 
 int DownstreamConnection::onUrl(llhttp_t* p, const char* at, size_t len) {
   auto* self = static_cast<DownstreamConnection*>(p->data);
-  auto& u = self->head_.url;
+  auto& u = self->request().head().url;
   if (!u.empty() && u.data() + u.size() == at) {
     u = std::string_view(u.data(), u.size() + len);
   } else {
@@ -717,9 +711,9 @@ bool DownstreamConnection::trailerBytes(size_t len) {
 int DownstreamConnection::onHeaderField(llhttp_t* p, const char* at, size_t len) {
   auto* self = static_cast<DownstreamConnection*>(p->data);
   if (self->phase_ == Phase::ReadingBody) return self->trailerBytes(len) ? 0 : HPE_USER;
-  self->head_.headers.onField(at, len);
+  self->request().head().headers.onField(at, len);
   // A cap on header lines, whatever their size (per-header work).
-  if (self->head_.headers.headers().size() > self->ctx_.runtime()->config->limits.max_headers) {
+  if (self->request().head().headers.headers().size() > self->ctx_.runtime()->config->limits.max_headers) {
     self->refuse(431, ErrorKind::HeadTooLarge, "too many header lines");
     return HPE_USER;
   }
@@ -729,13 +723,13 @@ int DownstreamConnection::onHeaderField(llhttp_t* p, const char* at, size_t len)
 int DownstreamConnection::onHeaderValue(llhttp_t* p, const char* at, size_t len) {
   auto* self = static_cast<DownstreamConnection*>(p->data);
   if (self->phase_ == Phase::ReadingBody) return self->trailerBytes(len) ? 0 : HPE_USER;
-  self->head_.headers.onValue(at, len);
+  self->request().head().headers.onValue(at, len);
   return 0;
 }
 
 int DownstreamConnection::onHeadersComplete(llhttp_t* p) {
   auto* self = static_cast<DownstreamConnection*>(p->data);
-  auto& h = self->head_;
+  auto& h = self->request().head();
   // Head size: from the first byte of this message (always buf_[0], see the
   // buffer discipline) to the end of the last header line, plus the final CRLF.
   const char* last = h.headers.lastByte() ? h.headers.lastByte() : h.url.data() + h.url.size();
@@ -818,7 +812,7 @@ int DownstreamConnection::onHeadersComplete(llhttp_t* p) {
   // Without a body the message completes right after this callback (and
   // stops the timer): no point re-arming it for a body.
   if (h.framing != BodyFraming::None) self->updateTimer(true);
-  int status = self->request_.onRequestHead(h);
+  int status = self->request().onRequestHead(h);
   if (status != 0) {
     switch (status) {
       case 413: self->refuse(status, ErrorKind::BodyTooLarge, "request body too large"); break;
@@ -835,7 +829,7 @@ int DownstreamConnection::onHeadersComplete(llhttp_t* p) {
 
 int DownstreamConnection::onBody(llhttp_t* p, const char* at, size_t len) {
   auto* self = static_cast<DownstreamConnection*>(p->data);
-  int status = self->request_.onRequestBody(at, len);
+  int status = self->request().onRequestBody(at, len);
   if (status != 0) {
     self->refuse(status, ErrorKind::BodyTooLarge, "request body too large");
     return HPE_USER;
@@ -845,7 +839,7 @@ int DownstreamConnection::onBody(llhttp_t* p, const char* at, size_t len) {
 
 int DownstreamConnection::onMessageComplete(llhttp_t* p) {
   auto* self = static_cast<DownstreamConnection*>(p->data);
-  self->request_.onRequestComplete();
+  self->request().onRequestComplete();
   self->phase_ = Phase::Waiting;
   self->updateTimer(false);
   return HPE_PAUSED;

@@ -44,6 +44,7 @@
 #include <memory>
 #include <string>
 
+#include "lb/base/deadline_timer.h"
 #include "lb/base/transport.h"
 #include "lb/base/write_batch.h"
 #include "lb/proxy/proxy_request.h"
@@ -202,23 +203,24 @@ class DownstreamConnection final : private TransportUser {
   size_t trailer_bytes_ = 0;
 
   std::unique_ptr<Transport> transport_;  // the socket: plain TCP or TLS
-  uv_timer_t timer_;
+  DeadlineTimer timer_;
   uv_timer_t request_timer_;
   RequestTimer request_timer_kind_ = RequestTimer::None;
   uint64_t linger_deadline_ = 0;  // loop time the lingering ends at the latest
   llhttp_t parser_;
-  RequestHead head_;
-  ProxyRequest request_;
 
+  // The read buffer and the request (its head, state and working memory)
+  // come from free lists when bytes arrive (onTransportAlloc) and go back
+  // when the connection goes idle with nothing buffered (releaseBuffer):
+  // an idle keep-alive connection holds neither. Invariant: no request
+  // => none in progress.
   std::unique_ptr<char[]> buf_;
+  std::unique_ptr<ProxyRequest> request_;
+  // The request, taken from the free list if the connection holds none.
+  ProxyRequest& request();
+  // The request holds body bytes that point into buf_.
+  bool requestHoldsBuffer() const { return request_ != nullptr && request_->holdsClientBuffer(); }
   size_t cap_ = 0;
-  // The request's working memory (RequestStorage, with the header list
-  // swapped into head_) is in the pool while no read buffer is held (an
-  // idle connection): releaseBuffer() parks it, the next read takes it
-  // back. Invariant: parked => no request in progress.
-  bool storage_parked_ = true;
-  void parkStorage();
-  void unparkStorage();
   // Bytes (or an EOF) wait in the socket, not yet read by the loop.
   bool inputPending() const;
   // An idle timer that found input pending looks again this much later if

@@ -34,39 +34,48 @@ RequestStorage RequestStorage::fresh() {
   s.request_id.reserve(40);
   s.method.reserve(16);
   s.path.reserve(256);
-  s.headers.reserve(32);
   s.req_batch = WriteBatch();
   s.resp_batch = WriteBatch();
   return s;
 }
 
-// Storage starts parked: the connection takes it when bytes arrive.
-ProxyRequest::ProxyRequest(DownstreamConnection& conn) : conn_(conn) {}
+ProxyRequest::ProxyRequest() : st_(RequestStorage::fresh()) {}
 
 namespace {
 
-// Parked storage of idle connections; at most kCachedStorage wait, the
-// rest are freed.
-constexpr size_t kCachedStorage = 64;
-thread_local std::vector<std::unique_ptr<RequestStorage>> storage_pool;
+// Requests of no connection (ProxyRequest::acquire and release). One list
+// per thread: one loop per thread.
+thread_local std::vector<std::unique_ptr<ProxyRequest>> free_requests;
 
 }  // namespace
 
-void ProxyRequest::takeStorage() {
-  if (storage_pool.empty()) {
-    st_ = std::make_unique<RequestStorage>(RequestStorage::fresh());
-    return;
+std::unique_ptr<ProxyRequest> ProxyRequest::acquire(DownstreamConnection& conn) {
+  std::unique_ptr<ProxyRequest> r;
+  if (free_requests.empty()) {
+    r.reset(new ProxyRequest());
+  } else {
+    r = std::move(free_requests.back());
+    free_requests.pop_back();
   }
-  st_ = std::move(storage_pool.back());
-  storage_pool.pop_back();
+  r->conn_ = &conn;
+  return r;
 }
 
-void ProxyRequest::parkStorage() {
-  assert((state_ == RequestState::Idle || state_ == RequestState::Done) && "storage parked under a request");
-  n_explain_ = 0;
-  if (st_ == nullptr) return;
-  if (storage_pool.size() < kCachedStorage) storage_pool.push_back(std::move(st_));
-  st_.reset();
+void ProxyRequest::release(std::unique_ptr<ProxyRequest> r) {
+  if (r == nullptr) return;
+  assert((r->state_ == RequestState::Idle || r->state_ == RequestState::Done) && "request released in flight");
+  DeferredQueue& deferred = r->conn_->context().deferred();
+  r->conn_ = nullptr;
+  r->head_.headers.setBuffer(nullptr, nullptr);
+  free_requests.push_back(std::move(r));
+  if (free_requests.size() > kCached) {
+    // The oldest go: the newest may be the one whose call is still running.
+    deferred.post([] {
+      if (free_requests.size() <= kCached) return;
+      const auto surplus = static_cast<std::ptrdiff_t>(free_requests.size() - kCached);
+      free_requests.erase(free_requests.begin(), free_requests.begin() + surplus);
+    });
+  }
 }
 
 ProxyRequest::~ProxyRequest() { abort(); }
@@ -76,7 +85,7 @@ void ProxyRequest::transitionTo(RequestState s) {
   state_ = s;
 }
 
-uint64_t ProxyRequest::loopNow() const { return uv_now(conn_.context().loop()); }
+uint64_t ProxyRequest::loopNow() const { return uv_now(conn_->context().loop()); }
 
 void ProxyRequest::noteClientLimit() {
   // One line a second at most: a client over its limit tends to keep trying.
@@ -88,7 +97,7 @@ void ProxyRequest::noteClientLimit() {
     return;
   }
   auto& j = log().eventLine(LogLevel::Warn, "client_connection_limit");
-  j.str("client", conn_.clientAddr()).num("limit", static_cast<uint64_t>(runtime_->config->limits.max_connections_per_client));
+  j.str("client", conn_->clientAddr()).num("limit", static_cast<uint64_t>(runtime_->config->limits.max_connections_per_client));
   j.num("suppressed_since_last", suppressed);
   log().emit(LogLevel::Warn);
   last_ms = now;
@@ -97,7 +106,7 @@ void ProxyRequest::noteClientLimit() {
 
 void ProxyRequest::beginRequest() {
   transitionTo(RequestState::PickingBackend);
-  runtime_ = conn_.context().runtime();
+  runtime_ = conn_->context().runtime();
   pool_ = nullptr;
   backend_ = nullptr;
   upstream_ = nullptr;
@@ -170,10 +179,10 @@ int ProxyRequest::onRequestHead(RequestHead& h) {
   if (has_rid) {
     storage().request_id.assign(h.request_id);
   } else {
-    conn_.context().requestIds().next(storage().request_id);
+    conn_->context().requestIds().next(storage().request_id);
   }
 
-  if (conn_.overClientLimit()) {
+  if (conn_->overClientLimit()) {
     noteClientLimit();
     return 429;
   }
@@ -233,7 +242,7 @@ int ProxyRequest::onRequestHead(RequestHead& h) {
     host = authority;
     url = origin_path;
   }
-  const RouteRequest route_request(host, url, h.method_name, h.headers.headers(), conn_.clientIp());
+  const RouteRequest route_request(host, url, h.method_name, h.headers.headers(), conn_->clientIp());
   const Route* route = runtime_->router.match(route_request);
   if (route != nullptr) {
     route_name_ = route->name;
@@ -283,7 +292,7 @@ int ProxyRequest::onRequestHead(RequestHead& h) {
     // What the balancer needs from the head, read before the head is gone.
     const config::PoolConfig& pc = pool_->config();
     if (pc.balance == config::Balance::ConsistentHash) {
-      pick_.has_hash = requestHash(pc.hash_key, h.headers.headers(), url, conn_.clientIp(), &pick_.hash);
+      pick_.has_hash = requestHash(pc.hash_key, h.headers.headers(), url, conn_->clientIp(), &pick_.hash);
     }
     std::string_view sticky;
     if (pc.sticky && cookieValue(h.headers.headers(), pc.sticky->cookie, &sticky) && sticky.size() <= 64) {
@@ -300,7 +309,7 @@ int ProxyRequest::onRequestHead(RequestHead& h) {
     replayable_ = h.framing == BodyFraming::Chunked || h.content_length <= limit;
     if (replayable_ && storage().replay.capacity() < want) storage().replay.reserve(want);
   }
-  ForwardInfo info{conn_.clientIp(), conn_.secure() ? "https" : "http", storage().request_id, !has_rid, absolute ? authority : std::string_view(),
+  ForwardInfo info{conn_->clientIp(), conn_->secure() ? "https" : "http", storage().request_id, !has_rid, absolute ? authority : std::string_view(),
                    upgrade_};
   if (!route_.host.empty()) info.host_override = route_.host;  // rewrite.host
   buildRequestHead(storage().req_head, h.method_name, url, h.headers.headers(), h.hop, info, h.framing, h.content_length);
@@ -372,7 +381,7 @@ void ProxyRequest::start() {
     transitionTo(RequestState::Delayed);
     // +1: the loop's clock counts whole milliseconds, so a timer of `ms`
     // may fire up to 1 ms early; a held request waits at least the delay.
-    conn_.startRequestTimer(DownstreamConnection::RequestTimer::DrillDelay, ms + 1);
+    conn_->startRequestTimer(DownstreamConnection::RequestTimer::DrillDelay, ms + 1);
     return;
   }
   if (drill_status_ != 0) {
@@ -385,7 +394,7 @@ void ProxyRequest::start() {
   if (picked.status == PickStatus::Full) {
     if (!pool_->enqueue(*this, pick_, loopNow())) return refuseQueued(false);
     transitionTo(RequestState::Queued);
-    conn_.startRequestTimer(DownstreamConnection::RequestTimer::Queue,
+    conn_->startRequestTimer(DownstreamConnection::RequestTimer::Queue,
                             static_cast<uint64_t>(pool_->config().queue->timeout.count()));
     return;
   }
@@ -408,7 +417,7 @@ void ProxyRequest::onDrillDelayOver() {
 
 void ProxyRequest::onDispatched(Backend& b) {
   // The pool picked (and counted) `b` for this request.
-  conn_.stopRequestTimer();
+  conn_->stopRequestTimer();
   const uint64_t now = loopNow();
   BALLAST_METRIC(pool_->stats().queue_wait.observe(
       static_cast<double>(now >= enqueuedMs() ? now - enqueuedMs() : 0) / 1000.0));
@@ -420,7 +429,7 @@ void ProxyRequest::onDispatched(Backend& b) {
 
 void ProxyRequest::leaveQueue() {
   if (!queued()) return;
-  conn_.stopRequestTimer();
+  conn_->stopRequestTimer();
   if (pool_ != nullptr) pool_->leaveQueue(*this);
 }
 
@@ -490,7 +499,7 @@ void ProxyRequest::connectTo(Backend* b, bool fresh_only) {
   }
   transitionTo(RequestState::Connecting);
   ++b->stats().connections_new;
-  upstream_ = UpstreamConnection::connect(conn_.context().upstream(), b->shared_from_this(), timeouts, this,
+  upstream_ = UpstreamConnection::connect(conn_->context().upstream(), b->shared_from_this(), timeouts, this,
                                           pool_->tls());
 }
 
@@ -511,7 +520,7 @@ void ProxyRequest::flushRequest() {
     written_ = true;
     if (upstream_->writePending()) return;  // onUpstreamWritten continues
     storage().req_batch.clear();
-    conn_.requestBufferReleased();
+    conn_->requestBufferReleased();
   }
   if (request_complete_ && upstream_ != nullptr) {
     upstream_->expectResponse();
@@ -522,7 +531,7 @@ void ProxyRequest::flushRequest() {
 void ProxyRequest::onUpstreamWritten() {
   if (state_ == RequestState::Tunnel) {
     storage().req_batch.clear();
-    conn_.tunnelActivity();
+    conn_->tunnelActivity();
     if (!tunnel_early_.empty()) {
       // The upgrade request's head went out: now the bytes that followed it.
       const std::string_view early = tunnel_early_;
@@ -530,12 +539,12 @@ void ProxyRequest::onUpstreamWritten() {
       onTunnelFromClient(early.data(), early.size());
       return;
     }
-    conn_.requestBufferReleased();
+    conn_->requestBufferReleased();
     maybeEndTunnel();
     return;
   }
   storage().req_batch.clear();
-  conn_.requestBufferReleased();
+  conn_->requestBufferReleased();
   flushRequest();
 }
 
@@ -549,8 +558,9 @@ void ProxyRequest::onUpstreamInterim(UpstreamConnection& c) {
 
 bool ProxyRequest::onUpstreamHead(UpstreamConnection& c) {
   const int code = c.status();
-  endExplainAttempt("response", code);
-  BALLAST_METRIC(backend_->stats().response_duration.observe(static_cast<double>(nowNs() - attempt_start_ns_) / 1e9));
+  const uint64_t now_ns = nowNs();
+  endExplainAttempt("response", code, now_ns);
+  BALLAST_METRIC(backend_->stats().response_duration.observe(static_cast<double>(now_ns - attempt_start_ns_) / 1e9));
   if (code >= 500) {
     pool_->recordFailure(*backend_, "status " + std::to_string(code), loopNow());
   } else {
@@ -665,12 +675,12 @@ void ProxyRequest::onUpstreamReadDone() {
 }
 
 void ProxyRequest::flushResponse() {
-  if (conn_.writePending()) return;
+  if (conn_->writePending()) return;
   if (!storage().resp_batch.empty()) {
     size_t n = storage().resp_batch.bytes();
-    int r = conn_.write(storage().resp_batch);
+    int r = conn_->write(storage().resp_batch);
     if (r < 0) {
-      conn_.close();  // client gone; close() aborts this request
+      conn_->close();  // client gone; close() aborts this request
       return;
     }
     bytes_out_ += n;
@@ -686,12 +696,12 @@ void ProxyRequest::flushResponse() {
 
 void ProxyRequest::onClientWriteDone(int status) {
   if (status < 0) {
-    conn_.close();
+    conn_->close();
     return;
   }
   storage().resp_batch.clear();
   if (state_ == RequestState::Tunnel) {
-    conn_.tunnelActivity();
+    conn_->tunnelActivity();
     if (upstream_) upstream_->resumeReading();
     maybeEndTunnel();
     return;
@@ -705,7 +715,7 @@ void ProxyRequest::onClientWriteDone(int status) {
 
 void ProxyRequest::onUpstreamError(UpstreamError err, int uv_status) {
   const UpstreamErrorInfo& info = errorInfo(err);
-  endExplainAttempt(info.name, 0);
+  endExplainAttempt(info.name, 0, nowNs());
   UpstreamConnection* c = upstream_;
   upstream_ = nullptr;  // already closed by UpstreamConnection::fail
   const bool reused = c != nullptr && c->reused();
@@ -725,7 +735,7 @@ void ProxyRequest::onUpstreamError(UpstreamError err, int uv_status) {
     if (info.backend_fault) pool_->recordFailure(*backend_, info.name, now);
     endAttempt(info.backend_fault ? AttemptOutcome::Failure : AttemptOutcome::Aborted);
     termination_ = Termination{cause, 'D'};
-    conn_.close();  // aborts this request: logged with the termination above
+    conn_->close();  // aborts this request: logged with the termination above
     return;
   }
   AttemptFacts f{written_, idempotent_, body_in_ > 0, replayable_, attempts_, tried_.size(), pool_->backends().size()};
@@ -806,7 +816,7 @@ bool ProxyRequest::tryRetry(config::RetryOn cause, RetryReason reason, std::stri
     // no longer referenced. Never written: storage().req_batch still holds the head
     // and the body spans.
     rebuildRequestBatch(true);
-    conn_.requestBufferReleased();
+    conn_->requestBufferReleased();
   }
   endAttempt(AttemptOutcome::Failure);
   backend_ = next;
@@ -826,7 +836,7 @@ void ProxyRequest::localReplyAndClose(int status, std::string_view detail, Error
   if (!local_detail_.empty()) detail = local_detail_;
   close_client_ = true;
   if (responseStarted()) {
-    conn_.close();
+    conn_->close();
     return;
   }
   if (upstream_) {
@@ -844,7 +854,7 @@ void ProxyRequest::reply(int status, std::string_view detail, ErrorKind kind, co
   status_ = status;
   if (kind != ErrorKind::kCount) ++processStats().errors[static_cast<size_t>(kind)];
   storage().req_batch.clear();
-  if (storage().request_id.empty()) conn_.context().requestIds().next(storage().request_id);
+  if (storage().request_id.empty()) conn_->context().requestIds().next(storage().request_id);
   response_complete_ = true;
   close_client_ = close_client_ || clientMustClose() || closesConnection(status);
   LocalReply r;
@@ -875,7 +885,7 @@ bool ProxyRequest::clientMustClose() const {
   // The one keep-alive rule for every response, proxied or local: the client
   // did not ask for keep-alive, its body was not read to the end (the byte
   // stream cannot be resynchronised), or the process is draining.
-  return !client_keep_alive_ || !request_complete_ || conn_.context().draining();
+  return !client_keep_alive_ || !request_complete_ || conn_->context().draining();
 }
 
 void ProxyRequest::finish() {
@@ -897,12 +907,12 @@ void ProxyRequest::finish() {
   const bool close = close_client_ || clientMustClose();
   pool_ = nullptr;
   runtime_.reset();
-  conn_.requestFinished(close);
+  conn_->requestFinished(close);
 }
 
 void ProxyRequest::abort() {
   leaveQueue();
-  if (state_ == RequestState::Delayed) conn_.stopRequestTimer();
+  if (state_ == RequestState::Delayed) conn_->stopRequestTimer();
   if (upstream_ != nullptr) {
     upstream_->close();
     upstream_ = nullptr;
@@ -944,7 +954,7 @@ void ProxyRequest::startTunnel() {
     j.str("request_id", storage().request_id).str("pool", pool_->name()).str("backend", backend_->name());
     log().emit(LogLevel::Debug);
   }
-  const std::string_view early = conn_.enterTunnel();
+  const std::string_view early = conn_->enterTunnel();
   // The 101 head, and whatever the backend sent right after it.
   flushResponse();
   if (state_ != RequestState::Tunnel || early.empty()) return;
@@ -958,7 +968,7 @@ void ProxyRequest::startTunnel() {
 void ProxyRequest::onTunnelFromClient(const char* at, size_t len) {
   if (state_ != RequestState::Tunnel || upstream_ == nullptr) return;
   pool_->stats().tunnel_bytes_up += len;
-  conn_.tunnelActivity();
+  conn_->tunnelActivity();
   storage().req_batch.clear();
   storage().req_batch.addBorrowed(at, len);
   storage().req_batch.finalize();
@@ -969,7 +979,7 @@ void ProxyRequest::onTunnelFromClient(const char* at, size_t len) {
   }
   if (upstream_->writePending()) return;  // the client waits: onUpstreamWritten
   storage().req_batch.clear();
-  conn_.requestBufferReleased();
+  conn_->requestBufferReleased();
 }
 
 void ProxyRequest::onUpstreamTunnelData(const char* at, size_t len) {
@@ -977,7 +987,7 @@ void ProxyRequest::onUpstreamTunnelData(const char* at, size_t len) {
   pool_->stats().tunnel_bytes_down += len;
   storage().resp_batch.addBorrowed(at, len);
   if (!tunnel_started_) return;  // goes out right behind the 101 (startTunnel)
-  conn_.tunnelActivity();
+  conn_->tunnelActivity();
   flushResponse();  // pauses the backend while the client has not taken it
 }
 
@@ -995,7 +1005,7 @@ void ProxyRequest::onTunnelClientEof(bool clean) {
 void ProxyRequest::onUpstreamTunnelEof() {
   if (state_ != RequestState::Tunnel) return;
   backend_eof_ = true;
-  conn_.shutdownWrite();  // after the pending write, if any
+  conn_->shutdownWrite();  // after the pending write, if any
   maybeEndTunnel();
 }
 
@@ -1008,14 +1018,14 @@ void ProxyRequest::onTunnelIdle() { endTunnel(TunnelEnd::IdleTimeout, Terminatio
 
 void ProxyRequest::maybeEndTunnel() {
   if (state_ != RequestState::Tunnel || !client_eof_ || !backend_eof_) return;
-  if (conn_.writePending() || (upstream_ != nullptr && upstream_->writePending())) return;
+  if (conn_->writePending() || (upstream_ != nullptr && upstream_->writePending())) return;
   endTunnel(TunnelEnd::Closed, Termination{});
 }
 
 void ProxyRequest::endTunnel(TunnelEnd how, Termination t) {
   if (state_ != RequestState::Tunnel) return;
   finishTunnel(how, t);
-  conn_.close();
+  conn_->close();
 }
 
 void ProxyRequest::finishTunnel(TunnelEnd how, Termination t) {
@@ -1053,19 +1063,19 @@ ExplainAttempt* ProxyRequest::beginExplainAttempt(const Backend& b) {
   return &a;
 }
 
-void ProxyRequest::endExplainAttempt(std::string_view outcome, int http_status) {
+void ProxyRequest::endExplainAttempt(std::string_view outcome, int http_status, uint64_t now_ns) {
   if (n_explain_ == 0) return;
   ExplainAttempt& a = storage().explain_attempts[n_explain_ - 1];
   if (a.outcome != "pending") return;  // the first end says it
   a.outcome = outcome;  // static (upstream-error names, literals)
   a.http_status = http_status;
-  a.duration_ms = static_cast<double>(nowNs() - attempt_start_ns_) / 1e6;
+  a.duration_ms = static_cast<double>(now_ns - attempt_start_ns_) / 1e6;
 }
 
-void ProxyRequest::recordExplanation(int status, bool complete) {
+void ProxyRequest::recordExplanation(int status, bool complete, uint64_t now_ns) {
   ExplainLog& log = explainLog();
   if (!log.enabled() || storage().request_id.empty()) return;
-  endExplainAttempt(termination_.cause == 'C' || termination_.cause == 'c' ? "aborted" : "ended", 0);
+  endExplainAttempt(termination_.cause == 'C' || termination_.cause == 'c' ? "aborted" : "ended", 0, now_ns);
   const bool failed = status >= 500 || !complete || n_explain_ > 1;
   ExplainRecord& r = log.slot(failed);
   r.failed = failed;
@@ -1082,7 +1092,7 @@ void ProxyRequest::recordExplanation(int status, bool complete) {
   r.status = status;
   r.termination[0] = termination_.cause;
   r.termination[1] = termination_.phase;
-  r.duration_ms = static_cast<double>(nowNs() - start_ns_) / 1e6;
+  r.duration_ms = static_cast<double>(now_ns - start_ns_) / 1e6;
   if (r.attempts.size() < n_explain_) r.attempts.resize(n_explain_);
   r.attempts.erase(r.attempts.begin() + static_cast<std::ptrdiff_t>(n_explain_), r.attempts.end());
   for (size_t i = 0; i < n_explain_; ++i) {
@@ -1117,18 +1127,20 @@ void ProxyRequest::recordExplanation(int status, bool complete) {
 }
 
 void ProxyRequest::logAccess(int status, bool complete) {
-  recordExplanation(status, complete);
+  // One clock read for the explanation and the access line: the same end.
+  const uint64_t now_ns = nowNs();
+  recordExplanation(status, complete, now_ns);
   AccessRecord r;
   r.request_id = storage().request_id;
-  r.client = conn_.clientAddr();
+  r.client = conn_->clientAddr();
   r.method = storage().method;
   r.path = storage().path;
   r.status = status;
   r.route = route_name_;
   r.pool = pool_;
   r.backend = backend_;
-  r.duration_ms = static_cast<double>(nowNs() - start_ns_) / 1e6;
-  r.bytes_in = conn_.takeBytesIn();
+  r.duration_ms = static_cast<double>(now_ns - start_ns_) / 1e6;
+  r.bytes_in = conn_->takeBytesIn();
   r.bytes_out = bytes_out_;
   r.termination = termination_;
   r.response_complete = complete;

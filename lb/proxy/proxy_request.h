@@ -2,9 +2,12 @@
 // connection), send the head and stream the body, await and stream the
 // response, retry where it is safe, map failures to 502/503/504.
 //
-// One ProxyRequest is embedded in each DownstreamConnection and reset per
-// request, so a request costs no heap allocation once the connection's
-// buffers have grown to their working size.
+// A ProxyRequest, with the client's parsed head and its working memory, is
+// taken from a free list when a request's first bytes arrive and given back
+// when its connection goes idle (issue 15: an idle keep-alive client costs
+// its socket and a small connection object, not a request's state). It is
+// reset per request, so a request costs no heap allocation once the free
+// list holds requests whose buffers have grown to their working size.
 //
 // The states, what each holds and which transitions are allowed are in
 // request_state.h; decisions (may retry, has the response started, must the
@@ -55,7 +58,7 @@ struct RequestHead {
   llhttp_method_t method = HTTP_GET;
   std::string_view method_name;
   std::string_view url;
-  HeaderCollector headers{false};  // memory from RequestStorage
+  HeaderCollector headers;  // the request's own (kept across requests in the free list)
   HopByHop hop;
   uint8_t http_major = 1;
   uint8_t http_minor = 1;
@@ -86,11 +89,9 @@ struct RequestHead {
   }
 };
 
-// The heap working memory of a request: parked in a pool while its
-// connection is idle (DownstreamConnection::toIdle), so thousands of idle
-// keep-alive clients do not each hold the buffers of their last request,
-// and taken back when the next request's bytes arrive (no allocation per
-// request: the pool hands the same storage back).
+// The heap working memory of a request. It stays with its ProxyRequest on
+// the free list while no connection uses it, so thousands of idle
+// keep-alive clients do not each hold the buffers of their last request.
 struct RequestStorage {
   std::string req_head;
   std::string resp_head;
@@ -98,7 +99,6 @@ struct RequestStorage {
   std::string method;
   std::string path;
   std::string replay;
-  std::vector<Header> headers;  // the client request's header list
   std::vector<ExplainAttempt> explain_attempts;
   WriteBatch req_batch{WriteBatch::Empty{}};
   WriteBatch resp_batch{WriteBatch::Empty{}};
@@ -109,8 +109,20 @@ struct RequestStorage {
 
 class ProxyRequest final : public UpstreamHandler, public QueueWaiter {
  public:
-  explicit ProxyRequest(DownstreamConnection& conn);
+  // The free list. acquire() takes a request for `conn` (a new one only when
+  // the list is empty). release() gives one back; it must be Idle or Done
+  // (nothing in flight, nothing borrowed). The list keeps at most kCached;
+  // the surplus is freed on a later loop turn, never inside release(): the
+  // request released may still be on the stack (finish() ends in the
+  // connection going idle).
+  static constexpr size_t kCached = 64;
+  static std::unique_ptr<ProxyRequest> acquire(DownstreamConnection& conn);
+  static void release(std::unique_ptr<ProxyRequest> r);
   ~ProxyRequest() override;
+
+  // The client's head, parsed in place by the connection (spans into its
+  // read buffer).
+  RequestHead& head() { return head_; }
 
   // ---- called by DownstreamConnection inside llhttp callbacks ----
   // Head complete: route, check limits, build the forwarded head. Returns 0
@@ -124,19 +136,11 @@ class ProxyRequest final : public UpstreamHandler, public QueueWaiter {
   // Starts the upstream side after a new head, or flushes queued body bytes.
   void afterParse();
   // The client may be read only when no body bytes wait in the read buffer.
-  bool holdsClientBuffer() const { return st_ != nullptr && !st_->req_batch.empty(); }
+  bool holdsClientBuffer() const { return !st_.req_batch.empty(); }
   // The client connection's pending write finished (status < 0: failed).
   void onClientWriteDone(int status);
   // The connection is closing (client gone, timeout, shutdown): drop
   // everything and log what happened (see setTermination).
-  // This request's working memory (see RequestStorage), taken from the
-  // pool when first needed; park it between requests (Idle or Done,
-  // nothing in flight): one pointer goes back to the pool.
-  RequestStorage& storage() {
-    if (st_ == nullptr) takeStorage();
-    return *st_;
-  }
-  void parkStorage();
   void abort();
   // A protocol error on the client side (400/408/413/431): answer with
   // `status` and close the connection once written.
@@ -185,6 +189,8 @@ class ProxyRequest final : public UpstreamHandler, public QueueWaiter {
   void onDrillDelayOver();
 
  private:
+  ProxyRequest();
+  RequestStorage& storage() { return st_; }
   void transitionTo(RequestState s);
   void beginRequest();
   void start();
@@ -206,8 +212,9 @@ class ProxyRequest final : public UpstreamHandler, public QueueWaiter {
   void logAccess(int status, bool complete);
   // Request explanations (explain.h): one entry per attempt, reused.
   ExplainAttempt* beginExplainAttempt(const Backend& b);
-  void endExplainAttempt(std::string_view outcome, int http_status);
-  void recordExplanation(int status, bool complete);
+  // `now_ns`: nowNs() at the caller (read once for every duration it ends).
+  void endExplainAttempt(std::string_view outcome, int http_status, uint64_t now_ns);
+  void recordExplanation(int status, bool complete, uint64_t now_ns);
   // After the 101 was queued: starts relaying both ways.
   void startTunnel();
   // Client FIN and backend FIN both passed on and every write done: the end.
@@ -224,12 +231,9 @@ class ProxyRequest final : public UpstreamHandler, public QueueWaiter {
   void refuseQueued(bool timeout);
   void leaveQueue();
 
-  void takeStorage();
-  // req_head, req_batch, resp_head, resp_batch, request_id, method, path,
-  // replay, explain_attempts (and the client's header list, which the
-  // connection swaps in and out): null while parked.
-  std::unique_ptr<RequestStorage> st_;
-  DownstreamConnection& conn_;  // owner
+  RequestHead head_;
+  RequestStorage st_;
+  DownstreamConnection* conn_ = nullptr;  // owner while taken; null on the free list
   RequestState state_ = RequestState::Idle;
   std::shared_ptr<Runtime> runtime_;  // this request's config snapshot: pools, backends, timeouts
   Pool* pool_ = nullptr;              // borrowed from runtime_

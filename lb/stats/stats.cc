@@ -72,9 +72,4 @@ const char* tunnelEndName(TunnelEnd e) {
   return "?";
 }
 
-ProcessStats& processStats() {
-  static ProcessStats s;
-  return s;
-}
-
 }  // namespace ballast

@@ -188,6 +188,10 @@ struct ProcessStats {
   std::string config_hash;
 };
 
-ProcessStats& processStats();
+// Inline: read a dozen times per request (the static's guard is one load).
+inline ProcessStats& processStats() {
+  static ProcessStats s;
+  return s;
+}
 
 }  // namespace ballast

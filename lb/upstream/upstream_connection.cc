@@ -34,8 +34,7 @@ UpstreamConnection::UpstreamConnection(UpstreamEnv& env, std::shared_ptr<Backend
   } else {
     transport_ = std::make_unique<TcpTransport>(env_.loop, static_cast<TransportUser&>(*this));
   }
-  uv_timer_init(env_.loop, &timer_);
-  timer_.data = this;
+  timer_.init(env_.loop, this, &UpstreamConnection::onTimer);
   connect_req_.data = this;
   headers_.setBuffer(buf_.get(), buf_.get() + kBufSize);
   resetParser();
@@ -65,7 +64,7 @@ UpstreamConnection* UpstreamConnection::connect(UpstreamEnv& env, std::shared_pt
     // would re-enter the request: a zero timer reports it on the next turn.
     c->deferred_error_ = err;
     c->timer_mode_ = TimerMode::Connect;
-    uv_timer_start(&c->timer_, &UpstreamConnection::onTimer, 0, 0);
+    c->timer_.start(0);
     return c;
   }
   c->updateTimer(false);
@@ -191,13 +190,13 @@ void UpstreamConnection::close() {
   handler_ = nullptr;
   timeouts_ = nullptr;
   timer_mode_ = TimerMode::None;
-  uv_timer_stop(&timer_);
+  timer_.stop();
   stopReading();
   // A pending connect or write request is cancelled (UV_ECANCELED) before
   // the close callbacks run; both callbacks check the state first.
   ++pending_closes_;  // the transport's, counted down in onTransportClosed
   transport_->close();
-  closeHandles(this, {asHandle(&timer_)});
+  closeHandles(this, {timer_.handle()});
 }
 
 void UpstreamConnection::onTransportClosed() {
@@ -295,13 +294,13 @@ void UpstreamConnection::updateTimer(bool progress) {
       break;
   }
   if (want == TimerMode::None) {
-    if (timer_mode_ != TimerMode::None) uv_timer_stop(&timer_);
+    if (timer_mode_ != TimerMode::None) timer_.stop();
     timer_mode_ = TimerMode::None;
     return;
   }
   if (want == timer_mode_ && !progress) return;  // keep the running deadline
   timer_mode_ = want;
-  uv_timer_start(&timer_, &UpstreamConnection::onTimer, ms, 0);
+  timer_.start(ms);
 }
 
 void UpstreamConnection::onTimer(uv_timer_t* t) {

@@ -32,6 +32,7 @@
 #include <string_view>
 
 #include "config/config.h"
+#include "lb/base/deadline_timer.h"
 #include "lb/base/transport.h"
 #include "lb/base/write_batch.h"
 #include "lb/http/http_message.h"
@@ -224,7 +225,7 @@ class UpstreamConnection final : private TransportUser {
 
   std::unique_ptr<Transport> transport_;  // the socket: plain TCP or TLS
   const tls::ClientContext* tls_ctx_ = nullptr;
-  uv_timer_t timer_;
+  DeadlineTimer timer_;
   uv_connect_t connect_req_;
   llhttp_t parser_;
   HeaderCollector headers_;

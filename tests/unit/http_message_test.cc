@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <cstring>
 #include <deque>
@@ -706,4 +707,48 @@ TEST_CASE("upgrade: a 101 head names the protocol and carries no framing", "[htt
   CHECK(out ==
         "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
         "X-Request-Id: r1\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n");
+}
+
+TEST_CASE("classifyHeader: any case of a known name, and nothing else", "[http]") {
+  using ballast::classifyHeader;
+  using ballast::HeaderName;
+  const std::pair<std::string, HeaderName> known[] = {
+      {"te", HeaderName::Te},
+      {"host", HeaderName::Host},
+      {"expect", HeaderName::Expect},
+      {"upgrade", HeaderName::Upgrade},
+      {"trailer", HeaderName::Trailer},
+      {"connection", HeaderName::Connection},
+      {"keep-alive", HeaderName::KeepAlive},
+      {"x-request-id", HeaderName::XRequestId},
+      {"content-length", HeaderName::ContentLength},
+      {"x-forwarded-for", HeaderName::XForwardedFor},
+      {"proxy-connection", HeaderName::ProxyConnection},
+      {"transfer-encoding", HeaderName::TransferEncoding},
+      {"x-forwarded-proto", HeaderName::XForwardedProto},
+  };
+  for (const auto& [name, cls] : known) {
+    INFO(name);
+    CHECK(classifyHeader(name) == cls);
+    std::string upper = name;
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    CHECK(classifyHeader(upper) == cls);
+    std::string mixed = name;
+    for (size_t i = 0; i < mixed.size(); i += 2) mixed[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(mixed[i])));
+    CHECK(classifyHeader(mixed) == cls);
+    // Each byte changed to a near miss (the other case of a non-letter,
+    // '-' ^ 0x20 = '\r', a neighbouring letter) is another name.
+    for (size_t i = 0; i < name.size(); ++i) {
+      for (char bad : {static_cast<char>(name[i] ^ 0x20 ^ 0x01), static_cast<char>(name[i] + 1), '\r', '_', '\0'}) {
+        if (std::tolower(static_cast<unsigned char>(bad)) == name[i]) continue;
+        std::string other = name;
+        other[i] = bad;
+        INFO("byte " << i << " -> " << static_cast<int>(bad));
+        CHECK(classifyHeader(other) == HeaderName::Other);
+      }
+    }
+  }
+  CHECK(classifyHeader("") == HeaderName::Other);
+  CHECK(classifyHeader("Content-Type") == HeaderName::Other);
+  CHECK(classifyHeader("Date") == HeaderName::Other);
 }

@@ -1,4 +1,4 @@
-// StreamWriter on a real libuv loop over 127.0.0.1. Each test owns its loop
+// StreamWriter on a real libuv loop over 127.0.0.1, and DeadlineTimer. Each test owns its loop
 // and handles, counts how often every callback ran, and ends with
 // uv_loop_close() == 0 (nothing leaked, every handle closed).
 
@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "lb/base/deadline_timer.h"
 #include "lb/base/write_batch.h"
 
 using ballast::StreamWriter;
@@ -376,4 +377,75 @@ TEST_CASE("StreamWriter: a pending write is cancelled when the stream closes", "
   CHECK(owner.status == UV_ECANCELED);
   CHECK_FALSE(owner.pending_in_cb);
   CHECK_FALSE(writer.pending());
+}
+
+// ---- DeadlineTimer (lb/base/deadline_timer.h) ----
+
+namespace {
+
+struct DeadlineFixture {
+  uv_loop_t loop{};
+  ballast::DeadlineTimer timer;
+  uint64_t started = 0;
+  std::vector<uint64_t> fired;  // loop time of each callback, minus `started`
+  int closed = 0;
+
+  DeadlineFixture() {
+    uv_loop_init(&loop);
+    timer.init(&loop, this, [](uv_timer_t* t) {
+      auto* self = static_cast<DeadlineFixture*>(t->data);
+      self->fired.push_back(uv_now(&self->loop) - self->started);
+    });
+    uv_update_time(&loop);
+    started = uv_now(&loop);
+  }
+  // Runs the loop for about `ms`.
+  void runFor(uint64_t ms) {
+    uv_timer_t stop{};
+    uv_timer_init(&loop, &stop);
+    uv_timer_start(&stop, [](uv_timer_t*) {}, ms, 0);
+    while (uv_is_active(reinterpret_cast<uv_handle_t*>(&stop))) uv_run(&loop, UV_RUN_ONCE);
+    uv_close(reinterpret_cast<uv_handle_t*>(&stop), nullptr);
+    uv_run(&loop, UV_RUN_NOWAIT);
+  }
+  ~DeadlineFixture() {
+    uv_close(timer.handle(), [](uv_handle_t* h) { ++static_cast<DeadlineFixture*>(h->data)->closed; });
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(closed == 1);
+    CHECK(uv_loop_close(&loop) == 0);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("DeadlineTimer: a deadline moved later fires once, at the later time", "[loop]") {
+  DeadlineFixture f;
+  f.timer.start(30);
+  f.timer.start(120);  // later: the libuv timer stays at 30 and re-arms there
+  f.runFor(200);
+  REQUIRE(f.fired.size() == 1);
+  CHECK(f.fired[0] >= 120);
+}
+
+TEST_CASE("DeadlineTimer: a deadline moved earlier fires at the earlier time", "[loop]") {
+  DeadlineFixture f;
+  f.timer.start(300);
+  f.timer.start(30);
+  f.runFor(200);
+  REQUIRE(f.fired.size() == 1);  // at 30, not at 300
+  CHECK(f.fired[0] >= 30);
+}
+
+TEST_CASE("DeadlineTimer: stopped, it never fires, and restarted, it fires on time", "[loop]") {
+  DeadlineFixture f;
+  f.timer.start(30);
+  f.timer.stop();
+  CHECK_FALSE(f.timer.active());
+  f.runFor(80);
+  CHECK(f.fired.empty());
+  f.timer.start(40);
+  const uint64_t restarted = uv_now(&f.loop) - f.started;
+  f.runFor(120);
+  REQUIRE(f.fired.size() == 1);
+  CHECK(f.fired[0] >= restarted + 40);
 }
