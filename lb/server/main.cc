@@ -1,4 +1,6 @@
 // ballast: flags, load the config, run the server. Nothing else lives here.
+#include <sys/prctl.h>
+
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
@@ -173,6 +175,9 @@ int main(int argc, char** argv) {
       return 2;
     }
     ::unsetenv("BALLAST_WORKER");
+    // Started as /proc/self/exe: the kernel names the process "exe". ps,
+    // top and pkill should see what they see for the supervisor.
+    ::prctl(PR_SET_NAME, "ballast", 0, 0, 0);
   } else if (result.config->workers > 1) {
     ballast::Supervisor supervisor(*result.config, config_path, argc, argv);
     return supervisor.run();

@@ -155,6 +155,9 @@ TEST_CASE("workers: 2 both serve, one probes for both, and /metrics sums them", 
     CHECK(span >= 1600ms);
   }
 
+  // Workers run /proc/self/exe; they still show as ballast in ps and top.
+  CHECK(readFile("/proc/" + std::to_string(workerPid(lb, 1)) + "/comm") == "ballast\n");
+
   // /status: worker 0's view, and both workers listed.
   const Response s = adminGet(lb.adminPort(), "/status");
   REQUIRE(s.status == 200);
@@ -382,6 +385,42 @@ TEST_CASE("workers: hot upgrade under load with two workers: zero failed request
   // The new generation answers the admin too.
   CHECK(adminGet(lb.adminPort(), "/readyz").status == 200);
   // Stop it the operator's way and wait until its workers are gone too.
+  ::kill(new_pid, SIGTERM);
+  REQUIRE(pollUntil([&] { return ::kill(new_pid, 0) != 0 && tryConnect(lb.port()) != 0; }, 10000ms));
+}
+
+TEST_CASE("workers: a hot upgrade from one process to workers: 2 under load fails no request", "[workers][upgrade]") {
+  TempDir dir;
+  DemoBackend a(dir, "a");
+  Ballast lb(dir, workersConfig({a.address()}, "", "1"));
+  Load load(lb.port(), 3, 1);
+  REQUIRE(pollUntil([&] { return load.total() >= 200; }, 5000ms));
+  // The new binary's config asks for two workers: the single process's
+  // socket (no SO_REUSEPORT) is shared by both.
+  replaceConfig(lb.configPath(), workersConfig({a.address()}));
+  lb.process().signal(SIGUSR2);
+  JsonObject started = waitEvent(lb, "upgrade_started");
+  const int new_pid = std::atoi(jsonText(started, "new_pid").c_str());
+  REQUIRE(new_pid > 0);
+  struct Guard {
+    int pid;
+    ~Guard() { ::kill(pid, SIGTERM); }
+  } guard{new_pid};
+  JsonObject listening = waitEvent(lb, "listening", [](const JsonObject& o) { return jsonText(o, "workers") == "2"; }, kReady);
+  CHECK(jsonText(listening, "shared_socket") == "true");
+  waitWorkersReady(lb);
+  auto code = lb.process().waitExit(10000ms);
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+  const uint64_t after = load.total();
+  REQUIRE(pollUntil([&] { return load.total() >= after + 200; }, 10000ms));
+  load.stop();
+  const auto failures = load.failures();
+  INFO("first failures:\n" << firstFailures(failures));
+  WARN("one process -> workers: 2, hot upgrade under load: " << load.total() << " requests, " << failures.size()
+                                                             << " failed");
+  CHECK(failures.empty());
+  CHECK(adminGet(lb.adminPort(), "/readyz").body == "ready (2 workers)\n");
   ::kill(new_pid, SIGTERM);
   REQUIRE(pollUntil([&] { return ::kill(new_pid, 0) != 0 && tryConnect(lb.port()) != 0; }, 10000ms));
 }
