@@ -210,4 +210,21 @@ void logEvent(LogLevel level, std::string_view event, std::string_view message) 
   l.emit(level);
 }
 
+bool closeLoopOrReport(uv_loop_t* loop) {
+  const int rc = uv_loop_close(loop);
+  if (rc == 0) return true;
+  auto& j = log().eventLine(LogLevel::Error, "loop_not_closed");
+  j.str("error", uv_strerror(rc));
+  log().emit(LogLevel::Error);
+  uv_walk(
+      loop,
+      [](uv_handle_t* h, void*) {
+        auto& e = log().eventLine(LogLevel::Error, "open_handle");
+        e.str("type", uv_handle_type_name(h->type));
+        log().emit(LogLevel::Error);
+      },
+      nullptr);
+  return false;
+}
+
 }  // namespace ballast

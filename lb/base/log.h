@@ -5,6 +5,8 @@
 // counted and never stops proxying.
 #pragma once
 
+#include <uv.h>
+
 #include <spdlog/logger.h>
 
 #include <cstdint>
@@ -84,6 +86,11 @@ inline Log& log() {
 
 // Convenience: one event line with no extra fields.
 void logEvent(LogLevel level, std::string_view event, std::string_view message = {});
+
+// uv_loop_close() at the end of a process's loop. A handle left open is a
+// lifetime bug: said loudly (a loop_not_closed event and one open_handle
+// event per handle; tests look for them). Returns true when it closed.
+bool closeLoopOrReport(uv_loop_t* loop);
 
 std::string_view levelName(LogLevel level);
 

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "lb/base/log.h"
+#include "lb/server/spawn.h"
 
 namespace ballast {
 
@@ -84,57 +85,30 @@ bool HotUpgrade::start(const std::vector<std::pair<std::string, int>>& sockets, 
     logEvent(LogLevel::Warn, "upgrade_refused", "an upgrade is already running");
     return false;
   }
-  std::vector<uv_stdio_container_t> stdio(3);
-  for (int i = 0; i < 3; ++i) {
-    stdio[i].flags = UV_INHERIT_FD;
-    stdio[i].data.fd = i;
-  }
+  SpawnSpec spec;
+  spec.file = exe_path_;
+  spec.args = args_;
   std::string inherit;
   for (const auto& [key, fd] : sockets) {
     if (fd < 0) continue;
-    uv_stdio_container_t c;
-    c.flags = UV_INHERIT_FD;
-    c.data.fd = fd;
     if (!inherit.empty()) inherit += ';';
-    inherit += key + "=" + std::to_string(stdio.size());
-    stdio.push_back(c);
+    inherit += key + "=" + std::to_string(childFd(spec.fds.size()));
+    spec.fds.push_back(fd);
   }
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) {
     logEvent(LogLevel::Error, "upgrade_failed", std::strerror(errno));
     return false;
   }
-  size_t ready_child_fd = stdio.size();
-  uv_stdio_container_t rc;
-  rc.flags = UV_INHERIT_FD;
-  rc.data.fd = pipefd[1];
-  stdio.push_back(rc);
-
-  std::vector<std::string> env_store;
-  for (char** e = environ; *e != nullptr; ++e) {
-    if (std::strncmp(*e, "BALLAST_INHERIT=", 16) == 0 || std::strncmp(*e, "BALLAST_READY_FD=", 17) == 0) continue;
-    // systemd's watchdog names the main PID (ours); the new process pings
-    // too, and becomes the main PID at the handover (sd_notify.h).
-    if (std::strncmp(*e, "WATCHDOG_PID=", 13) == 0) continue;
-    env_store.emplace_back(*e);
-  }
-  env_store.push_back("BALLAST_INHERIT=" + inherit);
-  env_store.push_back("BALLAST_READY_FD=" + std::to_string(ready_child_fd));
-  std::vector<char*> envp;
-  for (auto& e : env_store) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::vector<char*> argv;
-  for (auto& a : args_) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  uv_process_options_t opts{};
-  opts.file = exe_path_.c_str();
-  opts.args = argv.data();
-  opts.env = envp.data();
-  opts.stdio = stdio.data();
-  opts.stdio_count = static_cast<int>(stdio.size());
-  opts.flags = UV_PROCESS_DETACHED;
-  opts.exit_cb = [](uv_process_t* p, int64_t status, int sig) {
+  const int ready_child_fd = childFd(spec.fds.size());
+  spec.fds.push_back(pipefd[1]);
+  // systemd's watchdog names the main PID (ours); the new process pings
+  // too, and becomes the main PID at the handover (sd_notify.h).
+  spec.drop = {"BALLAST_INHERIT=", "BALLAST_READY_FD=", "WATCHDOG_PID="};
+  spec.add = {"BALLAST_INHERIT=" + inherit, "BALLAST_READY_FD=" + std::to_string(ready_child_fd)};
+  proc_ = new uv_process_t();
+  proc_->data = this;
+  int err = spawnInheriting(loop_, proc_, spec, [](uv_process_t* p, int64_t status, int sig) {
     auto* self = static_cast<HotUpgrade*>(p->data);
     if (!self->ready_) {
       auto& j = log().eventLine(LogLevel::Error, "upgrade_failed");
@@ -142,10 +116,7 @@ bool HotUpgrade::start(const std::vector<std::pair<std::string, int>>& sockets, 
       log().emit(LogLevel::Error);
       self->close();
     }
-  };
-  proc_ = new uv_process_t();
-  proc_->data = this;
-  int err = uv_spawn(loop_, proc_, &opts);
+  });
   ::close(pipefd[1]);
   if (err != 0) {
     ::close(pipefd[0]);

@@ -378,23 +378,8 @@ int Server::run() {
   } while (proxy_->deferred().runRemaining());
   sweepRetired();
 
-  int rc = uv_loop_close(&loop_);
-  loop_closed_ = rc == 0;
-  if (rc != 0) {
-    // A handle was left open: a lifetime bug. Say so loudly (tests look for it).
-    auto& j = log().eventLine(LogLevel::Error, "loop_not_closed");
-    j.str("error", uv_strerror(rc));
-    log().emit(LogLevel::Error);
-    uv_walk(
-        &loop_,
-        [](uv_handle_t* h, void*) {
-          auto& e = log().eventLine(LogLevel::Error, "open_handle");
-          e.str("type", uv_handle_type_name(h->type));
-          log().emit(LogLevel::Error);
-        },
-        nullptr);
-    if (exit_code == 0) exit_code = 1;
-  }
+  loop_closed_ = closeLoopOrReport(&loop_);
+  if (!loop_closed_ && exit_code == 0) exit_code = 1;
   if (exit_code == 0) logEvent(LogLevel::Info, "stopped");
   log().flush();
   return exit_code;

@@ -22,8 +22,7 @@
 #include "lb/server/admin_fetch.h"
 #include "lb/server/hot_upgrade.h"
 #include "lb/server/sd_notify.h"
-
-extern char** environ;
+#include "lb/server/spawn.h"
 
 namespace ballast {
 
@@ -159,23 +158,8 @@ int Supervisor::run() {
   }
   log().flush();
   uv_run(&loop_, UV_RUN_DEFAULT);
-  const int rc = uv_loop_close(&loop_);
-  loop_closed_ = rc == 0;
-  if (rc != 0) {
-    // A handle left open: a lifetime bug; said loudly, as the server does.
-    auto& j = log().eventLine(LogLevel::Error, "loop_not_closed");
-    j.str("error", uv_strerror(rc));
-    log().emit(LogLevel::Error);
-    uv_walk(
-        &loop_,
-        [](uv_handle_t* h, void*) {
-          auto& e = log().eventLine(LogLevel::Error, "open_handle");
-          e.str("type", uv_handle_type_name(h->type));
-          log().emit(LogLevel::Error);
-        },
-        nullptr);
-    if (exit_code_ == 0) exit_code_ = 1;
-  }
+  loop_closed_ = closeLoopOrReport(&loop_);
+  if (!loop_closed_ && exit_code_ == 0) exit_code_ = 1;
   if (exit_code_ == 0) logEvent(LogLevel::Info, "stopped");
   log().flush();
   return exit_code_;
@@ -191,62 +175,30 @@ void Supervisor::startWorker(Worker& w) {
     onWorkerExit(w, -1, 0);
     return;
   }
-  std::vector<uv_stdio_container_t> stdio(3);
-  for (int i = 0; i < 3; ++i) {
-    stdio[i].flags = UV_INHERIT_FD;
-    stdio[i].data.fd = i;
-  }
+  SpawnSpec spec;
+  // The binary this supervisor runs, even if a package replaced the file.
+  spec.file = "/proc/self/exe";
+  spec.args = args_;
   std::string inherit;
   for (const Socket& s : sockets_) {
-    uv_stdio_container_t c;
-    c.flags = UV_INHERIT_FD;
-    c.data.fd = s.fds[static_cast<size_t>(w.index)];
     if (!inherit.empty()) inherit += ';';
-    inherit += s.text + "=" + std::to_string(stdio.size());
-    stdio.push_back(c);
+    inherit += s.text + "=" + std::to_string(childFd(spec.fds.size()));
+    spec.fds.push_back(s.fds[static_cast<size_t>(w.index)]);
   }
-  uv_stdio_container_t ch;
-  ch.flags = UV_INHERIT_FD;
-  ch.data.fd = sv[1];
-  const size_t channel_fd = stdio.size();
-  stdio.push_back(ch);
-
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string_view v = *e;
-    // systemd talks to the supervisor only; hand-over variables are ours.
-    if (startsWith(v, "BALLAST_INHERIT=") || startsWith(v, "BALLAST_READY_FD=") || startsWith(v, "BALLAST_WORKER=") ||
-        startsWith(v, "NOTIFY_SOCKET=") || startsWith(v, "WATCHDOG_") || startsWith(v, "LISTEN_")) {
-      continue;
-    }
-    env.emplace_back(v);
-  }
-  env.push_back("BALLAST_INHERIT=" + inherit);
-  env.push_back("BALLAST_WORKER=" + std::to_string(w.index) + ":" + std::to_string(channel_fd));
-  std::vector<char*> envp;
-  for (auto& e : env) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::vector<char*> argv;
-  for (auto& a : args_) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  uv_process_options_t opts{};
-  // The binary this supervisor runs, even if a package replaced the file.
-  opts.file = "/proc/self/exe";
-  opts.args = argv.data();
-  opts.env = envp.data();
-  opts.stdio = stdio.data();
-  opts.stdio_count = static_cast<int>(stdio.size());
-  // A session of its own: a terminal's Ctrl-C reaches the supervisor only,
-  // which forwards it once (a second copy would mean "stop now").
-  opts.flags = UV_PROCESS_DETACHED;
-  opts.exit_cb = [](uv_process_t* p, int64_t status, int sig) {
-    auto* worker = static_cast<Worker*>(p->data);
-    worker->owner->onWorkerExit(*worker, status, sig);
-  };
+  const int channel_fd = childFd(spec.fds.size());
+  spec.fds.push_back(sv[1]);
+  // systemd talks to the supervisor only; hand-over variables are ours.
+  spec.drop = {"BALLAST_INHERIT=", "BALLAST_READY_FD=", "BALLAST_WORKER=", "NOTIFY_SOCKET=", "WATCHDOG_", "LISTEN_"};
+  spec.add = {"BALLAST_INHERIT=" + inherit,
+              "BALLAST_WORKER=" + std::to_string(w.index) + ":" + std::to_string(channel_fd)};
   w.proc = new uv_process_t();
   w.proc->data = &w;
-  const int err = uv_spawn(&loop_, w.proc, &opts);
+  // A session of its own (spawnInheriting): a terminal's Ctrl-C reaches the
+  // supervisor only, which forwards it once (a second copy would mean "stop now").
+  const int err = spawnInheriting(&loop_, w.proc, spec, [](uv_process_t* p, int64_t status, int sig) {
+    auto* worker = static_cast<Worker*>(p->data);
+    worker->owner->onWorkerExit(*worker, status, sig);
+  });
   ::close(sv[1]);
   if (err != 0) {
     ::close(sv[0]);

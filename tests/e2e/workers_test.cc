@@ -93,6 +93,30 @@ double sumOf(const std::string& text, const std::string& family, const std::stri
   return total;
 }
 
+// After a hot upgrade under `load`: the old process exits 0, the new one
+// (`new_pid`) serves 200 more requests, not one request failed in all, and
+// the new one stops the operator's way with nothing left listening.
+void upgradeEndsClean(Ballast& lb, Load& load, int new_pid, const std::string& what) {
+  auto code = lb.process().waitExit(10000ms);
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+  const uint64_t after = load.total();
+  REQUIRE(pollUntil([&] { return load.total() >= after + 200; }, 10000ms));
+  load.stop();
+  const auto failures = load.failures();
+  INFO("first failures:\n" << firstFailures(failures));
+  WARN(what << ", hot upgrade under load: " << load.total() << " requests, " << failures.size() << " failed");
+  CHECK(failures.empty());
+  CHECK(::kill(new_pid, 0) == 0);
+  CHECK(fetch(lb.port(), get("/")).status == 200);
+  // The new generation answers the admin too (with two workers: "ready (2 workers)").
+  const Response ready = adminGet(lb.adminPort(), "/readyz");
+  CHECK(ready.status == 200);
+  CHECK(ready.body == "ready (2 workers)\n");
+  ::kill(new_pid, SIGTERM);
+  REQUIRE(pollUntil([&] { return ::kill(new_pid, 0) != 0 && tryConnect(lb.port()) != 0; }, 10000ms));
+}
+
 // A backend that counts its probes (GET /healthz) and names itself.
 struct CountingBackend {
   std::atomic<uint64_t> probes{0};
@@ -370,23 +394,7 @@ TEST_CASE("workers: hot upgrade under load with two workers: zero failed request
   } guard{new_pid};
   // The new supervisor's workers are ready: the old generation drains.
   waitEvent(lb, "upgrade_handover", {}, kReady);
-  auto code = lb.process().waitExit(10000ms);
-  REQUIRE(code.has_value());
-  CHECK(*code == 0);
-  const uint64_t after = load.total();
-  REQUIRE(pollUntil([&] { return load.total() >= after + 200; }, 10000ms));
-  load.stop();
-  const auto failures = load.failures();
-  INFO("first failures:\n" << firstFailures(failures));
-  WARN("workers: 2, hot upgrade under load: " << load.total() << " requests, " << failures.size() << " failed");
-  CHECK(failures.empty());
-  CHECK(::kill(new_pid, 0) == 0);
-  CHECK(fetch(lb.port(), get("/")).status == 200);
-  // The new generation answers the admin too.
-  CHECK(adminGet(lb.adminPort(), "/readyz").status == 200);
-  // Stop it the operator's way and wait until its workers are gone too.
-  ::kill(new_pid, SIGTERM);
-  REQUIRE(pollUntil([&] { return ::kill(new_pid, 0) != 0 && tryConnect(lb.port()) != 0; }, 10000ms));
+  upgradeEndsClean(lb, load, new_pid, "workers: 2");
 }
 
 TEST_CASE("workers: a hot upgrade from one process to workers: 2 under load fails no request", "[workers][upgrade]") {
@@ -409,20 +417,7 @@ TEST_CASE("workers: a hot upgrade from one process to workers: 2 under load fail
   JsonObject listening = waitEvent(lb, "listening", [](const JsonObject& o) { return jsonText(o, "workers") == "2"; }, kReady);
   CHECK(jsonText(listening, "shared_socket") == "true");
   waitWorkersReady(lb);
-  auto code = lb.process().waitExit(10000ms);
-  REQUIRE(code.has_value());
-  CHECK(*code == 0);
-  const uint64_t after = load.total();
-  REQUIRE(pollUntil([&] { return load.total() >= after + 200; }, 10000ms));
-  load.stop();
-  const auto failures = load.failures();
-  INFO("first failures:\n" << firstFailures(failures));
-  WARN("one process -> workers: 2, hot upgrade under load: " << load.total() << " requests, " << failures.size()
-                                                             << " failed");
-  CHECK(failures.empty());
-  CHECK(adminGet(lb.adminPort(), "/readyz").body == "ready (2 workers)\n");
-  ::kill(new_pid, SIGTERM);
-  REQUIRE(pollUntil([&] { return ::kill(new_pid, 0) != 0 && tryConnect(lb.port()) != 0; }, 10000ms));
+  upgradeEndsClean(lb, load, new_pid, "one process -> workers: 2");
 }
 
 TEST_CASE("workers: a bad value is a config error naming the line, and auto is the number of CPUs", "[workers][config]") {
