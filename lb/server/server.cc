@@ -208,6 +208,14 @@ void Server::onWorkerLine(std::string_view line) {
     log().emit(LogLevel::Info);
     return;
   }
+  if (f[0] == "signal" && f.size() == 2) {
+    // Forwarded by the supervisor: what the operator sent it.
+    const int sig = f[1] == "HUP" ? SIGHUP : f[1] == "USR1" ? SIGUSR1 : f[1] == "TERM" ? SIGTERM : 0;
+    if (sig != 0) {
+      handleSignal(sig);
+      return;
+    }
+  }
   if (f[0] == "ping") {
     // worker_watchdog: the loop turns.
     if (worker_channel_ != nullptr) worker_channel_->send("pong");
@@ -575,6 +583,21 @@ void Server::onClientClosed() {
 
 void Server::onSignal(uv_signal_t* h, int signum) {
   auto* self = static_cast<Server*>(h->data);
+  if (self->worker_index_ >= 0) {
+    // A worker takes its signals from the supervisor's channel only: one
+    // sent to every ballast process (pidof, a control-group kill) would
+    // otherwise arrive twice, and a second SIGTERM means "stop now".
+    auto& j = log().eventLine(LogLevel::Warn, "signal_ignored");
+    j.num("signal", static_cast<int64_t>(signum)).num("supervisor_pid", static_cast<int64_t>(getppid()));
+    j.str("message", "a worker: send signals to the supervisor");
+    log().emit(LogLevel::Warn);
+    return;
+  }
+  self->handleSignal(signum);
+}
+
+void Server::handleSignal(int signum) {
+  Server* self = this;
   switch (signum) {
     case SIGUSR1:
       log().reopen();

@@ -197,6 +197,8 @@ class Server final : public AdminControl {
   std::string shared_state_;          // worker 0: the state body last sent to the supervisor
 
   static void onSignal(uv_signal_t* h, int signum);
+  // What a signal does (from onSignal, or forwarded on a worker's channel).
+  void handleSignal(int signum);
   static void onPrepare(uv_prepare_t* h);
   static void onEjectionSweep(uv_timer_t* h);
   static void onOverrideSweep(uv_timer_t* h);

@@ -380,8 +380,17 @@ void Supervisor::checkAllReady() {
 }
 
 void Supervisor::forward(int signum) {
+  // On the channel, not as a signal: a worker ignores signals from anyone
+  // else (`kill -TERM $(pidof ballast)` reaches every process once; a
+  // second SIGTERM to a worker would mean "stop now").
+  const char* name = signum == SIGHUP ? "HUP" : signum == SIGUSR1 ? "USR1" : "TERM";
   for (Worker& w : workers_) {
-    if (w.proc != nullptr) uv_process_kill(w.proc, signum);
+    if (w.proc == nullptr) continue;
+    if (w.channel != nullptr) {
+      w.channel->send(std::string("signal\t") + name);
+    } else {
+      uv_process_kill(w.proc, signum);  // its channel is gone: it is exiting
+    }
   }
 }
 

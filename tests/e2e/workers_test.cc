@@ -307,6 +307,39 @@ TEST_CASE("workers: a worker whose loop stops answering is killed after worker_w
   for (int i = 0; i < 20; ++i) CHECK(fetch(lb.port(), get("/after-watchdog")).status == 200);
 }
 
+TEST_CASE("workers: a signal sent to every ballast process acts once, through the supervisor", "[workers][drain]") {
+  // `kill -TERM $(pidof ballast)` or a control-group kill reaches the
+  // workers too: they ignore it (the supervisor forwards it on their
+  // channel), so it is one drain, never "second signal: stop now".
+  TempDir dir;
+  DemoBackend a(dir, "a");
+  Ballast lb(dir, workersConfig({a.address()}, "drain: { delay: 200ms, timeout: 10s }\n"));
+  waitWorkersReady(lb);
+  const std::vector<int> all = {lb.process().pid(), workerPid(lb, 0), workerPid(lb, 1)};
+  for (int pid : all) REQUIRE(::kill(pid, SIGHUP) == 0);
+  waitEvent(lb, "config_reloaded", ofWorker(0), 10000ms);
+  waitEvent(lb, "config_reloaded", ofWorker(1), 10000ms);
+  CHECK(countEvents(lb, "signal_ignored", ofWorker(0)) >= 1);
+  CHECK(countEvents(lb, "signal_ignored", ofWorker(1)) >= 1);
+
+  Client slow(lb.port());
+  slow.sendAll(get("/slow?delay=1000"));
+  REQUIRE(pollUntil([&] { return sumOf(adminGet(lb.adminPort(), "/metrics").body, "ballast_backend_active_requests") >= 1; },
+                    5000ms));
+  for (int pid : all) REQUIRE(::kill(pid, SIGTERM) == 0);
+  slow.setTimeout(5000ms);
+  Response r = slow.readResponse();
+  INFO(r.describe());
+  CHECK(r.status == 200);
+  CHECK(r.complete);
+  auto code = lb.process().waitExit(10000ms);
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+  CHECK(countEvents(lb, "shutdown_now") == 0);
+  // One reload per worker for the three SIGHUPs.
+  CHECK(countEvents(lb, "config_reloaded") == 2);
+}
+
 TEST_CASE("workers: SIGHUP reloads under load with two workers fail no request", "[workers][reload]") {
   TempDir dir;
   DemoBackend a(dir, "a");
