@@ -61,9 +61,11 @@ void LineChannel::fail() {
 
 void LineChannel::close() {
   if (closing_) return;
+  // The callbacks stay: close() may be called from inside on_line_ (a
+  // worker stopping on a forwarded signal), and destroying a std::function
+  // while it runs is undefined. closing_ keeps them from being called again;
+  // they go with the object in the close callback.
   closing_ = true;
-  on_line_ = nullptr;
-  on_close_ = nullptr;
   uv_close(reinterpret_cast<uv_handle_t*>(&pipe_), [](uv_handle_t* h) { delete static_cast<LineChannel*>(h->data); });
 }
 
@@ -92,8 +94,8 @@ void LineChannel::onRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
       self->in_.append(line);
       std::string whole = std::move(self->in_);
       self->in_.clear();
-      if (self->on_line_) self->on_line_(whole);
-    } else if (self->on_line_) {
+      self->on_line_(whole);
+    } else {
       self->on_line_(line);
     }
   }

@@ -5,10 +5,11 @@
 // longer than kMaxLine from the other side closes the channel (a peer that
 // is not ours, or a bug).
 //
-// Ownership: the owner calls close(); the object then deletes itself from
-// the pipe's close callback (deferred: never inside its own callbacks).
-// on_close runs once, when the peer hung up or a read/write failed, and
-// never after close().
+// Ownership: the owner calls close() (also from inside on_line or
+// on_close); the object then deletes itself from the pipe's close callback,
+// never inside its own callbacks. on_line runs for each complete line until
+// close(); on_close runs once, when the peer hung up or a read/write failed,
+// and never after close(). Both must be set.
 #pragma once
 
 #include <uv.h>
