@@ -165,7 +165,7 @@ bool AdminServer::answer(const AdminRequest& req, AdminReply& out, const Respond
       out.body = renderMetrics(*rt, control_->startTime(), control_->discovery());
     } else {
       out.content_type = std::string(kJsonType);
-      out.body = statusJson(*control_, boundAddress());
+      out.body = statusJson(*control_, advertised_.empty() ? boundAddress() : advertised_);
     }
     return true;
   }

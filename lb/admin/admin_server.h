@@ -53,6 +53,10 @@ class AdminServer {
   int fd() const { return listener_.fd(); }
   const std::string& boundAddress() const { return listener_.boundAddress(); }
   const Listener& listener() const { return listener_; }
+  // The address /status names as the admin's: a worker's admin answers on a
+  // loopback port of its own, but operators reach it through the
+  // supervisor's (workers: see lb/server/supervisor.h). Empty: our own.
+  void setAdvertisedAddress(std::string a) { advertised_ = std::move(a); }
 
   // A reload moved the admin elsewhere: stop accepting; connections still
   // reading a request are closed, the ones answering finish their answer.
@@ -76,6 +80,7 @@ class AdminServer {
   uv_loop_t* loop_;
   Forward forward_;
   Listener listener_;
+  std::string advertised_;
   IntrusiveList<AdminConnection> conns_;  // live connections (they close themselves)
 };
 

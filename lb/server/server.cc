@@ -216,6 +216,10 @@ void Server::onWorkerLine(std::string_view line) {
       return;
     }
   }
+  if (f[0] == "admin_address" && f.size() == 2) {
+    if (admin_) admin_->setAdvertisedAddress(LineChannel::unescapeField(f[1]));
+    return;
+  }
   if (f[0] == "ping") {
     // worker_watchdog: the loop turns.
     if (worker_channel_ != nullptr) worker_channel_->send("pong");

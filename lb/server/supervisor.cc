@@ -226,6 +226,8 @@ void Supervisor::startWorker(Worker& w) {
   auto& j = log().eventLine(LogLevel::Info, "worker_started");
   j.num("worker", static_cast<int64_t>(w.index)).num("pid", static_cast<int64_t>(w.pid));
   log().emit(LogLevel::Info);
+  // /status names our admin address, not the worker's loopback one.
+  if (admin_) w.channel->send("admin_address\t" + LineChannel::escapeField(admin_->boundAddress()));
   if (!state_.empty()) w.channel->send("state\t" + state_);
   if (w.index != 0) sendHealthTable(w);
 }
@@ -574,11 +576,11 @@ std::string Supervisor::ownMetrics() const {
   return out;
 }
 
-std::string Supervisor::ownStatus() const {
+std::string Supervisor::ownStatus() {
   JsonWriter j;
   j.beginObject().num("pid", static_cast<int64_t>(getpid())).num("workers", static_cast<uint64_t>(workers_.size()));
   j.boolean("draining", draining_).key("processes").beginArray();
-  const uint64_t now = uv_now(const_cast<uv_loop_t*>(&loop_));
+  const uint64_t now = uv_now(&loop_);
   for (const Worker& w : workers_) {
     j.beginObject().num("worker", static_cast<int64_t>(w.index)).num("pid", static_cast<int64_t>(w.pid));
     j.str("state", w.proc == nullptr ? "down" : w.ready ? "ready" : "starting");
@@ -658,17 +660,7 @@ void Supervisor::onAdmin(const AdminRequest& req, std::function<void(AdminReply&
       std::vector<WorkerDoc> docs;
       for (size_t i = 0; i < n; ++i) {
         const Worker& w = workers_[static_cast<size_t>(fan->workers[i])];
-        std::string body = std::move(fan->results[i].body);
-        if (p == "/status") {
-          // Each worker names its own loopback admin port; the operator's
-          // admin is ours.
-          const std::string own = "\"address\":\"127.0.0.1:" + std::to_string(w.admin_port) + "\"";
-          const size_t at = body.find(own);
-          if (at != std::string::npos && admin_) {
-            body.replace(at, own.size(), "\"address\":\"" + admin_->boundAddress() + "\"");
-          }
-        }
-        docs.push_back(WorkerDoc{w.index, w.pid, std::move(body)});
+        docs.push_back(WorkerDoc{w.index, w.pid, std::move(fan->results[i].body)});
       }
       out.status = 200;
       out.content_type = fan->results[0].content_type;

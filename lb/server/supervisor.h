@@ -109,13 +109,12 @@ class Supervisor {
   void stop();
   void hotUpgrade();
   void closeSockets();
-  void reloadSettings();
 
   // ---- admin ----
   void onAdmin(const AdminRequest& req, std::function<void(AdminReply&)> respond);
   static std::string requestBytes(const AdminRequest& req);
   std::string ownMetrics() const;
-  std::string ownStatus() const;
+  std::string ownStatus();
   bool allRunning(std::string* which) const;
 
   static void onSignal(uv_signal_t* h, int signum);
@@ -126,7 +125,6 @@ class Supervisor {
   config::Config cfg_;
   std::string config_path_;
   std::vector<std::string> args_;
-  std::string exe_;
   std::vector<Worker> workers_;
   std::vector<Socket> sockets_;
   std::unique_ptr<AdminServer> admin_;
