@@ -117,6 +117,29 @@ void upgradeEndsClean(Ballast& lb, Load& load, int new_pid, const std::string& w
   REQUIRE(pollUntil([&] { return ::kill(new_pid, 0) != 0 && tryConnect(lb.port()) != 0; }, 10000ms));
 }
 
+// A request held by the backend for `delay_ms`, sent through `lb` and
+// waited for until it is in flight (in one of the workers).
+Client requestInFlight(Ballast& lb, int delay_ms) {
+  Client slow(lb.port());
+  slow.sendAll(get("/slow?delay=" + std::to_string(delay_ms)));
+  REQUIRE(pollUntil([&] { return sumOf(adminGet(lb.adminPort(), "/metrics").body, "ballast_backend_active_requests") >= 1; },
+                    5000ms));
+  return slow;
+}
+
+// The request of requestInFlight() gets its whole answer during the drain,
+// and the supervisor then exits 0.
+void completesThenExits0(Ballast& lb, Client& slow) {
+  slow.setTimeout(5000ms);
+  Response r = slow.readResponse();
+  INFO(r.describe());
+  CHECK(r.status == 200);
+  CHECK(r.complete);
+  auto code = lb.process().waitExit(10000ms);
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+}
+
 // A backend that counts its probes (GET /healthz) and names itself.
 struct CountingBackend {
   std::atomic<uint64_t> probes{0};
@@ -322,19 +345,9 @@ TEST_CASE("workers: a signal sent to every ballast process acts once, through th
   CHECK(countEvents(lb, "signal_ignored", ofWorker(0)) >= 1);
   CHECK(countEvents(lb, "signal_ignored", ofWorker(1)) >= 1);
 
-  Client slow(lb.port());
-  slow.sendAll(get("/slow?delay=1000"));
-  REQUIRE(pollUntil([&] { return sumOf(adminGet(lb.adminPort(), "/metrics").body, "ballast_backend_active_requests") >= 1; },
-                    5000ms));
+  Client slow = requestInFlight(lb, 1000);
   for (int pid : all) REQUIRE(::kill(pid, SIGTERM) == 0);
-  slow.setTimeout(5000ms);
-  Response r = slow.readResponse();
-  INFO(r.describe());
-  CHECK(r.status == 200);
-  CHECK(r.complete);
-  auto code = lb.process().waitExit(10000ms);
-  REQUIRE(code.has_value());
-  CHECK(*code == 0);
+  completesThenExits0(lb, slow);
   CHECK(countEvents(lb, "shutdown_now") == 0);
   // One reload per worker for the three SIGHUPs.
   CHECK(countEvents(lb, "config_reloaded") == 2);
@@ -383,22 +396,11 @@ TEST_CASE("workers: SIGTERM drains both workers: readyz 503, the slow request co
   DemoBackend a(dir, "a");
   Ballast lb(dir, workersConfig({a.address()}, "drain: { delay: 500ms, timeout: 10s }\n"));
   waitWorkersReady(lb);
-  Client slow(lb.port());
-  slow.sendAll(get("/slow?delay=1500"));
-  // The request is at the backend (in one of the workers).
-  REQUIRE(pollUntil([&] { return sumOf(adminGet(lb.adminPort(), "/metrics").body, "ballast_backend_active_requests") >= 1; },
-                    5000ms));
+  Client slow = requestInFlight(lb, 1500);
   lb.process().signal(SIGTERM);
   waitEvent(lb, "draining", [](const JsonObject& o) { return jsonText(o, "worker").empty(); });
   CHECK(adminGet(lb.adminPort(), "/readyz").status == 503);
-  slow.setTimeout(5000ms);
-  Response r = slow.readResponse();
-  INFO(r.describe());
-  CHECK(r.status == 200);
-  CHECK(r.complete);
-  auto code = lb.process().waitExit(10000ms);
-  REQUIRE(code.has_value());
-  CHECK(*code == 0);
+  completesThenExits0(lb, slow);
   CHECK(countEvents(lb, "worker_exited") == 2);
   CHECK(countEvents(lb, "stopped", ofWorker(0)) == 1);
   CHECK(countEvents(lb, "stopped", ofWorker(1)) == 1);
