@@ -632,90 +632,88 @@ void Supervisor::onAdmin(const AdminRequest& req, std::function<void(AdminReply&
     respond(out);
     return;
   }
-  struct FanOut {
-    std::vector<int> workers;
-    std::vector<AdminFetchResult> results;
-    size_t pending = 0;
-  };
   auto fan = std::make_shared<FanOut>();
+  fan->path = std::string(path);
+  fan->get = get;
+  fan->respond = std::move(respond);
   fan->workers = targets;
   fan->results.resize(targets.size());
   fan->pending = targets.size();
   const std::string bytes = requestBytes(req);
-  const std::string p(path);
-  auto finish = [this, fan, p, get, respond = std::move(respond)]() {
-    AdminReply out;
-    const size_t n = fan->workers.size();
-    // The first answer that is not a plain success decides for the merged
-    // documents (a 401 from every worker, a worker that did not answer).
-    if (get && (p == "/metrics" || p == "/status" || p == "/readyz")) {
-      for (size_t i = 0; i < n; ++i) {
-        if (fan->results[i].status != 200) {
-          setReply(out, fan->results[i], fan->workers[i]);
-          if (p == "/readyz" && out.status != 503) plainReply(out, 503, "not ready: worker " + std::to_string(fan->workers[i]) + ": " + fan->results[i].error);
-          respond(out);
-          return;
-        }
-      }
-      std::vector<WorkerDoc> docs;
-      for (size_t i = 0; i < n; ++i) {
-        const Worker& w = workers_[static_cast<size_t>(fan->workers[i])];
-        docs.push_back(WorkerDoc{w.index, w.pid, std::move(fan->results[i].body)});
-      }
-      out.status = 200;
-      out.content_type = fan->results[0].content_type;
-      if (p == "/metrics") {
-        out.body = mergeMetrics(docs) + ownMetrics();
-      } else if (p == "/status") {
-        out.body = mergeStatus(docs, ownStatus());
-      } else {
-        plainReply(out, 200, "ready (" + std::to_string(n) + " workers)");
-      }
-      respond(out);
-      return;
-    }
-    if (get) {
-      // Worker 0's answer, unless it does not know the thing asked for and
-      // another does (a request explained by the worker that served it).
-      size_t pick = 0;
-      for (size_t i = 0; i < n && fan->results[pick].status == 404; ++i) {
-        if (fan->results[i].status != 404 && fan->results[i].status != 0) pick = i;
-      }
-      setReply(out, fan->results[pick], fan->workers[pick]);
-      respond(out);
-      return;
-    }
-    bool same = true;
-    for (size_t i = 1; i < n; ++i) same = same && fan->results[i].status == fan->results[0].status;
-    if (same) {
-      setReply(out, fan->results[0], fan->workers[0]);
-      out.headers.emplace_back("X-Ballast-Workers", std::to_string(n));
-      respond(out);
-      return;
-    }
-    // Applied by some workers and not others: say exactly who did what.
-    JsonWriter j;
-    j.beginObject().str("error", "the workers answered differently; see each one").key("workers").beginArray();
-    for (size_t i = 0; i < n; ++i) {
-      const AdminFetchResult& r = fan->results[i];
-      j.beginObject().num("worker", static_cast<int64_t>(fan->workers[i])).num("status", static_cast<int64_t>(r.status));
-      j.str("body", r.status == 0 ? r.error : r.body).endObject();
-    }
-    j.endArray().endObject();
-    out.status = 502;
-    out.content_type = "application/json";
-    out.body = j.take() + "\n";
-    respond(out);
-  };
-  auto shared_finish = std::make_shared<decltype(finish)>(std::move(finish));
   for (size_t i = 0; i < targets.size(); ++i) {
     const Worker& w = workers_[static_cast<size_t>(targets[i])];
-    fetcher_->fetch(w.admin_port, bytes, get ? kGetTimeoutMs : kPostTimeoutMs,
-                    [fan, i, shared_finish](AdminFetchResult r) {
-                      fan->results[i] = std::move(r);
-                      if (--fan->pending == 0) (*shared_finish)();
-                    });
+    fetcher_->fetch(w.admin_port, bytes, get ? kGetTimeoutMs : kPostTimeoutMs, [this, fan, i](AdminFetchResult r) {
+      fan->results[i] = std::move(r);
+      if (--fan->pending == 0) answerFanOut(*fan);
+    });
   }
+}
+
+void Supervisor::answerFanOut(FanOut& fan) {
+  AdminReply out;
+  const size_t n = fan.workers.size();
+  // The first answer that is not a plain success decides for the merged
+  // documents (a 401 from every worker, a worker that did not answer).
+  if (fan.get && (fan.path == "/metrics" || fan.path == "/status" || fan.path == "/readyz")) {
+    for (size_t i = 0; i < n; ++i) {
+      if (fan.results[i].status != 200) {
+        setReply(out, fan.results[i], fan.workers[i]);
+        if (fan.path == "/readyz" && out.status != 503) {
+          plainReply(out, 503, "not ready: worker " + std::to_string(fan.workers[i]) + ": " + fan.results[i].error);
+        }
+        fan.respond(out);
+        return;
+      }
+    }
+    std::vector<WorkerDoc> docs;
+    for (size_t i = 0; i < n; ++i) {
+      const Worker& w = workers_[static_cast<size_t>(fan.workers[i])];
+      docs.push_back(WorkerDoc{w.index, w.pid, std::move(fan.results[i].body)});
+    }
+    out.status = 200;
+    out.content_type = fan.results[0].content_type;
+    if (fan.path == "/metrics") {
+      out.body = mergeMetrics(docs) + ownMetrics();
+    } else if (fan.path == "/status") {
+      out.body = mergeStatus(docs, ownStatus());
+    } else {
+      plainReply(out, 200, "ready (" + std::to_string(n) + " workers)");
+    }
+    fan.respond(out);
+    return;
+  }
+  if (fan.get) {
+    // Worker 0's answer, unless it does not know the thing asked for and
+    // another does (a request explained by the worker that served it).
+    size_t pick = 0;
+    for (size_t i = 0; i < n && fan.results[pick].status == 404; ++i) {
+      if (fan.results[i].status != 404 && fan.results[i].status != 0) pick = i;
+    }
+    setReply(out, fan.results[pick], fan.workers[pick]);
+    fan.respond(out);
+    return;
+  }
+  bool same = true;
+  for (size_t i = 1; i < n; ++i) same = same && fan.results[i].status == fan.results[0].status;
+  if (same) {
+    setReply(out, fan.results[0], fan.workers[0]);
+    out.headers.emplace_back("X-Ballast-Workers", std::to_string(n));
+    fan.respond(out);
+    return;
+  }
+  // Applied by some workers and not others: say exactly who did what.
+  JsonWriter j;
+  j.beginObject().str("error", "the workers answered differently; see each one").key("workers").beginArray();
+  for (size_t i = 0; i < n; ++i) {
+    const AdminFetchResult& r = fan.results[i];
+    j.beginObject().num("worker", static_cast<int64_t>(fan.workers[i])).num("status", static_cast<int64_t>(r.status));
+    j.str("body", r.status == 0 ? r.error : r.body).endObject();
+  }
+  j.endArray().endObject();
+  out.status = 502;
+  out.content_type = "application/json";
+  out.body = j.take() + "\n";
+  fan.respond(out);
 }
 
 }  // namespace ballast

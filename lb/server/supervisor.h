@@ -49,10 +49,10 @@
 #include <vector>
 
 #include "config/config.h"
+#include "lb/server/admin_fetch.h"
 
 namespace ballast {
 
-class AdminFetcher;
 class AdminServer;
 class HotUpgrade;
 class LineChannel;
@@ -112,6 +112,18 @@ class Supervisor {
 
   // ---- admin ----
   void onAdmin(const AdminRequest& req, std::function<void(AdminReply&)> respond);
+  // One admin request sent to several workers: their answers as they come.
+  struct FanOut {
+    std::string path;
+    bool get = false;
+    std::function<void(AdminReply&)> respond;
+    std::vector<int> workers;  // worker indexes asked, in order
+    std::vector<AdminFetchResult> results;
+    size_t pending = 0;
+  };
+  // All answered: merges (/metrics, /status, /readyz), picks (other GETs)
+  // or checks that they agree (changes), and responds.
+  void answerFanOut(FanOut& fan);
   static std::string requestBytes(const AdminRequest& req);
   std::string ownMetrics() const;
   std::string ownStatus();

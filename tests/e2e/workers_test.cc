@@ -259,6 +259,31 @@ TEST_CASE("workers: an admin POST reaches every worker and is answered once all 
   CHECK(adminGet(lb.adminPort(), "/no-such-thing").status == 404);
 }
 
+TEST_CASE("workers: a change the workers answer differently is a 502 naming each worker's answer",
+          "[workers][admin]") {
+  // A drill lives in each worker's memory: a worker restarted while it
+  // runs does not know it, so stopping it succeeds in one worker only.
+  TempDir dir;
+  DemoBackend a(dir, "a");
+  Ballast lb(dir, workersConfig({a.address()}));
+  waitWorkersReady(lb);
+  Response started = adminPost(lb.adminPort(), "/drills",
+                               R"({"action":"abort","pool":"web","percent":10,"status":503,"duration":"60s"})");
+  INFO(started.describe());
+  REQUIRE(started.status == 200);
+  CHECK(started.headerOr("X-Ballast-Workers") == "2");
+  REQUIRE(has(started.body, "\"id\":\"1\""));
+  REQUIRE(::kill(workerPid(lb, 1), SIGKILL) == 0);
+  waitEvent(lb, "worker_ready", [](const JsonObject& o) { return jsonText(o, "worker") == "1" && !jsonText(o, "pid").empty(); },
+            5000ms, 1);
+  Response stop = adminPost(lb.adminPort(), "/drills/1/stop");
+  INFO(stop.describe());
+  CHECK(stop.status == 502);
+  CHECK(has(stop.body, "the workers answered differently"));
+  CHECK(has(stop.body, "{\"worker\":0,\"status\":200"));
+  CHECK(has(stop.body, "{\"worker\":1,\"status\":404"));
+}
+
 TEST_CASE("workers: a worker that dies is restarted, with backoff when it keeps dying, and keeps the overrides",
           "[workers]") {
   TempDir dir;
