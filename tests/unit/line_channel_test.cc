@@ -33,7 +33,7 @@ struct Pair {
 
 }  // namespace
 
-TEST_CASE("LineChannel: lines split across writes arrive whole and in order; close() inside the line callback stops it",
+TEST_CASE("LineChannel: lines split across writes arrive whole and in order, and close() inside the line callback stops it",
           "[line-channel]") {
   uv_loop_t loop;
   uv_loop_init(&loop);
